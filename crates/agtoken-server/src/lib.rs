@@ -1,0 +1,2 @@
+#![forbid(unsafe_code)]
+//! The agtoken token server (see issue 3).
