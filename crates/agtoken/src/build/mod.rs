@@ -1,0 +1,180 @@
+//! Builders: typed inputs, Agora's documented rules checked, the reference's semantics kept.
+//!
+//! Every builder shares these options (documented defaults):
+//!
+//! | option | default |
+//! |---|---|
+//! | [`expires`](RtcTokenBuilder::expires) / `valid_for` | 1 hour after issue |
+//! | `issued_at` | the clock's now ([`SystemClock`] unless `clock` is given) |
+//! | `salt` | drawn from the OS generator in `1..=99999999` ([`OsSalt`] unless `salts` is given) |
+//! | checks | strict: Agora's rules ([`crate::validate`]); `unchecked()` builds what the official libraries would |
+
+mod apaas;
+mod chat;
+mod fpa;
+mod rtc;
+mod rtm;
+mod streaming;
+
+pub use apaas::{ApaasToken, ApaasTokenBuilder, EducationToken};
+pub use chat::{ChatToken, ChatTokenBuilder};
+pub use fpa::{FpaToken, FpaTokenBuilder};
+pub use rtc::{Role, Role006, RtcToken, RtcTokenBuilder};
+pub use rtm::{RtmToken, RtmTokenBuilder};
+pub use streaming::{FcdnToken, StreamingToken, StreamingTokenBuilder};
+
+use std::time::Duration;
+
+use crate::error::{Error, Result};
+use crate::ids::{AppCertificate, AppId};
+use crate::time::{Clock, Expiry, OsSalt, SaltSource, SystemClock, UnixTime};
+use crate::v007::{AccessToken2, Service};
+use crate::validate;
+
+/// The default lifetime of a token built without `expires`/`valid_for`.
+pub const DEFAULT_LIFETIME: Duration = Duration::from_secs(3600);
+
+/// Whether the builder applies Agora's documented rules.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Checks {
+    Strict,
+    Unchecked,
+}
+
+/// Options every builder shares.
+#[derive(Clone)]
+pub(crate) struct Common<'a> {
+    app_id: &'a AppId,
+    certificate: &'a AppCertificate,
+    issued_at: Option<UnixTime>,
+    salt: Option<u32>,
+    clock: &'a dyn Clock,
+    salts: &'a dyn SaltSource,
+    pub(crate) checks: Checks,
+    pub(crate) expiry: Expiry,
+}
+
+impl<'a> Common<'a> {
+    pub(crate) fn new(app_id: &'a AppId, certificate: &'a AppCertificate) -> Self {
+        Common {
+            app_id,
+            certificate,
+            issued_at: None,
+            salt: None,
+            clock: &SystemClock,
+            salts: &OsSalt,
+            checks: Checks::Strict,
+            expiry: Expiry::After(DEFAULT_LIFETIME),
+        }
+    }
+
+    pub(crate) fn strict(&self) -> bool {
+        self.checks == Checks::Strict
+    }
+
+    /// Applies `rule` in strict mode only.
+    pub(crate) fn check(&self, rule: impl FnOnce() -> Result<()>) -> Result<()> {
+        if self.strict() {
+            rule()
+        } else {
+            Ok(())
+        }
+    }
+
+    /// The issue time and salt this build uses (read once, so every field agrees).
+    pub(crate) fn stamp(&self) -> (UnixTime, u32) {
+        (self.issued_at.unwrap_or_else(|| self.clock.now()), self.salt.unwrap_or_else(|| self.salts.salt()))
+    }
+
+    /// Checks the app, the token lifetime and each `(field, expiry)` privilege lifetime, then
+    /// assembles the 007 token with `expire` = the token lifetime.
+    pub(crate) fn token(
+        &self,
+        issued_at: UnixTime,
+        salt: u32,
+        privilege_expiries: &[(&'static str, Expiry)],
+        services: Vec<Service>,
+    ) -> Result<AccessToken2> {
+        self.check(|| {
+            AppId::new(self.app_id.as_str())?;
+            AppCertificate::new(self.certificate.expose_secret())?;
+            validate::lifetime("expire", self.expiry, issued_at)?;
+            for &(field, expiry) in privilege_expiries {
+                validate::lifetime(field, expiry, issued_at)?;
+            }
+            Ok(())
+        })?;
+        if services.is_empty() {
+            return Err(Error::invalid("services", "a token needs at least one service", ""));
+        }
+        let expire = self.expiry.relative_to(issued_at, "expire")?;
+        Ok(AccessToken2 {
+            app_id: self.app_id.as_str().to_owned(),
+            issued_at: issued_at.to_u32("issued_at")?,
+            expire,
+            salt,
+            services,
+        })
+    }
+
+    pub(crate) fn encode(&self, token: &AccessToken2) -> Result<String> {
+        token.encode(self.certificate)
+    }
+
+    pub(crate) fn app_id(&self) -> &str {
+        self.app_id.as_str()
+    }
+
+    pub(crate) fn certificate(&self) -> &AppCertificate {
+        self.certificate
+    }
+}
+
+/// The options every builder has, written once.
+macro_rules! common_options {
+    () => {
+        /// When the token stops admitting new joins: a duration after issue or an instant.
+        /// Default: 1 hour after issue. Strict builders refuse more than 24 hours.
+        pub fn expires(mut self, expiry: impl Into<$crate::time::Expiry>) -> Self {
+            self.common.expiry = expiry.into();
+            self
+        }
+
+        /// Shorthand for `expires(duration)`.
+        pub fn valid_for(self, duration: std::time::Duration) -> Self {
+            self.expires(duration)
+        }
+
+        /// The issue time (default: the clock's now). For reproducible tokens.
+        pub fn issued_at(mut self, at: $crate::time::UnixTime) -> Self {
+            self.common.issued_at = Some(at);
+            self
+        }
+
+        /// The salt (default: random in 1..=99999999). For reproducible tokens.
+        pub fn salt(mut self, salt: u32) -> Self {
+            self.common.salt = Some(salt);
+            self
+        }
+
+        /// The clock that gives the issue time.
+        pub fn clock(mut self, clock: &'a dyn $crate::time::Clock) -> Self {
+            self.common.clock = clock;
+            self
+        }
+
+        /// The source of salts.
+        pub fn salts(mut self, salts: &'a dyn $crate::time::SaltSource) -> Self {
+            self.common.salts = salts;
+            self
+        }
+
+        /// Skips Agora's documented rules and builds what the official libraries would (for
+        /// conformance tests and legacy fleets). The format's own limits still apply.
+        pub fn unchecked(mut self) -> Self {
+            self.common.checks = $crate::build::Checks::Unchecked;
+            self
+        }
+    };
+}
+pub(crate) use common_options;

@@ -1,0 +1,240 @@
+//! AccessToken, version "006": the legacy format.
+//!
+//! `"006" + app_id + base64(string(signature) + u32 crc32(channel) + u32 crc32(uid) + string(message))`
+//! with `message = u32 salt + u32 ts + privileges`. Privilege values and `ts` are absolute
+//! Unix times. The channel and uid are signed but stored only as CRC-32, so verifying a 006
+//! token needs the channel and uid the client claims.
+
+use std::collections::BTreeMap;
+
+use base64::Engine as _;
+use hmac::{Hmac, KeyInit, Mac};
+use sha2::Sha256;
+use subtle::ConstantTimeEq;
+
+use crate::error::{Error, Result};
+use crate::ids::{AppCertificate, CertificateSet};
+use crate::wire::{Put, Reader};
+
+/// The version prefix of AccessToken.
+pub const VERSION_006: &str = "006";
+
+/// Privileges of a 006 token.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Privilege006 {
+    /// 1: join channel.
+    JoinChannel = 1,
+    /// 2: publish audio.
+    PublishAudioStream = 2,
+    /// 3: publish video.
+    PublishVideoStream = 3,
+    /// 4: publish data stream.
+    PublishDataStream = 4,
+    /// 101: administrate channel.
+    AdministrateChannel = 101,
+    /// 1000: RTM login.
+    RtmLogin = 1000,
+}
+
+impl Privilege006 {
+    /// Every privilege the 006 builders use.
+    pub const ALL: [Privilege006; 6] = [
+        Privilege006::JoinChannel,
+        Privilege006::PublishAudioStream,
+        Privilege006::PublishVideoStream,
+        Privilege006::PublishDataStream,
+        Privilege006::AdministrateChannel,
+        Privilege006::RtmLogin,
+    ];
+
+    /// The key the format stores.
+    pub const fn id(self) -> u16 {
+        self as u16
+    }
+
+    /// The privilege with this key.
+    pub fn from_id(id: u16) -> Option<Self> {
+        Self::ALL.into_iter().find(|p| p.id() == id)
+    }
+
+    /// A short name.
+    pub const fn name(self) -> &'static str {
+        match self {
+            Privilege006::JoinChannel => "join_channel",
+            Privilege006::PublishAudioStream => "publish_audio_stream",
+            Privilege006::PublishVideoStream => "publish_video_stream",
+            Privilege006::PublishDataStream => "publish_data_stream",
+            Privilege006::AdministrateChannel => "administrate_channel",
+            Privilege006::RtmLogin => "rtm_login",
+        }
+    }
+}
+
+/// A 006 token as a structure.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AccessToken006 {
+    /// App id (stored in clear; 32 characters).
+    pub app_id: String,
+    /// Channel name (RTM tokens: the user account).
+    pub channel_name: String,
+    /// The uid string that is signed (`""` for uid 0 and for RTM tokens).
+    pub uid: String,
+    /// Random salt.
+    pub salt: u32,
+    /// Token expiry, absolute Unix time (the reference sets now + 24 h).
+    pub ts: u32,
+    /// Privilege key → absolute Unix time (`0` = no expiry).
+    pub privileges: BTreeMap<u16, u32>,
+}
+
+type HmacSha256 = Hmac<Sha256>;
+
+fn message_bytes(salt: u32, ts: u32, privileges: &BTreeMap<u16, u32>) -> Result<Vec<u8>> {
+    let mut m = Vec::with_capacity(10 + privileges.len() * 6);
+    m.put_u32(salt);
+    m.put_u32(ts);
+    m.put_privileges("privileges", privileges)?;
+    Ok(m)
+}
+
+fn signature(certificate: &AppCertificate, app_id: &str, channel: &str, uid: &str, message: &[u8]) -> [u8; 32] {
+    let mut mac = HmacSha256::new_from_slice(certificate.secret()).expect("HMAC takes any key length");
+    mac.update(app_id.as_bytes());
+    mac.update(channel.as_bytes());
+    mac.update(uid.as_bytes());
+    mac.update(message);
+    mac.finalize().into_bytes().into()
+}
+
+/// CRC-32 (IEEE), as the format stores channel and uid.
+pub fn crc32(text: &str) -> u32 {
+    crc32fast::hash(text.as_bytes())
+}
+
+impl AccessToken006 {
+    /// Signs and encodes.
+    pub fn encode(&self, certificate: &AppCertificate) -> Result<String> {
+        if self.app_id.len() != 32 {
+            // The app id is in clear at a fixed width: any other length cannot be parsed back.
+            return Err(Error::invalid("app_id", "a 006 token stores the app id in 32 characters", &self.app_id));
+        }
+        let message = message_bytes(self.salt, self.ts, &self.privileges)?;
+        let sig = signature(certificate, &self.app_id, &self.channel_name, &self.uid, &message);
+        let mut content = Vec::with_capacity(46 + message.len());
+        content.put_bytes("signature", &sig)?;
+        content.put_u32(crc32(&self.channel_name));
+        content.put_u32(crc32(&self.uid));
+        content.put_bytes("privileges", &message)?;
+        let mut out = String::with_capacity(35 + content.len().div_ceil(3) * 4);
+        out.push_str(VERSION_006);
+        out.push_str(&self.app_id);
+        base64::engine::general_purpose::STANDARD.encode_string(&content, &mut out);
+        Ok(out)
+    }
+
+    /// Parses a `"006…"` token. The channel and uid are not in it: only their CRC-32.
+    pub fn parse(token: &str) -> Result<ParsedAccessToken006> {
+        let rest = token
+            .strip_prefix(VERSION_006)
+            .ok_or_else(|| Error::UnknownVersion { prefix: token.chars().take(3).collect() })?;
+        let app_id = rest.get(..32).ok_or(Error::Malformed {
+            field: "app_id",
+            rule: "a 006 token holds a 32-character app id after \"006\"",
+        })?;
+        const B64_IN: base64::engine::GeneralPurpose = base64::engine::GeneralPurpose::new(
+            &base64::alphabet::STANDARD,
+            base64::engine::GeneralPurposeConfig::new()
+                .with_decode_padding_mode(base64::engine::DecodePaddingMode::Indifferent),
+        );
+        let content = B64_IN.decode(rest[32..].trim_end()).map_err(|e| Error::Base64 { reason: e.to_string() })?;
+        let mut r = Reader::new(&content);
+        let signature = r.bytes("signature")?.to_vec();
+        let crc_channel_name = r.u32("crc_channel_name")?;
+        let crc_uid = r.u32("crc_uid")?;
+        let message = r.bytes("privileges")?.to_vec();
+        r.finish("privilege message")?;
+        let mut m = Reader::new(&message);
+        let salt = m.u32("salt")?;
+        let ts = m.u32("ts")?;
+        let privileges = m.privileges("privileges")?;
+        m.finish("privileges")?;
+        Ok(ParsedAccessToken006 {
+            app_id: app_id.to_owned(),
+            signature,
+            crc_channel_name,
+            crc_uid,
+            salt,
+            ts,
+            privileges,
+            message,
+        })
+    }
+}
+
+/// A 006 token as read from its text, signature not yet checked.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ParsedAccessToken006 {
+    /// App id (in clear).
+    pub app_id: String,
+    /// Signature as found.
+    pub signature: Vec<u8>,
+    /// CRC-32 of the channel name.
+    pub crc_channel_name: u32,
+    /// CRC-32 of the uid string.
+    pub crc_uid: u32,
+    /// Salt.
+    pub salt: u32,
+    /// Token expiry (absolute Unix time).
+    pub ts: u32,
+    /// Privileges (absolute Unix times).
+    pub privileges: BTreeMap<u16, u32>,
+    message: Vec<u8>,
+}
+
+impl ParsedAccessToken006 {
+    /// Whether `channel` has the CRC the token holds.
+    pub fn channel_matches(&self, channel: &str) -> bool {
+        crc32(channel) == self.crc_channel_name
+    }
+
+    /// Whether `uid` (the packed string) has the CRC the token holds.
+    pub fn uid_matches(&self, uid: &str) -> bool {
+        crc32(uid) == self.crc_uid
+    }
+
+    /// Which certificate signed this token for `channel` and `uid` (the packed uid string),
+    /// comparing in constant time. A channel or uid whose CRC differs is reported as such.
+    pub fn verify_signature(&self, certificates: &CertificateSet, channel: &str, uid: &str) -> Result<usize> {
+        if !self.channel_matches(channel) {
+            return Err(Error::ChannelMismatch {
+                token: format!("<crc32 {:08x}>", self.crc_channel_name),
+                requested: channel.to_owned(),
+            });
+        }
+        if !self.uid_matches(uid) {
+            return Err(Error::UidMismatch {
+                token: format!("<crc32 {:08x}>", self.crc_uid),
+                requested: format!("{uid:?}"),
+            });
+        }
+        for (index, certificate) in certificates.iter().enumerate() {
+            let expected = signature(certificate, &self.app_id, channel, uid, &self.message);
+            if bool::from(expected.as_slice().ct_eq(&self.signature)) {
+                return Ok(index);
+            }
+        }
+        Err(Error::InvalidSignature { certificates: certificates.len() })
+    }
+
+    /// The structure, given the channel and uid the token was made for.
+    pub fn with_identity(&self, channel: &str, uid: &str) -> AccessToken006 {
+        AccessToken006 {
+            app_id: self.app_id.clone(),
+            channel_name: channel.to_owned(),
+            uid: uid.to_owned(),
+            salt: self.salt,
+            ts: self.ts,
+            privileges: self.privileges.clone(),
+        }
+    }
+}

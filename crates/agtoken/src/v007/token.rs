@@ -1,0 +1,224 @@
+//! AccessToken2: header, services, signature, and the text form `"007" + base64(zlib(content))`.
+
+use base64::Engine as _;
+use hmac::{Hmac, KeyInit, Mac};
+use sha2::Sha256;
+use subtle::ConstantTimeEq;
+
+use super::service::Service;
+use crate::deflate;
+use crate::error::{Error, Result};
+use crate::ids::{AppCertificate, CertificateSet};
+use crate::wire::{Put, Reader};
+
+type HmacSha256 = Hmac<Sha256>;
+
+/// The version prefix of AccessToken2.
+pub const VERSION_007: &str = "007";
+
+/// The largest content a 007 token may inflate to. A token whose every field is at the
+/// format's maximum is far smaller in practice; this bounds the memory one parse can take.
+pub const MAX_CONTENT_BYTES: usize = 1 << 20;
+
+/// An AccessToken2 ("007") as a structure: what is signed, without the signature.
+///
+/// This is the low-level form. It encodes anything the format can hold (needed to reproduce
+/// the reference byte for byte); the builders in [`crate::build`] decide what is sensible.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AccessToken2 {
+    /// App id, as stored (32 hex characters when made by a builder).
+    pub app_id: String,
+    /// Issue time, Unix seconds.
+    pub issued_at: u32,
+    /// Seconds after `issued_at` when the token stops admitting new joins (`0`: Agora's 24 h cap).
+    pub expire: u32,
+    /// Random salt.
+    pub salt: u32,
+    /// Services, in insertion order. They are packed sorted by type (stable, so services of
+    /// one type keep this order); a parsed token lists them in packed order.
+    pub services: Vec<Service>,
+}
+
+/// `HMAC(u32le(salt), HMAC(u32le(issued_at), certificate))`: the key that signs the content.
+pub(crate) fn signing_key(certificate: &AppCertificate, issued_at: u32, salt: u32) -> [u8; 32] {
+    let mut mac = HmacSha256::new_from_slice(&issued_at.to_le_bytes()).expect("HMAC takes any key length");
+    mac.update(certificate.secret());
+    let k1 = mac.finalize().into_bytes();
+    let mut mac = HmacSha256::new_from_slice(&salt.to_le_bytes()).expect("HMAC takes any key length");
+    mac.update(&k1);
+    mac.finalize().into_bytes().into()
+}
+
+fn sign(key: &[u8; 32], signing_info: &[u8]) -> [u8; 32] {
+    let mut mac = HmacSha256::new_from_slice(key).expect("HMAC takes any key length");
+    mac.update(signing_info);
+    mac.finalize().into_bytes().into()
+}
+
+/// Standard alphabet; padding required on output, optional on input (Node's decoder, which
+/// the reference uses, does not insist on it).
+const B64_OUT: base64::engine::GeneralPurpose = base64::engine::general_purpose::STANDARD;
+const B64_IN: base64::engine::GeneralPurpose = base64::engine::GeneralPurpose::new(
+    &base64::alphabet::STANDARD,
+    base64::engine::GeneralPurposeConfig::new()
+        .with_decode_padding_mode(base64::engine::DecodePaddingMode::Indifferent),
+);
+
+impl AccessToken2 {
+    /// A token with no services yet.
+    pub fn new(app_id: impl Into<String>, issued_at: u32, expire: u32, salt: u32) -> Self {
+        AccessToken2 { app_id: app_id.into(), issued_at, expire, salt, services: Vec::new() }
+    }
+
+    /// Adds a service (packed after every service of a lower type and of the same type added before).
+    pub fn add_service(&mut self, service: Service) -> &mut Self {
+        self.services.push(service);
+        self
+    }
+
+    /// The services in the order the format packs them: by type, stable.
+    pub fn packed_services(&self) -> Vec<&Service> {
+        let mut sorted: Vec<&Service> = self.services.iter().collect();
+        sorted.sort_by_key(|s| s.type_code());
+        sorted
+    }
+
+    /// The signed bytes: app id, issue time, expire, salt, services.
+    pub fn signing_info(&self) -> Result<Vec<u8>> {
+        let mut out = Vec::with_capacity(128);
+        self.write_signing_info(&mut out)?;
+        Ok(out)
+    }
+
+    fn write_signing_info(&self, out: &mut Vec<u8>) -> Result<()> {
+        out.put_bytes("app_id", self.app_id.as_bytes())?;
+        out.put_u32(self.issued_at);
+        out.put_u32(self.expire);
+        out.put_u32(self.salt);
+        // An unknown service stands for every service the header declared from it on.
+        let declared: usize = self
+            .services
+            .iter()
+            .map(|s| match s {
+                Service::Unknown { declared_services, .. } => *declared_services as usize,
+                _ => 1,
+            })
+            .sum();
+        let count = u16::try_from(declared).map_err(|_| Error::TooLong { field: "services", len: declared })?;
+        out.put_u16(count);
+        let already_sorted = self.services.windows(2).all(|w| w[0].type_code() <= w[1].type_code());
+        if already_sorted {
+            for s in &self.services {
+                s.encode(out)?;
+            }
+        } else {
+            for s in self.packed_services() {
+                s.encode(out)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// The uncompressed content: `string(signature) + signing_info`.
+    pub fn content(&self, certificate: &AppCertificate) -> Result<Vec<u8>> {
+        // Signature slot first, filled in once the signing info behind it is known: one buffer.
+        let mut content = Vec::with_capacity(256);
+        content.put_u16(32);
+        content.extend_from_slice(&[0; 32]);
+        self.write_signing_info(&mut content)?;
+        let key = signing_key(certificate, self.issued_at, self.salt);
+        let signature = sign(&key, &content[34..]);
+        content[2..34].copy_from_slice(&signature);
+        Ok(content)
+    }
+
+    /// Signs and encodes: `"007" + base64(zlib(content))`.
+    pub fn encode(&self, certificate: &AppCertificate) -> Result<String> {
+        let content = self.content(certificate)?;
+        Ok(encode_content(&content))
+    }
+
+    /// Parses a `"007…"` token. Nothing is trusted: see [`crate::Token::verify`].
+    pub fn parse(token: &str) -> Result<ParsedAccessToken2> {
+        let body = token
+            .strip_prefix(VERSION_007)
+            .ok_or_else(|| Error::UnknownVersion { prefix: token.chars().take(3).collect() })?;
+        let compressed = B64_IN.decode(body.trim_end()).map_err(|e| Error::Base64 { reason: e.to_string() })?;
+        let mut content = Vec::with_capacity(compressed.len() * 3);
+        deflate::zlib_decompress(&compressed, &mut content, MAX_CONTENT_BYTES)
+            .map_err(|e| Error::Inflate { reason: e.to_string() })?;
+        ParsedAccessToken2::from_content(content)
+    }
+}
+
+/// `"007" + base64(zlib(content))`.
+pub(crate) fn encode_content(content: &[u8]) -> String {
+    let mut compressed = Vec::with_capacity(content.len() + 16);
+    deflate::zlib_compress(content, &mut compressed);
+    let mut out = String::with_capacity(3 + compressed.len().div_ceil(3) * 4);
+    out.push_str(VERSION_007);
+    B64_OUT.encode_string(&compressed, &mut out);
+    out
+}
+
+/// A 007 token as read from its text, signature not yet checked.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ParsedAccessToken2 {
+    /// The structure.
+    pub token: AccessToken2,
+    /// The signature as found (32 bytes in any token a reference library made).
+    pub signature: Vec<u8>,
+    /// The inflated content, exactly as found.
+    pub content: Vec<u8>,
+    signing_info_start: usize,
+}
+
+impl ParsedAccessToken2 {
+    /// Parses inflated content.
+    pub fn from_content(content: Vec<u8>) -> Result<Self> {
+        let mut r = Reader::new(&content);
+        let signature = r.bytes("signature")?.to_vec();
+        let signing_info_start = r.position();
+        let app_id = r.string("app_id")?;
+        let issued_at = r.u32("issued_at")?;
+        let expire = r.u32("expire")?;
+        let salt = r.u32("salt")?;
+        let declared = r.u16("service count")?;
+        let mut services = Vec::with_capacity(declared.min(16) as usize);
+        for i in 0..declared {
+            let service = Service::decode(&mut r, declared - i)?;
+            let unknown = matches!(service, Service::Unknown { .. });
+            services.push(service);
+            if unknown {
+                break;
+            }
+        }
+        r.finish("last service")?;
+        let token = AccessToken2 { app_id, issued_at, expire, salt, services };
+        Ok(ParsedAccessToken2 { token, signature, content, signing_info_start })
+    }
+
+    /// The signed bytes, exactly as found in the token.
+    pub fn signing_info(&self) -> &[u8] {
+        &self.content[self.signing_info_start..]
+    }
+
+    /// Services of a type this library does not know (kept, with their bytes).
+    pub fn unknown_services(&self) -> impl Iterator<Item = &Service> {
+        self.token.services.iter().filter(|s| matches!(s, Service::Unknown { .. }))
+    }
+
+    /// Which certificate of the set signed this token (index 0 = primary), comparing in
+    /// constant time. The bytes checked are the token's own, so a service this library does
+    /// not know is covered too.
+    pub fn verify_signature(&self, certificates: &CertificateSet) -> Result<usize> {
+        for (index, certificate) in certificates.iter().enumerate() {
+            let key = signing_key(certificate, self.token.issued_at, self.token.salt);
+            let expected = sign(&key, self.signing_info());
+            if bool::from(expected.as_slice().ct_eq(&self.signature)) {
+                return Ok(index);
+            }
+        }
+        Err(Error::InvalidSignature { certificates: certificates.len() })
+    }
+}
