@@ -1,1 +1,72 @@
-fn main() {}
+#![forbid(unsafe_code)]
+//! `agtoken`: mint any Agora token, inspect any token, explain why a token is refused, and
+//! run the token server. Thin over the `agtoken` library and the `agtoken-server` crate.
+//!
+//! Exit codes: 0 success (token admitted), 1 token refused or unreadable, 2 bad usage or input.
+
+mod bench;
+mod cli;
+mod examine;
+mod mint;
+mod output;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+use cli::{Cli, Command};
+
+/// Exit code: the token would be refused, or could not be read.
+pub const EXIT_REFUSED: u8 = 1;
+/// Exit code: bad usage or input (clap uses the same for argument errors).
+pub const EXIT_USAGE: u8 = 2;
+
+/// An error that ends the command, with its exit code.
+#[derive(Debug)]
+pub struct Failure {
+    /// Exit code.
+    pub code: u8,
+    /// Message for standard error.
+    pub message: String,
+}
+
+impl Failure {
+    fn usage(message: impl Into<String>) -> Self {
+        Failure { code: EXIT_USAGE, message: message.into() }
+    }
+    fn refused(message: impl Into<String>) -> Self {
+        Failure { code: EXIT_REFUSED, message: message.into() }
+    }
+}
+
+impl From<agtoken::Error> for Failure {
+    fn from(e: agtoken::Error) -> Self {
+        Failure::usage(e.to_string())
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Build(args) => mint::build_spec(args),
+        Command::Inspect(args) => examine::inspect(args),
+        Command::Verify(args) => examine::verify(args),
+        Command::Upgrade(args) => examine::upgrade(args),
+        Command::Bench(args) => bench::run(args),
+        Command::Serve(args) => serve(args),
+        other => mint::mint(other),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(failure) => {
+            eprintln!("agtoken: {}", failure.message);
+            ExitCode::from(failure.code)
+        }
+    }
+}
+
+fn serve(args: cli::ServeArgs) -> Result<(), Failure> {
+    // SERVE-PENDING: wired to agtoken_server::serve_blocking once the server crate lands.
+    let _ = (args.host, args.port, args.config, args.log_json);
+    Err(Failure::usage("serve: not available in this build"))
+}

@@ -1,0 +1,391 @@
+//! The command line, declared with clap.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// Mint, inspect and verify Agora tokens (AccessToken2 "007" and AccessToken "006"), and run
+/// the token server.
+///
+/// Credentials come from --app-id/--app-certificate, else AGORA_APP_ID/AGORA_APP_CERTIFICATE,
+/// else APP_ID/APP_CERTIFICATE. The certificate is never printed. Tokens go to stdout, notes to
+/// stderr. Exit codes: 0 ok, 1 token refused or unreadable, 2 bad usage or input.
+#[derive(Parser, Debug)]
+#[command(name = "agtoken", version, about, long_about = None, max_term_width = 100)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// RTC token (video/voice calls, live streaming).
+    Rtc(RtcArgs),
+    /// RTM token (signalling / real-time messaging login).
+    Rtm(RtmArgs),
+    /// RTM 2 token with a permission table.
+    Rtm2(Rtm2Args),
+    /// Agora Chat token.
+    #[command(subcommand)]
+    Chat(ChatCommand),
+    /// FPA (full-path acceleration) token.
+    Fpa(CommonArgs),
+    /// APaaS / Flexible Classroom token.
+    #[command(subcommand)]
+    Apaas(ApaasCommand),
+    /// Education token (the same tokens as APaaS).
+    #[command(subcommand)]
+    Education(ApaasCommand),
+    /// Streaming token (type 3).
+    Streaming(StreamingArgs),
+    /// FCDN token (type 6).
+    Fcdn(FcdnArgs),
+    /// Conversational-AI agent token: RTC + RTM + ConvoAI service.
+    Convoai(AgentArgs),
+    /// Speech-to-text agent token: RTC + RTM + STT service.
+    Stt(AgentArgs),
+    /// Build any structure from its JSON form (the `inspect --json` form plus "version" and
+    /// "app_certificate"). Encodes whatever the format allows: no Agora-rule checks.
+    Build(BuildArgs),
+    /// Show every field of a token (no certificate needed).
+    Inspect(InspectArgs),
+    /// Check a token's signature and whether Agora would admit an action.
+    Verify(VerifyArgs),
+    /// Turn a 006 token into the equivalent 007 token.
+    Upgrade(UpgradeArgs),
+    /// Measure tokens per second on this machine (one core), like `openssl speed`.
+    Bench(BenchArgs),
+    /// Run the token server.
+    Serve(ServeArgs),
+}
+
+/// Options of every minting command.
+#[derive(Args, Debug, Clone)]
+pub struct CommonArgs {
+    /// App id (32 hex characters) [env: AGORA_APP_ID, APP_ID].
+    #[arg(long)]
+    pub app_id: Option<String>,
+    /// App certificate (32 hex characters) [env: AGORA_APP_CERTIFICATE, APP_CERTIFICATE].
+    /// Prefer the environment: command lines are visible to other users.
+    #[arg(long)]
+    pub app_certificate: Option<String>,
+    /// How long the token is valid: 3600, 90s, 30m, 1h, or "unlimited" (stored as 0).
+    #[arg(long, value_name = "DURATION", conflicts_with = "expires_at")]
+    pub valid_for: Option<String>,
+    /// Valid until this instant: Unix seconds or RFC 3339 (2026-01-01T12:00:00Z).
+    #[arg(long, value_name = "TIME")]
+    pub expires_at: Option<String>,
+    /// Issue time (Unix seconds or RFC 3339), for reproducible tokens. Default: now.
+    #[arg(long, value_name = "TIME")]
+    pub issued_at: Option<String>,
+    /// Salt, for reproducible tokens. Default: random in 1..=99999999.
+    #[arg(long)]
+    pub salt: Option<u32>,
+    /// Skip Agora's documented input rules (build what the official libraries would).
+    #[arg(long)]
+    pub unchecked: bool,
+    /// Print JSON: token, version, times and structure.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RoleArg {
+    Publisher,
+    Subscriber,
+    /// 006 only (deprecated): same privileges as publisher.
+    Attendee,
+    /// 006 only (deprecated): same privileges as publisher.
+    Admin,
+}
+
+/// Who joins: an integer uid or a string account.
+#[derive(Args, Debug, Clone)]
+#[group(required = false, multiple = false)]
+pub struct UidArgs {
+    /// Integer uid (0 = any uid).
+    #[arg(long)]
+    pub uid: Option<u32>,
+    /// String user account (a different identity from an integer uid with the same digits).
+    #[arg(long)]
+    pub account: Option<String>,
+}
+
+#[derive(Args, Debug)]
+pub struct RtcArgs {
+    /// Channel name ("" or "*" for any channel; `*` patterns allowed).
+    #[arg(long)]
+    pub channel: String,
+    #[command(flatten)]
+    pub who: UidArgs,
+    /// Role: a publisher may publish audio, video and data; a subscriber only joins.
+    #[arg(long, value_enum, default_value = "subscriber")]
+    pub role: RoleArg,
+    /// Expiry of every privilege without its own (default: the token's).
+    #[arg(long, value_name = "DURATION")]
+    pub privileges_valid_for: Option<String>,
+    /// Expiry of the join privilege.
+    #[arg(long, value_name = "DURATION")]
+    pub join_valid_for: Option<String>,
+    /// Expiry of the publish-audio privilege.
+    #[arg(long, value_name = "DURATION")]
+    pub publish_audio_valid_for: Option<String>,
+    /// Expiry of the publish-video privilege.
+    #[arg(long, value_name = "DURATION")]
+    pub publish_video_valid_for: Option<String>,
+    /// Expiry of the publish-data-stream privilege.
+    #[arg(long, value_name = "DURATION")]
+    pub publish_data_valid_for: Option<String>,
+    /// Also add an RTM login for this user id (like buildTokenWithRtm / buildTokenWithRtm2).
+    #[arg(long, value_name = "USER")]
+    pub with_rtm: Option<String>,
+    /// Expiry of that RTM login (default: the token's).
+    #[arg(long, value_name = "DURATION", requires = "with_rtm")]
+    pub rtm_valid_for: Option<String>,
+    /// Make a legacy 006 token.
+    #[arg(long)]
+    pub v006: bool,
+    #[command(flatten)]
+    pub common: CommonArgs,
+}
+
+#[derive(Args, Debug)]
+pub struct AgentArgs {
+    /// Channel name.
+    #[arg(long)]
+    pub channel: String,
+    #[command(flatten)]
+    pub who: UidArgs,
+    /// Role in the channel.
+    #[arg(long, value_enum, default_value = "publisher")]
+    pub role: RoleArg,
+    /// RTM user id of the agent.
+    #[arg(long)]
+    pub rtm_user: String,
+    #[command(flatten)]
+    pub common: CommonArgs,
+}
+
+#[derive(Args, Debug)]
+pub struct RtmArgs {
+    /// RTM user id.
+    #[arg(long)]
+    pub user: String,
+    /// Make a legacy 006 token.
+    #[arg(long)]
+    pub v006: bool,
+    #[command(flatten)]
+    pub common: CommonArgs,
+}
+
+#[derive(Args, Debug)]
+pub struct Rtm2Args {
+    /// RTM user id.
+    #[arg(long)]
+    pub user: String,
+    /// A grant RESOURCE:PERMISSION:ITEM[,ITEM…], e.g. stream_channels:read:chan-*. Resources:
+    /// message_channels, stream_channels, group_channels, server_groups, users. Permissions: read, write.
+    #[arg(long = "permission", value_name = "GRANT")]
+    pub permissions: Vec<String>,
+    #[command(flatten)]
+    pub common: CommonArgs,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum ChatCommand {
+    /// A token for one chat user.
+    User {
+        /// Chat user id.
+        #[arg(long)]
+        user: String,
+        #[command(flatten)]
+        common: CommonArgs,
+    },
+    /// An app token (server-side REST calls).
+    App {
+        #[command(flatten)]
+        common: CommonArgs,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum ApaasCommand {
+    /// A user in one room: APaaS + RTM + Chat services.
+    RoomUser {
+        /// Room uuid.
+        #[arg(long)]
+        room: String,
+        /// User uuid.
+        #[arg(long)]
+        user: String,
+        /// Role number (0 is stored as -1, as the reference does).
+        #[arg(long, allow_negative_numbers = true)]
+        role: i16,
+        #[command(flatten)]
+        common: CommonArgs,
+    },
+    /// A user token.
+    User {
+        /// User uuid.
+        #[arg(long)]
+        user: String,
+        #[command(flatten)]
+        common: CommonArgs,
+    },
+    /// An app token.
+    App {
+        #[command(flatten)]
+        common: CommonArgs,
+    },
+}
+
+#[derive(ValueEnum, Debug, Clone, Copy)]
+pub enum StreamingPrivilegeArg {
+    PublishMix,
+    PublishRaw,
+}
+
+#[derive(ValueEnum, Debug, Clone, Copy)]
+pub enum FcdnPrivilegeArg {
+    Publish,
+    Play,
+}
+
+#[derive(Args, Debug)]
+pub struct StreamingArgs {
+    /// Channel name.
+    #[arg(long)]
+    pub channel: String,
+    /// Account.
+    #[arg(long)]
+    pub account: String,
+    /// Privileges to grant (repeatable).
+    #[arg(long = "privilege", value_enum, required = true)]
+    pub privileges: Vec<StreamingPrivilegeArg>,
+    #[command(flatten)]
+    pub common: CommonArgs,
+}
+
+#[derive(Args, Debug)]
+pub struct FcdnArgs {
+    /// Channel name.
+    #[arg(long)]
+    pub channel: String,
+    /// Account.
+    #[arg(long)]
+    pub account: String,
+    /// Privileges to grant (repeatable).
+    #[arg(long = "privilege", value_enum, required = true)]
+    pub privileges: Vec<FcdnPrivilegeArg>,
+    #[command(flatten)]
+    pub common: CommonArgs,
+}
+
+#[derive(Args, Debug)]
+pub struct BuildArgs {
+    /// The JSON spec: a file, or - for stdin.
+    #[arg(long, value_name = "FILE")]
+    pub spec: PathBuf,
+}
+
+#[derive(Args, Debug)]
+pub struct InspectArgs {
+    /// The token, or - to read it from stdin.
+    pub token: String,
+    /// 006: the channel to check against the CRC in the token (and show in --json).
+    #[arg(long)]
+    pub channel: Option<String>,
+    #[command(flatten)]
+    pub who: UidArgs,
+    /// Print the structure as JSON (feeds back into `build --spec -`).
+    #[arg(long)]
+    pub json: bool,
+    /// The instant to measure remaining time from (default: now).
+    #[arg(long, value_name = "TIME")]
+    pub at: Option<String>,
+}
+
+#[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ActionArg {
+    Join,
+    PublishAudio,
+    PublishVideo,
+    PublishData,
+    RtmLogin,
+    ChatLogin,
+    ChatApp,
+}
+
+#[derive(Args, Debug)]
+pub struct VerifyArgs {
+    /// The token, or - to read it from stdin.
+    pub token: String,
+    /// App id the client initialised with [env: AGORA_APP_ID, APP_ID]; default: the token's own.
+    #[arg(long)]
+    pub app_id: Option<String>,
+    /// App certificate [env: AGORA_APP_CERTIFICATE, APP_CERTIFICATE].
+    #[arg(long)]
+    pub app_certificate: Option<String>,
+    /// A secondary certificate (during a rotation) [env: AGORA_APP_CERTIFICATE_SECONDARY].
+    #[arg(long)]
+    pub secondary_certificate: Option<String>,
+    /// Channel the client joins.
+    #[arg(long)]
+    pub channel: Option<String>,
+    #[command(flatten)]
+    pub who: UidArgs,
+    /// RTM or Chat user id (for rtm-login / chat-login).
+    #[arg(long)]
+    pub user: Option<String>,
+    /// What the client does (default: join with --channel, rtm-login with --user).
+    #[arg(long, value_enum)]
+    pub action: Option<ActionArg>,
+    /// The instant to check at: Unix seconds or RFC 3339 (default: now).
+    #[arg(long, value_name = "TIME")]
+    pub at: Option<String>,
+    /// Print the verdict as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct UpgradeArgs {
+    /// The 006 token, or - for stdin.
+    pub token: String,
+    /// The channel the token was made for (a 006 token holds only its CRC-32).
+    #[arg(long)]
+    pub channel: Option<String>,
+    #[command(flatten)]
+    pub who: UidArgs,
+    /// RTM 006 tokens: the user account the token was made for.
+    #[arg(long)]
+    pub user: Option<String>,
+    #[command(flatten)]
+    pub common: CommonArgs,
+}
+
+#[derive(Args, Debug)]
+pub struct BenchArgs {
+    /// Seconds to run each measurement.
+    #[arg(long, default_value_t = 1.0)]
+    pub seconds: f64,
+    /// Print JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct ServeArgs {
+    /// Address to listen on (default 0.0.0.0, or the config file's).
+    #[arg(long)]
+    pub host: Option<String>,
+    /// Port (default: SERVER_PORT or PORT, else 8080).
+    #[arg(long)]
+    pub port: Option<u16>,
+    /// TOML configuration file (several apps, auth, policy).
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Log as JSON lines.
+    #[arg(long)]
+    pub log_json: bool,
+}
