@@ -68,3 +68,8 @@ pub use time::{Clock, Expiry, FixedClock, FixedSalt, OsSalt, SaltSource, SystemC
 pub use v006::AccessToken006;
 pub use v007::{AccessToken2, Rtm2Permission, Rtm2Permissions, Rtm2Resource, Service, ServiceType};
 pub use verify::{Action, Admission, AgoraError, Media, Product, Token, VerifiedToken, Version};
+
+/// The README's Rust examples, compiled and run as doc tests.
+#[cfg(doctest)]
+#[doc = include_str!("../../../README.md")]
+pub struct ReadmeDoctests;
