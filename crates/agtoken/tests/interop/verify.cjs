@@ -16,7 +16,9 @@ const SERVICE_NAMES = {
     6: 'fcdn', 7: 'apaas', 8: 'rtm2', 9: 'convoai', 10: 'stt'
 }
 
-const utf8 = new TextDecoder('utf-8', { fatal: true })
+// ignoreBOM: keep a leading U+FEFF, which is part of the string the token holds (the default
+// decoder would strip it and report a structure the token does not have).
+const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true })
 // The package keeps parsed strings as Buffers.
 const str = value => (Buffer.isBuffer(value) ? utf8.decode(value) : String(value))
 // ReadByteBuf.getInt16 in 2.0.6 reads an unsigned value (-1 comes back as 65535).
