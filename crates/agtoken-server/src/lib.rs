@@ -1,2 +1,201 @@
 #![forbid(unsafe_code)]
-//! The agtoken token server (see issue 3).
+#![deny(missing_docs)]
+//! `agtoken serve`: a token server for Agora apps, as a library.
+//!
+//! It speaks the APIs of the token servers in Agora's docs unchanged on the wire (so their
+//! clients need no change) and a v1 API, with health, readiness, Prometheus metrics and an
+//! OpenAPI document. See the crate README for the routes and the configuration.
+//!
+//! ```no_run
+//! use agtoken_server::{app, run, AppState, Config};
+//!
+//! # async fn demo() -> std::io::Result<()> {
+//! let state = AppState::new(Config::demo());
+//! let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+//! let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+//! let server = tokio::spawn(run(listener, state, async move { let _ = stopped.await; }));
+//! // … requests …
+//! let _ = stop.send(());
+//! server.await.expect("server task")?;
+//! # Ok(()) }
+//! ```
+//!
+//! Token issuance is stateless (HMAC over the request and the configured certificate), so the
+//! server scales out by running more replicas behind any load balancer.
+
+pub mod config;
+pub mod error;
+pub mod issue;
+pub mod metrics;
+pub mod openapi;
+
+mod body;
+mod routes;
+mod state;
+mod web;
+
+use std::future::Future;
+use std::io;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use axum::serve::ListenerExt;
+use tokio::net::TcpListener;
+
+pub use config::{AppConfig, Config, CorsOrigins, Env};
+pub use error::{ApiError, ServerError};
+pub use state::AppState;
+
+/// The router with every route and layer, for `state`. Serve it with [`run`] (or any
+/// `axum::serve`-compatible server; `tower::ServiceExt::oneshot` in tests).
+pub fn app(state: AppState) -> axum::Router {
+    routes::router(state)
+}
+
+/// Serves `state` on `listener` until `shutdown` completes, then stops accepting, lets the
+/// requests in flight finish (`/readyz` answers 503 meanwhile) and returns.
+pub async fn run(
+    listener: TcpListener,
+    state: AppState,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> io::Result<()> {
+    let router = app(state.clone());
+    let listener = listener.tap_io(|stream| {
+        // Small answers: send them now rather than wait for more to coalesce.
+        let _ = stream.set_nodelay(true);
+    });
+    let signal = async move {
+        shutdown.await;
+        state.set_ready(false);
+        tracing::info!("shutting down: no new connections, draining requests in flight");
+    };
+    axum::serve(listener, router).with_graceful_shutdown(signal).await
+}
+
+/// Options of `agtoken serve`.
+#[derive(Clone, Debug, Default)]
+pub struct ServeOptions {
+    /// Address to listen on (overrides `AGTOKEN_HOST` and the file; default `0.0.0.0`).
+    pub host: Option<String>,
+    /// Port (overrides `SERVER_PORT`/`PORT` and the file; default 8080).
+    pub port: Option<u16>,
+    /// A TOML configuration file (overrides `AGTOKEN_CONFIG`).
+    pub config: Option<PathBuf>,
+    /// Logs as JSON lines instead of text.
+    pub log_json: bool,
+}
+
+/// Loads configuration (env, .env, TOML), starts tokio, serves until SIGINT/SIGTERM, drains, returns.
+pub fn serve_blocking(options: ServeOptions) -> Result<(), ServerError> {
+    let config = Config::load(&options)?;
+    init_logging(options.log_json);
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().map_err(ServerError::Runtime)?;
+    runtime.block_on(serve(config))
+}
+
+async fn serve(config: Config) -> Result<(), ServerError> {
+    let addr_text = if config.host.contains(':') && !config.host.starts_with('[') {
+        format!("[{}]:{}", config.host, config.port)
+    } else {
+        format!("{}:{}", config.host, config.port)
+    };
+    let addrs: Vec<SocketAddr> = tokio::net::lookup_host(&addr_text)
+        .await
+        .map_err(|e| ServerError::Address { addr: addr_text.clone(), message: e.to_string() })?
+        .collect();
+    let first = *addrs
+        .first()
+        .ok_or_else(|| ServerError::Address { addr: addr_text.clone(), message: "resolves to no address".into() })?;
+    let listener =
+        TcpListener::bind(first).await.map_err(|source| ServerError::Bind { addr: addr_text.clone(), source })?;
+    let local = listener.local_addr().map_err(|source| ServerError::Bind { addr: addr_text.clone(), source })?;
+
+    if config.demo {
+        announce_demo(&config, local);
+    }
+    for (i, app) in config.apps.iter().enumerate() {
+        tracing::info!(
+            app_id = app.app_id.as_str(),
+            default = i == 0,
+            token_version = app.token_version.as_str(),
+            secondary_certificate = app.secondary_certificate.is_some(),
+            default_lifetime = app.default_lifetime,
+            max_lifetime = app.max_lifetime,
+            compat_lifetime = app.compat_lifetime,
+            "app configured"
+        );
+    }
+    let grace = config.shutdown_grace;
+    let state = AppState::new(config);
+    tracing::info!(address = %local, "agtoken server listening");
+
+    let signal = shutdown_signal().map_err(ServerError::Signal)?;
+    let started_shutdown = Arc::new(tokio::sync::Notify::new());
+    let notify = started_shutdown.clone();
+    let shutdown = async move {
+        signal.await;
+        notify.notify_one();
+    };
+    let deadline = async {
+        started_shutdown.notified().await;
+        tokio::time::sleep(grace).await;
+    };
+    tokio::select! {
+        result = run(listener, state, shutdown) => {
+            result.map_err(|source| ServerError::Serve { addr: local, source })?;
+            tracing::info!("stopped");
+        }
+        () = deadline => {
+            tracing::warn!(grace_secs = grace.as_secs(), "requests still in flight after the grace period; stopping anyway");
+        }
+    }
+    Ok(())
+}
+
+/// SIGINT or SIGTERM (Ctrl-C elsewhere). The handlers are installed now, so a signal that
+/// arrives before the future is polled is not lost.
+fn shutdown_signal() -> io::Result<impl Future<Output = ()> + Send + 'static> {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        let mut term = signal(SignalKind::terminate())?;
+        let mut int = signal(SignalKind::interrupt())?;
+        Ok(async move {
+            tokio::select! {
+                _ = term.recv() => tracing::info!("SIGTERM received"),
+                _ = int.recv() => tracing::info!("SIGINT received"),
+            }
+        })
+    }
+    #[cfg(not(unix))]
+    {
+        Ok(async {
+            let _ = tokio::signal::ctrl_c().await;
+        })
+    }
+}
+
+fn announce_demo(config: &Config, local: SocketAddr) {
+    let app = config.default_app();
+    let line = "*".repeat(78);
+    eprintln!(
+        "{line}\n*  DEMO MODE: no app configured (APP_ID/APP_CERTIFICATE, .env or --config).\n\
+         *  Tokens are signed with a THROWAWAY app id and certificate made up at start-up:\n\
+         *      app id {}\n\
+         *  Agora will REFUSE every token this server issues. Use it to try the APIs only.\n\
+         *  Listening on http://{local}/\n{line}",
+        app.app_id
+    );
+    tracing::warn!(app_id = app.app_id.as_str(), "demo mode: throwaway app, Agora will refuse these tokens");
+}
+
+/// Installs the `tracing` subscriber: `RUST_LOG` (default `info`), text or JSON lines on
+/// stdout. Does nothing if one is installed already.
+pub fn init_logging(json: bool) {
+    use tracing_subscriber::{fmt, EnvFilter};
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stdout());
+    let builder = fmt().with_env_filter(filter).with_target(true).with_ansi(ansi);
+    let _ = if json { builder.json().flatten_event(true).try_init() } else { builder.try_init() };
+}

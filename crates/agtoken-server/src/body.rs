@@ -1,0 +1,146 @@
+//! Reading request bodies: the size limit, the content type, JSON, and fields with errors
+//! that name them.
+
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
+use axum::http::{header, HeaderMap, StatusCode};
+use serde_json::{Map, Value};
+
+use crate::error::ApiError;
+
+/// The body as bytes, or the error for a body over the limit (413) or unreadable (400).
+pub(crate) fn bytes(body: Result<Bytes, BytesRejection>, limit: usize) -> Result<Bytes, ApiError> {
+    body.map_err(|rejection| {
+        if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            ApiError::too_large(limit)
+        } else {
+            ApiError::new(StatusCode::BAD_REQUEST, "invalid_body", format!("the body could not be read: {rejection}"))
+        }
+    })
+}
+
+/// Whether the request says its body is JSON (`application/json`, `application/*+json`).
+pub(crate) fn is_json(headers: &HeaderMap) -> Result<(), ApiError> {
+    let value = headers.get(header::CONTENT_TYPE);
+    let text = value.and_then(|v| v.to_str().ok());
+    let mime = text.map(|t| t.split(';').next().unwrap_or("").trim().to_ascii_lowercase());
+    match mime.as_deref() {
+        Some("application/json") => Ok(()),
+        Some(m) if m.starts_with("application/") && m.ends_with("+json") => Ok(()),
+        _ => Err(ApiError::unsupported_media_type(text.or(value.map(|_| "<not text>")))),
+    }
+}
+
+/// A v1 body: within the limit, declared JSON, a JSON object.
+pub(crate) fn v1_json(
+    headers: &HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+    limit: usize,
+) -> Result<Map<String, Value>, ApiError> {
+    let bytes = bytes(body, limit)?;
+    is_json(headers)?;
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return Err(ApiError::invalid_json("the body is empty: send a JSON object"));
+    }
+    match serde_json::from_slice::<Value>(&bytes) {
+        Ok(Value::Object(map)) => Ok(map),
+        Ok(other) => Err(ApiError::invalid_json(format!("the body must be a JSON object, not {}", kind(&other)))),
+        Err(e) => Err(ApiError::invalid_json(format!("the body is not valid JSON: {e}"))),
+    }
+}
+
+/// The JSON type of a value, in words.
+pub(crate) fn kind(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(n) if n.is_u64() || n.is_i64() => "an integer",
+        Value::Number(_) => "a fractional number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
+}
+
+/// The fields of a JSON object, read strictly: unknown fields are refused, `null` counts as
+/// absent, and every error names its field (prefixed with `prefix`, e.g. `structure.`).
+pub(crate) struct Fields<'a> {
+    map: &'a Map<String, Value>,
+    prefix: String,
+}
+
+impl<'a> Fields<'a> {
+    pub(crate) fn new(map: &'a Map<String, Value>, allowed: &[&str]) -> Result<Self, ApiError> {
+        if let Some(unknown) = map.keys().find(|k| !allowed.contains(&k.as_str())) {
+            return Err(ApiError::unknown_field(unknown.clone(), allowed));
+        }
+        Ok(Fields { map, prefix: String::new() })
+    }
+
+    pub(crate) fn name(&self, key: &str) -> String {
+        format!("{}{key}", self.prefix)
+    }
+
+    pub(crate) fn get(&self, key: &str) -> Option<&'a Value> {
+        self.map.get(key).filter(|v| !v.is_null())
+    }
+
+    pub(crate) fn has(&self, key: &str) -> bool {
+        self.get(key).is_some()
+    }
+
+    pub(crate) fn str(&self, key: &str) -> Result<Option<&'a str>, ApiError> {
+        match self.get(key) {
+            None => Ok(None),
+            Some(Value::String(s)) => Ok(Some(s)),
+            Some(other) => Err(ApiError::invalid_type(self.name(key), &format!("a string, not {}", kind(other)))),
+        }
+    }
+
+    pub(crate) fn required_str(&self, key: &str, why: &str) -> Result<&'a str, ApiError> {
+        self.str(key)?.ok_or_else(|| ApiError::missing(self.name(key), why))
+    }
+
+    /// A whole number `0..=max`.
+    pub(crate) fn uint(&self, key: &str, max: u64) -> Result<Option<u64>, ApiError> {
+        match self.get(key) {
+            None => Ok(None),
+            Some(v) => uint_value(v, &self.name(key), max).map(Some),
+        }
+    }
+
+    pub(crate) fn u32(&self, key: &str) -> Result<Option<u32>, ApiError> {
+        Ok(self.uint(key, u64::from(u32::MAX))?.map(|n| n as u32))
+    }
+}
+
+/// A whole number `0..=max` from a JSON value.
+pub(crate) fn uint_value(v: &Value, field: &str, max: u64) -> Result<u64, ApiError> {
+    let Value::Number(n) = v else {
+        return Err(ApiError::invalid_type(field, &format!("a whole number 0..={max}, not {}", kind(v))));
+    };
+    if let Some(u) = n.as_u64() {
+        if u <= max {
+            return Ok(u);
+        }
+        return Err(ApiError::out_of_range(field, &format!("{u} is out of range 0..={max}")));
+    }
+    if let Some(i) = n.as_i64() {
+        return Err(ApiError::out_of_range(field, &format!("{i} is negative; must be 0..={max}")));
+    }
+    match n.as_f64() {
+        Some(f) if f.fract() == 0.0 && f > max as f64 => {
+            Err(ApiError::out_of_range(field, &format!("{n} is out of range 0..={max}")))
+        }
+        _ => Err(ApiError::invalid_type(field, &format!("a whole number 0..={max}, not {n}"))),
+    }
+}
+
+/// Looks a key up as Go's `encoding/json` does: the exact name first, else any spelling
+/// that differs only in ASCII case. The docs' servers are Go, and their clients rely on it
+/// (`channelName` and `ChannelName` both reach the field).
+pub(crate) fn get_ci<'a>(map: &'a Map<String, Value>, key: &str) -> Option<&'a Value> {
+    map.get(key)
+        .or_else(|| map.iter().find(|(k, _)| k.eq_ignore_ascii_case(key)).map(|(_, v)| v))
+        .filter(|v| !v.is_null())
+}

@@ -1,0 +1,752 @@
+//! Configuration: command-line options, then environment variables (the process's, then a
+//! `.env` file), then a TOML file, then defaults. Everything is validated once, at start-up;
+//! a wrong value stops the server with a message naming the setting and where it came from.
+//!
+//! Single app (the names the existing token servers use):
+//!
+//! | variable | meaning |
+//! |---|---|
+//! | `AGORA_APP_ID` or `APP_ID` | the app id (32 hex characters) |
+//! | `AGORA_APP_CERTIFICATE` or `APP_CERTIFICATE` | its primary certificate |
+//! | `AGORA_APP_CERTIFICATE_SECONDARY` or `APP_CERTIFICATE_SECONDARY` | optional secondary certificate (rotation) |
+//! | `SERVER_PORT` or `PORT` | port (default 8080) |
+//! | `AGTOKEN_HOST` | address to listen on (default `0.0.0.0`) |
+//! | `CORS_ALLOW_ORIGIN` | `*` or a comma-separated list of origins (default `*`) |
+//! | `AGTOKEN_CONFIG` | path of a TOML file (same as `--config`) |
+//! | `AGTOKEN_TOKEN_VERSION` | `007` (default) or `006` |
+//! | `AGTOKEN_DEFAULT_LIFETIME` / `AGTOKEN_MAX_LIFETIME` | seconds (defaults 3600 / 86400) |
+//! | `AGTOKEN_COMPAT_LIFETIME` | lifetime the compatibility routes give when the request says none (default 3600; the docs' Go demo used 40) |
+//! | `AGTOKEN_BODY_LIMIT` | request body limit in bytes (default 16384) |
+//! | `AGTOKEN_REQUEST_TIMEOUT` | seconds (default 10) |
+//!
+//! Several apps: a TOML file (see [`FileConfig`] and the crate README). With no app anywhere
+//! the server runs in **demo mode** with a throwaway app id and certificate.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use agtoken::{AppCertificate, AppId, Version};
+use serde::Deserialize;
+
+use crate::error::ServerError;
+use crate::ServeOptions;
+
+/// Default port, as the community token service and the docs' Docker generator use.
+pub const DEFAULT_PORT: u16 = 8080;
+/// Default lifetime of a token when the request gives none (1 hour).
+pub const DEFAULT_LIFETIME_SECS: u32 = 3600;
+/// Agora's cap: 24 hours.
+pub const MAX_LIFETIME_SECS: u32 = 86_400;
+/// Default request body limit.
+pub const DEFAULT_BODY_LIMIT: usize = 16 * 1024;
+/// Default request timeout.
+pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
+/// Default time given to in-flight requests after SIGINT/SIGTERM.
+pub const DEFAULT_SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
+
+/// One Agora app the server issues tokens for.
+#[derive(Clone, Debug)]
+pub struct AppConfig {
+    /// The app id.
+    pub app_id: AppId,
+    /// The primary certificate: every token is signed with it.
+    pub certificate: AppCertificate,
+    /// A secondary certificate, accepted when verifying (during a rotation).
+    pub secondary_certificate: Option<AppCertificate>,
+    /// The token format the builder-style routes give by default (`007`, or `006` for legacy fleets).
+    pub token_version: Version,
+    /// Lifetime when a v1 request gives none, seconds.
+    pub default_lifetime: u32,
+    /// Longest lifetime a request may ask for, seconds (at most 86400).
+    pub max_lifetime: u32,
+    /// Lifetime the compatibility routes give when the request says none, seconds.
+    pub compat_lifetime: u32,
+}
+
+impl AppConfig {
+    /// An app with the default settings (007, 1 h default and compatibility lifetime, 24 h max).
+    pub fn new(app_id: AppId, certificate: AppCertificate) -> Self {
+        AppConfig {
+            app_id,
+            certificate,
+            secondary_certificate: None,
+            token_version: Version::V007,
+            default_lifetime: DEFAULT_LIFETIME_SECS,
+            max_lifetime: MAX_LIFETIME_SECS,
+            compat_lifetime: DEFAULT_LIFETIME_SECS,
+        }
+    }
+
+    fn validate(&self, source: &str, at: &str) -> Result<(), ServerError> {
+        let field = |name: &str| if at.is_empty() { name.to_owned() } else { format!("{at}.{name}") };
+        if self.max_lifetime == 0 || self.max_lifetime > MAX_LIFETIME_SECS {
+            return Err(ServerError::config(
+                source,
+                field("max_lifetime"),
+                format!(
+                    "must be 1..=86400 seconds (Agora ends every token 24 h after issue), got {}",
+                    self.max_lifetime
+                ),
+            ));
+        }
+        for (name, value) in [("default_lifetime", self.default_lifetime), ("compat_lifetime", self.compat_lifetime)] {
+            if value == 0 || value > self.max_lifetime {
+                return Err(ServerError::config(
+                    source,
+                    field(name),
+                    format!("must be 1..={} seconds (max_lifetime), got {value}", self.max_lifetime),
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Which origins may call the server from a browser.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum CorsOrigins {
+    /// Any origin (`Access-Control-Allow-Origin: *`).
+    Any,
+    /// These origins only (e.g. `https://app.example.com`).
+    List(Vec<String>),
+}
+
+impl CorsOrigins {
+    fn parse(text: &str, source: &str, field: &str) -> Result<Self, ServerError> {
+        let items: Vec<&str> = text.split(',').map(str::trim).filter(|s| !s.is_empty()).collect();
+        Self::from_items(&items, source, field)
+    }
+
+    fn from_items(items: &[&str], source: &str, field: &str) -> Result<Self, ServerError> {
+        if items.is_empty() {
+            return Err(ServerError::config(source, field, "must be \"*\" or a list of origins"));
+        }
+        if items.contains(&"*") {
+            if items.len() > 1 {
+                return Err(ServerError::config(source, field, "\"*\" cannot be combined with other origins"));
+            }
+            return Ok(CorsOrigins::Any);
+        }
+        for origin in items {
+            let ok = (origin.starts_with("http://") || origin.starts_with("https://"))
+                && !origin.ends_with('/')
+                && origin.bytes().all(|b| b.is_ascii_graphic());
+            if !ok {
+                return Err(ServerError::config(
+                    source,
+                    field,
+                    format!("{origin:?} is not an origin (scheme://host[:port], no path, no trailing slash)"),
+                ));
+            }
+        }
+        Ok(CorsOrigins::List(items.iter().map(|s| (*s).to_owned()).collect()))
+    }
+}
+
+/// The validated configuration.
+#[derive(Clone, Debug)]
+pub struct Config {
+    /// Address to listen on.
+    pub host: String,
+    /// Port to listen on (0: any free port).
+    pub port: u16,
+    /// The apps; the first is the default app (used by the compatibility routes).
+    pub apps: Vec<AppConfig>,
+    /// CORS origins.
+    pub cors: CorsOrigins,
+    /// Request body limit in bytes.
+    pub body_limit: usize,
+    /// Time a request may take before it is answered 408.
+    pub request_timeout: Duration,
+    /// Time in-flight requests get after SIGINT/SIGTERM.
+    pub shutdown_grace: Duration,
+    /// Demo mode: a throwaway app that Agora does not know.
+    pub demo: bool,
+}
+
+impl Config {
+    /// A configuration for one app, with every other setting at its default.
+    pub fn single(app: AppConfig) -> Self {
+        Config {
+            host: "0.0.0.0".into(),
+            port: DEFAULT_PORT,
+            apps: vec![app],
+            cors: CorsOrigins::Any,
+            body_limit: DEFAULT_BODY_LIMIT,
+            request_timeout: DEFAULT_REQUEST_TIMEOUT,
+            shutdown_grace: DEFAULT_SHUTDOWN_GRACE,
+            demo: false,
+        }
+    }
+
+    /// Demo mode: a random app id and certificate (Agora will refuse their tokens).
+    pub fn demo() -> Self {
+        let app_id = AppId::new(random_hex()).expect("32 hex characters");
+        let certificate = AppCertificate::new(random_hex()).expect("32 hex characters");
+        let mut config = Config::single(AppConfig::new(app_id, certificate));
+        config.demo = true;
+        config
+    }
+
+    /// The default app.
+    pub fn default_app(&self) -> &AppConfig {
+        &self.apps[0]
+    }
+
+    /// Loads the configuration as `agtoken serve` does: the options, the process environment,
+    /// `.env` in the current directory (if present), the TOML file of `--config` or
+    /// `AGTOKEN_CONFIG` (if any).
+    pub fn load(options: &ServeOptions) -> Result<Self, ServerError> {
+        let env = Env::from_process_and_dotenv(Path::new(".env"))?;
+        let path = options.config.clone().or_else(|| env.get("AGTOKEN_CONFIG").map(|(v, _)| PathBuf::from(v)));
+        let file = match path {
+            None => None,
+            Some(path) => {
+                let text = std::fs::read_to_string(&path)
+                    .map_err(|source| ServerError::ConfigFile { path: path.clone(), source })?;
+                Some((path, text))
+            }
+        };
+        let file_ref = file.as_ref().map(|(p, t)| (p.as_path(), t.as_str()));
+        Config::from_sources(options, &env, file_ref)
+    }
+
+    /// Builds the configuration from explicit sources (for tests and embedding): command-line
+    /// options, an environment, and the text of a TOML file with its path.
+    pub fn from_sources(options: &ServeOptions, env: &Env, file: Option<(&Path, &str)>) -> Result<Self, ServerError> {
+        let file_cfg = match file {
+            None => FileConfig::default(),
+            Some((path, text)) => toml::from_str::<FileConfig>(text).map_err(|e| {
+                ServerError::config(path.display().to_string(), "file", e.to_string().trim_end().replace('\n', " "))
+            })?,
+        };
+        let file_name = file.map_or_else(String::new, |(p, _)| p.display().to_string());
+
+        let mut apps = Vec::new();
+        if let Some(app) = app_from_env(env)? {
+            apps.push(app);
+        }
+        for (i, app) in file_cfg.apps.iter().enumerate() {
+            let app = app.resolve(&file_name, &format!("apps[{i}]"), env)?;
+            if let Some(dup) = apps.iter().position(|a: &AppConfig| a.app_id == app.app_id) {
+                let other = if dup == 0 && env.get_any(APP_ID_VARS).is_some() {
+                    "the app of APP_ID/AGORA_APP_ID".to_owned()
+                } else {
+                    "another entry".to_owned()
+                };
+                return Err(ServerError::config(
+                    &file_name,
+                    format!("apps[{i}].app_id"),
+                    format!("app {} is configured twice (also {other})", app.app_id),
+                ));
+            }
+            apps.push(app);
+        }
+        if let Some(default) = &file_cfg.default_app {
+            let pos = apps.iter().position(|a| a.app_id.as_str() == default).ok_or_else(|| {
+                ServerError::config(&file_name, "default_app", format!("{default:?} is not one of the configured apps"))
+            })?;
+            let app = apps.remove(pos);
+            apps.insert(0, app);
+        }
+
+        let demo = apps.is_empty();
+        let mut config = if demo {
+            let mut c = Config::demo();
+            // Demo apps still take the lifetime settings of the environment.
+            apply_env_lifetimes(env, &mut c.apps[0])?;
+            c
+        } else {
+            let mut c = Config::single(apps.remove(0));
+            c.apps.extend(apps);
+            c
+        };
+
+        // Server settings: options > environment > file > defaults.
+        if let Some(host) = &file_cfg.host {
+            config.host = host.clone();
+        }
+        if let Some((host, src)) = env.get("AGTOKEN_HOST") {
+            config.host = host.to_owned();
+            let _ = src;
+        }
+        if let Some(host) = &options.host {
+            config.host = host.clone();
+        }
+        if let Some(port) = file_cfg.port {
+            config.port = port;
+        }
+        for var in ["PORT", "SERVER_PORT"] {
+            // SERVER_PORT wins over PORT, as in the community token service.
+            if let Some((text, src)) = env.get(var) {
+                config.port = text.trim().parse().map_err(|_| {
+                    ServerError::config(src.describe(var), var, format!("{text:?} is not a port number 0..=65535"))
+                })?;
+            }
+        }
+        if let Some(port) = options.port {
+            config.port = port;
+        }
+        if let Some(origins) = &file_cfg.cors_allow_origin {
+            config.cors = match origins {
+                StringOrList::One(text) => CorsOrigins::parse(text, &file_name, "cors_allow_origin")?,
+                StringOrList::Many(list) => {
+                    let items: Vec<&str> = list.iter().map(String::as_str).collect();
+                    CorsOrigins::from_items(&items, &file_name, "cors_allow_origin")?
+                }
+            };
+        }
+        if let Some((text, src)) = env.get("CORS_ALLOW_ORIGIN") {
+            config.cors = CorsOrigins::parse(text, &src.describe("CORS_ALLOW_ORIGIN"), "CORS_ALLOW_ORIGIN")?;
+        }
+        if let Some(limit) = file_cfg.body_limit_bytes {
+            config.body_limit = limit;
+        }
+        if let Some(limit) = env_number::<usize>(env, "AGTOKEN_BODY_LIMIT")? {
+            config.body_limit = limit;
+        }
+        if config.body_limit < 256 || config.body_limit > 16 * 1024 * 1024 {
+            return Err(ServerError::config(
+                "configuration",
+                "body_limit_bytes",
+                format!("must be 256..=16777216 bytes, got {}", config.body_limit),
+            ));
+        }
+        if let Some(secs) = file_cfg.request_timeout_secs {
+            config.request_timeout = Duration::from_secs(secs);
+        }
+        if let Some(secs) = env_number::<u64>(env, "AGTOKEN_REQUEST_TIMEOUT")? {
+            config.request_timeout = Duration::from_secs(secs);
+        }
+        if config.request_timeout.is_zero() || config.request_timeout > Duration::from_secs(3600) {
+            return Err(ServerError::config("configuration", "request_timeout_secs", "must be 1..=3600 seconds"));
+        }
+        if let Some(secs) = file_cfg.shutdown_grace_secs {
+            config.shutdown_grace = Duration::from_secs(secs);
+        }
+        Ok(config)
+    }
+}
+
+const APP_ID_VARS: &[&str] = &["AGORA_APP_ID", "APP_ID"];
+const CERT_VARS: &[&str] = &["AGORA_APP_CERTIFICATE", "APP_CERTIFICATE"];
+const SECONDARY_VARS: &[&str] = &["AGORA_APP_CERTIFICATE_SECONDARY", "APP_CERTIFICATE_SECONDARY"];
+
+fn app_from_env(env: &Env) -> Result<Option<AppConfig>, ServerError> {
+    let id = env.get_any(APP_ID_VARS);
+    let cert = env.get_any(CERT_VARS);
+    let (id, cert) = match (id, cert) {
+        (None, None) => {
+            if let Some((var, _, src)) = env.get_any(SECONDARY_VARS) {
+                return Err(ServerError::config(src.describe(var), var, "is set but no app id and certificate are"));
+            }
+            return Ok(None);
+        }
+        (Some((var, _, src)), None) => {
+            return Err(ServerError::config(
+                src.describe(var),
+                var,
+                "is set but AGORA_APP_CERTIFICATE/APP_CERTIFICATE is not: both are needed",
+            ))
+        }
+        (None, Some((var, _, src))) => {
+            return Err(ServerError::config(
+                src.describe(var),
+                var,
+                "is set but AGORA_APP_ID/APP_ID is not: both are needed",
+            ))
+        }
+        (Some(id), Some(cert)) => (id, cert),
+    };
+    let app_id = AppId::new(id.1.trim()).map_err(|e| ServerError::config(id.2.describe(id.0), id.0, rule_of(&e)))?;
+    let certificate = AppCertificate::new(cert.1.trim())
+        .map_err(|e| ServerError::config(cert.2.describe(cert.0), cert.0, rule_of(&e)))?;
+    let mut app = AppConfig::new(app_id, certificate);
+    if let Some((var, text, src)) = env.get_any(SECONDARY_VARS) {
+        app.secondary_certificate = Some(
+            AppCertificate::new(text.trim()).map_err(|e| ServerError::config(src.describe(var), var, rule_of(&e)))?,
+        );
+    }
+    apply_env_lifetimes(env, &mut app)?;
+    app.validate("environment", "")?;
+    Ok(Some(app))
+}
+
+fn apply_env_lifetimes(env: &Env, app: &mut AppConfig) -> Result<(), ServerError> {
+    if let Some((text, src)) = env.get("AGTOKEN_TOKEN_VERSION") {
+        app.token_version = parse_version(text).ok_or_else(|| {
+            ServerError::config(
+                src.describe("AGTOKEN_TOKEN_VERSION"),
+                "AGTOKEN_TOKEN_VERSION",
+                "must be \"007\" or \"006\"",
+            )
+        })?;
+    }
+    if let Some(v) = env_number::<u32>(env, "AGTOKEN_MAX_LIFETIME")? {
+        app.max_lifetime = v;
+    }
+    if let Some(v) = env_number::<u32>(env, "AGTOKEN_DEFAULT_LIFETIME")? {
+        app.default_lifetime = v;
+    }
+    if let Some(v) = env_number::<u32>(env, "AGTOKEN_COMPAT_LIFETIME")? {
+        app.compat_lifetime = v;
+    }
+    app.validate("environment", "")
+}
+
+fn env_number<T: std::str::FromStr>(env: &Env, var: &str) -> Result<Option<T>, ServerError> {
+    match env.get(var) {
+        None => Ok(None),
+        Some((text, src)) => text.trim().parse().map(Some).map_err(|_| {
+            ServerError::config(src.describe(var), var, format!("{text:?} is not a whole number in range"))
+        }),
+    }
+}
+
+fn parse_version(text: &str) -> Option<Version> {
+    match text.trim() {
+        "007" | "7" => Some(Version::V007),
+        "006" | "6" => Some(Version::V006),
+        _ => None,
+    }
+}
+
+/// The rule an id or certificate broke, without its value.
+fn rule_of(err: &agtoken::Error) -> String {
+    match err {
+        agtoken::Error::Invalid { rule, .. } => (*rule).to_owned(),
+        other => other.to_string(),
+    }
+}
+
+fn random_hex() -> String {
+    let mut bytes = [0u8; 16];
+    getrandom::fill(&mut bytes).expect("the operating system's random generator failed");
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Where an environment value came from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum EnvSource {
+    /// The process environment.
+    Process,
+    /// The `.env` file.
+    DotEnv,
+}
+
+impl EnvSource {
+    fn describe(self, var: &str) -> String {
+        match self {
+            EnvSource::Process => format!("environment variable {var}"),
+            EnvSource::DotEnv => format!(".env entry {var}"),
+        }
+    }
+}
+
+/// The environment the configuration reads: the process environment over a `.env` file.
+/// It is read, never written (no `set_var`).
+#[derive(Clone, Debug, Default)]
+pub struct Env {
+    vars: HashMap<String, (String, EnvSource)>,
+}
+
+impl Env {
+    /// An environment of these pairs (as if from the process).
+    pub fn from_pairs<K: Into<String>, V: Into<String>>(pairs: impl IntoIterator<Item = (K, V)>) -> Self {
+        Env { vars: pairs.into_iter().map(|(k, v)| (k.into(), (v.into(), EnvSource::Process))).collect() }
+    }
+
+    /// The process environment, over the entries of `dotenv` if that file exists.
+    pub fn from_process_and_dotenv(dotenv: &Path) -> Result<Self, ServerError> {
+        let mut vars = HashMap::new();
+        if dotenv.exists() {
+            let iter = dotenvy::from_path_iter(dotenv)
+                .map_err(|e| ServerError::DotEnv { path: dotenv.to_owned(), message: e.to_string() })?;
+            for item in iter {
+                let (k, v) =
+                    item.map_err(|e| ServerError::DotEnv { path: dotenv.to_owned(), message: e.to_string() })?;
+                vars.insert(k, (v, EnvSource::DotEnv));
+            }
+        }
+        for (k, v) in std::env::vars_os() {
+            if let (Ok(k), Ok(v)) = (k.into_string(), v.into_string()) {
+                vars.insert(k, (v, EnvSource::Process));
+            }
+        }
+        Ok(Env { vars })
+    }
+
+    /// A non-empty value and where it came from.
+    pub fn get(&self, var: &str) -> Option<(&str, EnvSource)> {
+        self.vars.get(var).filter(|(v, _)| !v.trim().is_empty()).map(|(v, s)| (v.as_str(), *s))
+    }
+
+    fn get_any<'a>(&'a self, vars: &[&'static str]) -> Option<(&'static str, &'a str, EnvSource)> {
+        vars.iter().find_map(|var| self.get(var).map(|(v, s)| (*var, v, s)))
+    }
+}
+
+/// A string or a list of strings (TOML).
+#[derive(Clone, Debug, Deserialize)]
+#[serde(untagged)]
+pub enum StringOrList {
+    /// `"*"` or `"https://a, https://b"`.
+    One(String),
+    /// `["https://a", "https://b"]`.
+    Many(Vec<String>),
+}
+
+/// The TOML file.
+///
+/// ```toml
+/// host = "0.0.0.0"
+/// port = 8080
+/// cors_allow_origin = ["https://app.example.com"]
+/// body_limit_bytes = 16384
+/// request_timeout_secs = 10
+/// shutdown_grace_secs = 30
+/// default_app = "970CA35de60c44645bbae8a215061b33"   # else the first app
+///
+/// [[apps]]
+/// app_id = "970CA35de60c44645bbae8a215061b33"
+/// app_certificate_env = "MAIN_APP_CERTIFICATE"       # or app_certificate = "…"
+/// secondary_certificate = "…"                         # optional
+/// token_version = "007"                               # or "006"
+/// default_lifetime_secs = 3600
+/// max_lifetime_secs = 86400
+/// compat_lifetime_secs = 3600
+/// ```
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileConfig {
+    /// Address to listen on.
+    pub host: Option<String>,
+    /// Port.
+    pub port: Option<u16>,
+    /// `"*"`, a comma list or a list of origins.
+    pub cors_allow_origin: Option<StringOrList>,
+    /// Request body limit.
+    pub body_limit_bytes: Option<usize>,
+    /// Request timeout.
+    pub request_timeout_secs: Option<u64>,
+    /// Shutdown grace period.
+    pub shutdown_grace_secs: Option<u64>,
+    /// App id of the default app.
+    pub default_app: Option<String>,
+    /// The apps.
+    #[serde(default)]
+    pub apps: Vec<FileApp>,
+}
+
+/// One `[[apps]]` entry of the TOML file.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileApp {
+    /// App id.
+    pub app_id: String,
+    /// Primary certificate, in the file.
+    pub app_certificate: Option<String>,
+    /// Or: the environment variable that holds it.
+    pub app_certificate_env: Option<String>,
+    /// Secondary certificate, in the file.
+    pub secondary_certificate: Option<String>,
+    /// Or: the environment variable that holds it.
+    pub secondary_certificate_env: Option<String>,
+    /// `"007"` or `"006"`.
+    pub token_version: Option<String>,
+    /// Default lifetime, seconds.
+    pub default_lifetime_secs: Option<u32>,
+    /// Maximum lifetime, seconds.
+    pub max_lifetime_secs: Option<u32>,
+    /// Lifetime of the compatibility routes, seconds.
+    pub compat_lifetime_secs: Option<u32>,
+}
+
+impl FileApp {
+    fn resolve(&self, file: &str, at: &str, env: &Env) -> Result<AppConfig, ServerError> {
+        let app_id = AppId::new(self.app_id.trim())
+            .map_err(|e| ServerError::config(file, format!("{at}.app_id"), rule_of(&e)))?;
+        let cert = |inline: &Option<String>, var: &Option<String>, name: &str, required: bool| {
+            let text = match (inline, var) {
+                (Some(_), Some(_)) => {
+                    return Err(ServerError::config(
+                        file,
+                        format!("{at}.{name}"),
+                        format!("give {name} or {name}_env, not both"),
+                    ))
+                }
+                (Some(text), None) => Some(text.clone()),
+                (None, Some(var)) => match env.get(var) {
+                    Some((text, _)) => Some(text.to_owned()),
+                    None => {
+                        return Err(ServerError::config(
+                            file,
+                            format!("{at}.{name}_env"),
+                            format!("environment variable {var} is not set"),
+                        ))
+                    }
+                },
+                (None, None) if required => {
+                    return Err(ServerError::config(
+                        file,
+                        format!("{at}.{name}"),
+                        format!("missing (give {name} or {name}_env)"),
+                    ))
+                }
+                (None, None) => None,
+            };
+            text.map(|t| {
+                AppCertificate::new(t.trim())
+                    .map_err(|e| ServerError::config(file, format!("{at}.{name}"), rule_of(&e)))
+            })
+            .transpose()
+        };
+        let certificate = cert(&self.app_certificate, &self.app_certificate_env, "app_certificate", true)?
+            .expect("required certificate");
+        let mut app = AppConfig::new(app_id, certificate);
+        app.secondary_certificate =
+            cert(&self.secondary_certificate, &self.secondary_certificate_env, "secondary_certificate", false)?;
+        if let Some(v) = &self.token_version {
+            app.token_version = parse_version(v).ok_or_else(|| {
+                ServerError::config(
+                    file,
+                    format!("{at}.token_version"),
+                    format!("must be \"007\" or \"006\", got {v:?}"),
+                )
+            })?;
+        }
+        if let Some(v) = self.max_lifetime_secs {
+            app.max_lifetime = v;
+        }
+        if let Some(v) = self.default_lifetime_secs {
+            app.default_lifetime = v;
+        } else {
+            app.default_lifetime = app.default_lifetime.min(app.max_lifetime);
+        }
+        if let Some(v) = self.compat_lifetime_secs {
+            app.compat_lifetime = v;
+        } else {
+            app.compat_lifetime = app.compat_lifetime.min(app.max_lifetime);
+        }
+        app.validate(file, at).map_err(|e| match e {
+            ServerError::Config { source_name, field, message } => {
+                ServerError::Config { source_name, field: field.replace("lifetime", "lifetime_secs"), message }
+            }
+            other => other,
+        })?;
+        Ok(app)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const ID: &str = "970CA35de60c44645bbae8a215061b33";
+    const CERT: &str = "5CFd2fd1755d40ecb72977518be15d3b";
+    const ID2: &str = "0123456789abcdef0123456789abcdef";
+
+    fn opts() -> ServeOptions {
+        ServeOptions::default()
+    }
+
+    #[test]
+    fn nothing_configured_is_demo_mode() {
+        let c = Config::from_sources(&opts(), &Env::default(), None).unwrap();
+        assert!(c.demo);
+        assert_eq!(c.apps.len(), 1);
+        assert_eq!(c.port, 8080);
+        assert_eq!(c.cors, CorsOrigins::Any);
+    }
+
+    #[test]
+    fn env_names_of_the_existing_servers() {
+        let env = Env::from_pairs([("APP_ID", ID), ("APP_CERTIFICATE", CERT), ("PORT", "9000")]);
+        let c = Config::from_sources(&opts(), &env, None).unwrap();
+        assert!(!c.demo);
+        assert_eq!(c.default_app().app_id.as_str(), ID);
+        assert_eq!(c.port, 9000);
+        let env = Env::from_pairs([
+            ("AGORA_APP_ID", ID),
+            ("AGORA_APP_CERTIFICATE", CERT),
+            ("PORT", "9000"),
+            ("SERVER_PORT", "9001"),
+            ("CORS_ALLOW_ORIGIN", "https://a.example, https://b.example:8443"),
+        ]);
+        let c = Config::from_sources(&opts(), &env, None).unwrap();
+        assert_eq!(c.port, 9001);
+        assert_eq!(c.cors, CorsOrigins::List(vec!["https://a.example".into(), "https://b.example:8443".into()]));
+        let o = ServeOptions { port: Some(7), host: Some("127.0.0.1".into()), ..opts() };
+        let c = Config::from_sources(&o, &env, None).unwrap();
+        assert_eq!((c.host.as_str(), c.port), ("127.0.0.1", 7));
+    }
+
+    #[test]
+    fn errors_name_the_setting_and_never_the_certificate() {
+        let env = Env::from_pairs([("APP_ID", ID), ("APP_CERTIFICATE", "5CFd2fd1755d40ecb72977518be15d3")]);
+        let msg = Config::from_sources(&opts(), &env, None).unwrap_err().to_string();
+        assert!(msg.contains("APP_CERTIFICATE") && msg.contains("32 hexadecimal"), "{msg}");
+        assert!(!msg.contains("5CFd2fd1755d"), "{msg}");
+        let env = Env::from_pairs([("APP_ID", ID)]);
+        let msg = Config::from_sources(&opts(), &env, None).unwrap_err().to_string();
+        assert!(msg.contains("APP_ID") && msg.contains("both"), "{msg}");
+        let env = Env::from_pairs([("APP_ID", ID), ("APP_CERTIFICATE", CERT), ("SERVER_PORT", "80000")]);
+        let msg = Config::from_sources(&opts(), &env, None).unwrap_err().to_string();
+        assert!(msg.contains("SERVER_PORT"), "{msg}");
+        let env = Env::from_pairs([("CORS_ALLOW_ORIGIN", "example.com")]);
+        let msg = Config::from_sources(&opts(), &env, None).unwrap_err().to_string();
+        assert!(msg.contains("CORS_ALLOW_ORIGIN") && msg.contains("not an origin"), "{msg}");
+    }
+
+    #[test]
+    fn toml_with_several_apps() {
+        let text = format!(
+            r#"
+            port = 9090
+            cors_allow_origin = ["https://app.example.com"]
+            default_app = "{ID2}"
+            [[apps]]
+            app_id = "{ID}"
+            app_certificate = "{CERT}"
+            secondary_certificate_env = "SECOND"
+            token_version = "006"
+            [[apps]]
+            app_id = "{ID2}"
+            app_certificate_env = "CERT2"
+            max_lifetime_secs = 600
+            compat_lifetime_secs = 40
+            "#
+        );
+        let env = Env::from_pairs([("SECOND", "00000000000000000000000000000000"), ("CERT2", CERT)]);
+        let c = Config::from_sources(&opts(), &env, Some((Path::new("agtoken.toml"), &text))).unwrap();
+        assert_eq!(c.port, 9090);
+        assert_eq!(c.apps.len(), 2);
+        assert_eq!(c.default_app().app_id.as_str(), ID2);
+        assert_eq!(c.default_app().max_lifetime, 600);
+        assert_eq!(c.default_app().default_lifetime, 600);
+        assert_eq!(c.default_app().compat_lifetime, 40);
+        assert_eq!(c.apps[1].token_version, Version::V006);
+        assert!(c.apps[1].secondary_certificate.is_some());
+    }
+
+    #[test]
+    fn toml_errors_name_the_field() {
+        let bad = |text: &str| {
+            Config::from_sources(&opts(), &Env::default(), Some((Path::new("a.toml"), text))).unwrap_err().to_string()
+        };
+        let msg = bad(&format!("[[apps]]\napp_id = \"{ID}\"\napp_certificate = \"xyz\"\n"));
+        assert!(msg.contains("a.toml") && msg.contains("apps[0].app_certificate"), "{msg}");
+        let msg = bad(&format!("[[apps]]\napp_id = \"{ID}\"\n"));
+        assert!(msg.contains("apps[0].app_certificate") && msg.contains("missing"), "{msg}");
+        let msg =
+            bad(&format!("[[apps]]\napp_id = \"{ID}\"\napp_certificate = \"{CERT}\"\nmax_lifetime_secs = 90000\n"));
+        assert!(msg.contains("apps[0].max_lifetime_secs"), "{msg}");
+        let msg = bad("prot = 1\n");
+        assert!(msg.contains("unknown field") && msg.contains("prot"), "{msg}");
+        let msg = bad(&format!(
+            "[[apps]]\napp_id = \"{ID}\"\napp_certificate = \"{CERT}\"\n[[apps]]\napp_id = \"{ID}\"\napp_certificate = \"{CERT}\"\n"
+        ));
+        assert!(msg.contains("apps[1].app_id") && msg.contains("twice"), "{msg}");
+    }
+}

@@ -1,0 +1,239 @@
+//! Prometheus metrics, hand-rolled over atomics.
+//!
+//! Why not the `prometheus` or `metrics` crates: every label here is known when the crate is
+//! compiled (the route patterns, a fixed list of statuses, the token services and versions),
+//! so fixed arrays of `AtomicU64` do the job with no lock, no hashing of label sets and no
+//! allocation on the request path, and the text format is a few dozen lines to write.
+
+use std::fmt::Write as _;
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::time::Duration;
+
+use agtoken::Version;
+
+/// Every route pattern the router knows, as `MatchedPath` gives it; the label of a request
+/// that matched none is `unmatched`.
+pub const ROUTES: &[&str] = &[
+    "/fetch_rtc_token",
+    "/token/generate",
+    "/rtc/{a}/{b}/{c}/{d}",
+    "/rtc/{a}/{b}/{c}/{d}/",
+    "/rtm/{uid}",
+    "/rtm/{uid}/",
+    "/rte/{channel}/{role}/{tokentype}/{rtcuid}",
+    "/rte/{channel}/{role}/{tokentype}/{rtcuid}/",
+    "/rte/{channel}/{role}/{tokentype}/{rtcuid}/{rtmuid}",
+    "/rte/{channel}/{role}/{tokentype}/{rtcuid}/{rtmuid}/",
+    "/chat/app",
+    "/chat/app/",
+    "/chat/app/token",
+    "/chat/account/{uid}",
+    "/chat/account/{uid}/",
+    "/chat/user/{user}/token",
+    "/getToken",
+    "/ping",
+    "/v1/tokens",
+    "/v1/tokens/inspect",
+    "/v1/tokens/verify",
+    "/healthz",
+    "/readyz",
+    "/metrics",
+    "/openapi.json",
+    "/",
+    "unmatched",
+];
+
+const UNMATCHED: usize = ROUTES.len() - 1;
+
+/// The index of a route pattern in [`ROUTES`] (`unmatched` when unknown).
+pub fn route_index(pattern: Option<&str>) -> usize {
+    pattern.and_then(|p| ROUTES.iter().position(|r| *r == p)).unwrap_or(UNMATCHED)
+}
+
+const STATUSES: &[u16] = &[200, 204, 400, 401, 403, 404, 405, 408, 413, 415, 422, 429, 500, 503];
+const STATUS_SLOTS: usize = STATUSES.len() + 1; // + "other"
+
+fn status_slot(status: u16) -> usize {
+    STATUSES.iter().position(|s| *s == status).unwrap_or(STATUSES.len())
+}
+
+/// Upper bounds of the latency histogram, microseconds.
+const BUCKETS_US: &[u64] =
+    &[100, 250, 500, 1_000, 2_500, 5_000, 10_000, 25_000, 50_000, 100_000, 250_000, 1_000_000, 5_000_000];
+
+/// Token services counted (by type name of the library) plus `other`.
+pub const SERVICES: &[&str] =
+    &["rtc", "rtm", "streaming", "fpa", "chat", "fcdn", "apaas", "rtm2", "convoai", "stt", "other"];
+
+/// The index of a service name in [`SERVICES`].
+pub fn service_index(name: &str) -> usize {
+    SERVICES.iter().position(|s| *s == name).unwrap_or(SERVICES.len() - 1)
+}
+
+struct RouteStats {
+    by_status: [AtomicU64; STATUS_SLOTS],
+    buckets: [AtomicU64; BUCKETS_US.len()],
+    sum_us: AtomicU64,
+    count: AtomicU64,
+}
+
+impl RouteStats {
+    fn new() -> Self {
+        RouteStats {
+            by_status: std::array::from_fn(|_| AtomicU64::new(0)),
+            buckets: std::array::from_fn(|_| AtomicU64::new(0)),
+            sum_us: AtomicU64::new(0),
+            count: AtomicU64::new(0),
+        }
+    }
+}
+
+/// The server's counters.
+pub struct Metrics {
+    routes: Vec<RouteStats>,
+    /// `[service][version]`, version 0 = 007, 1 = 006.
+    issued: Vec<[AtomicU64; 2]>,
+    refused: AtomicU64,
+    started: std::time::Instant,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Metrics {
+            routes: ROUTES.iter().map(|_| RouteStats::new()).collect(),
+            issued: SERVICES.iter().map(|_| [AtomicU64::new(0), AtomicU64::new(0)]).collect(),
+            refused: AtomicU64::new(0),
+            started: std::time::Instant::now(),
+        }
+    }
+}
+
+impl Metrics {
+    /// Counts one answered request.
+    pub fn observe(&self, route: usize, status: u16, elapsed: Duration) {
+        let stats = &self.routes[route.min(UNMATCHED)];
+        stats.by_status[status_slot(status)].fetch_add(1, Relaxed);
+        let us = u64::try_from(elapsed.as_micros()).unwrap_or(u64::MAX);
+        // Buckets are stored non-cumulatively and summed when rendered.
+        if let Some(b) = BUCKETS_US.iter().position(|&le| us <= le) {
+            stats.buckets[b].fetch_add(1, Relaxed);
+        }
+        stats.sum_us.fetch_add(us, Relaxed);
+        stats.count.fetch_add(1, Relaxed);
+    }
+
+    /// Counts one issued token holding `service`.
+    pub fn issued(&self, service: usize, version: Version) {
+        let v = match version {
+            Version::V007 => 0,
+            Version::V006 => 1,
+        };
+        self.issued[service.min(SERVICES.len() - 1)][v].fetch_add(1, Relaxed);
+    }
+
+    /// Counts one request that was refused before a token was built (policy, later rate limits).
+    pub fn refused(&self) {
+        self.refused.fetch_add(1, Relaxed);
+    }
+
+    /// Total tokens issued so far (all services counted once per token service).
+    pub fn issued_total(&self) -> u64 {
+        self.issued.iter().flat_map(|v| v.iter()).map(|c| c.load(Relaxed)).sum()
+    }
+
+    /// The Prometheus text exposition (format 0.0.4).
+    pub fn render(&self, apps: usize, demo: bool) -> String {
+        let mut out = String::with_capacity(4096);
+        out.push_str("# HELP agtoken_http_requests_total HTTP requests answered, by route pattern and status.\n");
+        out.push_str("# TYPE agtoken_http_requests_total counter\n");
+        for (route, stats) in ROUTES.iter().zip(&self.routes) {
+            for (slot, counter) in stats.by_status.iter().enumerate() {
+                let n = counter.load(Relaxed);
+                if n == 0 {
+                    continue;
+                }
+                let status = STATUSES.get(slot).map_or_else(|| "other".to_owned(), u16::to_string);
+                let _ = writeln!(out, "agtoken_http_requests_total{{route=\"{route}\",status=\"{status}\"}} {n}");
+            }
+        }
+        out.push_str(
+            "# HELP agtoken_http_request_duration_seconds Time from request to response head, by route pattern.\n",
+        );
+        out.push_str("# TYPE agtoken_http_request_duration_seconds histogram\n");
+        for (route, stats) in ROUTES.iter().zip(&self.routes) {
+            let count = stats.count.load(Relaxed);
+            if count == 0 {
+                continue;
+            }
+            let mut cumulative = 0;
+            for (le, bucket) in BUCKETS_US.iter().zip(&stats.buckets) {
+                cumulative += bucket.load(Relaxed);
+                let _ = writeln!(
+                    out,
+                    "agtoken_http_request_duration_seconds_bucket{{route=\"{route}\",le=\"{}\"}} {cumulative}",
+                    *le as f64 / 1e6
+                );
+            }
+            let _ =
+                writeln!(out, "agtoken_http_request_duration_seconds_bucket{{route=\"{route}\",le=\"+Inf\"}} {count}");
+            let sum = stats.sum_us.load(Relaxed) as f64 / 1e6;
+            let _ = writeln!(out, "agtoken_http_request_duration_seconds_sum{{route=\"{route}\"}} {sum}");
+            let _ = writeln!(out, "agtoken_http_request_duration_seconds_count{{route=\"{route}\"}} {count}");
+        }
+        out.push_str("# HELP agtoken_tokens_issued_total Tokens issued, by service they hold and format version.\n");
+        out.push_str("# TYPE agtoken_tokens_issued_total counter\n");
+        for (service, counters) in SERVICES.iter().zip(&self.issued) {
+            for (version, counter) in ["007", "006"].iter().zip(counters) {
+                let n = counter.load(Relaxed);
+                if n > 0 || (*service == "rtc" && *version == "007") {
+                    let _ =
+                        writeln!(out, "agtoken_tokens_issued_total{{service=\"{service}\",version=\"{version}\"}} {n}");
+                }
+            }
+        }
+        out.push_str("# HELP agtoken_tokens_refused_total Token requests refused by policy before building.\n");
+        out.push_str("# TYPE agtoken_tokens_refused_total counter\n");
+        let _ = writeln!(out, "agtoken_tokens_refused_total {}", self.refused.load(Relaxed));
+        out.push_str("# HELP agtoken_apps Apps configured.\n# TYPE agtoken_apps gauge\n");
+        let _ = writeln!(out, "agtoken_apps {apps}");
+        out.push_str(
+            "# HELP agtoken_demo_mode 1 when running with a throwaway demo app.\n# TYPE agtoken_demo_mode gauge\n",
+        );
+        let _ = writeln!(out, "agtoken_demo_mode {}", u8::from(demo));
+        out.push_str("# HELP agtoken_uptime_seconds Seconds since start.\n# TYPE agtoken_uptime_seconds gauge\n");
+        let _ = writeln!(out, "agtoken_uptime_seconds {}", self.started.elapsed().as_secs());
+        let _ = writeln!(
+            out,
+            "# HELP agtoken_build_info Build.\n# TYPE agtoken_build_info gauge\nagtoken_build_info{{version=\"{}\"}} 1",
+            env!("CARGO_PKG_VERSION")
+        );
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn renders_counters_and_cumulative_buckets() {
+        let m = Metrics::default();
+        let r = route_index(Some("/fetch_rtc_token"));
+        m.observe(r, 200, Duration::from_micros(80));
+        m.observe(r, 200, Duration::from_micros(3000));
+        m.observe(r, 400, Duration::from_micros(120));
+        m.observe(route_index(None), 404, Duration::from_micros(10));
+        m.issued(service_index("rtc"), Version::V007);
+        let text = m.render(1, false);
+        assert!(text.contains("agtoken_http_requests_total{route=\"/fetch_rtc_token\",status=\"200\"} 2"), "{text}");
+        assert!(text.contains("agtoken_http_requests_total{route=\"unmatched\",status=\"404\"} 1"));
+        assert!(
+            text.contains("agtoken_http_request_duration_seconds_bucket{route=\"/fetch_rtc_token\",le=\"0.0001\"} 1")
+        );
+        assert!(
+            text.contains("agtoken_http_request_duration_seconds_bucket{route=\"/fetch_rtc_token\",le=\"0.005\"} 3")
+        );
+        assert!(text.contains("agtoken_http_request_duration_seconds_count{route=\"/fetch_rtc_token\"} 3"));
+        assert!(text.contains("agtoken_tokens_issued_total{service=\"rtc\",version=\"007\"} 1"));
+    }
+}

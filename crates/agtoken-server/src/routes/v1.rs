@@ -1,0 +1,719 @@
+//! The v1 API: `POST /v1/tokens` (builder style or the full structure),
+//! `POST /v1/tokens/inspect`, `POST /v1/tokens/verify`. JSON in, JSON out; errors are
+//! `{"error": {"code", "message", "field"}}`. The shapes are documented in `/openapi.json` and
+//! the crate README.
+
+use std::time::Duration;
+
+use agtoken::spec::{access_token006_from_json, access_token2_from_json, access_token2_to_json, token_to_json};
+use agtoken::{
+    AccessToken2, Action, ApaasToken, ChatToken, FpaToken, Media, Product, Role, RtcToken, RtmToken, Service,
+    ServiceType, Token, Uid, UnixTime, Version,
+};
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
+use axum::extract::State;
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use serde_json::{json, Map, Value};
+
+use crate::body::{self, kind, Fields};
+use crate::error::ApiError;
+use crate::issue::{expires_at_007, Intent};
+use crate::state::{App, AppState};
+
+type ApiResult = Result<Response, ApiError>;
+
+fn ok_json(value: &Value) -> Response {
+    let mut r = (StatusCode::OK, value.to_string()).into_response();
+    r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    r
+}
+
+/// RFC 3339 (UTC) of a Unix time.
+pub(crate) fn rfc3339(secs: u64) -> Value {
+    let Ok(secs) = i64::try_from(secs) else { return Value::Null };
+    time::OffsetDateTime::from_unix_timestamp(secs)
+        .ok()
+        .and_then(|t| t.format(&time::format_description::well_known::Rfc3339).ok())
+        .map_or(Value::Null, Value::String)
+}
+
+fn unknown_app(app_id: &str) -> ApiError {
+    ApiError::new(
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "unknown_app",
+        format!("app_id: app {app_id} is not configured on this server"),
+    )
+    .at("app_id")
+}
+
+fn select_app<'s>(state: &'s AppState, app_id: Option<&str>) -> Result<&'s App, ApiError> {
+    match app_id {
+        None => Ok(state.default_app()),
+        Some(id) => state.app(id).ok_or_else(|| unknown_app(id)),
+    }
+}
+
+fn product_name(p: Product) -> &'static str {
+    match p {
+        Product::Rtc => "rtc",
+        Product::Rtm => "rtm",
+        Product::Chat => "chat",
+    }
+}
+
+fn service_name(s: &Service) -> &'static str {
+    s.service_type().map_or("other", ServiceType::name)
+}
+
+// ---- POST /v1/tokens -----------------------------------------------------------------------
+
+const CREATE_FIELDS: &[&str] = &[
+    "app_id",
+    "version",
+    "service",
+    "channel",
+    "uid",
+    "account",
+    "role",
+    "user_id",
+    "expire",
+    "privilege_expire",
+    "rtm_user_id",
+    "room_uuid",
+    "user_uuid",
+    "apaas_role",
+    "structure",
+];
+
+const SERVICES: &str = "rtc, rtm, chat, chat_app, fpa, apaas, apaas_user, apaas_app";
+
+/// Which request fields each builder-style service takes (besides app_id, version, service,
+/// expire).
+fn service_fields(service: &str) -> Option<&'static [&'static str]> {
+    Some(match service {
+        "rtc" => &["channel", "uid", "account", "role", "privilege_expire", "rtm_user_id"],
+        "rtm" | "chat" => &["user_id"],
+        "chat_app" | "fpa" | "apaas_app" => &[],
+        "apaas" => &["room_uuid", "user_uuid", "apaas_role"],
+        "apaas_user" => &["user_uuid"],
+        _ => return None,
+    })
+}
+
+/// `POST /v1/tokens`.
+pub(crate) async fn create(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> ApiResult {
+    let map = body::v1_json(&headers, body, state.config().body_limit)?;
+    let f = Fields::new(&map, CREATE_FIELDS)?;
+    if f.has("structure") {
+        return create_from_structure(&state, &f);
+    }
+    let app = select_app(&state, f.str("app_id")?)?;
+    let service = f.required_str("service", &format!("one of {SERVICES}; or give \"structure\""))?;
+    let Some(allowed) = service_fields(service) else {
+        return Err(ApiError::invalid_value("service", format!("must be one of {SERVICES}, got {service:?}")));
+    };
+    let common = ["app_id", "version", "service", "expire"];
+    if let Some(extra) = map.keys().find(|k| !common.contains(&k.as_str()) && !allowed.contains(&k.as_str())) {
+        let hint =
+            if allowed.is_empty() { "it takes none".to_owned() } else { format!("it takes {}", allowed.join(", ")) };
+        return Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "unknown_field",
+            format!("{extra}: does not apply to service {service} ({hint})"),
+        )
+        .at(extra.clone()));
+    }
+    let version = match f.str("version")? {
+        None => app.cfg.token_version,
+        Some("007") => Version::V007,
+        Some("006") => Version::V006,
+        Some(other) => {
+            return Err(ApiError::invalid_value("version", format!("must be \"007\" or \"006\", got {other:?}")))
+        }
+    };
+    if version == Version::V006 && !matches!(service, "rtc" | "rtm") {
+        return Err(ApiError::invalid_value("version", format!("a {service} token exists only as 007")));
+    }
+    let max = app.cfg.max_lifetime;
+    let lifetime_rule = |name: &str, v: u32| {
+        if v == 0 || v > max {
+            Err(ApiError::invalid_value(
+                name,
+                format!("must be 1..={max} seconds (this server's maximum lifetime), got {v}"),
+            ))
+        } else {
+            Ok(v)
+        }
+    };
+    let expire = lifetime_rule("expire", f.u32("expire")?.unwrap_or(app.cfg.default_lifetime))?;
+    let now = state.now();
+    let salt = state.salt();
+    let (id, cert) = (&app.cfg.app_id, &app.cfg.certificate);
+    let valid = Duration::from_secs(expire.into());
+    let lib = |e: agtoken::Error| ApiError::from_library(&e);
+
+    // (services, channel, user) for the policy check and the log line.
+    let mut channel = "";
+    let mut user = String::new();
+    let services: &[&'static str];
+    let build: Box<dyn FnOnce() -> Result<(String, Value), ApiError> + '_>;
+    match service {
+        "rtc" => {
+            channel = f.required_str("channel", "the channel name; \"*\" patterns are allowed")?;
+            let uid = match (f.get("uid"), f.str("account")?) {
+                (Some(_), Some(_)) => return Err(ApiError::invalid_value("account", "give uid or account, not both")),
+                (Some(v), None) => {
+                    if let Value::String(_) = v {
+                        return Err(ApiError::invalid_type(
+                            "uid",
+                            "a whole number 0..=4294967295 (use \"account\" for a string user account)",
+                        ));
+                    }
+                    Uid::Int(f.u32("uid")?.unwrap_or(0))
+                }
+                (None, Some(account)) => Uid::Account(account.to_owned()),
+                (None, None) => {
+                    return Err(ApiError::missing(
+                        "uid",
+                        "give uid (a number; 0 admits any user) or account (a string)",
+                    ))
+                }
+            };
+            user = match &uid {
+                Uid::Int(n) => n.to_string(),
+                Uid::Account(a) => a.clone(),
+                Uid::Any => String::new(),
+            };
+            let role = match f.get("role") {
+                None => Role::Subscriber,
+                Some(Value::String(s)) if s == "publisher" => Role::Publisher,
+                Some(Value::String(s)) if s == "subscriber" => Role::Subscriber,
+                Some(Value::Number(n)) if n.as_u64() == Some(1) => Role::Publisher,
+                Some(Value::Number(n)) if n.as_u64() == Some(2) => Role::Subscriber,
+                Some(other) => {
+                    return Err(ApiError::invalid_value(
+                        "role",
+                        format!("must be \"publisher\" (1) or \"subscriber\" (2), got {other}"),
+                    ))
+                }
+            };
+            let privilege = f.u32("privilege_expire")?.map(|v| lifetime_rule("privilege_expire", v)).transpose()?;
+            let rtm_user = f.str("rtm_user_id")?;
+            if rtm_user.is_some() && version == Version::V006 {
+                return Err(ApiError::invalid_value("rtm_user_id", "a 006 token holds only RTC privileges: use 007"));
+            }
+            services = if rtm_user.is_some() { &["rtc", "rtm"] } else { &["rtc"] };
+            let ch = channel;
+            build = Box::new(move || {
+                let mut b = RtcToken::builder(id, cert).channel(ch).uid(uid.clone()).role(role).valid_for(valid);
+                if let Some(p) = privilege {
+                    b = b.privileges_expire(Duration::from_secs(p.into()));
+                }
+                if let Some(u) = rtm_user {
+                    b = b.with_rtm(u, None);
+                }
+                let b = b.issued_at(now).salt(salt);
+                match version {
+                    Version::V007 => encode_007(&b.build_token().map_err(lib)?, app),
+                    Version::V006 => {
+                        let t = b.build_token_v006().map_err(lib)?;
+                        let text = t.encode(cert).map_err(lib)?;
+                        let structure = structure_006(&text, ch, &uid.packed());
+                        Ok((text, structure))
+                    }
+                }
+            });
+        }
+        "rtm" => {
+            let user_id = f.required_str("user_id", "the RTM user id")?;
+            user = user_id.to_owned();
+            services = &["rtm"];
+            build = Box::new(move || {
+                let b = RtmToken::builder(id, cert, user_id).valid_for(valid).issued_at(now).salt(salt);
+                match version {
+                    Version::V007 => encode_007(&b.build_token().map_err(lib)?, app),
+                    Version::V006 => {
+                        let text = b.build_token_v006().map_err(lib)?.encode(cert).map_err(lib)?;
+                        let structure = structure_006(&text, user_id, "");
+                        Ok((text, structure))
+                    }
+                }
+            });
+        }
+        "chat" | "chat_app" => {
+            let user_id = if service == "chat" { Some(f.required_str("user_id", "the Chat user id")?) } else { None };
+            user = user_id.unwrap_or("").to_owned();
+            services = &["chat"];
+            build = Box::new(move || {
+                let b = match user_id {
+                    Some(u) => ChatToken::user(id, cert, u),
+                    None => ChatToken::app(id, cert),
+                };
+                encode_007(&b.valid_for(valid).issued_at(now).salt(salt).build_token().map_err(lib)?, app)
+            });
+        }
+        "fpa" => {
+            services = &["fpa"];
+            build = Box::new(move || {
+                encode_007(
+                    &FpaToken::builder(id, cert)
+                        .valid_for(valid)
+                        .issued_at(now)
+                        .salt(salt)
+                        .build_token()
+                        .map_err(lib)?,
+                    app,
+                )
+            });
+        }
+        _ => {
+            // apaas, apaas_user, apaas_app
+            let b = match service {
+                "apaas" => {
+                    let room = f.required_str("room_uuid", "the room")?;
+                    let user_uuid = f.required_str("user_uuid", "the user")?;
+                    let role = match f.get("apaas_role") {
+                        None => return Err(ApiError::missing("apaas_role", "the user's role in the room, a number")),
+                        Some(v) => body::uint_value(v, "apaas_role", i16::MAX as u64)? as i16,
+                    };
+                    user = user_uuid.to_owned();
+                    ApaasToken::room_user(id, cert, room, user_uuid, role)
+                }
+                "apaas_user" => {
+                    let user_uuid = f.required_str("user_uuid", "the user")?;
+                    user = user_uuid.to_owned();
+                    ApaasToken::user(id, cert, user_uuid)
+                }
+                _ => ApaasToken::app(id, cert),
+            };
+            services = if service == "apaas" { &["apaas", "rtm", "chat"] } else { &["apaas"] };
+            build = Box::new(move || {
+                encode_007(&b.valid_for(valid).issued_at(now).salt(salt).build_token().map_err(lib)?, app)
+            });
+        }
+    }
+
+    let intent = Intent { route: "/v1/tokens", app_id: app.id(), services, channel, user: &user, lifetime: expire };
+    let expires_at = now.as_secs() + u64::from(expire);
+    issue_v1(&state, &intent, version, expires_at, now, build)
+}
+
+fn encode_007(t: &AccessToken2, app: &App) -> Result<(String, Value), ApiError> {
+    let text = t.encode(&app.cfg.certificate).map_err(|e| ApiError::from_library(&e))?;
+    let mut structure = access_token2_to_json(t);
+    structure.as_object_mut().expect("an object").insert("version".into(), json!("007"));
+    Ok((text, structure))
+}
+
+fn structure_006(text: &str, channel: &str, uid: &str) -> Value {
+    Token::parse(text).map_or(Value::Null, |t| token_to_json(&t, Some(channel), Some(uid)))
+}
+
+fn issue_v1(
+    state: &AppState,
+    intent: &Intent<'_>,
+    version: Version,
+    expires_at: u64,
+    now: UnixTime,
+    build: Box<dyn FnOnce() -> Result<(String, Value), ApiError> + '_>,
+) -> ApiResult {
+    if let Err(refusal) = state.authorize(intent) {
+        state.record_refused(intent, &refusal);
+        let code = if refusal.status == StatusCode::TOO_MANY_REQUESTS { "rate_limited" } else { "forbidden" };
+        return Err(ApiError::new(refusal.status, code, refusal.message));
+    }
+    let (token, structure) = build()?;
+    state.record_issued(intent, version, &token, expires_at);
+    let issued_at = match &structure {
+        Value::Object(m) => m.get("issue_ts").and_then(Value::as_u64).unwrap_or(now.as_secs()),
+        _ => now.as_secs(),
+    };
+    let body = json!({
+        "token": token,
+        "version": version.as_str(),
+        "app_id": intent.app_id,
+        "issued_at": issued_at,
+        "issued_at_rfc3339": rfc3339(issued_at),
+        "expires_at": expires_at,
+        "expires_at_rfc3339": rfc3339(expires_at),
+        "expires_in": expires_at.saturating_sub(now.as_secs()),
+        "server_time": now.as_secs(),
+        "structure": structure,
+    });
+    Ok(ok_json(&body))
+}
+
+fn structure_error(e: &agtoken::Error) -> ApiError {
+    let mut err = ApiError::from_library(e);
+    err.message = format!("structure.{}", err.message);
+    err.field = Some(match err.field.take() {
+        Some(f) => format!("structure.{f}"),
+        None => "structure".into(),
+    });
+    err
+}
+
+/// `POST /v1/tokens` with `{"structure": {...}}`: the JSON form of `agtoken inspect --json`,
+/// signed with the configured certificate of its app. The server fills `issue_ts` (now),
+/// `salt` (random), `expire` (the default lifetime) and, for 006, `ts` when absent, and keeps
+/// every lifetime within the app's maximum.
+fn create_from_structure(state: &AppState, f: &Fields<'_>) -> ApiResult {
+    if let Some(other) = CREATE_FIELDS.iter().find(|k| !matches!(**k, "structure" | "app_id") && f.has(k)) {
+        return Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "unknown_field",
+            format!("{other}: give either \"structure\" or builder fields (service, channel, …), not both"),
+        )
+        .at(*other));
+    }
+    let mut s = match f.get("structure") {
+        Some(Value::Object(m)) => m.clone(),
+        Some(other) => return Err(ApiError::invalid_type("structure", &format!("an object, not {}", kind(other)))),
+        None => unreachable!("checked by the caller"),
+    };
+    if s.contains_key("app_certificate") {
+        return Err(ApiError::invalid_value(
+            "structure.app_certificate",
+            "the server signs with the certificate configured for the app; never send a certificate",
+        ));
+    }
+    let app = match (f.str("app_id")?, s.get("app_id")) {
+        (_, Some(Value::String(inner))) => {
+            if let Some(outer) = f.str("app_id")? {
+                if outer != inner {
+                    return Err(ApiError::invalid_value(
+                        "structure.app_id",
+                        format!("{inner} differs from app_id {outer}"),
+                    ));
+                }
+            }
+            state.app(inner).ok_or_else(|| unknown_app(inner).at("structure.app_id"))?
+        }
+        (_, Some(other)) => {
+            return Err(ApiError::invalid_type("structure.app_id", &format!("a string, not {}", kind(other))))
+        }
+        (outer, None) => select_app(state, outer)?,
+    };
+    s.insert("app_id".into(), json!(app.id()));
+    let version = match s.get("version") {
+        None => Version::V007,
+        Some(Value::String(v)) if v == "007" => Version::V007,
+        Some(Value::String(v)) if v == "006" => Version::V006,
+        Some(other) => {
+            return Err(ApiError::invalid_value(
+                "structure.version",
+                format!("must be \"007\" or \"006\", got {other}"),
+            ))
+        }
+    };
+    let now = state.now();
+    let max = u64::from(app.cfg.max_lifetime);
+    fn num(s: &Map<String, Value>, key: &str, limit: u64) -> Result<Option<u64>, ApiError> {
+        match s.get(key).filter(|v| !v.is_null()) {
+            None => Ok(None),
+            Some(v) => body::uint_value(v, &format!("structure.{key}"), limit).map(Some),
+        }
+    }
+    if num(&s, "salt", u64::from(u32::MAX))?.is_none() {
+        s.insert("salt".into(), json!(state.salt()));
+    }
+    let (token, structure, expires_at) = match version {
+        Version::V007 => {
+            let issue_ts = num(&s, "issue_ts", u64::from(u32::MAX))?.unwrap_or(now.as_secs());
+            if issue_ts > now.as_secs() + 60 || issue_ts + max < now.as_secs() {
+                return Err(ApiError::invalid_value(
+                    "structure.issue_ts",
+                    format!("must be within the last {max} seconds and not in the future (now {})", now.as_secs()),
+                ));
+            }
+            let expire = num(&s, "expire", u64::from(u32::MAX))?.unwrap_or(u64::from(app.cfg.default_lifetime));
+            if expire == 0 || expire > max {
+                return Err(ApiError::invalid_value(
+                    "structure.expire",
+                    format!("must be 1..={max} seconds after issue_ts (this server's maximum lifetime), got {expire}"),
+                ));
+            }
+            s.insert("issue_ts".into(), json!(issue_ts));
+            s.insert("expire".into(), json!(expire));
+            if !matches!(s.get("services"), Some(Value::Array(list)) if !list.is_empty()) {
+                return Err(ApiError::missing("structure.services", "a list of at least one service"));
+            }
+            let t = access_token2_from_json(&Value::Object(s)).map_err(|e| structure_error(&e))?;
+            let (text, structure) = encode_007(&t, app)?;
+            (text, structure, expires_at_007(t.issued_at, t.expire))
+        }
+        Version::V006 => {
+            let ts_limit = now.as_secs() + 86_400 + 60;
+            let ts = num(&s, "ts", u64::from(u32::MAX))?.unwrap_or(now.as_secs() + 86_400);
+            if ts > ts_limit {
+                return Err(ApiError::invalid_value(
+                    "structure.ts",
+                    format!("must be at most now + 24 h ({ts_limit})"),
+                ));
+            }
+            s.insert("ts".into(), json!(ts));
+            let t = access_token006_from_json(&Value::Object(s)).map_err(|e| structure_error(&e))?;
+            let mut earliest = ts;
+            for (id, at) in &t.privileges {
+                let at = u64::from(*at);
+                if at != 0 && at > now.as_secs() + max + 60 {
+                    return Err(ApiError::invalid_value(
+                        format!("structure.privileges.{id}"),
+                        format!("{at} is later than now + this server's maximum lifetime ({max} s)"),
+                    ));
+                }
+                if at != 0 {
+                    earliest = earliest.min(at);
+                }
+            }
+            let text = t.encode(&app.cfg.certificate).map_err(|e| structure_error(&e))?;
+            let structure = structure_006(&text, &t.channel_name, &t.uid);
+            (text, structure, earliest)
+        }
+    };
+    let parsed = Token::parse(&token).ok();
+    let (names, channel, user) = match &parsed {
+        Some(Token::V007(p)) => {
+            let names: Vec<&'static str> = p.token.services.iter().map(service_name).collect();
+            let (channel, user) = p
+                .token
+                .services
+                .iter()
+                .find_map(|s| match s {
+                    Service::Rtc { channel_name, uid, .. } => Some((channel_name.clone(), uid.clone())),
+                    Service::Rtm { user_id, .. } | Service::Chat { user_id, .. } | Service::Rtm2 { user_id, .. } => {
+                        Some((String::new(), user_id.clone()))
+                    }
+                    _ => None,
+                })
+                .unwrap_or_default();
+            (names, channel, user)
+        }
+        _ => (vec!["rtc"], String::new(), String::new()),
+    };
+    let lifetime = u32::try_from(expires_at.saturating_sub(now.as_secs())).unwrap_or(u32::MAX);
+    let intent =
+        Intent { route: "/v1/tokens", app_id: app.id(), services: &names, channel: &channel, user: &user, lifetime };
+    issue_v1(state, &intent, version, expires_at, now, Box::new(move || Ok((token, structure))))
+}
+
+// ---- POST /v1/tokens/inspect ------------------------------------------------------------------
+
+fn parse_token(f: &Fields<'_>) -> Result<(String, Result<Token, agtoken::Error>), ApiError> {
+    let text = f.required_str("token", "the token text, \"006…\" or \"007…\"")?;
+    Ok((text.to_owned(), Token::parse(text)))
+}
+
+/// A uid given as a number (packed as its digits, 0 as "") or a string account.
+fn packed_uid(f: &Fields<'_>) -> Result<Option<String>, ApiError> {
+    match (f.get("uid"), f.str("account")?) {
+        (Some(_), Some(_)) => Err(ApiError::invalid_value("account", "give uid or account, not both")),
+        (Some(Value::String(s)), None) => Ok(Some(s.clone())),
+        (Some(_), None) => Ok(f.u32("uid")?.map(|n| Uid::Int(n).packed().into_owned())),
+        (None, Some(a)) => Ok(Some(a.to_owned())),
+        (None, None) => Ok(None),
+    }
+}
+
+/// `POST /v1/tokens/inspect` `{"token", "channel"?, "uid"?|"account"?}`.
+pub(crate) async fn inspect(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> ApiResult {
+    let map = body::v1_json(&headers, body, state.config().body_limit)?;
+    let f = Fields::new(&map, &["token", "channel", "uid", "account"])?;
+    let (_, parsed) = parse_token(&f)?;
+    let channel = f.str("channel")?;
+    let uid = packed_uid(&f)?;
+    let token = parsed.map_err(|e| {
+        ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_token", format!("token: {e}")).at("token")
+    })?;
+    let now = state.now().as_secs();
+    let mut out = token_to_json(&token, channel, uid.as_deref());
+    let issued_at = token.issued_at().as_secs();
+    let expires_at = token.expires_at().as_secs();
+    let app = state.app(token.app_id());
+    let (valid, certificate, note) = match (app, &token) {
+        (None, _) => (Value::Null, Value::Null, Some("the token's app is not configured on this server")),
+        (Some(app), Token::V007(t)) => match t.verify_signature(&app.certs) {
+            Ok(i) => (json!(true), json!(if i == 0 { "primary" } else { "secondary" }), None),
+            Err(_) => (json!(false), Value::Null, None),
+        },
+        (Some(app), Token::V006(t)) => match (channel, uid.as_deref()) {
+            (Some(c), Some(u)) => match t.verify_signature(&app.certs, c, u) {
+                Ok(i) => (json!(true), json!(if i == 0 { "primary" } else { "secondary" }), None),
+                Err(_) => (json!(false), Value::Null, None),
+            },
+            _ => (
+                Value::Null,
+                Value::Null,
+                Some("a 006 token signs its channel and uid: give both to check the signature"),
+            ),
+        },
+    };
+    let m = out.as_object_mut().expect("an object");
+    m.insert("issued_at".into(), json!(issued_at));
+    m.insert("issued_at_rfc3339".into(), rfc3339(issued_at));
+    m.insert("expires_at".into(), json!(expires_at));
+    m.insert("expires_at_rfc3339".into(), rfc3339(expires_at));
+    m.insert("expires_in".into(), json!(expires_at as i64 - now as i64));
+    m.insert("expired".into(), json!(now >= expires_at));
+    m.insert("server_time".into(), json!(now));
+    m.insert("app_known".into(), json!(app.is_some()));
+    m.insert("signature_valid".into(), valid);
+    m.insert("certificate".into(), certificate);
+    if let Some(note) = note {
+        m.insert("signature_note".into(), json!(note));
+    }
+    m.insert("privilege_expiries".into(), privilege_expiries(&token));
+    Ok(ok_json(&out))
+}
+
+/// Every privilege with its name and absolute expiry (`null`: as long as the token).
+fn privilege_expiries(token: &Token) -> Value {
+    let mut list = Vec::new();
+    match token {
+        Token::V007(t) => {
+            for s in &t.token.services {
+                let Some(kind) = s.service_type() else { continue };
+                for (id, value) in s.privileges() {
+                    let at = (*value != 0).then(|| u64::from(t.token.issued_at) + u64::from(*value));
+                    list.push(json!({
+                        "service": kind.name(),
+                        "privilege": kind.privilege_name(*id),
+                        "id": id,
+                        "expires_at": at,
+                        "expires_at_rfc3339": at.map_or(Value::Null, rfc3339),
+                    }));
+                }
+            }
+        }
+        Token::V006(t) => {
+            for (id, value) in &t.privileges {
+                let at = (*value != 0).then_some(u64::from(*value));
+                list.push(json!({
+                    "service": if *id == 1000 { "rtm" } else { "rtc" },
+                    "privilege": agtoken::v006::Privilege006::from_id(*id).map(agtoken::v006::Privilege006::name),
+                    "id": id,
+                    "expires_at": at,
+                    "expires_at_rfc3339": at.map_or(Value::Null, rfc3339),
+                }));
+            }
+        }
+    }
+    Value::Array(list)
+}
+
+// ---- POST /v1/tokens/verify -------------------------------------------------------------------
+
+const ACTIONS: &str = "join, publish_audio, publish_video, publish_data, rtm_login, chat_login, chat_app";
+
+fn parse_action(f: &Fields<'_>) -> Result<Action, ApiError> {
+    let name = f.required_str("action", &format!("one of {ACTIONS}"))?;
+    let rtc_identity = || -> Result<(String, Uid), ApiError> {
+        let channel = f.required_str("channel", "the channel the client joins")?.to_owned();
+        let uid = match (f.get("uid"), f.str("account")?) {
+            (Some(_), Some(_)) => return Err(ApiError::invalid_value("account", "give uid or account, not both")),
+            (Some(Value::String(_)), None) => {
+                return Err(ApiError::invalid_type("uid", "a whole number (use \"account\" for a string user account)"))
+            }
+            (Some(_), None) => Uid::Int(f.u32("uid")?.unwrap_or(0)),
+            (None, Some(a)) => Uid::Account(a.to_owned()),
+            (None, None) => {
+                return Err(ApiError::missing("uid", "the uid (a number) or account (a string) the client joins with"))
+            }
+        };
+        Ok((channel, uid))
+    };
+    let publish = |media| rtc_identity().map(|(channel, uid)| Action::Publish { channel, uid, media });
+    Ok(match name {
+        "join" => {
+            let (channel, uid) = rtc_identity()?;
+            Action::JoinChannel { channel, uid }
+        }
+        "publish_audio" => publish(Media::Audio)?,
+        "publish_video" => publish(Media::Video)?,
+        "publish_data" => publish(Media::Data)?,
+        "rtm_login" => Action::RtmLogin { user_id: f.required_str("user_id", "the RTM user id")?.to_owned() },
+        "chat_login" => Action::ChatLogin { user_id: f.required_str("user_id", "the Chat user id")?.to_owned() },
+        "chat_app" => Action::ChatApp,
+        other => return Err(ApiError::invalid_value("action", format!("must be one of {ACTIONS}, got {other:?}"))),
+    })
+}
+
+fn parse_at(f: &Fields<'_>, now: UnixTime) -> Result<UnixTime, ApiError> {
+    match f.get("at") {
+        None => Ok(now),
+        Some(Value::String(s)) => time::OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339)
+            .ok()
+            .and_then(|t| u64::try_from(t.unix_timestamp()).ok())
+            .map(UnixTime::from_secs)
+            .ok_or_else(|| {
+                ApiError::invalid_value("at", format!("{s:?} is not an RFC 3339 time (e.g. 2030-01-01T00:00:00Z)"))
+            }),
+        Some(v) => body::uint_value(v, "at", u64::from(u32::MAX)).map(UnixTime::from_secs),
+    }
+}
+
+/// `POST /v1/tokens/verify`: what Agora would answer for an action with this token.
+pub(crate) async fn verify(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> ApiResult {
+    let map = body::v1_json(&headers, body, state.config().body_limit)?;
+    let f = Fields::new(&map, &["token", "action", "channel", "uid", "account", "user_id", "at", "app_id"])?;
+    let (_, parsed) = parse_token(&f)?;
+    let action = parse_action(&f)?;
+    let now = state.now();
+    let at = parse_at(&f, now)?;
+    let app = match f.str("app_id")? {
+        Some(id) => state.app(id).ok_or_else(|| unknown_app(id))?,
+        None => parsed.as_ref().ok().and_then(|t| state.app(t.app_id())).unwrap_or_else(|| state.default_app()),
+    };
+    let outcome = parsed.and_then(|token| {
+        if token.app_id() != app.id() {
+            return Err(agtoken::Error::AppIdMismatch {
+                token: token.app_id().to_owned(),
+                expected: app.id().to_owned(),
+            });
+        }
+        token.verify_for(&app.certs, &action)?.check(&app.cfg.app_id, &action, at)
+    });
+    let mut out = Map::new();
+    out.insert("app_id".into(), json!(app.id()));
+    match outcome {
+        Ok(admission) => {
+            let exp = admission.expires_at.as_secs();
+            out.insert("admitted".into(), json!(true));
+            out.insert("expires_at".into(), json!(exp));
+            out.insert("expires_at_rfc3339".into(), rfc3339(exp));
+            let cert = if admission.certificate_index == 0 { "primary" } else { "secondary" };
+            out.insert("certificate".into(), json!(cert));
+        }
+        Err(e) => {
+            out.insert("admitted".into(), json!(false));
+            let agora = e.agora_error_for(action.product());
+            out.insert(
+                "reason".into(),
+                json!({
+                    "message": e.to_string(),
+                    "agora_code": agora.map(|a| a.code),
+                    "agora_name": agora.map(|a| a.name),
+                    "agora_meaning": agora.map(|a| a.meaning),
+                    "product": product_name(agora.map_or(action.product(), |a| a.product)),
+                }),
+            );
+        }
+    }
+    out.insert("checked_at".into(), json!(at.as_secs()));
+    out.insert("server_time".into(), json!(now.as_secs()));
+    Ok(ok_json(&Value::Object(out)))
+}
