@@ -66,7 +66,11 @@ fn main() -> ExitCode {
 }
 
 fn serve(args: cli::ServeArgs) -> Result<(), Failure> {
-    // SERVE-PENDING: wired to agtoken_server::serve_blocking once the server crate lands.
-    let _ = (args.host, args.port, args.config, args.log_json);
-    Err(Failure::usage("serve: not available in this build"))
+    let options = agtoken_server::ServeOptions {
+        host: args.host,
+        port: args.port,
+        config: args.config,
+        log_json: args.log_json,
+    };
+    agtoken_server::serve_blocking(options).map_err(|e| Failure { code: 1, message: e.to_string() })
 }
