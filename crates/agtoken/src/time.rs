@@ -35,9 +35,24 @@ impl UnixTime {
         UnixTime(t.duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0))
     }
 
-    /// As a `SystemTime`.
+    /// As a `SystemTime`, saturating at the latest second the platform can represent
+    /// (`SystemTime + Duration` panics past it: beyond `i64::MAX` seconds on Unix).
     pub fn to_system_time(self) -> SystemTime {
-        UNIX_EPOCH + Duration::from_secs(self.0)
+        let at = |secs: u64| UNIX_EPOCH.checked_add(Duration::from_secs(secs));
+        if let Some(t) = at(self.0) {
+            return t;
+        }
+        // Out of range: find the latest representable second (`lo` fits, `hi` does not).
+        let (mut lo, mut hi) = (0, self.0);
+        while hi - lo > 1 {
+            let mid = lo + (hi - lo) / 2;
+            if at(mid).is_some() {
+                lo = mid;
+            } else {
+                hi = mid;
+            }
+        }
+        UNIX_EPOCH + Duration::from_secs(lo)
     }
 
     pub(crate) fn to_u32(self, field: &'static str) -> Result<u32> {

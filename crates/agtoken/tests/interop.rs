@@ -50,11 +50,13 @@ fn case_007(id: &str, token: String, built: &AccessToken2) -> Case {
 }
 
 fn case_006(id: &str, token: String, built: &AccessToken006) -> Case {
+    let privileges: serde_json::Map<String, Value> =
+        built.privileges.iter().map(|(k, v)| (k.to_string(), json!(v))).collect();
     let structure = json!({
         "app_id": built.app_id,
         "salt": built.salt,
         "ts": built.ts,
-        "privileges": built.privileges.iter().map(|(k, v)| (k.to_string(), json!(v))).collect::<serde_json::Map<_, _>>(),
+        "privileges": privileges,
         "crc_channel_name": crc32fast::hash(built.channel_name.as_bytes()),
         "crc_uid": crc32fast::hash(built.uid.as_bytes()),
     });

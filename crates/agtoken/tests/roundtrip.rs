@@ -20,9 +20,11 @@ use std::time::Duration;
 
 use agtoken::spec;
 use agtoken::v007::ParsedAccessToken2;
+use agtoken::v007::{FcdnPrivilege, StreamingPrivilege};
 use agtoken::{
-    AccessToken006, AccessToken2, Action, AppCertificate, AppId, CertificateSet, ChatToken, Error, Expiry, Media,
-    Product, Role, RtcToken, Rtm2Permission, Rtm2Permissions, Rtm2Resource, RtmToken, Service, Token, Uid, UnixTime,
+    AccessToken006, AccessToken2, Action, ApaasToken, AppCertificate, AppId, CertificateSet, ChatToken, Error, Expiry,
+    FcdnToken, FpaToken, Media, Product, Role, RtcToken, Rtm2Permission, Rtm2Permissions, Rtm2Resource, RtmToken,
+    Service, StreamingToken, Token, Uid, UnixTime,
 };
 use base64::Engine as _;
 use hmac::{Hmac, KeyInit, Mac};
@@ -528,7 +530,8 @@ proptest! {
         prop_assert_eq!(parsed.token.services.len(), 1 + usize::from(c.rtm.is_some()));
 
         let verified = Token::parse(&token).unwrap().verify(&certs(CERT)).unwrap();
-        prop_assert_matches!(Token::parse(&token).unwrap().verify(&certs(OTHER_CERT)), Err(Error::InvalidSignature { .. }));
+        let forged = Token::parse(&token).unwrap().verify(&certs(OTHER_CERT));
+        prop_assert_matches!(forged, Err(Error::InvalidSignature { .. }));
         let token_end = c.issued + c.lifetime;
         let join_end = c.issued + join_after.min(c.lifetime);
 
@@ -591,7 +594,8 @@ proptest! {
         match &c.rtm {
             Some(user) => {
                 let login = Action::RtmLogin { user_id: user.clone() };
-                prop_assert_eq!(verified.check(&app, &login, issued).unwrap().expires_at, UnixTime::from_secs(token_end));
+                let admitted = verified.check(&app, &login, issued).unwrap();
+                prop_assert_eq!(admitted.expires_at, UnixTime::from_secs(token_end));
                 let r = verified.check(&app, &Action::RtmLogin { user_id: format!("{user}x") }, issued);
                 prop_assert_matches!(r, Err(Error::WrongService { product: Product::Rtm, .. }));
             }
@@ -678,7 +682,10 @@ proptest! {
             }
             permissions = Some(p);
         }
-        let mut b = RtmToken::builder(&app, &cert, user.clone()).valid_for(Duration::from_secs(lifetime)).issued_at(at).salt(salt);
+        let mut b = RtmToken::builder(&app, &cert, user.clone())
+            .valid_for(Duration::from_secs(lifetime))
+            .issued_at(at)
+            .salt(salt);
         if let Some(p) = &permissions {
             b = b.permissions(p.clone());
         }
@@ -752,6 +759,224 @@ proptest! {
         prop_assert_matches!(r, Err(Error::WrongService { product: Product::Chat, .. }));
         let r = verified.check(&app, &Action::ChatApp, end);
         prop_assert_matches!(r, Err(Error::TokenExpired { .. }));
+    }
+}
+
+// ---- builders and time on any input: an answer, never a panic ----------------------------
+
+/// Any expiry, including durations and instants far outside what the formats can hold.
+fn any_expiry() -> impl Strategy<Value = Expiry> {
+    prop_oneof![
+        4 => (1u64..=DAY).prop_map(Expiry::secs),
+        1 => Just(Expiry::Unlimited),
+        1 => (0u64..=200_000).prop_map(Expiry::secs),
+        1 => any::<u64>().prop_map(Expiry::secs),
+        1 => any::<u64>().prop_map(|s| Expiry::At(UnixTime::from_secs(s))),
+        1 => Just(Expiry::After(Duration::MAX)),
+    ]
+}
+
+fn any_issue_time() -> impl Strategy<Value = u64> {
+    prop_oneof![6 => issue_time(), 1 => any::<u64>(), 1 => Just(u32::MAX as u64), 1 => Just(u64::MAX)]
+}
+
+#[derive(Debug, Clone)]
+enum Built {
+    Rtc {
+        channel: String,
+        uid: Uid,
+        publisher: bool,
+        expiries: [Option<Expiry>; 4],
+        rtm: Option<(String, Option<Expiry>)>,
+        agents: u8,
+    },
+    Rtm {
+        user: String,
+        permissions: Option<Rtm2Permissions>,
+    },
+    ChatUser(String),
+    ChatApp,
+    Fpa,
+    ApaasRoomUser(String, String, i16),
+    ApaasUser(String),
+    ApaasApp,
+    Streaming {
+        fcdn: bool,
+        channel: String,
+        account: String,
+        privileges: Vec<(u8, Option<Expiry>)>,
+    },
+}
+
+fn built() -> impl Strategy<Value = Built> {
+    let uid = prop_oneof![any::<u32>().prop_map(Uid::Int), text().prop_map(Uid::Account), Just(Uid::Any)];
+    prop_oneof![
+        (
+            text(),
+            uid,
+            any::<bool>(),
+            [
+                prop::option::of(any_expiry()),
+                prop::option::of(any_expiry()),
+                prop::option::of(any_expiry()),
+                prop::option::of(any_expiry())
+            ],
+            prop::option::of((text(), prop::option::of(any_expiry()))),
+            0u8..4,
+        )
+            .prop_map(|(channel, uid, publisher, expiries, rtm, agents)| Built::Rtc {
+                channel,
+                uid,
+                publisher,
+                expiries,
+                rtm,
+                agents
+            }),
+        (text(), prop::option::of(permissions())).prop_map(|(user, permissions)| Built::Rtm { user, permissions }),
+        text().prop_map(Built::ChatUser),
+        Just(Built::ChatApp),
+        Just(Built::Fpa),
+        (text(), text(), any::<i16>()).prop_map(|(r, u, role)| Built::ApaasRoomUser(r, u, role)),
+        text().prop_map(Built::ApaasUser),
+        Just(Built::ApaasApp),
+        (any::<bool>(), text(), text(), prop::collection::vec((0u8..2, prop::option::of(any_expiry())), 0..3))
+            .prop_map(|(fcdn, channel, account, privileges)| Built::Streaming { fcdn, channel, account, privileges }),
+    ]
+}
+
+/// Whatever a builder made parses, verifies, and is the structure `build_token` describes.
+fn check_built(token: agtoken::Result<String>, structure: agtoken::Result<AccessToken2>) -> Result<(), TestCaseError> {
+    match (token, structure) {
+        (Ok(token), Ok(structure)) => {
+            let parsed = parse_007(&token);
+            prop_assert_eq!(&parsed.token, &packed(&structure));
+            prop_assert!(parsed.verify_signature(&certs(CERT)).is_ok());
+        }
+        (Err(a), Err(b)) => prop_assert_eq!(a, b),
+        (a, b) => prop_assert!(false, "build and build_token disagree: {:?} / {:?}", a, b),
+    }
+    Ok(())
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(512))]
+
+    #[test]
+    fn time_conversions_never_panic(secs in prop_oneof![any::<u64>(), Just(u64::MAX), Just(i64::MAX as u64)]) {
+        let t = UnixTime::from_secs(secs);
+        let back = UnixTime::from_system_time(t.to_system_time());
+        if secs <= i64::MAX as u64 {
+            prop_assert_eq!(back, t);
+        } else {
+            prop_assert!(back <= t);
+        }
+        let _ = t.plus_secs(secs).to_string();
+    }
+
+    /// Strict or unchecked, any input: the builders answer `Ok` or `Err`, never panic, and
+    /// what they build is what `build_token` says.
+    #[test]
+    fn builders_answer_any_input(
+        b in built(),
+        issued in any_issue_time(),
+        expiry in any_expiry(),
+        strict in any::<bool>(),
+        salt in any::<u32>(),
+    ) {
+        let app = AppId::new(APP_ID).unwrap();
+        let cert = AppCertificate::new(CERT).unwrap();
+        let at = UnixTime::from_secs(issued);
+        // Sets the shared options, builds, checks; gives the builder back.
+        macro_rules! go {
+            ($builder:expr) => {{
+                let mut b = $builder.issued_at(at).salt(salt).expires(expiry);
+                if !strict {
+                    b = b.unchecked();
+                }
+                check_built(b.build(), b.build_token())?;
+                b
+            }};
+        }
+        match b {
+            Built::Rtc { channel, uid, publisher, expiries, rtm, agents } => {
+                let role = if publisher { Role::Publisher } else { Role::Subscriber };
+                let mut r = RtcToken::builder(&app, &cert).channel(channel).uid(uid).role(role);
+                let [p, j, a, v] = expiries;
+                if let Some(e) = p {
+                    r = r.privileges_expire(e);
+                }
+                if let Some(e) = j {
+                    r = r.join_expires(e);
+                }
+                if let Some(e) = a {
+                    r = r.publish_audio_expires(e);
+                }
+                if let Some(e) = v {
+                    r = r.publish_video_expires(e);
+                }
+                if let Some((user, login)) = rtm {
+                    r = r.with_rtm(user, login);
+                }
+                if agents & 1 != 0 {
+                    r = r.with_convoai();
+                }
+                if agents & 2 != 0 {
+                    r = r.with_stt();
+                }
+                let r = go!(r);
+                match (r.build_v006(), r.build_token_v006()) {
+                    (Ok(token), Ok(t)) => {
+                        let Ok(Token::V006(p)) = Token::parse(&token) else {
+                            return Err(TestCaseError::fail("not a 006 token"));
+                        };
+                        prop_assert_eq!(p.verify_signature(&certs(CERT), &t.channel_name, &t.uid), Ok(0));
+                    }
+                    (Err(a), Err(b)) => prop_assert_eq!(a, b),
+                    (a, b) => prop_assert!(false, "{:?} / {:?}", a, b),
+                }
+            }
+            Built::Rtm { user, permissions } => {
+                let mut r = RtmToken::builder(&app, &cert, user);
+                if let Some(p) = permissions {
+                    r = r.permissions(p);
+                }
+                let r = go!(r);
+                let _ = r.build_v006();
+            }
+            Built::ChatUser(user) => {
+                let _ = go!(ChatToken::user(&app, &cert, user));
+            }
+            Built::ChatApp => {
+                let _ = go!(ChatToken::app(&app, &cert));
+            }
+            Built::Fpa => {
+                let _ = go!(FpaToken::builder(&app, &cert));
+            }
+            Built::ApaasRoomUser(room, user, role) => {
+                let _ = go!(ApaasToken::room_user(&app, &cert, room, user, role));
+            }
+            Built::ApaasUser(user) => {
+                let _ = go!(ApaasToken::user(&app, &cert, user));
+            }
+            Built::ApaasApp => {
+                let _ = go!(ApaasToken::app(&app, &cert));
+            }
+            Built::Streaming { fcdn: true, channel, account, privileges } => {
+                let mut s = FcdnToken::builder(&app, &cert, channel, account);
+                for (p, e) in privileges {
+                    s = s.fcdn_privilege([FcdnPrivilege::Publish, FcdnPrivilege::Play][p as usize], e);
+                }
+                let _ = go!(s);
+            }
+            Built::Streaming { fcdn: false, channel, account, privileges } => {
+                let mut s = StreamingToken::builder(&app, &cert, channel, account);
+                for (p, e) in privileges {
+                    let p = [StreamingPrivilege::PublishMixStream, StreamingPrivilege::PublishRawStream][p as usize];
+                    s = s.streaming_privilege(p, e);
+                }
+                let _ = go!(s);
+            }
+        }
     }
 }
 
