@@ -264,22 +264,23 @@ impl<'de> Visitor<'de> for FetchSeed<'_> {
                 FetchKey::Uid => {
                     self.field.set(Some("uid"));
                     req.uid = map.next_value::<U32Field>()?.0;
+                    self.field.set(None);
                 }
                 FetchKey::Channel => {
                     self.field.set(Some("ChannelName"));
                     req.channel = map.next_value::<Option<String>>()?;
+                    self.field.set(None);
                 }
                 FetchKey::Role => {
                     self.field.set(Some("role"));
                     req.role = map.next_value::<U32Field>()?.0;
+                    self.field.set(None);
                 }
                 FetchKey::Other => {
-                    self.field.set(None);
                     map.next_value::<IgnoredAny>()?;
                 }
             }
         }
-        self.field.set(None);
         Ok(req)
     }
 }

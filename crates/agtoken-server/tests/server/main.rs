@@ -1,0 +1,7 @@
+//! Integration tests of the server on a real socket.
+
+mod common;
+mod compat;
+mod errors;
+mod shutdown;
+mod v1;
