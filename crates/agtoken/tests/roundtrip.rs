@@ -762,6 +762,70 @@ proptest! {
     }
 }
 
+// ---- wildcard patterns against an independent matcher -----------------------------------
+
+/// `*` = any run of bytes, everything else itself: a plain dynamic-programming matcher.
+fn glob_oracle(pattern: &[u8], value: &[u8]) -> bool {
+    // m[j] = pattern[..i] matches value[..j]
+    let mut m = vec![false; value.len() + 1];
+    m[0] = true;
+    for &p in pattern {
+        let mut next = vec![false; value.len() + 1];
+        if p == b'*' {
+            let mut any = false;
+            for j in 0..=value.len() {
+                any |= m[j];
+                next[j] = any;
+            }
+        } else {
+            for j in 1..=value.len() {
+                next[j] = m[j - 1] && value[j - 1] == p;
+            }
+        }
+        m = next;
+    }
+    m[value.len()]
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(1024))]
+
+    #[test]
+    fn wildcard_patterns_match_as_an_independent_matcher_says(pattern in "[ab*]{0,10}", value in "[ab]{0,12}") {
+        let expected = glob_oracle(pattern.as_bytes(), value.as_bytes());
+        prop_assert_eq!(agtoken::wildcard::matches(&pattern, &value), expected);
+    }
+
+    /// A token made for a channel pattern and an account pattern admits exactly the joins the
+    /// patterns match (`""`/`"*"` admit everyone).
+    #[test]
+    fn pattern_tokens_admit_what_the_patterns_match(
+        channel_pattern in "[ab*]{0,8}",
+        account_pattern in "[ab*]{1,8}",
+        channel in "[ab]{0,10}",
+        account in "[ab]{1,10}",
+    ) {
+        let app = AppId::new(APP_ID).unwrap();
+        let cert = AppCertificate::new(CERT).unwrap();
+        let at = UnixTime::from_secs(1_700_000_000);
+        let token = RtcToken::builder(&app, &cert)
+            .channel(channel_pattern.clone())
+            .uid(Uid::Account(account_pattern.clone()))
+            .issued_at(at)
+            .build()
+            .unwrap();
+        let verified = Token::parse(&token).unwrap().verify(&certs(CERT)).unwrap();
+        let r = verified.check(&app, &join(&channel, &Uid::Account(account.clone())), at);
+        let channel_ok = channel_pattern.is_empty() || glob_oracle(channel_pattern.as_bytes(), channel.as_bytes());
+        let account_ok = account_pattern == "*" || glob_oracle(account_pattern.as_bytes(), account.as_bytes());
+        match (channel_ok, account_ok) {
+            (true, true) => prop_assert!(r.is_ok(), "{:?}", r),
+            (false, _) => prop_assert_matches!(r, Err(Error::ChannelMismatch { .. })),
+            (true, false) => prop_assert_matches!(r, Err(Error::UidMismatch { .. })),
+        }
+    }
+}
+
 // ---- builders and time on any input: an answer, never a panic ----------------------------
 
 /// Any expiry, including durations and instants far outside what the formats can hold.
