@@ -1,0 +1,102 @@
+#!/usr/bin/env bash
+# Load benchmark of the token server: requests/s and p50/p99 latency of
+# POST /fetch_rtc_token and POST /v1/tokens, and the server's resident memory after the runs.
+#
+#   scripts/bench-server.sh            # 30 s per route, 32 connections, 1 wrk thread
+#   DURATION=10 scripts/bench-server.sh
+#
+# Environment: DURATION (s per route, default 30), CONNECTIONS (32), PORT (18089),
+# BENCH_LOG=null|file|off (server logs: formatted and discarded (default), written to a file
+# in the temp dir, or turned off with RUST_LOG=warn).
+#
+# The server runs in demo mode (no configuration) on 127.0.0.1, beside wrk on the same
+# machine; it is stopped with SIGTERM at the end and must exit 0 (graceful shutdown).
+set -euo pipefail
+
+DURATION="${DURATION:-30}"
+CONNECTIONS="${CONNECTIONS:-32}"
+PORT="${PORT:-18089}"
+BENCH_LOG="${BENCH_LOG:-null}"
+ROOT="$(cd "$(dirname "$0")/.." && pwd)"
+TARGET_DIR="${CARGO_TARGET_DIR:-$ROOT/target}"
+
+if ! command -v wrk >/dev/null 2>&1; then
+    echo "installing wrk (Debian package)…" >&2
+    apt-get update -qq >/dev/null
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null
+fi
+
+echo "building the server (release)…" >&2
+(cd "$ROOT" && cargo build --release -q -p agtoken-server --example serve)
+BIN="$TARGET_DIR/release/examples/serve"
+
+WORK="$(mktemp -d)"
+SERVER_PID=""
+cleanup() {
+    if [[ -n "$SERVER_PID" ]] && kill -0 "$SERVER_PID" 2>/dev/null; then
+        kill -TERM "$SERVER_PID" 2>/dev/null || true
+        wait "$SERVER_PID" 2>/dev/null || true
+    fi
+    rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+cat >"$WORK/fetch.lua" <<'EOF'
+wrk.method = "POST"
+wrk.body   = '{"uid":1234,"ChannelName":"bench","role":1}'
+wrk.headers["Content-Type"] = "application/json"
+EOF
+cat >"$WORK/v1.lua" <<'EOF'
+wrk.method = "POST"
+wrk.body   = '{"service":"rtc","channel":"bench","uid":1234,"role":"publisher","expire":3600}'
+wrk.headers["Content-Type"] = "application/json"
+EOF
+
+case "$BENCH_LOG" in
+    null) LOG_TARGET=/dev/null; RUST_LOG_VALUE=info ;;
+    file) LOG_TARGET="$WORK/server.log"; RUST_LOG_VALUE=info ;;
+    off) LOG_TARGET=/dev/null; RUST_LOG_VALUE=warn ;;
+    *) echo "BENCH_LOG must be null, file or off" >&2; exit 2 ;;
+esac
+
+# Demo mode: no app configured anywhere (no env credentials, no .env in the working dir).
+(cd "$WORK" && exec env -u APP_ID -u APP_CERTIFICATE -u AGORA_APP_ID -u AGORA_APP_CERTIFICATE -u AGTOKEN_CONFIG \
+    RUST_LOG="$RUST_LOG_VALUE" "$BIN" --host 127.0.0.1 --port "$PORT" >"$LOG_TARGET" 2>"$WORK/stderr.log") &
+SERVER_PID=$!
+for _ in $(seq 1 50); do
+    if curl -fsS "http://127.0.0.1:$PORT/healthz" >/dev/null 2>&1; then break; fi
+    sleep 0.1
+done
+curl -fsS "http://127.0.0.1:$PORT/healthz" >/dev/null
+
+rss_kib() { awk '/^VmRSS/ {print $2}' "/proc/$SERVER_PID/status"; }
+hwm_kib() { awk '/^VmHWM/ {print $2}' "/proc/$SERVER_PID/status"; }
+
+run() {
+    local name="$1" path="$2" script="$3"
+    local out
+    out="$(wrk -t1 -c"$CONNECTIONS" -d"${DURATION}s" --latency -s "$script" "http://127.0.0.1:$PORT$path")"
+    echo "$out" >"$WORK/$name.txt"
+    local rps p50 p99 non2xx errors
+    rps="$(awk '/^Requests\/sec/ {print $2}' <<<"$out")"
+    p50="$(awk '$1 == "50%" {print $2}' <<<"$out")"
+    p99="$(awk '$1 == "99%" {print $2}' <<<"$out")"
+    non2xx="$(awk '/Non-2xx/ {print $NF}' <<<"$out")"
+    errors="$(awk '/Socket errors/ {print}' <<<"$out")"
+    printf '%-18s %12s req/s   p50 %8s   p99 %8s   non-2xx %s %s\n' "$path" "$rps" "$p50" "$p99" "${non2xx:-0}" "$errors"
+}
+
+echo "machine: $(nproc) cores; wrk -t1 -c$CONNECTIONS -d${DURATION}s --latency; server logs: $BENCH_LOG" >&2
+echo "RSS at start: $(( $(rss_kib) / 1024 )) MiB"
+run fetch /fetch_rtc_token "$WORK/fetch.lua"
+run v1 /v1/tokens "$WORK/v1.lua"
+echo "RSS after $((2 * DURATION)) s of load: $(( $(rss_kib) / 1024 )) MiB (peak $(( $(hwm_kib) / 1024 )) MiB)"
+issued="$(curl -fsS "http://127.0.0.1:$PORT/metrics" | awk '/^agtoken_tokens_issued_total\{service="rtc",version="007"\}/ {print $2}')"
+echo "tokens issued (from /metrics): $issued"
+
+kill -TERM "$SERVER_PID"
+status=0
+wait "$SERVER_PID" || status=$?
+SERVER_PID=""
+echo "server stopped on SIGTERM, exit status $status"
+exit "$status"
