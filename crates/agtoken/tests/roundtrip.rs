@@ -1143,6 +1143,10 @@ proptest! {
             exercise(&Token::V007(p));
         }
     }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(512))]
 
     /// Content that looks like a token header (signature, app id, counts), then anything.
     #[test]
@@ -1164,10 +1168,6 @@ proptest! {
             exercise(&t);
         }
     }
-}
-
-proptest! {
-    #![proptest_config(ProptestConfig::with_cases(512))]
 
     /// Mutated content of a valid 007 token: parses or not, and verifies exactly when the
     /// signed bytes and the signature are those that were signed.
