@@ -88,8 +88,8 @@ fn privileges_from(obj: &Obj<'_>) -> Result<Privileges> {
         // {"1": 600}
         Value::Object(map) => {
             for (key, v) in map {
-                let id: u16 =
-                    key.parse().map_err(|_| invalid(format!("{path}.{key}"), "privilege ids are numbers 0..=65535"))?;
+                let id = small_number(key)
+                    .ok_or_else(|| invalid(format!("{path}.{key}"), "privilege ids are numbers 0..=65535"))?;
                 out.insert(id, number_u32(v, &format!("{path}.{key}"))?);
             }
         }
@@ -113,7 +113,7 @@ fn permissions_from(obj: &Obj<'_>) -> Result<Rtm2Permissions> {
     let mut table = BTreeMap::new();
     let Some(value) = obj.get("permissions") else { return Ok(Rtm2Permissions(table)) };
     let path = obj.at("permissions");
-    let code = |k: &str, p: &str| k.parse::<u16>().map_err(|_| invalid(p, "keys are numbers 0..=65535"));
+    let code = |k: &str, p: &str| small_number(k).ok_or_else(|| invalid(p, "keys are numbers 0..=65535"));
     // The reference's call form: [{"resource_type", "permission_type", "resources"}], a later
     // entry for the same pair replacing the earlier list.
     if let Value::Array(calls) = value {
@@ -227,8 +227,17 @@ fn service_from(value: &Value, path: String) -> Result<Service> {
     Ok(service)
 }
 
+/// A JSON object key that is a number 0..=65535, in plain digits only: `"+1"` or `" 1"` would
+/// otherwise collide with `"1"`.
+fn small_number(key: &str) -> Option<u16> {
+    if key.is_empty() || !key.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    key.parse().ok()
+}
+
 fn hex_decode(hex: &str) -> Option<Vec<u8>> {
-    if hex.len() % 2 != 0 {
+    if hex.len() % 2 != 0 || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
         return None;
     }
     (0..hex.len()).step_by(2).map(|i| u8::from_str_radix(hex.get(i..i + 2)?, 16).ok()).collect()
@@ -396,4 +405,29 @@ pub fn token_to_json(token: &Token, channel: Option<&str>, uid: Option<&str>) ->
     };
     v.as_object_mut().expect("an object").insert("version".into(), json!(token.version().as_str()));
     v
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn privilege_ids_are_plain_digits() {
+        let spec = json!({"app_id": "a", "issue_ts": 1, "expire": 1, "salt": 1,
+            "services": [{"type": 1, "privileges": {"1": 5, "+1": 6}}]});
+        let err = access_token2_from_json(&spec).unwrap_err();
+        assert_eq!(err.to_string(), "services[0].privileges.+1: privilege ids are numbers 0..=65535");
+        let spec = json!({"app_id": "a", "issue_ts": 1, "expire": 1, "salt": 1,
+            "services": [{"type": 77, "remaining_hex": "+f"}]});
+        assert!(access_token2_from_json(&spec).is_err());
+    }
+
+    #[test]
+    fn numbers_out_of_range_name_the_field() {
+        let spec = json!({"app_id": "a", "issue_ts": 4294967296u64, "expire": 1, "salt": 1});
+        let err = access_token2_from_json(&spec).unwrap_err().to_string();
+        assert!(err.starts_with("issue_ts: 4294967296 does not fit"), "{err}");
+        let spec = json!({"app_id": "a", "issue_ts": 1, "expire": -1, "salt": 1});
+        assert!(access_token2_from_json(&spec).unwrap_err().to_string().starts_with("expire: -1 is negative"));
+    }
 }
