@@ -267,9 +267,8 @@ impl Config {
         if let Some(host) = &file_cfg.host {
             config.host = host.clone();
         }
-        if let Some((host, src)) = env.get("AGTOKEN_HOST") {
+        if let Some((host, _)) = env.get("AGTOKEN_HOST") {
             config.host = host.to_owned();
-            let _ = src;
         }
         if let Some(host) = &options.host {
             config.host = host.clone();
@@ -697,6 +696,25 @@ mod tests {
         let env = Env::from_pairs([("CORS_ALLOW_ORIGIN", "example.com")]);
         let msg = Config::from_sources(&opts(), &env, None).unwrap_err().to_string();
         assert!(msg.contains("CORS_ALLOW_ORIGIN") && msg.contains("not an origin"), "{msg}");
+    }
+
+    #[test]
+    fn dotenv_is_read_below_the_process_environment() {
+        let dir = std::env::temp_dir().join(format!("agtoken-dotenv-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join(".env");
+        std::fs::write(&path, format!("AGTOKEN_TEST_ONLY_IN_DOTENV=yes\nAPP_ID={ID}\nAPP_CERTIFICATE={CERT}\n"))
+            .unwrap();
+        let env = Env::from_process_and_dotenv(&path).unwrap();
+        assert_eq!(env.get("AGTOKEN_TEST_ONLY_IN_DOTENV"), Some(("yes", EnvSource::DotEnv)));
+        if std::env::var_os("APP_ID").is_none() {
+            let c = Config::from_sources(&opts(), &env, None).unwrap();
+            assert_eq!(c.default_app().app_id.as_str(), ID);
+        }
+        std::fs::write(&path, "BROKEN LINE WITHOUT EQUALS\n").unwrap();
+        let err = Env::from_process_and_dotenv(&path).unwrap_err().to_string();
+        assert!(err.contains(".env"), "{err}");
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]

@@ -3,5 +3,6 @@
 mod common;
 mod compat;
 mod errors;
+mod logs;
 mod shutdown;
 mod v1;

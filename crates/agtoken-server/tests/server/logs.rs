@@ -1,0 +1,70 @@
+//! One log line per issued token, with a fingerprint; never the token, never the certificate.
+
+use std::io::Write;
+use std::sync::{Arc, Mutex};
+
+use serde_json::Value;
+
+use crate::common::*;
+
+#[derive(Clone, Default)]
+struct Capture(Arc<Mutex<Vec<u8>>>);
+
+impl Write for Capture {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn issued_tokens_are_logged_by_fingerprint_only() {
+    let capture = Capture::default();
+    let writer = capture.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .json()
+        .flatten_event(true)
+        .with_writer(move || writer.clone())
+        .with_max_level(tracing::Level::TRACE)
+        .finish();
+    // #[tokio::test] runs the server's tasks on this thread, so a thread-local subscriber sees them.
+    let _guard = tracing::subscriber::set_default(subscriber);
+
+    let server = start(config()).await;
+    let mut tokens = Vec::new();
+    let reply = server.post_json("/fetch_rtc_token", r#"{"uid":42,"ChannelName":"logged","role":1}"#).await;
+    tokens.push(reply.json()["token"].as_str().unwrap().to_owned());
+    let reply = server.post_json("/v1/tokens", r#"{"service":"rtm","user_id":"logger"}"#).await;
+    tokens.push(reply.json()["token"].as_str().unwrap().to_owned());
+    let reply = server.get("/chat/user/logger/token").await;
+    tokens.push(reply.body.clone());
+    server.post_json("/fetch_rtc_token", r#"{"uid":"bad"}"#).await;
+    server.stop().await.unwrap();
+
+    let text = String::from_utf8(capture.0.lock().unwrap().clone()).unwrap();
+    assert!(!text.contains(CERT), "the certificate was logged");
+    for token in &tokens {
+        assert!(!text.contains(token.as_str()), "a token was logged");
+        assert!(!text.contains(&token[3..40]), "part of a token was logged");
+    }
+    let issued: Vec<Value> = text
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .filter(|v| v["target"] == "agtoken::issued")
+        .collect();
+    assert_eq!(issued.len(), 3, "{text}");
+    let first = &issued[0];
+    assert_eq!(first["route"], "/fetch_rtc_token");
+    assert_eq!(first["service"], "rtc");
+    assert_eq!(first["channel"], "logged");
+    assert_eq!(first["uid"], "42");
+    assert!(first["expires_at"].as_u64().unwrap() > now().as_secs());
+    let fingerprint = first["fingerprint"].as_str().unwrap();
+    assert_eq!(fingerprint.len(), 8);
+    assert_eq!(fingerprint, agtoken_server::issue::Fingerprint(&tokens[0]).to_string());
+    assert_eq!(issued[1]["service"], "rtm");
+    assert_eq!(issued[2]["route"], "/chat/user/{user}/token");
+}
