@@ -274,3 +274,85 @@ async fn slow_requests_time_out_with_408() {
     assert_eq!(reply.error()["code"], "timeout");
     server.stop().await.unwrap();
 }
+
+/// Arbitrary bodies and paths: never a 5xx, never a dropped connection.
+#[tokio::test]
+async fn arbitrary_input_never_gives_5xx() {
+    let server = start(config()).await;
+    let mut seed: u64 = 0x9E37_79B9_7F4A_7C15;
+    let mut next = move || {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        seed
+    };
+    let fragments: &[&str] = &[
+        "{",
+        "}",
+        "[",
+        "]",
+        ",",
+        ":",
+        "\"",
+        "\"uid\"",
+        "\"ChannelName\"",
+        "\"role\"",
+        "\"service\"",
+        "\"rtc\"",
+        "\"structure\"",
+        "\"services\"",
+        "\"token\"",
+        "\"action\"",
+        "\"join\"",
+        "\"channel\"",
+        "\"privileges\"",
+        "\"serviceRtc\"",
+        "\"enable\"",
+        "true",
+        "null",
+        "0",
+        "1",
+        "-1",
+        "4294967296",
+        "1e999",
+        "1.5",
+        "\"007\"",
+        "\"006\"",
+        "\"\\u0000\"",
+        "\"é\"",
+        "\"a/b\"",
+        " ",
+        "\"tokenType\"",
+        "\"expire\"",
+        "\"x\"",
+    ];
+    let posts =
+        ["/fetch_rtc_token", "/token/generate", "/getToken", "/v1/tokens", "/v1/tokens/inspect", "/v1/tokens/verify"];
+    for i in 0..600 {
+        let n = (next() % 24) as usize;
+        let body: String = (0..n).map(|_| fragments[(next() % fragments.len() as u64) as usize]).collect();
+        let path = posts[i % posts.len()];
+        let reply = server.post_json(path, &body).await;
+        assert!(reply.status < 500, "{path} {body:?}: {} {}", reply.status, reply.body);
+    }
+    let segments =
+        ["a", "0", "1", "2", "publisher", "uid", "userAccount", "token", "%FF", "%20", "é", "*", "4294967296"];
+    for _ in 0..300 {
+        let depth = 1 + (next() % 6) as usize;
+        let mut path = String::new();
+        for d in 0..depth {
+            path.push('/');
+            path.push_str(if d == 0 {
+                ["rtc", "rtm", "rte", "chat", "v1"][(next() % 5) as usize]
+            } else {
+                segments[(next() % segments.len() as u64) as usize]
+            });
+        }
+        if next() % 2 == 0 {
+            path.push('/');
+        }
+        let reply = server.get(&path).await;
+        assert!(reply.status < 500, "{path}: {} {}", reply.status, reply.body);
+    }
+    server.stop().await.unwrap();
+}
