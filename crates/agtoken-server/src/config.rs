@@ -42,6 +42,8 @@ pub const MAX_LIFETIME_SECS: u32 = 86_400;
 pub const DEFAULT_BODY_LIMIT: usize = 16 * 1024;
 /// Default request timeout.
 pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
+/// Default time a client may take to send a request head (also the idle keep-alive limit).
+pub const DEFAULT_HEADER_READ_TIMEOUT: Duration = Duration::from_secs(30);
 /// Default time given to in-flight requests after SIGINT/SIGTERM.
 pub const DEFAULT_SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
 
@@ -159,6 +161,9 @@ pub struct Config {
     pub body_limit: usize,
     /// Time a request may take before it is answered 408.
     pub request_timeout: Duration,
+    /// Time a client may take to send a request's head; also how long an idle keep-alive
+    /// connection stays open. Slow or idle clients cannot hold connections forever.
+    pub header_read_timeout: Duration,
     /// Time in-flight requests get after SIGINT/SIGTERM.
     pub shutdown_grace: Duration,
     /// Demo mode: a throwaway app that Agora does not know.
@@ -175,6 +180,7 @@ impl Config {
             cors: CorsOrigins::Any,
             body_limit: DEFAULT_BODY_LIMIT,
             request_timeout: DEFAULT_REQUEST_TIMEOUT,
+            header_read_timeout: DEFAULT_HEADER_READ_TIMEOUT,
             shutdown_grace: DEFAULT_SHUTDOWN_GRACE,
             demo: false,
         }
@@ -320,6 +326,12 @@ impl Config {
         }
         if config.request_timeout.is_zero() || config.request_timeout > Duration::from_secs(3600) {
             return Err(ServerError::config("configuration", "request_timeout_secs", "must be 1..=3600 seconds"));
+        }
+        if let Some(secs) = file_cfg.header_read_timeout_secs {
+            if secs == 0 {
+                return Err(ServerError::config(&file_name, "header_read_timeout_secs", "must be at least 1 second"));
+            }
+            config.header_read_timeout = Duration::from_secs(secs);
         }
         if let Some(secs) = file_cfg.shutdown_grace_secs {
             config.shutdown_grace = Duration::from_secs(secs);
@@ -504,6 +516,7 @@ pub enum StringOrList {
 /// cors_allow_origin = ["https://app.example.com"]
 /// body_limit_bytes = 16384
 /// request_timeout_secs = 10
+/// header_read_timeout_secs = 30
 /// shutdown_grace_secs = 30
 /// default_app = "970CA35de60c44645bbae8a215061b33"   # else the first app
 ///
@@ -529,6 +542,8 @@ pub struct FileConfig {
     pub body_limit_bytes: Option<usize>,
     /// Request timeout.
     pub request_timeout_secs: Option<u64>,
+    /// Time to send a request head, and idle keep-alive limit.
+    pub header_read_timeout_secs: Option<u64>,
     /// Shutdown grace period.
     pub shutdown_grace_secs: Option<u64>,
     /// App id of the default app.

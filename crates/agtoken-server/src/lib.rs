@@ -40,7 +40,12 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use axum::serve::ListenerExt;
+use std::time::Duration;
+
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::server::conn::auto;
+use hyper_util::server::graceful::GracefulShutdown;
+use hyper_util::service::TowerToHyperService;
 use tokio::net::TcpListener;
 
 pub use config::{AppConfig, Config, CorsOrigins, Env};
@@ -61,16 +66,41 @@ pub async fn run(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> io::Result<()> {
     let router = app(state.clone());
-    let listener = listener.tap_io(|stream| {
-        // Small answers: send them now rather than wait for more to coalesce.
-        let _ = stream.set_nodelay(true);
-    });
-    let signal = async move {
-        shutdown.await;
-        state.set_ready(false);
-        tracing::info!("shutting down: no new connections, draining requests in flight");
-    };
-    axum::serve(listener, router).with_graceful_shutdown(signal).await
+    let mut builder = auto::Builder::new(TokioExecutor::new());
+    builder.http1().timer(TokioTimer::new()).header_read_timeout(state.config().header_read_timeout);
+    builder.http2().timer(TokioTimer::new());
+    let graceful = GracefulShutdown::new();
+    tokio::pin!(shutdown);
+    loop {
+        tokio::select! {
+            biased;
+            () = &mut shutdown => break,
+            accepted = listener.accept() => {
+                let stream = match accepted {
+                    Ok((stream, _)) => stream,
+                    Err(e) => {
+                        // Out of file descriptors and the like: wait, do not spin.
+                        tracing::warn!(error = %e, "accept failed");
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                        continue;
+                    }
+                };
+                // Small answers: send them now rather than wait for more to coalesce.
+                let _ = stream.set_nodelay(true);
+                let service = TowerToHyperService::new(router.clone());
+                let connection = builder.serve_connection(TokioIo::new(stream), service).into_owned();
+                let connection = graceful.watch(connection);
+                tokio::spawn(async move {
+                    let _ = connection.await;
+                });
+            }
+        }
+    }
+    drop(listener);
+    state.set_ready(false);
+    tracing::info!("shutting down: no new connections, draining requests in flight");
+    graceful.shutdown().await;
+    Ok(())
 }
 
 /// Options of `agtoken serve`.

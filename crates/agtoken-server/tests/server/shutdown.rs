@@ -49,3 +49,24 @@ async fn idle_keep_alive_connections_do_not_hold_shutdown() {
     assert!(String::from_utf8_lossy(&buf[..n]).starts_with("HTTP/1.1 200"));
     server.stop().await.expect("run returns Ok");
 }
+
+#[tokio::test]
+async fn slow_and_idle_clients_are_disconnected() {
+    let mut cfg = config();
+    cfg.header_read_timeout = Duration::from_millis(300);
+    let server = start(cfg).await;
+    // Half a request head, then nothing (slowloris).
+    let mut slow = TcpStream::connect(server.addr).await.unwrap();
+    slow.write_all(b"POST /fetch_rtc_token HTTP/1.1\r\nHost: x\r\n").await.unwrap();
+    let mut buf = Vec::new();
+    let read =
+        tokio::time::timeout(Duration::from_secs(3), tokio::io::AsyncReadExt::read_to_end(&mut slow, &mut buf)).await;
+    assert!(read.is_ok(), "the server closed the connection of a client that never finished its head");
+    // Idle keep-alive connections are closed too.
+    let mut idle = TcpStream::connect(server.addr).await.unwrap();
+    idle.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n").await.unwrap();
+    let read =
+        tokio::time::timeout(Duration::from_secs(3), tokio::io::AsyncReadExt::read_to_end(&mut idle, &mut buf)).await;
+    assert!(read.is_ok(), "an idle keep-alive connection stays open");
+    server.stop().await.unwrap();
+}
