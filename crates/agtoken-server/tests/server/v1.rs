@@ -313,3 +313,22 @@ async fn operations_endpoints() {
     assert!(reply.body.contains("agtoken"));
     server.stop().await.unwrap();
 }
+
+#[tokio::test]
+async fn build_006_from_structure() {
+    let server = start(config()).await;
+    let at = now().as_secs() + 600;
+    let body = json!({"structure": {"version": "006", "channel_name": "legacy", "uid": "77", "privileges": {"1": at, "2": at}}});
+    let reply = server.post_json("/v1/tokens", &body.to_string()).await;
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    let answer = reply.json();
+    assert_eq!(answer["version"], "006");
+    assert_eq!(answer["expires_at"].as_u64().unwrap(), at);
+    let token = answer["token"].as_str().unwrap();
+    assert_expires_in(&admit(token, &publish("legacy", Uid::Int(77))).unwrap(), 600);
+    // A privilege beyond the app's maximum lifetime is refused, naming it.
+    let body = json!({"structure": {"version": "006", "channel_name": "legacy", "uid": "77", "privileges": {"1": at + 90_000}}});
+    let reply = server.post_json("/v1/tokens", &body.to_string()).await;
+    assert_eq!((reply.status, reply.error()["field"].clone()), (422, json!("structure.privileges.1")));
+    server.stop().await.unwrap();
+}
