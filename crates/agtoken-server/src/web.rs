@@ -1,44 +1,139 @@
-//! `GET /`: the web client. Until the client lands in `web/`, a placeholder page that says
-//! what the server offers.
+//! The web client in `web/` (`index.html`, `client.js`, `style.css`, `favicon.svg`), embedded
+//! in the binary at build time and served at `GET /`; and `GET /v1/config`, which tells the
+//! client what it needs to know about the server (demo mode, the default app's token version
+//! and lifetimes).
+//!
+//! The page's Content-Security-Policy allows only this origin: scripts, styles, images and
+//! `fetch` all stay on it. The one exception is the API the page was told to use with
+//! `?api=https://tokens.example.com` (the client then calls that server, which must allow this
+//! page's origin with `CORS_ALLOW_ORIGIN`): its origin, and nothing else of the parameter, is
+//! added to `connect-src`.
 
-use axum::extract::State;
-use axum::http::{header, HeaderValue};
-use axum::response::{Html, IntoResponse, Response};
+use std::collections::HashMap;
+
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Query, State};
+use axum::http::{header, HeaderName, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use serde_json::json;
 
 use crate::state::AppState;
 
-const PAGE: &str = r#"<!doctype html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>agtoken</title>
-<style>
-body { font: 16px/1.5 system-ui, sans-serif; max-width: 42rem; margin: 3rem auto; padding: 0 1rem; color: #222; }
-code { background: #f3f3f3; padding: 0 .25em; border-radius: 3px; }
-.demo { border: 2px solid #c00; padding: .5rem 1rem; color: #900; }
-</style>
-</head>
-<body>
-<h1>agtoken</h1>
-<p>A token server for Agora apps. The web client is coming; meanwhile:</p>
-__DEMO__
-<ul>
-<li><code>POST /v1/tokens</code>, <code>/v1/tokens/inspect</code>, <code>/v1/tokens/verify</code>: the v1 API (<a href="/openapi.json">OpenAPI document</a>)</li>
-<li><code>POST /fetch_rtc_token</code>, <code>/token/generate</code>, <code>/getToken</code>, <code>GET /rtc/…</code>, <code>/rtm/…</code>, <code>/rte/…</code>, <code>/chat/…</code>: the APIs of the token servers in Agora's docs</li>
-<li><a href="/healthz">/healthz</a>, <a href="/readyz">/readyz</a>, <a href="/metrics">/metrics</a></li>
-</ul>
-</body>
-</html>
-"#;
+const INDEX_HTML: &str = include_str!("../../../web/index.html");
+const CLIENT_JS: &str = include_str!("../../../web/client.js");
+const STYLE_CSS: &str = include_str!("../../../web/style.css");
+const FAVICON_SVG: &str = include_str!("../../../web/favicon.svg");
 
-const DEMO: &str = r#"<p class="demo"><strong>Demo mode:</strong> this server signs with a throwaway app id and certificate.
-Agora will refuse its tokens. Configure <code>APP_ID</code> and <code>APP_CERTIFICATE</code> to issue real ones.</p>"#;
+/// The policy of the page, before `connect-src` (which [`csp`] completes).
+const CSP_BASE: &str = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; \
+                        base-uri 'none'; form-action 'none'; frame-ancestors 'none'; connect-src 'self'";
 
-/// The page.
-pub(crate) async fn index(State(state): State<AppState>) -> Response {
-    let page = PAGE.replace("__DEMO__", if state.config().demo { DEMO } else { "" });
-    let mut r = Html(page).into_response();
-    r.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+fn asset(content_type: &'static str, body: &'static str, extra: Option<(HeaderName, HeaderValue)>) -> Response {
+    let mut r = (StatusCode::OK, body).into_response();
+    let h = r.headers_mut();
+    h.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    h.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    h.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
+    if let Some((name, value)) = extra {
+        h.insert(name, value);
+    }
     r
+}
+
+/// The origin (`scheme://host[:port]`) of an `?api=` value, if it is a plain http(s) URL.
+/// Conservative on purpose: anything unusual in the authority (user info, spaces, quotes,
+/// `;`) gives `None`, so the result is always safe to put in a header.
+fn api_origin(api: &str) -> Option<String> {
+    let (scheme, rest) = if let Some(rest) = api.strip_prefix("http://") {
+        ("http", rest)
+    } else if let Some(rest) = api.strip_prefix("https://") {
+        ("https", rest)
+    } else {
+        return None;
+    };
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
+    let ok = !authority.is_empty()
+        && authority.len() <= 255
+        && authority.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b':' | b'[' | b']'));
+    ok.then(|| format!("{scheme}://{}", authority.to_ascii_lowercase()))
+}
+
+/// The Content-Security-Policy of the page for an optional `?api=` value.
+fn csp(api: Option<&str>) -> HeaderValue {
+    let policy = match api.and_then(api_origin) {
+        Some(origin) => format!("{CSP_BASE} {origin}"),
+        None => CSP_BASE.to_owned(),
+    };
+    HeaderValue::from_str(&policy).unwrap_or_else(|_| HeaderValue::from_static(CSP_BASE))
+}
+
+/// `GET /`: the page.
+pub(crate) async fn index(query: Result<Query<HashMap<String, String>>, QueryRejection>) -> Response {
+    let api = query.as_ref().ok().and_then(|q| q.get("api")).map(String::as_str);
+    let policy = csp(api);
+    let mut r = asset("text/html; charset=utf-8", INDEX_HTML, Some((header::CONTENT_SECURITY_POLICY, policy)));
+    r.headers_mut().insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    r
+}
+
+/// `GET /client.js`.
+pub(crate) async fn client_js() -> Response {
+    asset("text/javascript; charset=utf-8", CLIENT_JS, None)
+}
+
+/// `GET /style.css`.
+pub(crate) async fn style_css() -> Response {
+    asset("text/css; charset=utf-8", STYLE_CSS, None)
+}
+
+/// `GET /favicon.svg`.
+pub(crate) async fn favicon() -> Response {
+    asset("image/svg+xml", FAVICON_SVG, None)
+}
+
+/// `GET /v1/config`: what the web client shows and decides with. `demo` is true when the
+/// server signs with a throwaway app (Agora refuses its tokens); `compat_lifetime` is the
+/// lifetime `POST /fetch_rtc_token` gives (it takes none in its request). No secret here.
+pub(crate) async fn config(State(state): State<AppState>) -> Response {
+    let config = state.config();
+    let app = config.default_app();
+    let body = json!({
+        "demo": config.demo,
+        "app_id": app.app_id.as_str(),
+        "token_version": app.token_version.as_str(),
+        "default_lifetime": app.default_lifetime,
+        "max_lifetime": app.max_lifetime,
+        "compat_lifetime": app.compat_lifetime,
+        "server_time": state.now().as_secs(),
+        "server_version": env!("CARGO_PKG_VERSION"),
+    });
+    let mut r = (StatusCode::OK, body.to_string()).into_response();
+    r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    r.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    r
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn api_origin_keeps_only_a_plain_origin() {
+        assert_eq!(api_origin("http://127.0.0.1:8080").as_deref(), Some("http://127.0.0.1:8080"));
+        assert_eq!(api_origin("https://Tokens.Example.com/base/?x#y").as_deref(), Some("https://tokens.example.com"));
+        assert_eq!(api_origin("http://[::1]:9/").as_deref(), Some("http://[::1]:9"));
+        for bad in ["", "ftp://x", "javascript:alert(1)", "http://", "http://a b", "http://x;y", "http://u@h", "//h"] {
+            assert_eq!(api_origin(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn csp_allows_only_self_and_the_api_origin() {
+        let plain = csp(None);
+        assert!(plain.to_str().unwrap().ends_with("connect-src 'self'"));
+        let with = csp(Some("http://127.0.0.1:9/x"));
+        assert!(with.to_str().unwrap().ends_with("connect-src 'self' http://127.0.0.1:9"));
+        assert_eq!(csp(Some("http://evil\r\nX: y")), plain);
+    }
 }

@@ -1,0 +1,714 @@
+// agtoken web client: fetch a token, "join" (ask the server's verifier what Agora's edge would
+// answer), renew it the way the Agora Web SDK does, and show what is inside any token.
+//
+// The API base: `?api=https://tokens.example.com` in the page's address, else the
+// <meta name="agtoken-api"> of index.html, else the origin (and path) that served this page.
+
+const $ = (id) => document.getElementById(id);
+
+/** Seconds before the earliest relevant expiry at which the SDK fires token-privilege-will-expire. */
+const WILL_EXPIRE_LEAD_MS = 30_000;
+/** Retries of a failed fetch: 1 s, 2 s, 4 s, … up to this. */
+const MAX_BACKOFF_MS = 30_000;
+/** A single request gives up after this long. */
+const REQUEST_TIMEOUT_MS = 10_000;
+const MAX_LOG = 200;
+const MAX_UID = 4294967295;
+
+// ---- the API ------------------------------------------------------------------------------
+
+function resolveApiBase() {
+  const param = new URLSearchParams(location.search).get("api");
+  const meta = document.querySelector('meta[name="agtoken-api"]')?.getAttribute("content")?.trim() ?? "";
+  const raw = param?.trim() || meta || ".";
+  const url = new URL(raw, location.href);
+  if (url.protocol !== "http:" && url.protocol !== "https:") {
+    throw new Error(`the API address must be http(s), got ${raw}`);
+  }
+  url.search = "";
+  url.hash = "";
+  return url.href.replace(/\/+$/, "");
+}
+
+class ApiError extends Error {
+  constructor(message, { status = 0, retry = false } = {}) {
+    super(message);
+    this.name = "ApiError";
+    this.status = status;
+    this.retry = retry;
+  }
+}
+
+/** Difference between the server's clock and ours, ms (0 when within the 1 s resolution). */
+let clockSkewMs = 0;
+
+function noteServerTime(serverSecs) {
+  if (typeof serverSecs !== "number") return;
+  const candidate = serverSecs * 1000 + 500 - Date.now();
+  clockSkewMs = Math.abs(candidate) < 1500 ? 0 : candidate;
+}
+
+/** Now on the server's clock, ms. */
+const now = () => Date.now() + clockSkewMs;
+
+let API = "";
+
+async function call(path, body, signal) {
+  const timeout = AbortSignal.timeout(REQUEST_TIMEOUT_MS);
+  const signals = signal ? AbortSignal.any([signal, timeout]) : timeout;
+  let res;
+  try {
+    res = await fetch(API + path, {
+      method: body === undefined ? "GET" : "POST",
+      headers: body === undefined ? {} : { "Content-Type": "application/json" },
+      body: body === undefined ? undefined : JSON.stringify(body),
+      cache: "no-store",
+      signal: signals,
+    });
+  } catch (e) {
+    if (signal?.aborted) throw e;
+    const why = timeout.aborted ? `no answer within ${REQUEST_TIMEOUT_MS / 1000} s` : `network error (${e.message})`;
+    throw new ApiError(`${path}: ${why}`, { retry: true });
+  }
+  const text = await res.text();
+  let data = null;
+  try {
+    data = JSON.parse(text);
+  } catch {
+    // not JSON: reported below
+  }
+  if (data && typeof data === "object") noteServerTime(data.server_time);
+  if (!res.ok) {
+    const message = data?.error?.message ?? data?.message ?? data?.error ?? (text.trim() || res.statusText);
+    const retry = res.status >= 500 || res.status === 408 || res.status === 429;
+    throw new ApiError(`${path}: HTTP ${res.status}: ${message}`, { status: res.status, retry });
+  }
+  if (!data || typeof data !== "object") throw new ApiError(`${path}: the answer is not JSON`, { retry: true });
+  return data;
+}
+
+// ---- formatting ---------------------------------------------------------------------------
+
+function el(tag, attrs = {}, ...children) {
+  const node = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs)) {
+    if (v === undefined || v === null || v === false) continue;
+    if (k === "class") node.className = v;
+    else if (k === "text") node.textContent = v;
+    else if (k.startsWith("data-")) node.setAttribute(k, v);
+    else node.setAttribute(k, v === true ? "" : v);
+  }
+  for (const c of children.flat()) {
+    if (c === null || c === undefined || c === false) continue;
+    node.append(c instanceof Node ? c : document.createTextNode(String(c)));
+  }
+  return node;
+}
+
+const pad = (n, w = 2) => String(n).padStart(w, "0");
+
+/** "2026-11-23 17:29:34 UTC" of Unix seconds. */
+function utc(secs) {
+  if (typeof secs !== "number") return "—";
+  const d = new Date(secs * 1000);
+  return `${d.getUTCFullYear()}-${pad(d.getUTCMonth() + 1)}-${pad(d.getUTCDate())} ${pad(d.getUTCHours())}:${pad(
+    d.getUTCMinutes(),
+  )}:${pad(d.getUTCSeconds())} UTC`;
+}
+
+/** Local clock time of ms, with milliseconds: the event log. */
+function clock(ms) {
+  const d = new Date(ms);
+  return `${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())}.${pad(d.getMilliseconds(), 3)}`;
+}
+
+function duration(secs) {
+  secs = Math.max(0, Math.round(secs));
+  if (secs < 120) return `${secs} s`;
+  const h = Math.floor(secs / 3600);
+  const m = Math.floor((secs % 3600) / 60);
+  const s = secs % 60;
+  if (h === 0) return `${m} min ${pad(s)} s`;
+  return `${h} h ${pad(m)} min`;
+}
+
+/** "in 39 s" / "expired 3 s ago" for an instant in ms on the server's clock. */
+function relative(ms) {
+  const left = (ms - now()) / 1000;
+  return left > 0 ? `in ${duration(left)}` : `expired ${duration(-left)} ago`;
+}
+
+function countdown(secs) {
+  if (typeof secs !== "number") return el("span", { class: "muted", text: "as long as the token" });
+  return el("span", { class: "countdown", "data-at": String(secs * 1000), text: relative(secs * 1000) });
+}
+
+function updateCountdowns() {
+  for (const node of document.querySelectorAll(".countdown[data-at]")) {
+    const at = Number(node.dataset.at);
+    node.textContent = relative(at);
+    node.classList.toggle("expired", at <= now());
+    node.classList.toggle("soon", at > now() && at - now() <= WILL_EXPIRE_LEAD_MS);
+  }
+  $("will-expire").textContent = session.willAt && session.joined ? relative(session.willAt).replace(/^in /, "") : "—";
+  $("did-expire").textContent = session.expiresAt && session.joined ? relative(session.expiresAt).replace(/^in /, "") : "—";
+}
+
+// ---- the event log and the status ------------------------------------------------------------
+
+function log(message, kind = "info") {
+  const list = $("log");
+  const item = el("li", { class: `log-${kind}` }, el("time", { text: clock(Date.now()) }), " ", el("span", { text: message }));
+  list.prepend(item);
+  while (list.children.length > MAX_LOG) list.lastElementChild.remove();
+}
+
+function setStatus(state, text) {
+  const node = $("status");
+  node.dataset.state = state;
+  node.textContent = text;
+}
+
+function agoraReason(reason) {
+  if (!reason) return "refused";
+  const code = reason.agora_code ?? "?";
+  const name = reason.agora_name ? ` ${reason.agora_name}` : "";
+  return `Agora would answer ${code}${name}: ${reason.agora_meaning ?? "refused"}`;
+}
+
+function showReason(reason) {
+  const node = $("reason");
+  if (!reason) {
+    node.hidden = true;
+    node.textContent = "";
+    return;
+  }
+  node.hidden = false;
+  node.replaceChildren(
+    el("strong", { text: `${reason.agora_code ?? "?"} ${reason.agora_name ?? ""}`.trim() }),
+    ` — ${reason.agora_meaning ?? ""}`,
+    el("br"),
+    el("span", { class: "muted", text: reason.message ?? "" }),
+  );
+}
+
+// ---- decoding a token (the panel and the paste box) --------------------------------------------
+
+const HIDDEN_FIELDS = new Set(["name", "type", "privileges"]);
+
+function field(dl, label, ...value) {
+  dl.append(el("div", {}, el("dt", { text: label }), el("dd", {}, ...value)));
+}
+
+/** Renders an inspect answer into `box`. */
+function renderDecoded(box, d) {
+  const dl = el("dl", { class: "kv" });
+  field(dl, "Version", d.version);
+  field(dl, "App id", el("code", { text: d.app_id }), d.app_known ? "" : el("span", { class: "muted", text: " (not configured on this server)" }));
+  let sig;
+  if (d.signature_valid === true) sig = el("span", { class: "ok", text: `valid (${d.certificate} certificate)` });
+  else if (d.signature_valid === false) sig = el("span", { class: "bad", text: "INVALID: not signed by this app's certificate" });
+  else sig = el("span", { class: "muted", text: d.signature_note ?? "not checked" });
+  field(dl, "Signature", sig);
+  field(dl, "Issued at", utc(d.issued_at));
+  field(dl, "Expires at", utc(d.expires_at), " ", countdown(d.expires_at));
+  if (d.version === "007") field(dl, "Lifetime", `${d.expire} s (salt ${d.salt})`);
+  else field(dl, "Token ts", `${utc(d.ts)} (salt ${d.salt})`);
+  box.replaceChildren(dl);
+
+  const privileges = Array.isArray(d.privilege_expiries) ? d.privilege_expiries : [];
+  const services = [];
+  if (d.version === "007" && Array.isArray(d.services)) {
+    for (const s of d.services) {
+      const fields = Object.entries(s).filter(([k]) => !HIDDEN_FIELDS.has(k));
+      services.push({ name: s.name ?? `type ${s.type}`, fields, privileges: privileges.filter((p) => p.service === s.name) });
+    }
+  } else if (d.version === "006") {
+    const fields = [
+      ["channel_name", d.channel_name ?? `unknown (CRC-32 ${d.crc_channel_name}; give the channel to check)`],
+      ["uid", d.uid ?? `unknown (CRC-32 ${d.crc_uid}; give the uid to check)`],
+    ];
+    const byService = new Map();
+    for (const p of privileges) {
+      if (!byService.has(p.service)) byService.set(p.service, []);
+      byService.get(p.service).push(p);
+    }
+    for (const [name, list] of byService) services.push({ name, fields: name === "rtc" ? fields : [], privileges: list });
+  }
+  const heading = el("h3", { text: `Services (${services.length})` });
+  box.append(heading);
+  for (const s of services) {
+    const card = el("div", { class: "service" }, el("h4", { text: s.name.toUpperCase() }));
+    if (s.fields.length) {
+      const sdl = el("dl", { class: "kv" });
+      for (const [k, v] of s.fields) {
+        const value = typeof v === "object" ? JSON.stringify(v) : String(v);
+        field(sdl, k, el("code", { "data-field": k, text: value === "" ? '""' : value }), value === "" && k === "uid" ? " (any uid)" : "");
+      }
+      card.append(sdl);
+    }
+    if (s.privileges.length) {
+      const table = el(
+        "table",
+        { class: "privileges" },
+        el("caption", { class: "sr-only", text: `${s.name} privileges` }),
+        el("thead", {}, el("tr", {}, el("th", { scope: "col", text: "Privilege" }), el("th", { scope: "col", text: "Expires at" }), el("th", { scope: "col", text: "Left" }))),
+        el(
+          "tbody",
+          {},
+          s.privileges.map((p) =>
+            el(
+              "tr",
+              {},
+              el("td", {}, el("code", { text: p.privilege ?? `#${p.id}` })),
+              el("td", { text: p.expires_at ? utc(p.expires_at) : "with the token" }),
+              el("td", {}, countdown(p.expires_at ?? d.expires_at)),
+            ),
+          ),
+        ),
+      );
+      card.append(el("div", { class: "table-wrap" }, table));
+    }
+    box.append(card);
+  }
+}
+
+// ---- the form ----------------------------------------------------------------------------------
+
+let config = null;
+let expireEdited = false;
+let versionEdited = false;
+
+function idKind() {
+  return document.querySelector('input[name="idkind"]:checked')?.value ?? "uid";
+}
+
+function readForm() {
+  const channel = $("channel").value.trim();
+  if (!channel) throw new Error("give a channel name");
+  const kind = idKind();
+  let uid;
+  let account;
+  if (kind === "uid") {
+    const text = $("uid").value.trim();
+    if (!/^\d+$/.test(text) || Number(text) > MAX_UID) throw new Error(`uid must be a whole number 0..${MAX_UID}, got "${text}"`);
+    uid = Number(text);
+  } else {
+    account = $("account").value;
+    if (!account) throw new Error("give an account (1 to 255 bytes)");
+  }
+  const expireText = $("expire").value.trim();
+  const max = config?.max_lifetime ?? 86400;
+  if (!/^\d+$/.test(expireText) || Number(expireText) < 1 || Number(expireText) > max) {
+    throw new Error(`lifetime must be 1..${max} seconds, got "${expireText}"`);
+  }
+  return { channel, kind, uid, account, role: $("role").value, expire: Number(expireText), version: $("version").value };
+}
+
+const who = (p) => (p.kind === "uid" ? `uid ${p.uid}` : `account "${p.account}"`);
+
+/** Whether POST /fetch_rtc_token gives exactly what `p` asks for (it takes no lifetime or version). */
+function compatFits(p) {
+  return p.kind === "uid" && config !== null && p.version === config.token_version && p.expire === config.compat_lifetime;
+}
+
+function identity(p) {
+  return p.kind === "uid" ? { uid: p.uid } : { account: p.account };
+}
+
+async function fetchToken(p, signal) {
+  if (compatFits(p)) {
+    const role = p.role === "publisher" ? 1 : 2;
+    const r = await call("/fetch_rtc_token", { uid: p.uid, channelName: p.channel, role }, signal);
+    if (typeof r.token !== "string") throw new ApiError("/fetch_rtc_token: no token in the answer", { retry: true });
+    return { token: r.token, source: "POST /fetch_rtc_token" };
+  }
+  const body = { service: "rtc", channel: p.channel, ...identity(p), role: p.role, expire: p.expire, version: p.version };
+  const r = await call("/v1/tokens", body, signal);
+  return { token: r.token, source: "POST /v1/tokens" };
+}
+
+const inspect = (token, p, signal) => call("/v1/tokens/inspect", { token, channel: p.channel, ...identity(p) }, signal);
+const verifyJoin = (token, p, signal) => call("/v1/tokens/verify", { token, action: "join", channel: p.channel, ...identity(p) }, signal);
+
+// ---- the session: join, renew like the SDK, re-join on expiry ---------------------------------
+
+const session = {
+  ctl: null,
+  params: null,
+  token: null,
+  joined: false,
+  renewals: 0,
+  willAt: null,
+  expiresAt: null,
+  willTimer: 0,
+  didTimer: 0,
+};
+
+function sleep(ms, signal) {
+  return new Promise((resolve, reject) => {
+    const t = setTimeout(resolve, ms);
+    signal.addEventListener(
+      "abort",
+      () => {
+        clearTimeout(t);
+        reject(signal.reason);
+      },
+      { once: true },
+    );
+  });
+}
+
+/** Fetches and decodes a token; network and server failures are retried with backoff. */
+async function obtain(p, why, signal) {
+  let delay = 1000;
+  for (let attempt = 1; ; attempt++) {
+    try {
+      const got = await fetchToken(p, signal);
+      const decoded = await inspect(got.token, p, signal);
+      if (attempt > 1) log(`${why}: token fetched after ${attempt} attempts`, "ok");
+      return { ...got, decoded };
+    } catch (e) {
+      if (signal.aborted) throw e;
+      if (!(e instanceof ApiError) || !e.retry) throw e;
+      log(`${why}: token fetch failed (${e.message}); retrying in ${delay / 1000} s (attempt ${attempt + 1})`, "warn");
+      if (!session.joined) setStatus("retrying", `Token fetch failed: retrying in ${delay / 1000} s…`);
+      await sleep(delay, signal);
+      delay = Math.min(delay * 2, MAX_BACKOFF_MS);
+    }
+  }
+}
+
+/** The earliest expiry that matters for this session, Unix seconds: the join admission's
+ *  (token and join privilege) and, for a publisher, the publishing privileges. */
+function relevantExpiry(decoded, verdict, p) {
+  let at = verdict.expires_at;
+  if (p.role === "publisher") {
+    for (const e of decoded.privilege_expiries ?? []) {
+      if (e.service === "rtc" && typeof e.expires_at === "number" && /^publish_/.test(e.privilege ?? "")) at = Math.min(at, e.expires_at);
+    }
+  }
+  return at;
+}
+
+function stopTimers() {
+  clearTimeout(session.willTimer);
+  clearTimeout(session.didTimer);
+  session.willTimer = 0;
+  session.didTimer = 0;
+}
+
+function endSession() {
+  stopTimers();
+  session.ctl?.abort(new DOMException("session ended", "AbortError"));
+  session.ctl = null;
+  session.joined = false;
+  session.willAt = null;
+  session.expiresAt = null;
+  $("leave").disabled = true;
+  updateCountdowns();
+}
+
+function showToken(got) {
+  session.token = got.token;
+  $("token").textContent = got.token;
+  $("copy").disabled = false;
+  $("source").textContent = got.source;
+  renderDecoded($("token-decoded"), got.decoded);
+}
+
+function schedule(got, verdict, first) {
+  stopTimers();
+  const p = session.params;
+  session.expiresAt = relevantExpiry(got.decoded, verdict, p) * 1000;
+  const t = now();
+  let willAt = session.expiresAt - WILL_EXPIRE_LEAD_MS;
+  const atOnce = willAt <= t;
+  if (!first) {
+    // A token shorter than 30 s would otherwise be renewed in a tight loop: space renewals by
+    // up to 5 s, always well before the expiry.
+    willAt = Math.max(willAt, t + Math.min(5000, (session.expiresAt - t) / 2));
+  }
+  session.willAt = Math.max(willAt, t);
+  session.willTimer = setTimeout(onWillExpire, session.willAt - t);
+  session.didTimer = setTimeout(onDidExpire, Math.max(0, session.expiresAt - t));
+  const when = atOnce ? "at once (less than 30 s left)" : `at ${clock(session.willAt - clockSkewMs)}, 30 s before expiry`;
+  log(`will-expire ${when}; expires at ${clock(session.expiresAt - clockSkewMs)}`);
+  updateCountdowns();
+}
+
+async function join(p, { rejoin = false } = {}) {
+  endSession();
+  showReason(null);
+  const ctl = new AbortController();
+  session.ctl = ctl;
+  session.params = p;
+  if (!rejoin) {
+    session.renewals = 0;
+    $("renewals").textContent = "0";
+  }
+  $("leave").disabled = false;
+  setStatus("joining", rejoin ? "Re-joining with a fresh token…" : `Joining “${p.channel}”…`);
+  log(`${rejoin ? "re-join" : "join"}: channel "${p.channel}", ${who(p)}, ${p.role}, ${p.expire} s, ${p.version}`);
+  try {
+    const got = await obtain(p, rejoin ? "re-join" : "join", ctl.signal);
+    log(`token from ${got.source}: ${got.decoded.version}, expires ${utc(got.decoded.expires_at)}`);
+    const verdict = await verifyJoin(got.token, p, ctl.signal);
+    showToken(got);
+    if (!verdict.admitted) {
+      setStatus("refused", `Refused: ${agoraReason(verdict.reason)}`);
+      showReason(verdict.reason);
+      log(`join refused: ${verdict.reason?.agora_code} ${verdict.reason?.agora_name}: ${verdict.reason?.message}`, "error");
+      endSession();
+      return;
+    }
+    session.joined = true;
+    setStatus("joined", `Joined “${p.channel}” as ${who(p)} (${p.role}).`);
+    log(`joined: admitted until ${utc(verdict.expires_at)}`, "ok");
+    schedule(got, verdict, true);
+  } catch (e) {
+    if (ctl.signal.aborted) return;
+    setStatus("error", `Could not join: ${e.message}`);
+    log(`join failed: ${e.message}`, "error");
+    endSession();
+  }
+}
+
+async function onWillExpire() {
+  const ctl = session.ctl;
+  const p = session.params;
+  if (!ctl || !session.joined) return;
+  log("token-privilege-will-expire: fetching a new token", "warn");
+  try {
+    const got = await obtain(p, "renewal", ctl.signal);
+    const verdict = await verifyJoin(got.token, p, ctl.signal);
+    if (!verdict.admitted) {
+      showReason(verdict.reason);
+      log(`renewToken refused: ${verdict.reason?.agora_code} ${verdict.reason?.agora_name}: ${verdict.reason?.message}; the old token stays until it expires`, "error");
+      return;
+    }
+    session.renewals += 1;
+    $("renewals").textContent = String(session.renewals);
+    showToken(got);
+    showReason(null);
+    log(`renewToken: renewal #${session.renewals} accepted, admitted until ${utc(verdict.expires_at)}`, "ok");
+    schedule(got, verdict, false);
+  } catch (e) {
+    if (ctl.signal.aborted) return;
+    log(`renewal failed: ${e.message}; the session ends when the token expires`, "error");
+  }
+}
+
+function onDidExpire() {
+  if (!session.joined) return;
+  log("token-privilege-did-expire: the token expired before a renewal; re-joining with a fresh token", "error");
+  setStatus("expired", "Token expired: re-joining…");
+  join(session.params, { rejoin: true });
+}
+
+function leave() {
+  const was = session.params;
+  endSession();
+  setStatus("left", "Left the channel.");
+  if (was) log(`left channel "${was.channel}"`);
+}
+
+// ---- the paste box -------------------------------------------------------------------------------
+
+function pasteParams({ needIdentity }) {
+  const token = $("paste-token").value.trim();
+  if (!token) throw new Error("paste a token first");
+  const channel = $("paste-channel").value.trim();
+  const id = $("paste-uid").value.trim();
+  const body = { token };
+  if (channel) body.channel = channel;
+  if (id) {
+    if ($("paste-kind").value === "uid") {
+      if (!/^\d+$/.test(id) || Number(id) > MAX_UID) throw new Error(`uid must be a whole number 0..${MAX_UID}, got "${id}"`);
+      body.uid = Number(id);
+    } else {
+      body.account = id;
+    }
+  }
+  if (needIdentity && (!channel || !id)) throw new Error("give the channel and the uid or account to verify a join");
+  return body;
+}
+
+function pasteVerdict(kind, ...content) {
+  const node = $("paste-verdict");
+  node.hidden = false;
+  node.className = `verdict ${kind}`;
+  node.replaceChildren(...content);
+}
+
+async function pasteInspect() {
+  let body;
+  try {
+    body = pasteParams({ needIdentity: false });
+  } catch (e) {
+    pasteVerdict("error", e.message);
+    return;
+  }
+  try {
+    const decoded = await call("/v1/tokens/inspect", body);
+    renderDecoded($("paste-decoded"), decoded);
+    $("paste-verdict").hidden = true;
+  } catch (e) {
+    $("paste-decoded").replaceChildren();
+    pasteVerdict("error", `Cannot read this token: ${e.message}`);
+  }
+}
+
+async function pasteVerify() {
+  let body;
+  try {
+    body = pasteParams({ needIdentity: true });
+  } catch (e) {
+    pasteVerdict("error", e.message);
+    return;
+  }
+  const ident = body.uid !== undefined ? `uid ${body.uid}` : `account "${body.account}"`;
+  try {
+    const [verdict, decoded] = await Promise.all([
+      call("/v1/tokens/verify", { ...body, action: "join" }),
+      call("/v1/tokens/inspect", body).catch(() => null),
+    ]);
+    if (decoded) renderDecoded($("paste-decoded"), decoded);
+    if (verdict.admitted) {
+      pasteVerdict("admitted", el("strong", { text: "Admitted. " }), `A join to “${body.channel}” as ${ident} would be accepted until ${utc(verdict.expires_at)} `, countdown(verdict.expires_at), ".");
+    } else {
+      const r = verdict.reason ?? {};
+      pasteVerdict(
+        "refused",
+        el("strong", { text: `Refused: ${r.agora_code ?? "?"} ${r.agora_name ?? ""}`.trim() }),
+        ` — ${r.agora_meaning ?? ""}`,
+        el("br"),
+        `Joining “${body.channel}” as ${ident}: ${r.message ?? ""}`,
+      );
+    }
+  } catch (e) {
+    pasteVerdict("error", `Cannot verify: ${e.message}`);
+  }
+}
+
+function useCurrentToken() {
+  if (!session.token || !session.params) {
+    pasteVerdict("error", "No current token yet: join a channel first.");
+    return;
+  }
+  const p = session.params;
+  $("paste-token").value = session.token;
+  $("paste-channel").value = p.channel;
+  $("paste-kind").value = p.kind;
+  $("paste-uid").value = p.kind === "uid" ? String(p.uid) : p.account;
+}
+
+// ---- copy ----------------------------------------------------------------------------------------
+
+async function copyToken() {
+  const state = $("copy-state");
+  if (!session.token) return;
+  try {
+    await navigator.clipboard.writeText(session.token);
+    state.textContent = "Copied.";
+  } catch {
+    // No clipboard API (an insecure origin) or no permission: select it for the user.
+    const range = document.createRange();
+    range.selectNodeContents($("token"));
+    const sel = getSelection();
+    sel.removeAllRanges();
+    sel.addRange(range);
+    state.textContent = "Selected: press Ctrl+C (⌘C) to copy.";
+  }
+  setTimeout(() => {
+    state.textContent = "";
+  }, 4000);
+}
+
+// ---- start-up ------------------------------------------------------------------------------------
+
+function updateHints() {
+  const hint = $("expire-hint");
+  if (!config) {
+    hint.textContent = "Tokens come from POST /v1/tokens.";
+    return;
+  }
+  hint.textContent =
+    `Max ${config.max_lifetime} s. With a uid, ${config.token_version} and ${config.compat_lifetime} s, the token comes from ` +
+    `POST /fetch_rtc_token, as in Agora's docs' client (that route takes no lifetime: this server gives ${config.compat_lifetime} s); ` +
+    "otherwise from POST /v1/tokens.";
+  $("expire").max = String(config.max_lifetime);
+}
+
+async function loadConfig() {
+  const pill = $("api-state");
+  try {
+    config = await call("/v1/config");
+    $("demo-banner").hidden = !config.demo;
+    pill.textContent = config.demo ? "demo mode" : "connected";
+    pill.className = config.demo ? "pill warn" : "pill ok";
+    if (!expireEdited) $("expire").value = String(config.compat_lifetime);
+    if (!versionEdited) $("version").value = config.token_version;
+    log(`server ${config.server_version ?? "?"}: app ${config.app_id}, ${config.token_version} by default${config.demo ? ", DEMO MODE" : ""}`);
+  } catch (e) {
+    config = null;
+    pill.textContent = "unreachable";
+    pill.className = "pill bad";
+    const box = $("api-error");
+    box.hidden = false;
+    box.textContent = `The token server at ${API} does not answer (${e.message}). If it is on another origin, it must allow this page's origin (${location.origin}) in CORS_ALLOW_ORIGIN.`;
+    log(`config: ${e.message}`, "error");
+  }
+  updateHints();
+}
+
+function syncIdentity() {
+  const account = idKind() === "account";
+  $("uid-row").hidden = account;
+  $("account-row").hidden = !account;
+}
+
+function main() {
+  try {
+    API = resolveApiBase();
+  } catch (e) {
+    API = location.origin;
+    log(e.message, "error");
+  }
+  $("api-base").textContent = API;
+  const configReady = loadConfig();
+
+  $("expire").addEventListener("input", () => {
+    expireEdited = true;
+  });
+  $("version").addEventListener("change", () => {
+    versionEdited = true;
+  });
+  for (const r of document.querySelectorAll('input[name="idkind"]')) r.addEventListener("change", syncIdentity);
+  syncIdentity();
+
+  $("join-form").addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    await configReady;
+    let p;
+    try {
+      p = readForm();
+    } catch (e) {
+      setStatus("invalid", `Check the form: ${e.message}.`);
+      return;
+    }
+    join(p);
+  });
+  $("leave").addEventListener("click", leave);
+  $("copy").addEventListener("click", copyToken);
+  $("paste-form").addEventListener("submit", (ev) => {
+    ev.preventDefault();
+    pasteInspect();
+  });
+  $("paste-verify").addEventListener("click", pasteVerify);
+  $("paste-current").addEventListener("click", useCurrentToken);
+
+  setInterval(updateCountdowns, 1000);
+}
+
+main();
