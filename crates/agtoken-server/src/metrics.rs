@@ -40,14 +40,20 @@ pub const ROUTES: &[&str] = &[
     "/metrics",
     "/openapi.json",
     "/",
+    "other",
     "unmatched",
 ];
 
 const UNMATCHED: usize = ROUTES.len() - 1;
+const OTHER: usize = ROUTES.len() - 2;
 
-/// The index of a route pattern in [`ROUTES`] (`unmatched` when unknown).
+/// The index of a route pattern in [`ROUTES`]: `other` for a route the table does not list
+/// (add it here to give it its own label), `unmatched` when no route matched (404).
 pub fn route_index(pattern: Option<&str>) -> usize {
-    pattern.and_then(|p| ROUTES.iter().position(|r| *r == p)).unwrap_or(UNMATCHED)
+    match pattern {
+        None => UNMATCHED,
+        Some(p) => ROUTES.iter().position(|r| *r == p).unwrap_or(OTHER),
+    }
 }
 
 const STATUSES: &[u16] = &[200, 204, 400, 401, 403, 404, 405, 408, 413, 415, 422, 429, 500, 503];
@@ -223,6 +229,7 @@ mod tests {
         m.observe(r, 200, Duration::from_micros(3000));
         m.observe(r, 400, Duration::from_micros(120));
         m.observe(route_index(None), 404, Duration::from_micros(10));
+        assert_eq!(ROUTES[route_index(Some("/not/in/the/table"))], "other");
         m.issued(service_index("rtc"), Version::V007);
         let text = m.render(1, false);
         assert!(text.contains("agtoken_http_requests_total{route=\"/fetch_rtc_token\",status=\"200\"} 2"), "{text}");
