@@ -422,8 +422,8 @@ function schedule(got, verdict, first) {
   const p = session.params;
   session.expiresAt = relevantExpiry(got.decoded, verdict, p) * 1000;
   const t = now();
-  let willAt = session.expiresAt - WILL_EXPIRE_LEAD_MS;
-  const atOnce = willAt <= t;
+  const due = session.expiresAt - WILL_EXPIRE_LEAD_MS;
+  let willAt = due;
   if (!first) {
     // A token shorter than 30 s would otherwise be renewed in a tight loop: space renewals by
     // up to 5 s, always well before the expiry.
@@ -432,7 +432,10 @@ function schedule(got, verdict, first) {
   session.willAt = Math.max(willAt, t);
   session.willTimer = setTimeout(onWillExpire, session.willAt - t);
   session.didTimer = setTimeout(onDidExpire, Math.max(0, session.expiresAt - t));
-  const when = atOnce ? "at once (less than 30 s left)" : `at ${clock(session.willAt - clockSkewMs)}, 30 s before expiry`;
+  let when;
+  if (willAt > due) when = `in ${duration((session.willAt - t) / 1000)} (less than 30 s left; renewals spaced)`;
+  else if (due <= t) when = "at once (less than 30 s left)";
+  else when = `at ${clock(session.willAt - clockSkewMs)}, 30 s before expiry`;
   log(`will-expire ${when}; expires at ${clock(session.expiresAt - clockSkewMs)}`);
   updateCountdowns();
 }

@@ -148,6 +148,43 @@ try {
   step("screenshots: artifacts/client.png, artifacts/client-phone.png");
   check(errors.length === 0, `no console errors:\n${errors.join("\n")}`);
 
+  // ---- 1b. failed fetches retry with backoff; did-expire re-joins with a fresh token -----------
+  {
+    const p = await context.newPage();
+    const errs = watch(p, "retry");
+    let pass = 1; // the join's token goes through, then the token server is "down"
+    await p.route("**/v1/tokens", (route) =>
+      pass-- > 0
+        ? route.continue()
+        : route.fulfill({
+            status: 503,
+            contentType: "application/json",
+            body: '{"error":{"code":"unavailable","message":"e2e: token server down"}}',
+          }),
+    );
+    await p.goto(url, { waitUntil: "load" });
+    await p.fill("#channel", "retry-room");
+    await p.check("#idkind-account");
+    await p.fill("#account", "bob");
+    await p.fill("#expire", "8");
+    await p.click("#join");
+    const joined = () => /\bjoined\b/i.test(document.querySelector("[data-testid=status]").textContent);
+    await p.waitForFunction(joined, null, { timeout: 10_000 });
+    const logHas = (re) => p.waitForFunction((src) => new RegExp(src).test(document.querySelector("#log").textContent), re.source, { timeout: 15_000 });
+    await logHas(/renewal: token fetch failed .*503.*retrying in 1 s/);
+    await logHas(/token-privilege-did-expire/);
+    await p.locator("[data-testid=status][data-state=retrying]").waitFor({ timeout: 5000 });
+    step("8 s token, token server down: renewal retried with backoff, did-expire, re-join retrying");
+    await p.unroute("**/v1/tokens");
+    await p.waitForFunction(joined, null, { timeout: 10_000 });
+    check(/re-join: token fetched after \d+ attempts/.test(await p.textContent("#log")), "the log says the re-join fetch succeeded after retries");
+    await p.screenshot({ path: join(artifacts, "retry.png"), fullPage: true });
+    const unexpected = errs.filter((e) => !/status of 503/.test(e));
+    check(unexpected.length === 0, `no console errors but the 503s:\n${unexpected.join("\n")}`);
+    step("token server back: re-joined with a fresh token");
+    await p.close();
+  }
+
   // ---- 2. the page on one origin, the API on another (CORS) -------------------------------------
   if (corsUrl) {
     const apiOrigin = new URL(new URL(corsUrl).searchParams.get("api")).origin;

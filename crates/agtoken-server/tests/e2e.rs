@@ -1,8 +1,8 @@
 //! The web client in a real browser: starts the server (demo mode, `/fetch_rtc_token` giving
 //! 40 s tokens as in the docs' Go demo) and two more for the cross-origin checks, then runs
 //! `node tests/e2e/e2e.mjs` (playwright-core driving Debian's headless Chromium), which joins,
-//! watches a renewal, decodes the token, checks a refusal, the console and CORS, and leaves
-//! screenshots in `tests/e2e/artifacts/`.
+//! watches a renewal, decodes the token, checks a refusal, retries and re-join while the token
+//! server fails, the console and CORS, and leaves screenshots in `tests/e2e/artifacts/`.
 //!
 //! Needs `/usr/bin/chromium` (`apt-get install chromium`) and Node.js; runs `npm ci` in
 //! `tests/e2e` when `node_modules` is missing. `AGTOKEN_SKIP_E2E=1` skips it, loudly.
@@ -17,7 +17,7 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 
 const CHROMIUM: &str = "/usr/bin/chromium";
-/// The browser part takes about 15 s; this only stops a hung run.
+/// The browser part takes about 25 s; this only stops a hung run.
 const LIMIT: Duration = Duration::from_secs(120);
 
 fn e2e_dir() -> PathBuf {
