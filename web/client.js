@@ -14,6 +14,8 @@ const MAX_BACKOFF_MS = 30_000;
 const REQUEST_TIMEOUT_MS = 10_000;
 const MAX_LOG = 200;
 const MAX_UID = 4294967295;
+/** Agora's channel name characters (and `*`, which the server takes for wildcard tokens). */
+const CHANNEL_CHARS = /^[a-zA-Z0-9 !#$%&()+\-:;<=.>?@[\]^_{|}~,*]$/;
 
 // ---- the API ------------------------------------------------------------------------------
 
@@ -284,8 +286,11 @@ function idKind() {
 }
 
 function readForm() {
-  const channel = $("channel").value.trim();
+  const channel = $("channel").value;
   if (!channel) throw new Error("give a channel name");
+  if (new TextEncoder().encode(channel).length >= 64) throw new Error("a channel name is shorter than 64 bytes");
+  const bad = [...channel].find((c) => !CHANNEL_CHARS.test(c));
+  if (bad !== undefined) throw new Error(`a channel name may not contain ${JSON.stringify(bad)}`);
   const kind = idKind();
   let uid;
   let account;
@@ -521,6 +526,7 @@ function leave() {
 function pasteParams({ needIdentity }) {
   const token = $("paste-token").value.trim();
   if (!token) throw new Error("paste a token first");
+  if (!/^00[67]/.test(token)) throw new Error(`not an Agora token: it starts with "006" or "007", this one with ${JSON.stringify(token.slice(0, 3))}`);
   const channel = $("paste-channel").value.trim();
   const id = $("paste-uid").value.trim();
   const body = { token };
