@@ -30,6 +30,7 @@ pub mod metrics;
 pub mod openapi;
 
 mod body;
+mod logging;
 mod routes;
 mod state;
 mod web;
@@ -119,9 +120,12 @@ pub struct ServeOptions {
 /// Loads configuration (env, .env, TOML), starts tokio, serves until SIGINT/SIGTERM, drains, returns.
 pub fn serve_blocking(options: ServeOptions) -> Result<(), ServerError> {
     let config = Config::load(&options)?;
-    init_logging(options.log_json);
+    let _log_guard = logging::init(options.log_json);
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().map_err(ServerError::Runtime)?;
-    runtime.block_on(serve(config))
+    let result = runtime.block_on(serve(config));
+    // Let connection tasks that outlived the grace period go before the log is flushed.
+    runtime.shutdown_timeout(std::time::Duration::from_secs(1));
+    result
 }
 
 async fn serve(config: Config) -> Result<(), ServerError> {
@@ -218,14 +222,4 @@ fn announce_demo(config: &Config, local: SocketAddr) {
         app.app_id
     );
     tracing::warn!(app_id = app.app_id.as_str(), "demo mode: throwaway app, Agora will refuse these tokens");
-}
-
-/// Installs the `tracing` subscriber: `RUST_LOG` (default `info`), text or JSON lines on
-/// stdout. Does nothing if one is installed already.
-pub fn init_logging(json: bool) {
-    use tracing_subscriber::{fmt, EnvFilter};
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
-    let ansi = std::io::IsTerminal::is_terminal(&std::io::stdout());
-    let builder = fmt().with_env_filter(filter).with_target(true).with_ansi(ansi);
-    let _ = if json { builder.json().flatten_event(true).try_init() } else { builder.try_init() };
 }
