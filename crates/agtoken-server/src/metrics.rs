@@ -40,6 +40,10 @@ pub const ROUTES: &[&str] = &[
     "/metrics",
     "/openapi.json",
     "/",
+    "/v1/config",
+    "/client.js",
+    "/style.css",
+    "/favicon.svg",
     "other",
     "unmatched",
 ];

@@ -231,11 +231,26 @@ pub fn document() -> Value {
         json!({"get": {"tags": ["operations"], "summary": "This document",
         "responses": {"200": json_response("OpenAPI 3.0", json!({"type": "object"}))}}}),
     );
-    paths.insert(
-        "/".into(),
-        json!({"get": {"tags": ["operations"], "summary": "The web client",
-        "responses": {"200": {"description": "HTML", "content": {"text/html": {"schema": {"type": "string"}}}}}}}),
-    );
+    paths.insert("/".into(), json!({"get": {"tags": ["web"], "summary": "The web client (web/, embedded)",
+        "parameters": [{"name": "api", "in": "query", "required": false, "schema": {"type": "string"},
+            "description": "origin of another agtoken server for the page to call (that server must allow this origin with CORS_ALLOW_ORIGIN)"}],
+        "responses": {"200": {"description": "HTML", "content": {"text/html": {"schema": {"type": "string"}}}}}}}));
+    for (path, media, what) in [
+        ("/client.js", "text/javascript", "the web client's script"),
+        ("/style.css", "text/css", "the web client's style sheet"),
+        ("/favicon.svg", "image/svg+xml", "the icon"),
+    ] {
+        paths.insert(
+            path.into(),
+            json!({"get": {"tags": ["web"], "summary": what,
+            "responses": {"200": {"description": what, "content": {media: {"schema": {"type": "string"}}}}}}}),
+        );
+    }
+    paths.insert("/v1/config".into(), json!({"get": {"tags": ["web"], "summary": "What a client needs to know about this server and its default app",
+        "responses": {"200": json_response("settings (never a certificate)", json!({"type": "object", "properties": {
+            "demo": {"type": "boolean"}, "app_id": {"type": "string"}, "token_version": {"type": "string", "enum": ["007", "006"]},
+            "default_lifetime": {"type": "integer"}, "max_lifetime": {"type": "integer"}, "compat_lifetime": {"type": "integer"},
+            "server_time": {"type": "integer"}, "server_version": {"type": "string"}}}))}}}));
 
     json!({
         "openapi": "3.0.3",
@@ -247,7 +262,8 @@ pub fn document() -> Value {
         "tags": [
             {"name": "compatibility", "description": "Routes of the docs' servers; each keeps its own answer and error shapes"},
             {"name": "v1", "description": "The clean API"},
-            {"name": "operations", "description": "Health, readiness, metrics"}
+            {"name": "operations", "description": "Health, readiness, metrics"},
+            {"name": "web", "description": "The web client and what it reads"}
         ],
         "paths": paths,
         "components": {"schemas": {
