@@ -1,1 +1,92 @@
-fn main() {}
+//! Criterion benchmarks: token build and parse+verify, and beside them the floor — what the
+//! cryptography and encoding alone cost (3 × HMAC-SHA256, the deflate of the same content,
+//! base64) — with a general-purpose deflater for comparison.
+//!
+//! `cargo bench -p agtoken --bench tokens` (numbers in the README).
+
+use std::hint::black_box;
+
+use agtoken::{
+    deflate, Action, AppCertificate, AppId, CertificateSet, FixedSalt, Role, RtcToken, Token, Uid, UnixTime,
+};
+use base64::Engine as _;
+use criterion::{criterion_group, criterion_main, Criterion};
+use hmac::{Hmac, KeyInit, Mac};
+use sha2::Sha256;
+
+const CHANNEL: &str = "7d72365eb983485397e3e3f9d460bdda";
+
+fn benches(c: &mut Criterion) {
+    let app = AppId::new("970CA35de60c44645bbae8a215061b33").unwrap();
+    let cert = AppCertificate::new("5CFd2fd1755d40ecb72977518be15d3b").unwrap();
+    let now = UnixTime::from_secs(1_700_000_000);
+    let builder = || {
+        RtcToken::builder(&app, &cert).channel(CHANNEL).uid(Uid::Int(2882341273)).role(Role::Publisher).issued_at(now)
+    };
+    let token = builder().build().unwrap();
+    let certs = CertificateSet::new(cert.clone());
+    let content = match Token::parse(&token).unwrap() {
+        Token::V007(p) => p.content,
+        Token::V006(_) => unreachable!("built as 007"),
+    };
+
+    let mut g = c.benchmark_group("token");
+    g.bench_function("007 RTC build (random salt)", |b| b.iter(|| black_box(builder().build().unwrap())));
+    g.bench_function("007 RTC build (fixed salt)", |b| {
+        let salts = FixedSalt(12345);
+        b.iter(|| black_box(builder().salts(&salts).build().unwrap()))
+    });
+    g.bench_function("006 RTC build", |b| b.iter(|| black_box(builder().build_v006().unwrap())));
+    g.bench_function("007 parse+verify", |b| {
+        b.iter(|| black_box(Token::parse(black_box(&token)).unwrap().verify(&certs).unwrap()))
+    });
+    let join = Action::JoinChannel { channel: CHANNEL.into(), uid: Uid::Int(2882341273) };
+    g.bench_function("007 parse+verify+admit", |b| {
+        b.iter(|| {
+            let v = Token::parse(black_box(&token)).unwrap().verify(&certs).unwrap();
+            black_box(v.check(&app, &join, now).unwrap())
+        })
+    });
+    g.finish();
+
+    let mut g = c.benchmark_group("floor");
+    g.bench_function("3 x HMAC-SHA256", |b| {
+        b.iter(|| {
+            let mut m = Hmac::<Sha256>::new_from_slice(&now.as_secs().to_le_bytes()[..4]).unwrap();
+            m.update(cert.expose_secret().as_bytes());
+            let k1 = m.finalize().into_bytes();
+            let mut m = Hmac::<Sha256>::new_from_slice(&12345u32.to_le_bytes()).unwrap();
+            m.update(&k1);
+            let k2 = m.finalize().into_bytes();
+            let mut m = Hmac::<Sha256>::new_from_slice(&k2).unwrap();
+            m.update(black_box(&content[34..]));
+            black_box(m.finalize().into_bytes())
+        })
+    });
+    g.bench_function(format!("deflate {} bytes (agtoken)", content.len()), |b| {
+        b.iter(|| {
+            let mut out = Vec::with_capacity(256);
+            deflate::zlib_compress(black_box(&content), &mut out);
+            black_box(out)
+        })
+    });
+    g.bench_function(format!("deflate {} bytes (miniz_oxide level 6)", content.len()), |b| {
+        b.iter(|| black_box(miniz_oxide::deflate::compress_to_vec_zlib(black_box(&content), 6)))
+    });
+    let mut compressed = Vec::new();
+    deflate::zlib_compress(&content, &mut compressed);
+    g.bench_function("inflate (agtoken)", |b| {
+        b.iter(|| {
+            let mut out = Vec::with_capacity(256);
+            deflate::zlib_decompress(black_box(&compressed), &mut out, 1 << 20).unwrap();
+            black_box(out)
+        })
+    });
+    g.bench_function("base64 encode", |b| {
+        b.iter(|| black_box(base64::engine::general_purpose::STANDARD.encode(black_box(&compressed))))
+    });
+    g.finish();
+}
+
+criterion_group!(name = group; config = Criterion::default().sample_size(50); targets = benches);
+criterion_main!(group);

@@ -47,7 +47,8 @@
 //! checks admission; [`spec`] is the JSON form shared by the CLI and the server.
 
 pub mod build;
-pub(crate) mod deflate;
+#[doc(hidden)]
+pub mod deflate; // public for the benchmarks only: not a stable API
 pub mod error;
 pub mod ids;
 pub mod spec;
