@@ -27,9 +27,15 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use agtoken::{AppCertificate, AppId, Version};
+use axum::http::HeaderName;
 use serde::Deserialize;
 
+use crate::auth::{Auth, FileApiKey, FileJwt};
 use crate::error::ServerError;
+use crate::limit::Rate;
+use crate::policy::{FileRule, Rule};
+use crate::secrets::read_secret_file;
+use crate::tls::TlsSettings;
 use crate::ServeOptions;
 
 /// Default port, as the community token service and the docs' Docker generator use.
@@ -64,6 +70,12 @@ pub struct AppConfig {
     pub max_lifetime: u32,
     /// Lifetime the compatibility routes give when the request says none, seconds.
     pub compat_lifetime: u32,
+    /// How callers authenticate (`none` unless configured).
+    pub auth: Auth,
+    /// What authenticated callers may get: the first rule that selects a caller decides.
+    pub policy: Vec<Rule>,
+    /// Per-caller rate for rules without their own.
+    pub rate_limit: Option<Rate>,
 }
 
 impl AppConfig {
@@ -77,6 +89,9 @@ impl AppConfig {
             default_lifetime: DEFAULT_LIFETIME_SECS,
             max_lifetime: MAX_LIFETIME_SECS,
             compat_lifetime: DEFAULT_LIFETIME_SECS,
+            auth: Auth::None,
+            policy: Vec::new(),
+            rate_limit: None,
         }
     }
 
@@ -168,6 +183,16 @@ pub struct Config {
     pub shutdown_grace: Duration,
     /// Demo mode: a throwaway app that Agora does not know.
     pub demo: bool,
+    /// HTTPS: the certificate chain and key, loaded.
+    pub tls: Option<TlsSettings>,
+    /// Requests per client address on the API routes (per replica).
+    pub per_ip_rate_limit: Option<Rate>,
+    /// A header that carries the client's address (set by the proxy in front; its last
+    /// entry is used). Unset: the peer address.
+    pub client_ip_header: Option<HeaderName>,
+    /// Start-up warnings (secrets files readable by others, auth without audience, …),
+    /// logged when the server starts.
+    pub warnings: Vec<String>,
 }
 
 impl Config {
@@ -183,6 +208,10 @@ impl Config {
             header_read_timeout: DEFAULT_HEADER_READ_TIMEOUT,
             shutdown_grace: DEFAULT_SHUTDOWN_GRACE,
             demo: false,
+            tls: None,
+            per_ip_rate_limit: None,
+            client_ip_header: None,
+            warnings: Vec::new(),
         }
     }
 
@@ -228,13 +257,16 @@ impl Config {
             })?,
         };
         let file_name = file.map_or_else(String::new, |(p, _)| p.display().to_string());
+        // Relative paths in the file (secrets, keys, JWKS) are relative to the file's folder.
+        let base_dir = file.and_then(|(p, _)| p.parent()).map_or_else(PathBuf::new, Path::to_path_buf);
+        let mut warnings = Vec::new();
 
         let mut apps = Vec::new();
-        if let Some(app) = app_from_env(env)? {
+        if let Some(app) = app_from_env(env, &mut warnings)? {
             apps.push(app);
         }
         for (i, app) in file_cfg.apps.iter().enumerate() {
-            let app = app.resolve(&file_name, &format!("apps[{i}]"), env)?;
+            let app = app.resolve(&file_name, &format!("apps[{i}]"), env, &base_dir, &mut warnings)?;
             if let Some(dup) = apps.iter().position(|a: &AppConfig| a.app_id == app.app_id) {
                 let other = if dup == 0 && env.get_any(APP_ID_VARS).is_some() {
                     "the app of APP_ID/AGORA_APP_ID".to_owned()
@@ -336,6 +368,54 @@ impl Config {
         if let Some(secs) = file_cfg.shutdown_grace_secs {
             config.shutdown_grace = Duration::from_secs(secs);
         }
+
+        // TLS: environment over file.
+        let tls_file = |name: &str, value: &Option<PathBuf>| {
+            value.as_ref().map(|p| (crate::auth::resolve_path(&base_dir, p), file_name.clone(), name.to_owned()))
+        };
+        let tls_env =
+            |var: &str| env.get(var).map(|(v, src)| (PathBuf::from(v.trim()), src.describe(var), var.to_owned()));
+        let cert = tls_env("AGTOKEN_TLS_CERT_FILE").or_else(|| tls_file("tls_cert_file", &file_cfg.tls_cert_file));
+        let key = tls_env("AGTOKEN_TLS_KEY_FILE").or_else(|| tls_file("tls_key_file", &file_cfg.tls_key_file));
+        config.tls = match (cert, key) {
+            (None, None) => None,
+            (Some((cert, source, field)), Some((key, _, key_field))) => {
+                if let Some(w) = crate::secrets::permission_warning(&key, &key_field) {
+                    warnings.push(w);
+                }
+                Some(TlsSettings::from_files(&cert, &key).map_err(|m| ServerError::config(source, field, m))?)
+            }
+            (Some((_, source, field)), None) | (None, Some((_, source, field))) => {
+                return Err(ServerError::config(
+                    source,
+                    field,
+                    "TLS needs both a certificate file and a key file (tls_cert_file and tls_key_file, \
+                     or AGTOKEN_TLS_CERT_FILE and AGTOKEN_TLS_KEY_FILE)",
+                ))
+            }
+        };
+        if let Some(text) = &file_cfg.per_ip_rate_limit {
+            config.per_ip_rate_limit = Some(
+                Rate::parse(text, file_cfg.per_ip_rate_limit_burst)
+                    .map_err(|m| ServerError::config(&file_name, "per_ip_rate_limit", m))?,
+            );
+        } else if file_cfg.per_ip_rate_limit_burst.is_some() {
+            return Err(ServerError::config(&file_name, "per_ip_rate_limit_burst", "given without per_ip_rate_limit"));
+        }
+        if let Some(name) = &file_cfg.client_ip_header {
+            config.client_ip_header = Some(HeaderName::from_bytes(name.trim().as_bytes()).map_err(|_| {
+                ServerError::config(&file_name, "client_ip_header", format!("{name:?} is not a header name"))
+            })?);
+        }
+        for (i, app) in config.apps.iter().enumerate() {
+            if app.auth.is_none() && !config.demo {
+                warnings.push(format!(
+                    "app {} (apps[{i}] or the environment) has auth = \"none\": anyone who reaches this server gets its tokens",
+                    app.app_id
+                ));
+            }
+        }
+        config.warnings = warnings;
         Ok(config)
     }
 }
@@ -344,13 +424,42 @@ const APP_ID_VARS: &[&str] = &["AGORA_APP_ID", "APP_ID"];
 const CERT_VARS: &[&str] = &["AGORA_APP_CERTIFICATE", "APP_CERTIFICATE"];
 const SECONDARY_VARS: &[&str] = &["AGORA_APP_CERTIFICATE_SECONDARY", "APP_CERTIFICATE_SECONDARY"];
 
-fn app_from_env(env: &Env) -> Result<Option<AppConfig>, ServerError> {
+/// A certificate from `VAR` or from the file named by `VAR_FILE` (for each name in `vars`):
+/// `(variable, value, where it came from)`.
+fn secret_from_env(
+    env: &Env,
+    vars: &[&'static str],
+    warnings: &mut Vec<String>,
+) -> Result<Option<(String, String, EnvSource)>, ServerError> {
+    for var in vars {
+        let file_var = format!("{var}_FILE");
+        match (env.get(var), env.get(&file_var)) {
+            (Some(_), Some((_, src))) => {
+                return Err(ServerError::config(
+                    src.describe(&file_var),
+                    file_var.clone(),
+                    format!("give {var} or {file_var}, not both"),
+                ))
+            }
+            (Some((v, src)), None) => return Ok(Some(((*var).to_owned(), v.to_owned(), src))),
+            (None, Some((path, src))) => {
+                let value = read_secret_file(Path::new(path.trim()), &src.describe(&file_var), &file_var, warnings)?;
+                return Ok(Some((file_var, value, src)));
+            }
+            (None, None) => {}
+        }
+    }
+    Ok(None)
+}
+
+fn app_from_env(env: &Env, warnings: &mut Vec<String>) -> Result<Option<AppConfig>, ServerError> {
     let id = env.get_any(APP_ID_VARS);
-    let cert = env.get_any(CERT_VARS);
+    let cert = secret_from_env(env, CERT_VARS, warnings)?;
+    let cert = cert.as_ref().map(|(var, value, src)| (var.as_str(), value.as_str(), *src));
     let (id, cert) = match (id, cert) {
         (None, None) => {
-            if let Some((var, _, src)) = env.get_any(SECONDARY_VARS) {
-                return Err(ServerError::config(src.describe(var), var, "is set but no app id and certificate are"));
+            if let Some((var, _, src)) = secret_from_env(env, SECONDARY_VARS, warnings)? {
+                return Err(ServerError::config(src.describe(&var), var, "is set but no app id and certificate are"));
             }
             return Ok(None);
         }
@@ -374,9 +483,9 @@ fn app_from_env(env: &Env) -> Result<Option<AppConfig>, ServerError> {
     let certificate = AppCertificate::new(cert.1.trim())
         .map_err(|e| ServerError::config(cert.2.describe(cert.0), cert.0, rule_of(&e)))?;
     let mut app = AppConfig::new(app_id, certificate);
-    if let Some((var, text, src)) = env.get_any(SECONDARY_VARS) {
+    if let Some((var, text, src)) = secret_from_env(env, SECONDARY_VARS, warnings)? {
         app.secondary_certificate = Some(
-            AppCertificate::new(text.trim()).map_err(|e| ServerError::config(src.describe(var), var, rule_of(&e)))?,
+            AppCertificate::new(text.trim()).map_err(|e| ServerError::config(src.describe(&var), &var, rule_of(&e)))?,
         );
     }
     apply_env_lifetimes(env, &mut app)?;
@@ -546,6 +655,16 @@ pub struct FileConfig {
     pub header_read_timeout_secs: Option<u64>,
     /// Shutdown grace period.
     pub shutdown_grace_secs: Option<u64>,
+    /// HTTPS: PEM certificate chain.
+    pub tls_cert_file: Option<PathBuf>,
+    /// HTTPS: PEM private key.
+    pub tls_key_file: Option<PathBuf>,
+    /// Requests per client address on the API routes, e.g. `"600/min"` (per replica).
+    pub per_ip_rate_limit: Option<String>,
+    /// Burst of that rate.
+    pub per_ip_rate_limit_burst: Option<u32>,
+    /// The header that carries the client address behind a proxy (e.g. `X-Forwarded-For`).
+    pub client_ip_header: Option<String>,
     /// App id of the default app.
     pub default_app: Option<String>,
     /// The apps.
@@ -563,10 +682,14 @@ pub struct FileApp {
     pub app_certificate: Option<String>,
     /// Or: the environment variable that holds it.
     pub app_certificate_env: Option<String>,
+    /// Or: a file that holds it (Docker/Kubernetes secrets).
+    pub app_certificate_file: Option<PathBuf>,
     /// Secondary certificate, in the file.
     pub secondary_certificate: Option<String>,
     /// Or: the environment variable that holds it.
     pub secondary_certificate_env: Option<String>,
+    /// Or: a file that holds it.
+    pub secondary_certificate_file: Option<PathBuf>,
     /// `"007"` or `"006"`.
     pub token_version: Option<String>,
     /// Default lifetime, seconds.
@@ -575,52 +698,92 @@ pub struct FileApp {
     pub max_lifetime_secs: Option<u32>,
     /// Lifetime of the compatibility routes, seconds.
     pub compat_lifetime_secs: Option<u32>,
+    /// `"none"` (default), `"api_key"` or `"jwt"`.
+    pub auth: Option<String>,
+    /// `[[apps.api_keys]]`: names and SHA-256 hashes.
+    #[serde(default)]
+    pub api_keys: Vec<FileApiKey>,
+    /// `[apps.jwt]`.
+    pub jwt: Option<FileJwt>,
+    /// `[[apps.policy]]` rules.
+    #[serde(default)]
+    pub policy: Vec<FileRule>,
+    /// Per-caller rate for rules without their own, e.g. `"60/min"` (per replica).
+    pub rate_limit: Option<String>,
+    /// Burst of that rate.
+    pub rate_limit_burst: Option<u32>,
 }
 
 impl FileApp {
-    fn resolve(&self, file: &str, at: &str, env: &Env) -> Result<AppConfig, ServerError> {
+    fn resolve(
+        &self,
+        file: &str,
+        at: &str,
+        env: &Env,
+        base_dir: &Path,
+        warnings: &mut Vec<String>,
+    ) -> Result<AppConfig, ServerError> {
         let app_id = AppId::new(self.app_id.trim())
             .map_err(|e| ServerError::config(file, format!("{at}.app_id"), rule_of(&e)))?;
-        let cert = |inline: &Option<String>, var: &Option<String>, name: &str, required: bool| {
-            let text = match (inline, var) {
-                (Some(_), Some(_)) => {
-                    return Err(ServerError::config(
-                        file,
-                        format!("{at}.{name}"),
-                        format!("give {name} or {name}_env, not both"),
-                    ))
-                }
-                (Some(text), None) => Some(text.clone()),
-                (None, Some(var)) => match env.get(var) {
-                    Some((text, _)) => Some(text.to_owned()),
-                    None => {
+        let mut cert =
+            |inline: &Option<String>, var: &Option<String>, path: &Option<PathBuf>, name: &str, required: bool| {
+                let text = match (inline, var, path) {
+                    (Some(_), Some(_), _) | (Some(_), _, Some(_)) | (_, Some(_), Some(_)) => {
                         return Err(ServerError::config(
                             file,
-                            format!("{at}.{name}_env"),
-                            format!("environment variable {var} is not set"),
+                            format!("{at}.{name}"),
+                            format!("give one of {name}, {name}_env, {name}_file"),
                         ))
                     }
-                },
-                (None, None) if required => {
-                    return Err(ServerError::config(
+                    (None, None, Some(path)) => Some(read_secret_file(
+                        &crate::auth::resolve_path(base_dir, path),
                         file,
-                        format!("{at}.{name}"),
-                        format!("missing (give {name} or {name}_env)"),
-                    ))
-                }
-                (None, None) => None,
+                        &format!("{at}.{name}_file"),
+                        warnings,
+                    )?),
+                    (Some(text), None, None) => Some(text.clone()),
+                    (None, Some(var), None) => match env.get(var) {
+                        Some((text, _)) => Some(text.to_owned()),
+                        None => {
+                            return Err(ServerError::config(
+                                file,
+                                format!("{at}.{name}_env"),
+                                format!("environment variable {var} is not set"),
+                            ))
+                        }
+                    },
+                    (None, None, None) if required => {
+                        return Err(ServerError::config(
+                            file,
+                            format!("{at}.{name}"),
+                            format!("missing (give {name}, {name}_env or {name}_file)"),
+                        ))
+                    }
+                    (None, None, None) => None,
+                };
+                text.map(|t| {
+                    AppCertificate::new(t.trim())
+                        .map_err(|e| ServerError::config(file, format!("{at}.{name}"), rule_of(&e)))
+                })
+                .transpose()
             };
-            text.map(|t| {
-                AppCertificate::new(t.trim())
-                    .map_err(|e| ServerError::config(file, format!("{at}.{name}"), rule_of(&e)))
-            })
-            .transpose()
-        };
-        let certificate = cert(&self.app_certificate, &self.app_certificate_env, "app_certificate", true)?
-            .expect("required certificate");
+        let certificate = cert(
+            &self.app_certificate,
+            &self.app_certificate_env,
+            &self.app_certificate_file,
+            "app_certificate",
+            true,
+        )?
+        .expect("required certificate");
+        let secondary = cert(
+            &self.secondary_certificate,
+            &self.secondary_certificate_env,
+            &self.secondary_certificate_file,
+            "secondary_certificate",
+            false,
+        )?;
         let mut app = AppConfig::new(app_id, certificate);
-        app.secondary_certificate =
-            cert(&self.secondary_certificate, &self.secondary_certificate_env, "secondary_certificate", false)?;
+        app.secondary_certificate = secondary;
         if let Some(v) = &self.token_version {
             app.token_version = parse_version(v).ok_or_else(|| {
                 ServerError::config(
@@ -649,6 +812,26 @@ impl FileApp {
             }
             other => other,
         })?;
+        let source = crate::auth::AuthSource { file, at, base_dir, env };
+        app.auth = crate::auth::resolve(self.auth.as_deref(), &self.api_keys, self.jwt.as_ref(), &source, warnings)?;
+        app.policy = crate::policy::resolve(&self.policy, &app.auth, app.max_lifetime, file, at)?;
+        app.rate_limit = match &self.rate_limit {
+            Some(text) => Some(
+                Rate::parse(text, self.rate_limit_burst)
+                    .map_err(|m| ServerError::config(file, format!("{at}.rate_limit"), m))?,
+            ),
+            None if self.rate_limit_burst.is_some() => {
+                return Err(ServerError::config(file, format!("{at}.rate_limit_burst"), "given without rate_limit"))
+            }
+            None => None,
+        };
+        if app.rate_limit.is_some() && app.auth.is_none() {
+            return Err(ServerError::config(
+                file,
+                format!("{at}.rate_limit"),
+                "a per-caller limit needs authenticated callers (auth); use per_ip_rate_limit for anonymous ones",
+            ));
+        }
         Ok(app)
     }
 }

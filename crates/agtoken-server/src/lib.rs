@@ -23,15 +23,22 @@
 //! Token issuance is stateless (HMAC over the request and the configured certificate), so the
 //! server scales out by running more replicas behind any load balancer.
 
+pub mod audit;
+pub mod auth;
 pub mod config;
 pub mod error;
 pub mod issue;
+pub mod limit;
 pub mod metrics;
 pub mod openapi;
+pub mod policy;
+pub mod tls;
 
 mod body;
+mod guard;
 mod logging;
 mod routes;
+mod secrets;
 mod state;
 mod web;
 
@@ -48,6 +55,7 @@ use hyper_util::server::conn::auto;
 use hyper_util::server::graceful::GracefulShutdown;
 use hyper_util::service::TowerToHyperService;
 use tokio::net::TcpListener;
+use tower::ServiceExt as _;
 
 pub use config::{AppConfig, Config, CorsOrigins, Env};
 pub use error::{ApiError, ServerError};
@@ -71,14 +79,17 @@ pub async fn run(
     builder.http1().timer(TokioTimer::new()).header_read_timeout(state.config().header_read_timeout);
     builder.http2().timer(TokioTimer::new());
     let graceful = GracefulShutdown::new();
+    let tls = state.config().tls.as_ref().map(tls::TlsSettings::acceptor);
+    // The peer address goes into each request only when the security layer reads it.
+    let with_peer = state.guarded();
     tokio::pin!(shutdown);
     loop {
         tokio::select! {
             biased;
             () = &mut shutdown => break,
             accepted = listener.accept() => {
-                let stream = match accepted {
-                    Ok((stream, _)) => stream,
+                let (stream, peer) = match accepted {
+                    Ok(accepted) => accepted,
                     Err(e) => {
                         // Out of file descriptors and the like: wait, do not spin.
                         tracing::warn!(error = %e, "accept failed");
@@ -88,7 +99,18 @@ pub async fn run(
                 };
                 // Small answers: send them now rather than wait for more to coalesce.
                 let _ = stream.set_nodelay(true);
-                let service = TowerToHyperService::new(router.clone());
+                let peer = with_peer.then_some(axum::extract::ConnectInfo(peer));
+                let service = TowerToHyperService::new(router.clone().map_request(move |mut req: hyper::Request<hyper::body::Incoming>| {
+                    if let Some(peer) = peer {
+                        req.extensions_mut().insert(peer);
+                    }
+                    req
+                }));
+                if let Some(acceptor) = &tls {
+                    let timeout = state.config().header_read_timeout;
+                    tls::spawn(acceptor.clone(), stream, service, builder.clone(), graceful.watcher(), timeout);
+                    continue;
+                }
                 let connection = builder.serve_connection(TokioIo::new(stream), service).into_owned();
                 let connection = graceful.watch(connection);
                 tokio::spawn(async move {
@@ -148,6 +170,9 @@ async fn serve(config: Config) -> Result<(), ServerError> {
     if config.demo {
         announce_demo(&config, local);
     }
+    for warning in &config.warnings {
+        tracing::warn!("{warning}");
+    }
     for (i, app) in config.apps.iter().enumerate() {
         tracing::info!(
             app_id = app.app_id.as_str(),
@@ -157,12 +182,16 @@ async fn serve(config: Config) -> Result<(), ServerError> {
             default_lifetime = app.default_lifetime,
             max_lifetime = app.max_lifetime,
             compat_lifetime = app.compat_lifetime,
+            auth = app.auth.kind(),
+            policy = %policy::names(&app.policy),
             "app configured"
         );
     }
     let grace = config.shutdown_grace;
+    let config_tls = config.tls.is_some();
     let state = AppState::new(config);
-    tracing::info!(address = %local, "agtoken server listening");
+    let scheme = if config_tls { "https" } else { "http" };
+    tracing::info!(address = %local, scheme, "agtoken server listening");
 
     let signal = shutdown_signal().map_err(ServerError::Signal)?;
     let started_shutdown = Arc::new(tokio::sync::Notify::new());

@@ -1,12 +1,14 @@
 //! The shared state of the server: the validated configuration, each app's certificates
 //! ready for signing and verifying, the clock and salt source, the metrics and the readiness flag.
 
+use std::net::IpAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use agtoken::{CertificateSet, Clock, OsSalt, SaltSource, SystemClock, UnixTime};
 
 use crate::config::{AppConfig, Config};
+use crate::limit::Limiter;
 use crate::metrics::Metrics;
 
 /// What every handler shares. Cheap to clone (one `Arc`).
@@ -22,12 +24,27 @@ pub(crate) struct Shared {
     pub(crate) clock: Arc<dyn Clock>,
     pub(crate) salts: Arc<dyn SaltSource>,
     pub(crate) ready: AtomicBool,
+    /// The per-address rate limit, if configured.
+    pub(crate) per_ip: Option<Limiter<IpAddr>>,
+    /// Whether the security layer is in the router (auth, per-address limit or TLS).
+    pub(crate) guarded: bool,
 }
 
-/// One app, prepared once: its settings and its certificate set.
+/// One app, prepared once: its settings, its certificate set, its per-caller rate limiters.
 pub(crate) struct App {
     pub(crate) cfg: AppConfig,
     pub(crate) certs: CertificateSet,
+    /// One limiter per policy rule with its own `rate_limit`.
+    rule_limits: Vec<Option<Limiter<String>>>,
+    /// The app's `rate_limit`, for rules without one.
+    default_limit: Option<Limiter<String>>,
+}
+
+impl App {
+    /// The per-caller limiter of policy rule `rule`.
+    pub(crate) fn limiter(&self, rule: usize) -> Option<&Limiter<String>> {
+        self.rule_limits.get(rule).and_then(Option::as_ref).or(self.default_limit.as_ref())
+    }
 }
 
 impl AppState {
@@ -46,9 +63,16 @@ impl AppState {
                     Some(second) => CertificateSet::with_secondary(cfg.certificate.clone(), second.clone()),
                     None => CertificateSet::new(cfg.certificate.clone()),
                 };
-                App { cfg: cfg.clone(), certs }
+                App {
+                    cfg: cfg.clone(),
+                    certs,
+                    rule_limits: cfg.policy.iter().map(|r| r.rate_limit.map(Limiter::new)).collect(),
+                    default_limit: cfg.rate_limit.map(Limiter::new),
+                }
             })
             .collect();
+        let per_ip = config.per_ip_rate_limit.map(Limiter::new);
+        let guarded = per_ip.is_some() || config.tls.is_some() || config.apps.iter().any(|a| !a.auth.is_none());
         AppState {
             inner: Arc::new(Shared {
                 config,
@@ -57,6 +81,8 @@ impl AppState {
                 clock,
                 salts,
                 ready: AtomicBool::new(true),
+                per_ip,
+                guarded,
             }),
         }
     }
@@ -96,6 +122,19 @@ impl AppState {
 
     pub(crate) fn app(&self, app_id: &str) -> Option<&App> {
         self.inner.apps.iter().find(|a| a.cfg.app_id.as_str() == app_id)
+    }
+
+    pub(crate) fn app_indexed(&self, app_id: &str) -> Option<(usize, &App)> {
+        self.inner.apps.iter().enumerate().find(|(_, a)| a.cfg.app_id.as_str() == app_id)
+    }
+
+    pub(crate) fn per_ip_limiter(&self) -> Option<&Limiter<IpAddr>> {
+        self.inner.per_ip.as_ref()
+    }
+
+    /// Whether the security layer (auth context, per-address limit, HSTS) is needed.
+    pub(crate) fn guarded(&self) -> bool {
+        self.inner.guarded
     }
 
     pub(crate) fn metrics(&self) -> &Metrics {

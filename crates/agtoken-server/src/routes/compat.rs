@@ -27,7 +27,7 @@ use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, Visi
 use serde_json::{json, Map, Value};
 
 use crate::body::{get_ci, kind};
-use crate::issue::{expires_at_007, Intent, Refusal};
+use crate::issue::{expires_at_007, Intent, IssueError, Refusal};
 use crate::state::{App, AppState};
 
 const RTC: &[&str] = &["rtc"];
@@ -104,19 +104,18 @@ fn build_chat(state: &AppState, app: &App, user_id: Option<&str>, lifetime: u32)
     Ok(Built { token, version: Version::V007, expires_at: expires_at_007(t.issued_at, t.expire) })
 }
 
-/// Runs the policy check, builds, records. `Err` carries either a refusal or a build error.
+/// The issuing pipeline (authentication, policy, rate limit, build, audit: `issue.rs`).
+/// `Err` carries either a refusal or a build error.
 fn issue(
     state: &AppState,
     intent: &Intent<'_>,
     build: impl FnOnce() -> agtoken::Result<Built>,
 ) -> Result<String, Failure> {
-    if let Err(refusal) = state.authorize(intent) {
-        state.record_refused(intent, &refusal);
-        return Err(Failure::Refused(refusal));
+    match state.issue(intent, build, |b| (b.token.as_str(), b.version, b.expires_at)) {
+        Ok(built) => Ok(built.token),
+        Err(IssueError::Refused(refusal)) => Err(Failure::Refused(refusal)),
+        Err(IssueError::Build(e)) => Err(Failure::Build(e)),
     }
-    let built = build().map_err(Failure::Build)?;
-    state.record_issued(intent, built.version, &built.token, built.expires_at);
-    Ok(built.token)
 }
 
 enum Failure {
@@ -344,8 +343,15 @@ pub(crate) async fn fetch_rtc_token(State(state): State<AppState>, body: Result<
     let app = state.default_app();
     let lifetime = app.cfg.compat_lifetime;
     let uid_text = uid.to_string();
-    let intent =
-        Intent { route: "/fetch_rtc_token", app_id: app.id(), services: RTC, channel, user: &uid_text, lifetime };
+    let intent = Intent {
+        route: "/fetch_rtc_token",
+        app_id: app.id(),
+        services: RTC,
+        channel,
+        user: &uid_text,
+        role: Some(role),
+        lifetime,
+    };
     match issue(&state, &intent, || build_rtc(&state, app, channel, Uid::Int(uid), role, lifetime)) {
         Ok(token) => {
             let mut body = String::with_capacity(token.len() + 32);
@@ -479,6 +485,7 @@ fn generate(state: &AppState, map: &Map<String, Value>) -> Result<String, Genera
 
     let mut services = Vec::new();
     let mut names: Vec<&'static str> = Vec::new();
+    let mut rtc_role = None;
     let gen = |m: String| (-2, m, StatusCode::BAD_REQUEST);
     if rtc.boolean("enable").map_err(params)? {
         if channel.is_empty() {
@@ -497,6 +504,7 @@ fn generate(state: &AppState, map: &Map<String, Value>) -> Result<String, Genera
                 return Err(params(format!("serviceRtc.role: must be 1 (publisher) or 2 (subscriber), got {other}")))
             }
         };
+        rtc_role = Some(role);
         let mut p = Privileges::new();
         p.insert(RtcPrivilege::JoinChannel.id(), privilege);
         if role == Role::Publisher {
@@ -556,7 +564,15 @@ fn generate(state: &AppState, map: &Map<String, Value>) -> Result<String, Genera
     let now = state.now();
     let issued_at = u32::try_from(now.as_secs()).map_err(|_| gen("the server clock is past 2106".into()))?;
     let token = AccessToken2 { app_id: app.id().to_owned(), issued_at, expire: lifetime, salt: state.salt(), services };
-    let intent = Intent { route: "/token/generate", app_id: app.id(), services: &names, channel, user: uid, lifetime };
+    let intent = Intent {
+        route: "/token/generate",
+        app_id: app.id(),
+        services: &names,
+        channel,
+        user: uid,
+        role: rtc_role,
+        lifetime,
+    };
     match issue(state, &intent, || {
         let text = token.encode(&app.cfg.certificate)?;
         Ok(Built { token: text, version: Version::V007, expires_at: expires_at_007(token.issued_at, token.expire) })
@@ -687,7 +703,7 @@ fn community_rtc(
         Community::Param("RTC", format!("unknown role {role:?}: must be \"publisher\" or \"subscriber\" (or 1 or 2)"))
     })?;
     let uid_value = rtc_uid(tokentype, uid).map_err(|m| Community::Param("RTC", m))?;
-    let intent = Intent { route, app_id: app.id(), services: RTC, channel, user: uid, lifetime };
+    let intent = Intent { route, app_id: app.id(), services: RTC, channel, user: uid, role: Some(role), lifetime };
     community_issue(state, "RTC", &intent, || build_rtc(state, app, channel, uid_value, role, lifetime))
 }
 
@@ -707,7 +723,15 @@ pub(crate) async fn rtm(
         if uid.is_empty() || uid == "0" {
             return Err(Community::Param("RTM", format!("invalid RTM User ID: {uid:?}")));
         }
-        let intent = Intent { route: "/rtm/{uid}", app_id: app.id(), services: RTM, channel: "", user: &uid, lifetime };
+        let intent = Intent {
+            route: "/rtm/{uid}",
+            app_id: app.id(),
+            services: RTM,
+            channel: "",
+            user: &uid,
+            role: None,
+            lifetime,
+        };
         community_issue(&state, "RTM", &intent, || build_rtm(&state, app, &uid, lifetime))
     })();
     result
@@ -787,6 +811,7 @@ fn rte_both(
         services: RTM,
         channel,
         user: rtm_user,
+        role: None,
         lifetime,
     };
     match community_issue(state, "RTM", &intent, || build_rtm(state, app, rtm_user, lifetime)) {
@@ -817,8 +842,15 @@ fn community_chat(state: &AppState, user: Option<&str>, query: Option<&str>) -> 
     let result = (|| {
         let lifetime = community_lifetime(app, query).map_err(|m| Community::Param("Chat", m))?;
         let route = if user.is_some() { "/chat/account/{uid}" } else { "/chat/app" };
-        let intent =
-            Intent { route, app_id: app.id(), services: CHAT, channel: "", user: user.unwrap_or(""), lifetime };
+        let intent = Intent {
+            route,
+            app_id: app.id(),
+            services: CHAT,
+            channel: "",
+            user: user.unwrap_or(""),
+            role: None,
+            lifetime,
+        };
         community_issue(state, "Chat", &intent, || build_chat(state, app, user, lifetime))
     })();
     result.map_or_else(IntoResponse::into_response, |t| {
@@ -885,20 +917,43 @@ fn get_token_inner(state: &AppState, map: &Map<String, Value>) -> Result<String,
             };
             // Digits are an integer uid (as the service does), anything else an account.
             let uid_value = uid.parse::<u32>().map_or_else(|_| Uid::Account(uid.clone()), Uid::Int);
-            let intent = Intent { route: "/getToken", app_id: app.id(), services: RTC, channel, user: &uid, lifetime };
+            let intent = Intent {
+                route: "/getToken",
+                app_id: app.id(),
+                services: RTC,
+                channel,
+                user: &uid,
+                role: Some(role),
+                lifetime,
+            };
             issue(state, &intent, || build_rtc(state, app, channel, uid_value, role, lifetime)).map_err(refused)
         }
         "rtm" => {
             if uid.is_empty() {
                 return Err(bad("invalid: missing user ID or account".into()));
             }
-            let intent = Intent { route: "/getToken", app_id: app.id(), services: RTM, channel, user: &uid, lifetime };
+            let intent = Intent {
+                route: "/getToken",
+                app_id: app.id(),
+                services: RTM,
+                channel,
+                user: &uid,
+                role: None,
+                lifetime,
+            };
             issue(state, &intent, || build_rtm(state, app, &uid, lifetime)).map_err(refused)
         }
         "chat" => {
             let user = (!uid.is_empty()).then_some(uid.as_str());
-            let intent =
-                Intent { route: "/getToken", app_id: app.id(), services: CHAT, channel: "", user: &uid, lifetime };
+            let intent = Intent {
+                route: "/getToken",
+                app_id: app.id(),
+                services: CHAT,
+                channel: "",
+                user: &uid,
+                role: None,
+                lifetime,
+            };
             issue(state, &intent, || build_chat(state, app, user, lifetime)).map_err(refused)
         }
         _ => Err(bad("Unsupported tokenType".into())),
@@ -936,8 +991,15 @@ fn spring_rtc(state: &AppState, channel: &str, uid: &str, role: &str) -> Respons
         }
     };
     let lifetime = app.cfg.compat_lifetime;
-    let intent =
-        Intent { route: "/rtc/{a}/{b}/{c}/{d}", app_id: app.id(), services: RTC, channel, user: uid, lifetime };
+    let intent = Intent {
+        route: "/rtc/{a}/{b}/{c}/{d}",
+        app_id: app.id(),
+        services: RTC,
+        channel,
+        user: uid,
+        role: Some(role),
+        lifetime,
+    };
     let result = issue(state, &intent, || build_rtc(state, app, channel, Uid::Int(uid_value), role, lifetime));
     spring_result(result, &[("channel", "channelName")])
 }
@@ -946,7 +1008,15 @@ fn spring_rtc(state: &AppState, channel: &str, uid: &str, role: &str) -> Respons
 pub(crate) async fn spring_chat_app(State(state): State<AppState>) -> Response {
     let app = state.default_app();
     let lifetime = app.cfg.compat_lifetime;
-    let intent = Intent { route: "/chat/app/token", app_id: app.id(), services: CHAT, channel: "", user: "", lifetime };
+    let intent = Intent {
+        route: "/chat/app/token",
+        app_id: app.id(),
+        services: CHAT,
+        channel: "",
+        user: "",
+        role: None,
+        lifetime,
+    };
     spring_result(issue(&state, &intent, || build_chat(&state, app, None, lifetime)), &[])
 }
 
@@ -967,6 +1037,7 @@ pub(crate) async fn spring_chat_user(
         services: CHAT,
         channel: "",
         user: &user,
+        role: None,
         lifetime,
     };
     spring_result(issue(&state, &intent, || build_chat(&state, app, Some(&user), lifetime)), &[("user_id", "user")])

@@ -35,7 +35,7 @@ pub(crate) fn router(state: AppState) -> Router {
     };
     let body_limit = config.body_limit;
 
-    Router::new()
+    let router = Router::new()
         // 1. the docs' Go sample server
         .route("/fetch_rtc_token", post(compat::fetch_rtc_token))
         // 2. the docs' Docker token generator
@@ -73,7 +73,14 @@ pub(crate) fn router(state: AppState) -> Router {
         .route("/style.css", get(crate::web::style_css))
         .route("/favicon.svg", get(crate::web::favicon))
         .fallback(not_found)
-        .method_not_allowed_fallback(method_not_allowed)
+        .method_not_allowed_fallback(method_not_allowed);
+    // Authentication context, per-address limit, HSTS: only when configured (see guard.rs).
+    let router = if state.guarded() {
+        router.layer(middleware::from_fn_with_state(state.clone(), crate::guard::guard))
+    } else {
+        router
+    };
+    router
         .layer(cors)
         .layer(middleware::from_fn_with_state(state.clone(), track))
         .layer(DefaultBodyLimit::max(body_limit))

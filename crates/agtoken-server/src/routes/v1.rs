@@ -19,7 +19,7 @@ use serde_json::{json, Map, Value};
 
 use crate::body::{self, kind, Fields};
 use crate::error::ApiError;
-use crate::issue::{expires_at_007, Intent};
+use crate::issue::{expires_at_007, Intent, IssueError};
 use crate::state::{App, AppState};
 
 type ApiResult = Result<Response, ApiError>;
@@ -161,6 +161,7 @@ pub(crate) async fn create(
     // (services, channel, user) for the policy check and the log line.
     let mut channel = "";
     let mut user = String::new();
+    let mut rtc_role = None;
     let services: &[&'static str];
     let build: Box<dyn FnOnce() -> Result<(String, Value), ApiError> + '_>;
     match service {
@@ -203,6 +204,7 @@ pub(crate) async fn create(
                     ))
                 }
             };
+            rtc_role = Some(role);
             let privilege = f.u32("privilege_expire")?.map(|v| lifetime_rule("privilege_expire", v)).transpose()?;
             let rtm_user = f.str("rtm_user_id")?;
             if rtm_user.is_some() && version == Version::V006 {
@@ -299,7 +301,15 @@ pub(crate) async fn create(
         }
     }
 
-    let intent = Intent { route: "/v1/tokens", app_id: app.id(), services, channel, user: &user, lifetime: expire };
+    let intent = Intent {
+        route: "/v1/tokens",
+        app_id: app.id(),
+        services,
+        channel,
+        user: &user,
+        role: rtc_role,
+        lifetime: expire,
+    };
     let expires_at = now.as_secs() + u64::from(expire);
     issue_v1(&state, &intent, version, expires_at, now, build)
 }
@@ -323,13 +333,18 @@ fn issue_v1(
     now: UnixTime,
     build: Box<dyn FnOnce() -> Result<(String, Value), ApiError> + '_>,
 ) -> ApiResult {
-    if let Err(refusal) = state.authorize(intent) {
-        state.record_refused(intent, &refusal);
-        let code = if refusal.status == StatusCode::TOO_MANY_REQUESTS { "rate_limited" } else { "forbidden" };
-        return Err(ApiError::new(refusal.status, code, refusal.message));
-    }
-    let (token, structure) = build()?;
-    state.record_issued(intent, version, &token, expires_at);
+    let (token, structure) =
+        state.issue(intent, build, |(token, _)| (token.as_str(), version, expires_at)).map_err(|e| match e {
+            IssueError::Refused(refusal) => {
+                let code = match refusal.status {
+                    StatusCode::UNAUTHORIZED => "unauthorized",
+                    StatusCode::TOO_MANY_REQUESTS => "rate_limited",
+                    _ => "forbidden",
+                };
+                ApiError::new(refusal.status, code, refusal.message)
+            }
+            IssueError::Build(e) => e,
+        })?;
     let issued_at = match &structure {
         Value::Object(m) => m.get("issue_ts").and_then(Value::as_u64).unwrap_or(now.as_secs()),
         _ => now.as_secs(),
@@ -498,8 +513,28 @@ fn create_from_structure(state: &AppState, f: &Fields<'_>) -> ApiResult {
         _ => (vec!["rtc"], String::new(), String::new()),
     };
     let lifetime = u32::try_from(expires_at.saturating_sub(now.as_secs())).unwrap_or(u32::MAX);
-    let intent =
-        Intent { route: "/v1/tokens", app_id: app.id(), services: &names, channel: &channel, user: &user, lifetime };
+    let publishes = |p: &agtoken::v007::Privileges| p.keys().any(|id| (2..=4).contains(id));
+    let role = match &parsed {
+        Some(Token::V007(p)) => p.token.services.iter().find_map(|s| match s {
+            Service::Rtc { privileges, .. } => {
+                Some(if publishes(privileges) { Role::Publisher } else { Role::Subscriber })
+            }
+            _ => None,
+        }),
+        Some(Token::V006(p)) => {
+            Some(if p.privileges.keys().any(|id| (2..=4).contains(id)) { Role::Publisher } else { Role::Subscriber })
+        }
+        None => None,
+    };
+    let intent = Intent {
+        route: "/v1/tokens",
+        app_id: app.id(),
+        services: &names,
+        channel: &channel,
+        user: &user,
+        role,
+        lifetime,
+    };
     issue_v1(state, &intent, version, expires_at, now, Box::new(move || Ok((token, structure))))
 }
 

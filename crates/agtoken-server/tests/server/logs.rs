@@ -53,7 +53,7 @@ async fn issued_tokens_are_logged_by_fingerprint_only() {
     let issued: Vec<Value> = text
         .lines()
         .filter_map(|l| serde_json::from_str::<Value>(l).ok())
-        .filter(|v| v["target"] == "agtoken::issued")
+        .filter(|v| v["target"] == "agtoken::audit" && v["decision"] == "issued")
         .collect();
     assert_eq!(issued.len(), 3, "{text}");
     let first = &issued[0];
@@ -61,6 +61,8 @@ async fn issued_tokens_are_logged_by_fingerprint_only() {
     assert_eq!(first["service"], "rtc");
     assert_eq!(first["channel"], "logged");
     assert_eq!(first["uid"], "42");
+    assert_eq!(first["role"], "publisher");
+    assert_eq!(first["caller"], "anonymous");
     assert!(first["expires_at"].as_u64().unwrap() > now().as_secs());
     let fingerprint = first["fingerprint"].as_str().unwrap();
     assert_eq!(fingerprint.len(), 8);

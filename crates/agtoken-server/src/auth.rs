@@ -1,0 +1,734 @@
+//! Caller authentication, per app: `auth = "none" | "api_key" | "jwt"`.
+//!
+//! - **API keys.** The configuration holds only the SHA-256 of each key (hex), with a name.
+//!   A key is sent as `Authorization: Bearer <key>` or `X-Api-Key: <key>`; the server hashes
+//!   what it gets and compares it with every configured hash in constant time (`subtle`).
+//!   Why SHA-256 and not a password hash (argon2, bcrypt): the keys are machine-made with
+//!   256 bits of entropy ([`generate_api_key`]), so guessing from a leaked hash is hopeless
+//!   whatever the hash's cost; a slow hash only protects low-entropy secrets such as passwords
+//!   and would cost tens of milliseconds of CPU on every request. Revoking a key = removing its
+//!   line and restarting (or rolling) the server.
+//! - **JWT bearer tokens** from the app's identity provider (`jsonwebtoken` crate): HS256 with a
+//!   shared secret, or RS256/ES256 with PEM public keys or a JWKS file on disk (re-read when its
+//!   modification time changes, checked at most once a second). The algorithm is fixed by the
+//!   key, never taken from the token alone (no `none`, no HS256 with a public key). `exp` is
+//!   required, `nbf` honoured, both with a small leeway (default 30 s) against the server's
+//!   clock; `iss`/`aud` are required when configured; `sub` is required (it names the caller).
+//!
+//! Error messages say what is wrong with the credential, never the credential.
+
+use std::collections::HashSet;
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime};
+
+use jsonwebtoken::jwk::{AlgorithmParameters, EllipticCurve, JwkSet, KeyAlgorithm, PublicKeyUse};
+use jsonwebtoken::{Algorithm, DecodingKey, Validation};
+use serde::Deserialize;
+use serde_json::{Map, Value};
+use sha2::{Digest, Sha256};
+use subtle::{ConditionallySelectable, ConstantTimeEq};
+
+use crate::config::{Env, StringOrList};
+use crate::error::ServerError;
+
+/// Default leeway for `exp`/`nbf`, seconds.
+pub const DEFAULT_LEEWAY_SECS: u64 = 30;
+/// Largest leeway accepted.
+pub const MAX_LEEWAY_SECS: u64 = 300;
+/// Longest credential read from a header (a JWT with many claims stays far below).
+const MAX_CREDENTIAL_BYTES: usize = 8192;
+
+/// How an app's callers authenticate.
+#[derive(Clone, Default)]
+pub enum Auth {
+    /// Anyone may ask (development; demo mode).
+    #[default]
+    None,
+    /// Named API keys, stored as SHA-256 hashes.
+    ApiKeys(Vec<ApiKey>),
+    /// JWT bearer tokens.
+    Jwt(Arc<JwtAuth>),
+}
+
+impl fmt::Debug for Auth {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Auth::None => f.write_str("None"),
+            Auth::ApiKeys(keys) => {
+                f.debug_tuple("ApiKeys").field(&keys.iter().map(|k| &k.name).collect::<Vec<_>>()).finish()
+            }
+            Auth::Jwt(jwt) => jwt.fmt(f),
+        }
+    }
+}
+
+/// One API key: its name (in logs and policy rules) and the SHA-256 of the key.
+#[derive(Clone)]
+pub struct ApiKey {
+    /// The key's name.
+    pub name: String,
+    /// SHA-256 of the key's text.
+    pub sha256: [u8; 32],
+}
+
+impl ApiKey {
+    /// A key from its name and the hex SHA-256 of the key.
+    pub fn from_hex(name: &str, sha256_hex: &str) -> Result<ApiKey, String> {
+        let hex = sha256_hex.trim();
+        if hex.len() != 64 || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Err("must be the SHA-256 of the key as 64 hex digits (printf %s \"$KEY\" | sha256sum)".into());
+        }
+        let mut sha256 = [0u8; 32];
+        for (i, byte) in sha256.iter_mut().enumerate() {
+            *byte = u8::from_str_radix(&hex[2 * i..2 * i + 2], 16).expect("hex digits");
+        }
+        Ok(ApiKey { name: name.to_owned(), sha256 })
+    }
+
+    /// A key from its name and the key itself (tests, embedding).
+    pub fn from_key(name: &str, key: &str) -> ApiKey {
+        ApiKey { name: name.to_owned(), sha256: Sha256::digest(key.as_bytes()).into() }
+    }
+}
+
+/// A new random API key (`agtk_` + 64 hex digits: 256 bits) and the hex SHA-256 to configure.
+pub fn generate_api_key() -> (String, String) {
+    let mut bytes = [0u8; 32];
+    getrandom::fill(&mut bytes).expect("the operating system's random generator failed");
+    let key = format!("agtk_{}", hex(&bytes));
+    let hash = hex(&Sha256::digest(key.as_bytes()));
+    (key, hash)
+}
+
+fn hex(bytes: &[u8]) -> String {
+    use fmt::Write;
+    bytes.iter().fold(String::with_capacity(bytes.len() * 2), |mut s, b| {
+        let _ = write!(s, "{b:02x}");
+        s
+    })
+}
+
+/// Who asked, once authenticated.
+#[derive(Clone, Debug)]
+pub struct Caller {
+    /// Stable id, in logs and as the rate-limit key: `anonymous`, `key:NAME` or `jwt:SUB`.
+    pub id: String,
+    /// How the caller authenticated.
+    pub kind: CallerKind,
+}
+
+/// How a caller authenticated.
+#[derive(Clone, Debug)]
+pub enum CallerKind {
+    /// No authentication configured.
+    Anonymous,
+    /// An API key, by name.
+    ApiKey {
+        /// The key's name.
+        name: String,
+    },
+    /// A JWT: its verified claims.
+    Jwt {
+        /// The claims (`sub`, `iss`, … and the provider's own).
+        claims: Map<String, Value>,
+    },
+}
+
+impl Caller {
+    /// The caller of an app without authentication.
+    pub fn anonymous() -> Caller {
+        Caller { id: "anonymous".into(), kind: CallerKind::Anonymous }
+    }
+
+    /// A JWT claim (a top-level name, else a dotted path such as `realm_access.roles`).
+    pub fn claim(&self, name: &str) -> Option<&Value> {
+        let CallerKind::Jwt { claims } = &self.kind else { return None };
+        if let Some(v) = claims.get(name) {
+            return Some(v);
+        }
+        let mut parts = name.split('.');
+        let mut value = claims.get(parts.next()?)?;
+        for part in parts {
+            value = value.as_object()?.get(part)?;
+        }
+        Some(value)
+    }
+}
+
+/// The credential headers of a request (raw; nothing is decoded until needed).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Credentials<'a> {
+    /// `Authorization`.
+    pub authorization: Option<&'a [u8]>,
+    /// `X-Api-Key`.
+    pub api_key: Option<&'a [u8]>,
+}
+
+fn credential_text<'a>(bytes: &'a [u8], header: &str) -> Result<&'a str, String> {
+    if bytes.len() > MAX_CREDENTIAL_BYTES {
+        return Err(format!("the {header} header is longer than {MAX_CREDENTIAL_BYTES} bytes"));
+    }
+    let text = std::str::from_utf8(bytes).map_err(|_| format!("the {header} header is not text"))?.trim();
+    if text.is_empty() {
+        return Err(format!("the {header} header is empty"));
+    }
+    Ok(text)
+}
+
+fn bearer(bytes: &[u8]) -> Result<&str, String> {
+    let text = credential_text(bytes, "Authorization")?;
+    match text.split_once(' ') {
+        Some((scheme, rest)) if scheme.eq_ignore_ascii_case("bearer") && !rest.trim().is_empty() => Ok(rest.trim()),
+        _ => Err("the Authorization header must be \"Bearer <credential>\"".into()),
+    }
+}
+
+impl Auth {
+    /// Whether callers are not authenticated.
+    pub fn is_none(&self) -> bool {
+        matches!(self, Auth::None)
+    }
+
+    /// `none`, `api_key` or `jwt`.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Auth::None => "none",
+            Auth::ApiKeys(_) => "api_key",
+            Auth::Jwt(_) => "jwt",
+        }
+    }
+
+    /// The caller these credentials prove, or why not (for a 401; never echoes the credential).
+    /// `now` is the server's Unix time (JWT `exp`/`nbf`).
+    pub fn authenticate(&self, credentials: &Credentials<'_>, now: u64) -> Result<Caller, String> {
+        match self {
+            Auth::None => Ok(Caller::anonymous()),
+            Auth::ApiKeys(keys) => {
+                let presented = match (credentials.api_key, credentials.authorization) {
+                    (Some(key), _) => credential_text(key, "X-Api-Key")?,
+                    (None, Some(authorization)) => bearer(authorization)?,
+                    (None, None) => {
+                        return Err("API key required: send Authorization: Bearer <key> or X-Api-Key: <key>".into())
+                    }
+                };
+                let digest: [u8; 32] = Sha256::digest(presented.as_bytes()).into();
+                // Every configured hash is compared, in constant time, whatever matches.
+                let mut found = u32::MAX;
+                for (i, key) in keys.iter().enumerate() {
+                    found.conditional_assign(&(i as u32), key.sha256.ct_eq(&digest));
+                }
+                match keys.get(found as usize) {
+                    Some(key) => Ok(Caller {
+                        id: format!("key:{}", key.name),
+                        kind: CallerKind::ApiKey { name: key.name.clone() },
+                    }),
+                    None => Err("unknown API key".into()),
+                }
+            }
+            Auth::Jwt(jwt) => {
+                let token = match credentials.authorization {
+                    Some(authorization) => bearer(authorization)?,
+                    None => return Err("bearer token required: send Authorization: Bearer <JWT>".into()),
+                };
+                jwt.verify(token, now)
+            }
+        }
+    }
+}
+
+// ---- JWT ---------------------------------------------------------------------------------------
+
+/// JWT verification settings and keys of one app.
+pub struct JwtAuth {
+    issuers: Vec<String>,
+    audiences: Vec<String>,
+    leeway: u64,
+    keys: JwtKeys,
+}
+
+enum JwtKeys {
+    /// HS256 secret, or PEM public keys: fixed at start-up.
+    Fixed(Arc<Vec<VerifyKey>>),
+    /// A JWKS file, re-read when it changes.
+    Jwks(JwksFile),
+}
+
+struct VerifyKey {
+    kid: Option<String>,
+    alg: Algorithm,
+    key: DecodingKey,
+    validation: Validation,
+}
+
+struct JwksFile {
+    path: PathBuf,
+    state: Mutex<JwksState>,
+}
+
+struct JwksState {
+    keys: Arc<Vec<VerifyKey>>,
+    modified: Option<SystemTime>,
+    checked: Instant,
+    /// The modification time of a version that failed to load (warned about once).
+    failed: Option<SystemTime>,
+}
+
+/// How often the JWKS file's modification time is looked at.
+const JWKS_CHECK_INTERVAL: Duration = Duration::from_secs(1);
+
+impl fmt::Debug for JwtAuth {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let keys = match &self.keys {
+            JwtKeys::Fixed(keys) => format!("{} fixed key(s)", keys.len()),
+            JwtKeys::Jwks(file) => format!("JWKS {}", file.path.display()),
+        };
+        f.debug_struct("Jwt")
+            .field("issuers", &self.issuers)
+            .field("audiences", &self.audiences)
+            .field("leeway", &self.leeway)
+            .field("keys", &keys)
+            .finish()
+    }
+}
+
+/// Where the JWT keys come from.
+pub enum JwtKeySource {
+    /// An HS256 shared secret (at least 32 bytes).
+    Hs256Secret(String),
+    /// PEM public keys: RSA keys verify RS256, P-256 keys ES256.
+    PemFiles(Vec<PathBuf>),
+    /// A JWKS file (RSA → RS256, EC P-256 → ES256, or the key's own `alg` of those two).
+    JwksFile(PathBuf),
+}
+
+impl JwtAuth {
+    /// Verification with these keys, accepted issuers and audiences (empty: not checked) and
+    /// leeway. Fails when a key cannot be read.
+    pub fn new(
+        source: JwtKeySource,
+        issuers: Vec<String>,
+        audiences: Vec<String>,
+        leeway: u64,
+    ) -> Result<JwtAuth, String> {
+        let mut auth = JwtAuth { issuers, audiences, leeway, keys: JwtKeys::Fixed(Arc::new(Vec::new())) };
+        auth.keys = match source {
+            JwtKeySource::Hs256Secret(secret) => {
+                if secret.len() < 32 {
+                    return Err("the HS256 secret must be at least 32 bytes (RFC 7518 §3.2)".into());
+                }
+                let key = DecodingKey::from_secret(secret.as_bytes());
+                JwtKeys::Fixed(Arc::new(vec![auth.verify_key(None, Algorithm::HS256, key)]))
+            }
+            JwtKeySource::PemFiles(paths) => {
+                if paths.is_empty() {
+                    return Err("public_key_files is empty".into());
+                }
+                let mut keys = Vec::new();
+                for path in &paths {
+                    let pem = std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+                    let (alg, key) = if let Ok(key) = DecodingKey::from_rsa_pem(&pem) {
+                        (Algorithm::RS256, key)
+                    } else if let Ok(key) = DecodingKey::from_ec_pem(&pem) {
+                        (Algorithm::ES256, key)
+                    } else {
+                        return Err(format!("{} is not a PEM RSA or EC public key", path.display()));
+                    };
+                    keys.push(auth.verify_key(None, alg, key));
+                }
+                JwtKeys::Fixed(Arc::new(keys))
+            }
+            JwtKeySource::JwksFile(path) => {
+                let (keys, modified) = auth.load_jwks(&path)?;
+                JwtKeys::Jwks(JwksFile {
+                    path,
+                    state: Mutex::new(JwksState {
+                        keys: Arc::new(keys),
+                        modified,
+                        checked: Instant::now(),
+                        failed: None,
+                    }),
+                })
+            }
+        };
+        Ok(auth)
+    }
+
+    fn verify_key(&self, kid: Option<String>, alg: Algorithm, key: DecodingKey) -> VerifyKey {
+        let mut validation = Validation::new(alg);
+        // exp/nbf are checked against the server's clock below; iss/aud here.
+        validation.validate_exp = false;
+        validation.validate_nbf = false;
+        validation.required_spec_claims = HashSet::new();
+        if self.issuers.is_empty() {
+            validation.iss = None;
+        } else {
+            validation.set_issuer(&self.issuers);
+            validation.required_spec_claims.insert("iss".into());
+        }
+        if self.audiences.is_empty() {
+            validation.validate_aud = false;
+        } else {
+            validation.set_audience(&self.audiences);
+            validation.required_spec_claims.insert("aud".into());
+        }
+        VerifyKey { kid, alg, key, validation }
+    }
+
+    fn load_jwks(&self, path: &Path) -> Result<(Vec<VerifyKey>, Option<SystemTime>), String> {
+        let modified = std::fs::metadata(path).and_then(|m| m.modified()).ok();
+        let text = std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+        let set: JwkSet =
+            serde_json::from_slice(&text).map_err(|e| format!("{} is not a JWKS: {e}", path.display()))?;
+        let mut keys = Vec::new();
+        for jwk in &set.keys {
+            if matches!(jwk.common.public_key_use, Some(PublicKeyUse::Encryption)) {
+                continue;
+            }
+            let alg = match (&jwk.algorithm, jwk.common.key_algorithm) {
+                (AlgorithmParameters::RSA(_), None | Some(KeyAlgorithm::RS256)) => Algorithm::RS256,
+                (AlgorithmParameters::EllipticCurve(ec), None | Some(KeyAlgorithm::ES256))
+                    if ec.curve == EllipticCurve::P256 =>
+                {
+                    Algorithm::ES256
+                }
+                _ => continue, // other key types and algorithms are not accepted
+            };
+            let Ok(key) = DecodingKey::from_jwk(jwk) else { continue };
+            keys.push(self.verify_key(jwk.common.key_id.clone(), alg, key));
+        }
+        if keys.is_empty() {
+            return Err(format!("{} holds no RS256 or ES256 (P-256) verification key", path.display()));
+        }
+        Ok((keys, modified))
+    }
+
+    /// The current keys: for a JWKS file, re-read when its modification time changed (looked at
+    /// most once a second). A file that fails to load leaves the previous keys in place.
+    fn current_keys(&self) -> Arc<Vec<VerifyKey>> {
+        let file = match &self.keys {
+            JwtKeys::Fixed(keys) => return keys.clone(),
+            JwtKeys::Jwks(file) => file,
+        };
+        let mut state = file.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        if state.checked.elapsed() >= JWKS_CHECK_INTERVAL {
+            state.checked = Instant::now();
+            let modified = std::fs::metadata(&file.path).and_then(|m| m.modified()).ok();
+            if modified.is_some() && modified != state.modified && modified != state.failed {
+                match self.load_jwks(&file.path) {
+                    Ok((keys, loaded_modified)) => {
+                        tracing::info!(path = %file.path.display(), keys = keys.len(), "JWKS reloaded");
+                        state.keys = Arc::new(keys);
+                        state.modified = loaded_modified;
+                        state.failed = None;
+                    }
+                    Err(e) => {
+                        tracing::warn!(error = %e, "JWKS file changed but cannot be loaded; keeping the previous keys");
+                        state.failed = modified;
+                    }
+                }
+            }
+        }
+        state.keys.clone()
+    }
+
+    /// Verifies `token` (signature, algorithm, iss, aud, exp, nbf) and returns its caller.
+    fn verify(&self, token: &str, now: u64) -> Result<Caller, String> {
+        let header = jsonwebtoken::decode_header(token).map_err(|_| "the bearer token is not a JWT".to_owned())?;
+        let keys = self.current_keys();
+        let mut candidates = keys
+            .iter()
+            .filter(|k| k.alg == header.alg)
+            .filter(|k| match (&header.kid, &k.kid) {
+                (Some(a), Some(b)) => a == b,
+                _ => true,
+            })
+            .peekable();
+        if candidates.peek().is_none() {
+            return Err(match &header.kid {
+                Some(_) if keys.iter().any(|k| k.alg == header.alg) => {
+                    "no configured key has the JWT's key id (kid)".to_owned()
+                }
+                _ => format!("the JWT's algorithm {:?} is not accepted", header.alg),
+            });
+        }
+        let mut first_error = None;
+        let mut data = None;
+        for key in candidates {
+            match jsonwebtoken::decode::<Map<String, Value>>(token, &key.key, &key.validation) {
+                Ok(d) => {
+                    data = Some(d);
+                    break;
+                }
+                Err(e) => {
+                    first_error.get_or_insert(e);
+                }
+            }
+        }
+        let Some(data) = data else {
+            use jsonwebtoken::errors::ErrorKind as K;
+            let e = first_error.expect("at least one candidate");
+            return Err(match e.kind() {
+                K::InvalidSignature => "the JWT's signature does not verify".into(),
+                K::InvalidIssuer => "the JWT's issuer (iss) is not accepted".into(),
+                K::InvalidAudience => "the JWT's audience (aud) is not accepted".into(),
+                K::MissingRequiredClaim(c) => format!("the JWT has no {c} claim"),
+                K::InvalidAlgorithm => format!("the JWT's algorithm {:?} is not accepted", header.alg),
+                _ => "the bearer token is not a valid JWT".into(),
+            });
+        };
+        let claims = data.claims;
+        let time = |name: &str| -> Result<Option<f64>, String> {
+            match claims.get(name) {
+                None => Ok(None),
+                Some(v) => v.as_f64().map(Some).ok_or_else(|| format!("the JWT's {name} claim is not a number")),
+            }
+        };
+        let now_f = now as f64;
+        let leeway = self.leeway as f64;
+        let exp = time("exp")?.ok_or("the JWT has no exp claim")?;
+        if now_f >= exp + leeway {
+            return Err(format!("the JWT expired at {} (server time {now}, leeway {} s)", exp as u64, self.leeway));
+        }
+        if let Some(nbf) = time("nbf")? {
+            if now_f + leeway < nbf {
+                return Err(format!(
+                    "the JWT is not valid before {} (server time {now}, leeway {} s)",
+                    nbf as u64, self.leeway
+                ));
+            }
+        }
+        let subject = match claims.get("sub") {
+            Some(Value::String(s)) if !s.is_empty() => s.clone(),
+            _ => return Err("the JWT has no sub claim".into()),
+        };
+        Ok(Caller { id: format!("jwt:{subject}"), kind: CallerKind::Jwt { claims } })
+    }
+}
+
+// ---- configuration --------------------------------------------------------------------------------
+
+/// One `[[apps.api_keys]]` entry.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileApiKey {
+    /// The key's name (logs, policy rules).
+    pub name: String,
+    /// SHA-256 of the key, 64 hex digits.
+    pub sha256: String,
+}
+
+/// The `[apps.jwt]` table.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileJwt {
+    /// Accepted `iss` (one or a list).
+    pub issuer: Option<StringOrList>,
+    /// Accepted `aud` (one or a list).
+    pub audience: Option<StringOrList>,
+    /// Leeway for `exp`/`nbf`, seconds (default 30).
+    pub leeway_secs: Option<u64>,
+    /// HS256 secret, in the file (prefer `_file` or `_env`).
+    pub hs256_secret: Option<String>,
+    /// Or: the environment variable that holds it.
+    pub hs256_secret_env: Option<String>,
+    /// Or: a file that holds it.
+    pub hs256_secret_file: Option<PathBuf>,
+    /// PEM public keys (RS256 for RSA keys, ES256 for P-256 keys).
+    pub public_key_files: Option<Vec<PathBuf>>,
+    /// A JWKS file, re-read when it changes.
+    pub jwks_file: Option<PathBuf>,
+}
+
+fn list(value: &Option<StringOrList>) -> Vec<String> {
+    match value {
+        None => Vec::new(),
+        Some(StringOrList::One(s)) => vec![s.clone()],
+        Some(StringOrList::Many(v)) => v.clone(),
+    }
+}
+
+/// Where relative paths in the TOML file are resolved from.
+pub(crate) fn resolve_path(base: &Path, path: &Path) -> PathBuf {
+    if path.is_absolute() {
+        path.to_owned()
+    } else {
+        base.join(path)
+    }
+}
+
+/// What [`resolve`] needs from the TOML file around an app.
+pub(crate) struct AuthSource<'a> {
+    pub file: &'a str,
+    pub at: &'a str,
+    pub base_dir: &'a Path,
+    pub env: &'a Env,
+}
+
+/// The app's `auth`, `api_keys` and `jwt` settings, checked.
+pub(crate) fn resolve(
+    kind: Option<&str>,
+    api_keys: &[FileApiKey],
+    jwt: Option<&FileJwt>,
+    src: &AuthSource<'_>,
+    warnings: &mut Vec<String>,
+) -> Result<Auth, ServerError> {
+    let (file, at) = (src.file, src.at);
+    let err = |field: &str, message: String| ServerError::config(file, format!("{at}.{field}"), message);
+    let kind = kind.unwrap_or("none");
+    if kind != "api_key" && !api_keys.is_empty() {
+        return Err(err("api_keys", format!("given but auth is {kind:?} (set auth = \"api_key\")")));
+    }
+    if kind != "jwt" && jwt.is_some() {
+        return Err(err("jwt", format!("given but auth is {kind:?} (set auth = \"jwt\")")));
+    }
+    match kind {
+        "none" => Ok(Auth::None),
+        "api_key" => {
+            if api_keys.is_empty() {
+                return Err(err("api_keys", "auth = \"api_key\" needs at least one [[apps.api_keys]] entry".into()));
+            }
+            let mut keys: Vec<ApiKey> = Vec::new();
+            for (i, k) in api_keys.iter().enumerate() {
+                let name = k.name.trim();
+                if name.is_empty() || !name.bytes().all(|b| b.is_ascii_graphic()) {
+                    return Err(err(&format!("api_keys[{i}].name"), "must be non-empty, printable, no spaces".into()));
+                }
+                if keys.iter().any(|other| other.name == name) {
+                    return Err(err(&format!("api_keys[{i}].name"), format!("{name:?} is used twice")));
+                }
+                let key = ApiKey::from_hex(name, &k.sha256).map_err(|m| err(&format!("api_keys[{i}].sha256"), m))?;
+                if keys.iter().any(|other| other.sha256 == key.sha256) {
+                    return Err(err(&format!("api_keys[{i}].sha256"), "the same key is configured twice".into()));
+                }
+                keys.push(key);
+            }
+            Ok(Auth::ApiKeys(keys))
+        }
+        "jwt" => {
+            let Some(jwt) = jwt else {
+                return Err(err("jwt", "auth = \"jwt\" needs an [apps.jwt] table".into()));
+            };
+            let leeway = jwt.leeway_secs.unwrap_or(DEFAULT_LEEWAY_SECS);
+            if leeway > MAX_LEEWAY_SECS {
+                return Err(err("jwt.leeway_secs", format!("must be at most {MAX_LEEWAY_SECS} seconds, got {leeway}")));
+            }
+            let secret_given =
+                jwt.hs256_secret.is_some() || jwt.hs256_secret_env.is_some() || jwt.hs256_secret_file.is_some();
+            let sources = usize::from(secret_given)
+                + usize::from(jwt.public_key_files.is_some())
+                + usize::from(jwt.jwks_file.is_some());
+            if sources != 1 {
+                return Err(err(
+                    "jwt",
+                    "give exactly one key source: hs256_secret (or hs256_secret_env / hs256_secret_file), \
+                     public_key_files or jwks_file"
+                        .into(),
+                ));
+            }
+            let source = if secret_given {
+                let secret = match (&jwt.hs256_secret, &jwt.hs256_secret_env, &jwt.hs256_secret_file) {
+                    (Some(s), None, None) => s.clone(),
+                    (None, Some(var), None) => match src.env.get(var) {
+                        Some((v, _)) => v.to_owned(),
+                        None => {
+                            return Err(err("jwt.hs256_secret_env", format!("environment variable {var} is not set")))
+                        }
+                    },
+                    (None, None, Some(path)) => crate::secrets::read_secret_file(
+                        &resolve_path(src.base_dir, path),
+                        file,
+                        &format!("{at}.jwt.hs256_secret_file"),
+                        warnings,
+                    )?,
+                    _ => {
+                        return Err(err(
+                            "jwt.hs256_secret",
+                            "give one of hs256_secret, hs256_secret_env, hs256_secret_file".into(),
+                        ))
+                    }
+                };
+                JwtKeySource::Hs256Secret(secret)
+            } else if let Some(paths) = &jwt.public_key_files {
+                JwtKeySource::PemFiles(paths.iter().map(|p| resolve_path(src.base_dir, p)).collect())
+            } else {
+                JwtKeySource::JwksFile(resolve_path(src.base_dir, jwt.jwks_file.as_ref().expect("one source")))
+            };
+            let field = match &source {
+                JwtKeySource::Hs256Secret(_) => "jwt.hs256_secret",
+                JwtKeySource::PemFiles(_) => "jwt.public_key_files",
+                JwtKeySource::JwksFile(_) => "jwt.jwks_file",
+            };
+            let auth =
+                JwtAuth::new(source, list(&jwt.issuer), list(&jwt.audience), leeway).map_err(|m| err(field, m))?;
+            if auth.audiences.is_empty() {
+                warnings.push(format!(
+                    "{at}.jwt: no audience configured: any JWT of this issuer/key is accepted, \
+                     including ones minted for other services"
+                ));
+            }
+            Ok(Auth::Jwt(Arc::new(auth)))
+        }
+        other => Err(err("auth", format!("must be \"none\", \"api_key\" or \"jwt\", got {other:?}"))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn creds<'a>(authorization: Option<&'a str>, api_key: Option<&'a str>) -> Credentials<'a> {
+        Credentials { authorization: authorization.map(str::as_bytes), api_key: api_key.map(str::as_bytes) }
+    }
+
+    #[test]
+    fn api_keys_by_hash_in_either_header() {
+        let auth = Auth::ApiKeys(vec![ApiKey::from_key("backend", "k-one"), ApiKey::from_key("ops", "k-two")]);
+        let c = auth.authenticate(&creds(Some("Bearer k-two"), None), 0).unwrap();
+        assert_eq!(c.id, "key:ops");
+        let c = auth.authenticate(&creds(None, Some("k-one")), 0).unwrap();
+        assert_eq!(c.id, "key:backend");
+        let c = auth.authenticate(&creds(Some("bearer   k-one "), None), 0).unwrap();
+        assert_eq!(c.id, "key:backend");
+        for (a, k) in [(None, None), (Some("Bearer k-three"), None), (Some("Basic k-one"), None), (None, Some(""))] {
+            let e = auth.authenticate(&creds(a, k), 0).unwrap_err();
+            assert!(!e.contains("k-"), "{e}");
+        }
+    }
+
+    #[test]
+    fn generated_keys_match_their_hash() {
+        let (key, hash) = generate_api_key();
+        assert!(key.starts_with("agtk_") && key.len() == 69);
+        let auth = Auth::ApiKeys(vec![ApiKey::from_hex("gen", &hash).unwrap()]);
+        assert!(auth.authenticate(&creds(None, Some(&key)), 0).is_ok());
+        assert!(ApiKey::from_hex("x", "abc").is_err());
+    }
+
+    #[test]
+    fn debug_never_shows_secrets() {
+        let jwt = JwtAuth::new(
+            JwtKeySource::Hs256Secret("a-very-long-shared-secret-of-40-bytes!!".into()),
+            vec![],
+            vec![],
+            30,
+        )
+        .unwrap();
+        let text = format!("{:?}", Auth::Jwt(Arc::new(jwt)));
+        assert!(!text.contains("shared-secret"), "{text}");
+        assert!(JwtAuth::new(JwtKeySource::Hs256Secret("short".into()), vec![], vec![], 30).is_err());
+    }
+
+    #[test]
+    fn claims_by_name_or_dotted_path() {
+        let claims: Map<String, Value> = serde_json::from_str(
+            r#"{"sub":"alice","https://example.com/role":"teacher","realm_access":{"roles":["a","b"]}}"#,
+        )
+        .unwrap();
+        let c = Caller { id: "jwt:alice".into(), kind: CallerKind::Jwt { claims } };
+        assert_eq!(c.claim("https://example.com/role").unwrap(), "teacher");
+        assert_eq!(c.claim("realm_access.roles").unwrap()[1], "b");
+        assert!(c.claim("realm_access.nope").is_none());
+    }
+}

@@ -1,0 +1,100 @@
+//! HTTPS directly in the server (rustls, ring provider; TLS 1.2 and 1.3; ALPN `h2` and
+//! `http/1.1`) when a certificate chain and a private key (PEM files) are configured:
+//! `tls_cert_file` / `tls_key_file` in the TOML file or `AGTOKEN_TLS_CERT_FILE` /
+//! `AGTOKEN_TLS_KEY_FILE`. The handshake runs on the connection's own task, within the
+//! header-read timeout; the files are read at start-up (restart or roll to pick up a renewed
+//! certificate).
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use hyper_util::rt::TokioIo;
+use hyper_util::server::conn::auto;
+use hyper_util::server::graceful::Watcher;
+use tokio::net::TcpStream;
+use tokio_rustls::rustls::pki_types::pem::PemObject;
+use tokio_rustls::rustls::pki_types::{CertificateDer, PrivateKeyDer};
+use tokio_rustls::rustls::{self, ServerConfig};
+use tokio_rustls::TlsAcceptor;
+
+/// A loaded TLS server configuration.
+#[derive(Clone)]
+pub struct TlsSettings {
+    pub(crate) server_config: Arc<ServerConfig>,
+    cert_file: Option<PathBuf>,
+}
+
+impl fmt::Debug for TlsSettings {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TlsSettings").field("cert_file", &self.cert_file).finish_non_exhaustive()
+    }
+}
+
+impl TlsSettings {
+    /// From PEM text: the certificate chain (leaf first) and the private key (PKCS#8, PKCS#1
+    /// or SEC1). Errors never include key material.
+    pub fn from_pem(cert_chain: &[u8], key: &[u8]) -> Result<TlsSettings, String> {
+        let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_slice_iter(cert_chain)
+            .collect::<Result<_, _>>()
+            .map_err(|e| format!("the certificate file is not PEM: {e}"))?;
+        if certs.is_empty() {
+            return Err("the certificate file holds no CERTIFICATE block".into());
+        }
+        let key = PrivateKeyDer::from_pem_slice(key).map_err(|_| "the key file holds no PEM private key".to_owned())?;
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let mut config = ServerConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .map_err(|e| format!("TLS versions: {e}"))?
+            .with_no_client_auth()
+            .with_single_cert(certs, key)
+            .map_err(|e| format!("the certificate and key do not make a TLS identity: {e}"))?;
+        config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+        Ok(TlsSettings { server_config: Arc::new(config), cert_file: None })
+    }
+
+    /// From PEM files.
+    pub fn from_files(cert_file: &Path, key_file: &Path) -> Result<TlsSettings, String> {
+        let certs = std::fs::read(cert_file).map_err(|e| format!("cannot read {}: {e}", cert_file.display()))?;
+        let key = std::fs::read(key_file).map_err(|e| format!("cannot read {}: {e}", key_file.display()))?;
+        let mut settings = TlsSettings::from_pem(&certs, &key)?;
+        settings.cert_file = Some(cert_file.to_owned());
+        Ok(settings)
+    }
+
+    pub(crate) fn acceptor(&self) -> TlsAcceptor {
+        TlsAcceptor::from(self.server_config.clone())
+    }
+}
+
+/// Serves one TCP connection over TLS on its own task: the handshake (bounded by `timeout`),
+/// then HTTP as on a plain connection, watched for graceful shutdown.
+pub(crate) fn spawn<S>(
+    acceptor: TlsAcceptor,
+    stream: TcpStream,
+    service: S,
+    builder: auto::Builder<hyper_util::rt::TokioExecutor>,
+    watcher: Watcher,
+    timeout: std::time::Duration,
+) where
+    S: hyper::service::Service<
+            hyper::Request<hyper::body::Incoming>,
+            Response = hyper::Response<axum::body::Body>,
+            Error = std::convert::Infallible,
+        > + Send
+        + 'static,
+    S::Future: Send + 'static,
+{
+    tokio::spawn(async move {
+        let stream = match tokio::time::timeout(timeout, acceptor.accept(stream)).await {
+            Ok(Ok(stream)) => stream,
+            Ok(Err(e)) => {
+                tracing::debug!(error = %e, "TLS handshake failed");
+                return;
+            }
+            Err(_) => return,
+        };
+        let connection = builder.serve_connection(TokioIo::new(stream), service).into_owned();
+        let _ = watcher.watch(connection).await;
+    });
+}
