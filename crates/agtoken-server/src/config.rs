@@ -815,6 +815,19 @@ impl FileApp {
         let source = crate::auth::AuthSource { file, at, base_dir, env };
         app.auth = crate::auth::resolve(self.auth.as_deref(), &self.api_keys, self.jwt.as_ref(), &source, warnings)?;
         app.policy = crate::policy::resolve(&self.policy, &app.auth, app.max_lifetime, file, at)?;
+        for rule in &app.policy {
+            let shortest = app.default_lifetime.min(app.compat_lifetime);
+            if let Some(max) = rule.max_lifetime.filter(|max| *max < app.default_lifetime.max(app.compat_lifetime)) {
+                warnings.push(format!(
+                    "{at}: policy rule {:?} allows at most {max} s but requests that name no lifetime get \
+                     default_lifetime_secs = {} / compat_lifetime_secs = {}: those will be refused{}",
+                    rule.name,
+                    app.default_lifetime,
+                    app.compat_lifetime,
+                    if shortest > max { "" } else { " on some routes" }
+                ));
+            }
+        }
         app.rate_limit = match &self.rate_limit {
             Some(text) => Some(
                 Rate::parse(text, self.rate_limit_burst)

@@ -32,6 +32,10 @@ async fn issued_tokens_are_logged_by_fingerprint_only() {
         .finish();
     // #[tokio::test] runs the server's tasks on this thread, so a thread-local subscriber sees them.
     let _guard = tracing::subscriber::set_default(subscriber);
+    // Other tests of this binary may have registered the audit callsite (as "never"
+    // interesting) before this subscriber existed: recompute. The complete log test, with a
+    // global subscriber, is tests/security_logs.rs.
+    tracing::callsite::rebuild_interest_cache();
 
     let server = start(config()).await;
     let mut tokens = Vec::new();

@@ -1,0 +1,11 @@
+//! Caller authentication, policy, rate limits and TLS (issue 5), on a real socket.
+
+#[allow(dead_code)]
+#[path = "../server/common.rs"]
+mod common;
+mod support;
+
+mod api_key;
+mod jwt;
+mod limits;
+mod tls;
