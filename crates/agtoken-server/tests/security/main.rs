@@ -8,4 +8,5 @@ mod support;
 mod api_key;
 mod jwt;
 mod limits;
+mod readme;
 mod tls;
