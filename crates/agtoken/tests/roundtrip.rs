@@ -1186,7 +1186,7 @@ proptest! {
         if let Ok(parsed) = Token::parse(&token) {
             exercise(&parsed);
             let Token::V007(p) = &parsed else { return Err(TestCaseError::fail("007 parsed as 006")) };
-            let intact = p.signing_info() == signing_info && p.signature == signature;
+            let intact = p.signing_info() == signing_info && p.signature() == signature;
             let verified = parsed.clone().verify(&certs(CERT));
             prop_assert_eq!(verified.is_ok(), intact, "content {:?} → {:?}", content, verified.err());
             if intact {
@@ -1195,7 +1195,7 @@ proptest! {
         }
         // The same content, given raw.
         if let Ok(p) = ParsedAccessToken2::from_content(content.clone()) {
-            let intact = p.signing_info() == signing_info && p.signature == signature;
+            let intact = p.signing_info() == signing_info && p.signature() == signature;
             prop_assert_eq!(p.verify_signature(&certs(CERT)).is_ok(), intact);
         }
     }

@@ -143,9 +143,19 @@ impl AccessToken2 {
         let body = token
             .strip_prefix(VERSION_007)
             .ok_or_else(|| Error::UnknownVersion { prefix: token.chars().take(3).collect() })?;
-        let compressed = B64_IN.decode(body.trim_end()).map_err(|e| Error::Base64 { reason: e.to_string() })?;
-        let mut content = Vec::with_capacity(compressed.len() * 3);
-        deflate::zlib_decompress(&compressed, &mut content, MAX_CONTENT_BYTES)
+        let body = body.trim_end().as_bytes();
+        // Token-sized bodies decode on the stack: no allocation for a transient buffer.
+        let mut stack = [0u8; 768];
+        let heap;
+        let compressed: &[u8] = if body.len() / 4 * 3 + 3 <= stack.len() {
+            let n = B64_IN.decode_slice(body, &mut stack).map_err(|e| Error::Base64 { reason: e.to_string() })?;
+            &stack[..n]
+        } else {
+            heap = B64_IN.decode(body).map_err(|e| Error::Base64 { reason: e.to_string() })?;
+            &heap
+        };
+        let mut content = Vec::with_capacity(compressed.len() * 2 + 64);
+        deflate::zlib_decompress(compressed, &mut content, MAX_CONTENT_BYTES)
             .map_err(|e| Error::Inflate { reason: e.to_string() })?;
         ParsedAccessToken2::from_content(content)
     }
@@ -166,8 +176,6 @@ pub(crate) fn encode_content(content: &[u8]) -> String {
 pub struct ParsedAccessToken2 {
     /// The structure.
     pub token: AccessToken2,
-    /// The signature as found (32 bytes in any token a reference library made).
-    pub signature: Vec<u8>,
     /// The inflated content, exactly as found.
     pub content: Vec<u8>,
     signing_info_start: usize,
@@ -177,7 +185,7 @@ impl ParsedAccessToken2 {
     /// Parses inflated content.
     pub fn from_content(content: Vec<u8>) -> Result<Self> {
         let mut r = Reader::new(&content);
-        let signature = r.bytes("signature")?.to_vec();
+        r.bytes("signature")?;
         let signing_info_start = r.position();
         let app_id = r.string("app_id")?;
         let issued_at = r.u32("issued_at")?;
@@ -195,7 +203,12 @@ impl ParsedAccessToken2 {
         }
         r.finish("last service")?;
         let token = AccessToken2 { app_id, issued_at, expire, salt, services };
-        Ok(ParsedAccessToken2 { token, signature, content, signing_info_start })
+        Ok(ParsedAccessToken2 { token, content, signing_info_start })
+    }
+
+    /// The signature as found (32 bytes in any token a reference library made).
+    pub fn signature(&self) -> &[u8] {
+        &self.content[2..self.signing_info_start]
     }
 
     /// The signed bytes, exactly as found in the token.
@@ -215,7 +228,7 @@ impl ParsedAccessToken2 {
         for (index, certificate) in certificates.iter().enumerate() {
             let key = signing_key(certificate, self.token.issued_at, self.token.salt);
             let expected = sign(&key, self.signing_info());
-            if bool::from(expected.as_slice().ct_eq(&self.signature)) {
+            if bool::from(expected.as_slice().ct_eq(self.signature())) {
                 return Ok(index);
             }
         }
