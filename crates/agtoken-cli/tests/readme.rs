@@ -40,7 +40,9 @@ fn script(block: &[String]) -> String {
             None => (line, 0),
         };
         let is_assignment = command.starts_with("export ")
-            || command.split_once('=').is_some_and(|(name, _)| name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_'));
+            || command
+                .split_once('=')
+                .is_some_and(|(name, _)| name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_'));
         if is_assignment {
             let _ = writeln!(script, "{command} || {{ echo 'failed: '{}; exit 1; }}", shell_quote(command));
             continue;
@@ -70,8 +72,9 @@ fn readme_console_examples_run_as_documented() {
     assert!(blocks.len() >= 2, "the README has console examples");
     let bin_dir = std::path::Path::new(env!("CARGO_BIN_EXE_agtoken")).parent().unwrap().to_owned();
     let path = format!("{}:{}", bin_dir.display(), std::env::var("PATH").unwrap_or_default());
-    for block in blocks {
-        let script = script(&block);
+    // One shell for the whole README, so that an `export` in one block holds in the next.
+    let script: String = blocks.iter().map(|b| script(b)).collect();
+    {
         let out = Command::new("bash")
             .arg("-c")
             .arg(&script)
