@@ -66,11 +66,7 @@ fn main() -> ExitCode {
 }
 
 fn serve(args: cli::ServeArgs) -> Result<(), Failure> {
-    let options = agtoken_server::ServeOptions {
-        host: args.host,
-        port: args.port,
-        config: args.config,
-        log_json: args.log_json,
-    };
+    let options =
+        agtoken_server::ServeOptions { host: args.host, port: args.port, config: args.config, log_json: args.log_json };
     agtoken_server::serve_blocking(options).map_err(|e| Failure { code: 1, message: e.to_string() })
 }
