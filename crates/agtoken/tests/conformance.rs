@@ -408,3 +408,21 @@ fn every_builder_vector_is_reproduced_unchecked_and_refused_strictly_only_when_i
     // Both outcomes are exercised by the corpus.
     assert!(reproduced > 100 && refused > 50, "reproduced {reproduced}, refused {refused}");
 }
+
+/// Our deflate must not make tokens longer than the reference's on average (the size
+/// target): rebuild every 007 vector and compare the token strings' total length.
+#[test]
+fn our_007_tokens_are_no_longer_on_average_than_the_reference() {
+    let (mut ours, mut reference, mut count) = (0usize, 0usize, 0usize);
+    for v in vectors().into_iter().filter(|v| s(v, "version") == "007") {
+        let mut spec = v["structure"].clone();
+        spec["version"] = v["version"].clone();
+        spec["app_certificate"] = v["args"]["app_certificate"].clone();
+        ours += spec::build_from_json(&spec).unwrap().len();
+        reference += s(&v, "token").len();
+        count += 1;
+    }
+    assert_eq!(count, 312);
+    eprintln!("average token length: ours {:.1}, reference {:.1}", ours as f64 / 312.0, reference as f64 / 312.0);
+    assert!(ours <= reference, "ours {ours} > reference {reference} characters over 312 tokens");
+}
