@@ -438,6 +438,8 @@ fn create_from_structure(state: &AppState, f: &Fields<'_>) -> ApiResult {
     if num(&s, "salt", u64::from(u32::MAX))?.is_none() {
         s.insert("salt".into(), json!(state.salt()));
     }
+    // A 006 token holds its channel and uid only as CRC-32: keep them for the policy check.
+    let mut identity_006 = None;
     let (token, structure, expires_at) = match version {
         Version::V007 => {
             let issue_ts = num(&s, "issue_ts", u64::from(u32::MAX))?.unwrap_or(now.as_secs());
@@ -489,6 +491,11 @@ fn create_from_structure(state: &AppState, f: &Fields<'_>) -> ApiResult {
             }
             let text = t.encode(&app.cfg.certificate).map_err(|e| structure_error(&e))?;
             let structure = structure_006(&text, &t.channel_name, &t.uid);
+            identity_006 = Some(if t.privileges.contains_key(&1000) {
+                (vec!["rtm"], String::new(), t.channel_name.clone()) // RTM: the account is the "channel"
+            } else {
+                (vec!["rtc"], t.channel_name.clone(), t.uid.clone())
+            });
             (text, structure, earliest)
         }
     };
@@ -510,7 +517,7 @@ fn create_from_structure(state: &AppState, f: &Fields<'_>) -> ApiResult {
                 .unwrap_or_default();
             (names, channel, user)
         }
-        _ => (vec!["rtc"], String::new(), String::new()),
+        _ => identity_006.unwrap_or_else(|| (vec!["rtc"], String::new(), String::new())),
     };
     let lifetime = u32::try_from(expires_at.saturating_sub(now.as_secs())).unwrap_or(u32::MAX);
     let publishes = |p: &agtoken::v007::Privileges| p.keys().any(|id| (2..=4).contains(id));

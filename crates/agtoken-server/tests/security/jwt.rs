@@ -152,6 +152,20 @@ async fn within_policy_tokens_verify_and_violations_name_the_rule() {
         assert!(message.starts_with(&format!("policy rule {rule}")), "{message}");
         assert!(message.contains(expected), "{message} (expected {expected})");
     }
+    // 006 tokens carry channel and uid only as CRC-32: the check uses what they were built from.
+    let reply = create(&server, &student, r#"{"service":"rtc","channel":"class-1","uid":42,"version":"006"}"#).await;
+    assert_eq!(reply.status, 200, "{reply:?}");
+    admit(reply.json()["token"].as_str().unwrap(), &join("class-1", Uid::Int(42))).unwrap();
+    let reply = create(&server, &student, r#"{"service":"rtc","channel":"class-1","uid":43,"version":"006"}"#).await;
+    assert_eq!(reply.status, 403, "{reply:?}");
+    for (uid, status) in [("42", 200), ("43", 403)] {
+        let body = format!(
+            r#"{{"structure":{{"version":"006","channel_name":"class-1","uid":"{uid}","ts":{},"privileges":{{"1":0}}}}}}"#,
+            now_secs() + 600
+        );
+        let reply = create(&server, &student, &body).await;
+        assert_eq!(reply.status, status, "{body}: {reply:?}");
+    }
     // A caller no rule selects.
     let parent = hs256(SECRET, &claims("p1", "parent"));
     let reply = create(&server, &parent, STUDENT_RTC).await;
