@@ -6,6 +6,7 @@ mod common;
 mod support;
 
 mod api_key;
+mod config_errors;
 mod jwt;
 mod limits;
 mod readme;
