@@ -3,6 +3,5 @@
 mod common;
 mod compat;
 mod errors;
-mod logs;
 mod shutdown;
 mod v1;

@@ -5,7 +5,13 @@ use std::sync::{Arc, Mutex};
 
 use serde_json::Value;
 
-use crate::common::*;
+// Its own test binary with a global subscriber: a thread-local one in a shared binary can
+// miss events when another test registers the callsite first (tracing's interest cache).
+#[allow(dead_code)]
+#[path = "server/common.rs"]
+mod common;
+
+use common::*;
 
 #[derive(Clone, Default)]
 struct Capture(Arc<Mutex<Vec<u8>>>);
@@ -30,12 +36,7 @@ async fn issued_tokens_are_logged_by_fingerprint_only() {
         .with_writer(move || writer.clone())
         .with_max_level(tracing::Level::TRACE)
         .finish();
-    // #[tokio::test] runs the server's tasks on this thread, so a thread-local subscriber sees them.
-    let _guard = tracing::subscriber::set_default(subscriber);
-    // Other tests of this binary may have registered the audit callsite (as "never"
-    // interesting) before this subscriber existed: recompute. The complete log test, with a
-    // global subscriber, is tests/security_logs.rs.
-    tracing::callsite::rebuild_interest_cache();
+    tracing::subscriber::set_global_default(subscriber).expect("the only subscriber of this binary");
 
     let server = start(config()).await;
     let mut tokens = Vec::new();
