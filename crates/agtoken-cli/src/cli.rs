@@ -57,6 +57,16 @@ pub enum Command {
     Bench(BenchArgs),
     /// Run the token server.
     Serve(ServeArgs),
+    /// Make a new API key for `agtoken serve` (auth = "api_key"): the key for the caller, and
+    /// the configuration entry holding only its SHA-256.
+    ApiKey(ApiKeyArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct ApiKeyArgs {
+    /// The key's name, as policy rules refer to it.
+    #[arg(long)]
+    pub name: String,
 }
 
 /// Options of every minting command.

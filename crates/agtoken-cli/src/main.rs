@@ -54,6 +54,7 @@ fn main() -> ExitCode {
         Command::Upgrade(args) => examine::upgrade(args),
         Command::Bench(args) => bench::run(args),
         Command::Serve(args) => serve(args),
+        Command::ApiKey(args) => api_key(args),
         other => mint::mint(other),
     };
     match result {
@@ -69,4 +70,23 @@ fn serve(args: cli::ServeArgs) -> Result<(), Failure> {
     let options =
         agtoken_server::ServeOptions { host: args.host, port: args.port, config: args.config, log_json: args.log_json };
     agtoken_server::serve_blocking(options).map_err(|e| Failure { code: 1, message: e.to_string() })
+}
+
+/// The key goes to stdout (for the caller's secret store); the configuration entry, which
+/// holds only the hash, to stderr with a note. The key itself is kept nowhere.
+fn api_key(args: cli::ApiKeyArgs) -> Result<(), Failure> {
+    let name = args.name.trim();
+    if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c)) {
+        return Err(Failure::usage("--name: letters, digits, '-', '_' and '.' only, not empty"));
+    }
+    let (key, sha256) = agtoken_server::auth::generate_api_key();
+    eprintln!("agtoken: give the key below to the caller (it is shown once and stored nowhere);");
+    eprintln!("agtoken: add this entry to the app in the server's TOML configuration:");
+    eprintln!();
+    eprintln!("[[apps.api_keys]]");
+    eprintln!("name = \"{name}\"");
+    eprintln!("sha256 = \"{sha256}\"");
+    eprintln!();
+    println!("{key}");
+    Ok(())
 }

@@ -206,7 +206,8 @@ pub fn mint(command: Command) -> Result<(), Failure> {
         | Command::Verify(_)
         | Command::Upgrade(_)
         | Command::Bench(_)
-        | Command::Serve(_) => {
+        | Command::Serve(_)
+        | Command::ApiKey(_) => {
             unreachable!("dispatched in main")
         }
     }

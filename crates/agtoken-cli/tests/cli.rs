@@ -256,3 +256,20 @@ fn bench_json_reports_every_measurement() {
     assert_eq!(results.len(), 4);
     assert!(results.iter().all(|r| r["ops_per_sec"].as_f64().unwrap() > 0.0));
 }
+
+#[test]
+fn api_key_prints_a_fresh_key_and_only_its_hash_for_the_configuration() {
+    use sha2::{Digest, Sha256};
+    let first = agtoken(&["api-key", "--name", "backend"], None);
+    assert!(first.status.success(), "{}", stderr(&first));
+    let key = last_line(&first);
+    assert!(key.starts_with("agtk_") && key.len() == 69, "{key}");
+    let config = stderr(&first);
+    let hash: String = Sha256::digest(key.as_bytes()).iter().map(|b| format!("{b:02x}")).collect();
+    assert!(config.contains(&format!("sha256 = \"{hash}\"")), "{config}");
+    assert!(config.contains("name = \"backend\""));
+    assert!(!config.contains(&key), "the configuration must not hold the key itself");
+    let second = last_line(&agtoken(&["api-key", "--name", "backend"], None));
+    assert_ne!(key, second);
+    assert_eq!(agtoken(&["api-key", "--name", "no spaces"], None).status.code(), Some(2));
+}
