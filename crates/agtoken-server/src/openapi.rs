@@ -252,7 +252,7 @@ pub fn document() -> Value {
             "default_lifetime": {"type": "integer"}, "max_lifetime": {"type": "integer"}, "compat_lifetime": {"type": "integer"},
             "server_time": {"type": "integer"}, "server_version": {"type": "string"}}}))}}}));
 
-    json!({
+    let mut doc = json!({
         "openapi": "3.0.3",
         "info": {
             "title": "agtoken server",
@@ -307,7 +307,46 @@ pub fn document() -> Value {
                 "certificate": {"type": "string", "enum": ["primary", "secondary"]},
                 "app_id": {"type": "string"}, "checked_at": {"type": "integer"}, "server_time": {"type": "integer"}}}
         }}
-    })
+    });
+    add_security(&mut doc);
+    doc
+}
+
+/// Every route that issues a token authenticates its caller when the app configures `auth`
+/// (API key or JWT bearer) and applies the policy and rate limits: document the schemes, and
+/// 401/403/429 on those routes, in each route family's error shape.
+fn add_security(doc: &mut Value) {
+    doc["components"]["securitySchemes"] = json!({
+        "bearer": {"type": "http", "scheme": "bearer",
+            "description": "An API key (auth = \"api_key\") or a JWT from the app's identity provider (auth = \"jwt\")"},
+        "apiKey": {"type": "apiKey", "in": "header", "name": "X-Api-Key"}
+    });
+    let Some(paths) = doc["paths"].as_object_mut() else { return };
+    for (path, item) in paths.iter_mut() {
+        let Some(item) = item.as_object_mut() else { continue };
+        for operation in item.values_mut() {
+            let tags = operation["tags"].as_array().cloned().unwrap_or_default();
+            let issues = tags.iter().any(|t| t == "compatibility") && path != "/ping" || path == "/v1/tokens";
+            if !issues {
+                continue;
+            }
+            // {} first: with auth = "none" (and in demo mode) the route is open.
+            operation["security"] = json!([{}, {"bearer": []}, {"apiKey": []}]);
+            let Some(responses) = operation["responses"].as_object_mut() else { continue };
+            let shape = |description: &str| {
+                if path == "/v1/tokens" {
+                    json_response(description, error_ref())
+                } else {
+                    json!({"description": format!("{description} (in this route's own error shape)")})
+                }
+            };
+            responses.entry("401").or_insert_with(|| shape("no valid API key or bearer token (auth configured)"));
+            responses
+                .entry("403")
+                .or_insert_with(|| shape("a policy rule refuses this token; the message names the rule"));
+            responses.entry("429").or_insert_with(|| shape("over the rate limit; Retry-After says when to retry"));
+        }
+    }
 }
 
 #[cfg(test)]

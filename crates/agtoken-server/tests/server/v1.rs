@@ -307,6 +307,14 @@ async fn operations_endpoints() {
     for path in ["/fetch_rtc_token", "/token/generate", "/getToken", "/v1/tokens", "/v1/tokens/verify", "/metrics"] {
         assert!(doc["paths"].get(path).is_some(), "{path}");
     }
+    assert!(doc["components"]["securitySchemes"]["bearer"].is_object());
+    for path in ["/fetch_rtc_token", "/v1/tokens", "/chat/app/token"] {
+        let operation = doc["paths"][path].as_object().unwrap().values().next().unwrap();
+        for status in ["401", "403", "429"] {
+            assert!(operation["responses"].get(status).is_some(), "{path} {status}");
+        }
+    }
+    assert!(doc["paths"]["/ping"]["get"]["responses"].get("401").is_none());
     let reply = server.get("/").await;
     assert_eq!(reply.status, 200);
     assert!(reply.header("content-type").unwrap().starts_with("text/html"));
