@@ -46,6 +46,8 @@
 //! allows); [`build`] holds the builders (what is sensible); [`verify`] parses, verifies and
 //! checks admission; [`spec`] is the JSON form shared by the CLI and the server.
 
+#[macro_use]
+mod macros;
 pub mod build;
 #[doc(hidden)]
 pub mod deflate; // public for the benchmarks only: not a stable API

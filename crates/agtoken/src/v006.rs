@@ -19,56 +19,23 @@ use crate::wire::{Put, Reader};
 /// The version prefix of AccessToken.
 pub const VERSION_006: &str = "006";
 
-/// Privileges of a 006 token.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum Privilege006 {
-    /// 1: join channel.
-    JoinChannel = 1,
-    /// 2: publish audio.
-    PublishAudioStream = 2,
-    /// 3: publish video.
-    PublishVideoStream = 3,
-    /// 4: publish data stream.
-    PublishDataStream = 4,
-    /// 101: administrate channel.
-    AdministrateChannel = 101,
-    /// 1000: RTM login.
-    RtmLogin = 1000,
-}
-
-impl Privilege006 {
-    /// Every privilege the 006 builders use.
-    pub const ALL: [Privilege006; 6] = [
-        Privilege006::JoinChannel,
-        Privilege006::PublishAudioStream,
-        Privilege006::PublishVideoStream,
-        Privilege006::PublishDataStream,
-        Privilege006::AdministrateChannel,
-        Privilege006::RtmLogin,
-    ];
-
-    /// The key the format stores.
-    pub const fn id(self) -> u16 {
-        self as u16
+privilege_enum!(
+    /// Privileges of a 006 token.
+    Privilege006 {
+        /// 1: join channel.
+        JoinChannel = 1 => "join_channel",
+        /// 2: publish audio.
+        PublishAudioStream = 2 => "publish_audio_stream",
+        /// 3: publish video.
+        PublishVideoStream = 3 => "publish_video_stream",
+        /// 4: publish data stream.
+        PublishDataStream = 4 => "publish_data_stream",
+        /// 101: administrate channel.
+        AdministrateChannel = 101 => "administrate_channel",
+        /// 1000: RTM login.
+        RtmLogin = 1000 => "rtm_login",
     }
-
-    /// The privilege with this key.
-    pub fn from_id(id: u16) -> Option<Self> {
-        Self::ALL.into_iter().find(|p| p.id() == id)
-    }
-
-    /// A short name.
-    pub const fn name(self) -> &'static str {
-        match self {
-            Privilege006::JoinChannel => "join_channel",
-            Privilege006::PublishAudioStream => "publish_audio_stream",
-            Privilege006::PublishVideoStream => "publish_video_stream",
-            Privilege006::PublishDataStream => "publish_data_stream",
-            Privilege006::AdministrateChannel => "administrate_channel",
-            Privilege006::RtmLogin => "rtm_login",
-        }
-    }
-}
+);
 
 /// A 006 token as a structure.
 #[derive(Clone, Debug, PartialEq, Eq)]
