@@ -11,6 +11,27 @@ fn is_32_hex(s: &str) -> bool {
     s.len() == 32 && s.bytes().all(|b| b.is_ascii_hexdigit())
 }
 
+/// Agora's app id rule, on borrowed text (no copy).
+pub(crate) fn check_app_id(app_id: &str) -> Result<()> {
+    if is_32_hex(app_id) {
+        Ok(())
+    } else {
+        Err(Error::invalid("app_id", "must be 32 hexadecimal characters", app_id))
+    }
+}
+
+/// Agora's certificate rule, on borrowed text (no copy); the error never echoes it.
+pub(crate) fn check_certificate(certificate: &str) -> Result<()> {
+    if is_32_hex(certificate) {
+        return Ok(());
+    }
+    Err(Error::Invalid {
+        field: "app_certificate",
+        rule: "must be 32 hexadecimal characters",
+        value: format!("<redacted, {} characters>", certificate.chars().count()),
+    })
+}
+
 /// An Agora app id: 32 hexadecimal characters, kept as given (case is significant on the wire).
 #[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct AppId(String);
@@ -19,9 +40,7 @@ impl AppId {
     /// Validates Agora's rule: exactly 32 hexadecimal characters.
     pub fn new(app_id: impl Into<String>) -> Result<Self> {
         let app_id = app_id.into();
-        if !is_32_hex(&app_id) {
-            return Err(Error::invalid("app_id", "must be 32 hexadecimal characters", &app_id));
-        }
+        check_app_id(&app_id)?;
         Ok(AppId(app_id))
     }
 
@@ -70,13 +89,7 @@ impl AppCertificate {
     /// Validates Agora's rule: exactly 32 hexadecimal characters. The error never echoes it.
     pub fn new(certificate: impl Into<String>) -> Result<Self> {
         let certificate = Zeroizing::new(certificate.into());
-        if !is_32_hex(&certificate) {
-            return Err(Error::Invalid {
-                field: "app_certificate",
-                rule: "must be 32 hexadecimal characters",
-                value: format!("<redacted, {} characters>", certificate.chars().count()),
-            });
-        }
+        check_certificate(&certificate)?;
         Ok(AppCertificate(certificate))
     }
 

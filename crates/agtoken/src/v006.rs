@@ -14,7 +14,7 @@ use subtle::ConstantTimeEq;
 
 use crate::error::{Error, Result};
 use crate::ids::{AppCertificate, CertificateSet};
-use crate::wire::{Put, Reader};
+use crate::wire::{Put, Reader, BASE64_IN};
 
 /// The version prefix of AccessToken.
 pub const VERSION_006: &str = "006";
@@ -108,12 +108,7 @@ impl AccessToken006 {
             field: "app_id",
             rule: "a 006 token holds a 32-character app id after \"006\"",
         })?;
-        const B64_IN: base64::engine::GeneralPurpose = base64::engine::GeneralPurpose::new(
-            &base64::alphabet::STANDARD,
-            base64::engine::GeneralPurposeConfig::new()
-                .with_decode_padding_mode(base64::engine::DecodePaddingMode::Indifferent),
-        );
-        let content = B64_IN.decode(rest[32..].trim_end()).map_err(|e| Error::Base64 { reason: e.to_string() })?;
+        let content = BASE64_IN.decode(rest[32..].trim_end()).map_err(|e| Error::Base64 { reason: e.to_string() })?;
         let mut r = Reader::new(&content);
         let signature = r.bytes("signature")?.to_vec();
         let crc_channel_name = r.u32("crc_channel_name")?;

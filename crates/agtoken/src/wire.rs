@@ -3,6 +3,14 @@
 
 use std::collections::BTreeMap;
 
+/// Base64 as both formats use it: standard alphabet; padding optional on input, as in Node's
+/// decoder, which the reference libraries use.
+pub(crate) const BASE64_IN: base64::engine::GeneralPurpose = base64::engine::GeneralPurpose::new(
+    &base64::alphabet::STANDARD,
+    base64::engine::GeneralPurposeConfig::new()
+        .with_decode_padding_mode(base64::engine::DecodePaddingMode::Indifferent),
+);
+
 use crate::error::{Error, Result};
 
 /// Appends the format's primitives to a byte buffer.

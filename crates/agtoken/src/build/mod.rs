@@ -23,11 +23,13 @@ pub use rtc::{Role, Role006, RtcToken, RtcTokenBuilder};
 pub use rtm::{RtmToken, RtmTokenBuilder};
 pub use streaming::{FcdnToken, StreamingToken, StreamingTokenBuilder};
 
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 use crate::error::{Error, Result};
-use crate::ids::{AppCertificate, AppId};
-use crate::time::{Clock, Expiry, OsSalt, SaltSource, SystemClock, UnixTime};
+use crate::ids::{self, AppCertificate, AppId};
+use crate::time::{Clock, Expiry, OsSalt, SaltSource, SystemClock, UnixTime, MAX_LIFETIME_SECS};
+use crate::v006::AccessToken006;
 use crate::v007::{AccessToken2, Service};
 use crate::validate;
 
@@ -96,8 +98,8 @@ impl<'a> Common<'a> {
         services: Vec<Service>,
     ) -> Result<AccessToken2> {
         self.check(|| {
-            AppId::new(self.app_id.as_str())?;
-            AppCertificate::new(self.certificate.expose_secret())?;
+            ids::check_app_id(self.app_id.as_str())?;
+            ids::check_certificate(self.certificate.expose_secret())?;
             validate::lifetime("expire", self.expiry, issued_at)?;
             for &(field, expiry) in privilege_expiries {
                 validate::lifetime(field, expiry, issued_at)?;
@@ -117,12 +119,38 @@ impl<'a> Common<'a> {
         })
     }
 
-    pub(crate) fn encode(&self, token: &AccessToken2) -> Result<String> {
-        token.encode(self.certificate)
+    /// Checks the app id and each `(field, expiry)` privilege lifetime, then assembles the 006
+    /// token as the legacy builders do: `ts` = issue time + 24 h, privileges absolute.
+    /// (The 006 reference validates neither app id nor certificate; strict mode checks the id,
+    /// which is stored in clear at a fixed width.)
+    pub(crate) fn token_v006(
+        &self,
+        issued_at: UnixTime,
+        salt: u32,
+        privilege_expiries: &[(&'static str, Expiry)],
+        channel_name: String,
+        uid: String,
+        privileges: BTreeMap<u16, u32>,
+    ) -> Result<AccessToken006> {
+        self.check(|| {
+            ids::check_app_id(self.app_id.as_str())?;
+            for &(field, expiry) in privilege_expiries {
+                validate::lifetime(field, expiry, issued_at)?;
+            }
+            Ok(())
+        })?;
+        Ok(AccessToken006 {
+            app_id: self.app_id.as_str().to_owned(),
+            channel_name,
+            uid,
+            salt,
+            ts: issued_at.plus_secs(MAX_LIFETIME_SECS).to_u32("ts")?,
+            privileges,
+        })
     }
 
-    pub(crate) fn app_id(&self) -> &str {
-        self.app_id.as_str()
+    pub(crate) fn encode(&self, token: &AccessToken2) -> Result<String> {
+        token.encode(self.certificate)
     }
 
     pub(crate) fn certificate(&self) -> &AppCertificate {

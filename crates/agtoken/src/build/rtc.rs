@@ -281,21 +281,8 @@ impl<'a> RtcTokenBuilder<'a> {
             privileges.insert(id.id(), expiry.absolute_from(issued_at, field)?);
             expiries.push((field, expiry));
         }
-        self.common.check(|| {
-            AppId::new(self.common.app_id())?;
-            for (field, expiry) in expiries {
-                validate::lifetime(field, expiry, issued_at)?;
-            }
-            Ok(())
-        })?;
-        Ok(AccessToken006 {
-            app_id: self.common.app_id().to_owned(),
-            channel_name: self.channel.clone(),
-            uid: self.uid.packed().into_owned(),
-            salt,
-            ts: issued_at.plus_secs(crate::time::MAX_LIFETIME_SECS).to_u32("ts")?,
-            privileges,
-        })
+        let (channel, uid) = (self.channel.clone(), self.uid.packed().into_owned());
+        self.common.token_v006(issued_at, salt, &expiries, channel, uid, privileges)
     }
 
     /// Builds the legacy 006 token.

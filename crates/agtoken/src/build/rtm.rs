@@ -71,19 +71,9 @@ impl<'a> RtmTokenBuilder<'a> {
             return Err(Error::invalid("permissions", "RTM 2 permissions exist only in 007 tokens", ""));
         }
         let (issued_at, salt) = self.common.stamp();
-        self.common.check(|| {
-            AppId::new(self.common.app_id())?;
-            validate::lifetime("expire", self.common.expiry, issued_at)
-        })?;
-        let login = self.common.expiry.absolute_from(issued_at, "expire")?;
-        Ok(AccessToken006 {
-            app_id: self.common.app_id().to_owned(),
-            channel_name: self.user_id.clone(),
-            uid: String::new(),
-            salt,
-            ts: issued_at.plus_secs(crate::time::MAX_LIFETIME_SECS).to_u32("ts")?,
-            privileges: BTreeMap::from([(Privilege006::RtmLogin.id(), login)]),
-        })
+        let expiry = self.common.expiry;
+        let privileges = BTreeMap::from([(Privilege006::RtmLogin.id(), expiry.absolute_from(issued_at, "expire")?)]);
+        self.common.token_v006(issued_at, salt, &[("expire", expiry)], self.user_id.clone(), String::new(), privileges)
     }
 
     /// Builds the legacy 006 token.

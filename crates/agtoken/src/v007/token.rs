@@ -9,7 +9,7 @@ use super::service::Service;
 use crate::deflate;
 use crate::error::{Error, Result};
 use crate::ids::{AppCertificate, CertificateSet};
-use crate::wire::{Put, Reader};
+use crate::wire::{Put, Reader, BASE64_IN};
 
 type HmacSha256 = Hmac<Sha256>;
 
@@ -55,14 +55,8 @@ fn sign(key: &[u8; 32], signing_info: &[u8]) -> [u8; 32] {
     mac.finalize().into_bytes().into()
 }
 
-/// Standard alphabet; padding required on output, optional on input (Node's decoder, which
-/// the reference uses, does not insist on it).
+/// Standard alphabet with padding on output (input: [`BASE64_IN`]).
 const B64_OUT: base64::engine::GeneralPurpose = base64::engine::general_purpose::STANDARD;
-const B64_IN: base64::engine::GeneralPurpose = base64::engine::GeneralPurpose::new(
-    &base64::alphabet::STANDARD,
-    base64::engine::GeneralPurposeConfig::new()
-        .with_decode_padding_mode(base64::engine::DecodePaddingMode::Indifferent),
-);
 
 impl AccessToken2 {
     /// A token with no services yet.
@@ -148,10 +142,10 @@ impl AccessToken2 {
         let mut stack = [0u8; 768];
         let heap;
         let compressed: &[u8] = if body.len() / 4 * 3 + 3 <= stack.len() {
-            let n = B64_IN.decode_slice(body, &mut stack).map_err(|e| Error::Base64 { reason: e.to_string() })?;
+            let n = BASE64_IN.decode_slice(body, &mut stack).map_err(|e| Error::Base64 { reason: e.to_string() })?;
             &stack[..n]
         } else {
-            heap = B64_IN.decode(body).map_err(|e| Error::Base64 { reason: e.to_string() })?;
+            heap = BASE64_IN.decode(body).map_err(|e| Error::Base64 { reason: e.to_string() })?;
             &heap
         };
         let mut content = Vec::with_capacity(compressed.len() * 2 + 64);
