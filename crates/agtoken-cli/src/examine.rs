@@ -54,7 +54,7 @@ fn describe(token: &Token, channel: Option<&str>, uid_str: Option<&str>, now: Un
     let _ = writeln!(out, "app id      {}", token.app_id());
     match token {
         Token::V007(p) => {
-            let t = &p.token;
+            let t = p.structure();
             let issued = t.issued_at as u64;
             let _ = writeln!(out, "issued at   {}", when(UnixTime::from_secs(issued), now));
             let cap = match t.expire {
@@ -118,7 +118,7 @@ fn describe(token: &Token, channel: Option<&str>, uid_str: Option<&str>, now: Un
                 when(token.issued_at(), now)
             );
             let _ = writeln!(out, "expires at  {} (ts)", when(token.expires_at(), now));
-            let _ = writeln!(out, "salt        {}", t.salt);
+            let _ = writeln!(out, "salt        {}", t.salt());
             let check = |name: &str, crc: u32, given: Option<&str>, matches: bool| match given {
                 None => format!(
                     "{name:<11} only its CRC-32 is in a 006 token: {crc:08x} (pass --{} to check one)",
@@ -132,11 +132,11 @@ fn describe(token: &Token, channel: Option<&str>, uid_str: Option<&str>, now: Un
             let _ = writeln!(
                 out,
                 "{}",
-                check("channel", t.crc_channel_name, channel, channel.is_some_and(|c| t.channel_matches(c)))
+                check("channel", t.crc_channel_name(), channel, channel.is_some_and(|c| t.channel_matches(c)))
             );
-            let _ = writeln!(out, "{}", check("uid", t.crc_uid, uid_str, uid_str.is_some_and(|u| t.uid_matches(u))));
+            let _ = writeln!(out, "{}", check("uid", t.crc_uid(), uid_str, uid_str.is_some_and(|u| t.uid_matches(u))));
             let _ = writeln!(out, "privileges");
-            for (&id, &value) in &t.privileges {
+            for (&id, &value) in t.privileges() {
                 let name = Privilege006::from_id(id).map_or("unknown privilege", Privilege006::name);
                 let until =
                     if value == 0 { "no expiry".to_owned() } else { when(UnixTime::from_secs(value as u64), now) };
@@ -288,7 +288,7 @@ pub fn upgrade(args: UpgradeArgs) -> Result<(), Failure> {
         return Err(Failure::usage("upgrade takes a 006 token; this one is already 007"));
     };
     let cert = output::certificate(args.common.app_certificate.as_deref(), args.common.unchecked)?;
-    let is_rtm = old.privileges.contains_key(&Privilege006::RtmLogin.id());
+    let is_rtm = old.privileges().contains_key(&Privilege006::RtmLogin.id());
     let who = uid(&args.who);
     let (channel, uid_str) = if is_rtm {
         let user = args
@@ -318,10 +318,10 @@ pub fn upgrade(args: UpgradeArgs) -> Result<(), Failure> {
             ))
         })
     };
-    let expire = relative(old.ts, "the token")?.min(agtoken::time::MAX_LIFETIME_SECS as u32);
+    let expire = relative(old.ts(), "the token")?.min(agtoken::time::MAX_LIFETIME_SECS as u32);
     let mut rtc = Privileges::new();
     let mut rtm = Privileges::new();
-    for (&id, &value) in &old.privileges {
+    for (&id, &value) in old.privileges() {
         match Privilege006::from_id(id) {
             Some(Privilege006::RtmLogin) => {
                 rtm.insert(RtmPrivilege::Login.id(), relative(value, "rtm_login")?);
@@ -342,7 +342,7 @@ pub fn upgrade(args: UpgradeArgs) -> Result<(), Failure> {
     let issued_u32 = u32::try_from(issued.as_secs()).map_err(|_| {
         Failure::usage(format!("--issued-at {} does not fit the format's 32-bit time", issued.as_secs()))
     })?;
-    let mut token = AccessToken2::new(old.app_id.clone(), issued_u32, expire, salt);
+    let mut token = AccessToken2::new(old.app_id(), issued_u32, expire, salt);
     if !rtc.is_empty() {
         token.add_service(Service::Rtc { channel_name: channel.clone(), uid: uid_str, privileges: rtc });
     }

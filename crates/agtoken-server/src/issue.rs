@@ -3,18 +3,20 @@
 //!
 //! 1. authentication of the caller for the app's `auth` (401), the first policy rule that
 //!    selects the caller (403 when none does), the per-caller rate limit (429);
-//! 2. the route's build;
-//! 3. the policy, on the **built token** (parsed back: every service, channel and user in it),
-//!    so a route cannot describe what it issues wrongly (403 naming the rule);
-//! 4. metrics and one audit line (see [`crate::audit`]); a refusal gets one too.
-//!
-//! With `auth = "none"` (and in demo mode) steps 1 and 3 are skipped: no lookup, no parse, no
-//! allocation beyond the audit line.
+//! 2. the route's build (one token, or several that are answered together, as on `/rte`);
+//! 3. every built token is parsed back and **verified** with the app's certificates (a 006 token
+//!    for the channel and uid the route built it for), and its grants, what it admits, computed
+//!    by the library ([`agtoken::VerifiedToken::grants`]) are judged: no grant may outlive the
+//!    app's maximum lifetime (every mode), and the policy rule must allow every grant (403 naming
+//!    the rule). A route cannot describe what it issues wrongly: the token speaks for itself;
+//! 4. only when every token of the answer passed: metrics and one audit line per token, with
+//!    what it admits (services, channel, user, role, the earliest and the latest end). A refusal
+//!    gets one line, and nothing is counted as issued.
 
 use std::fmt;
 use std::sync::Arc;
 
-use agtoken::{Role, Token, Version};
+use agtoken::{Grant, Role, Token, UnixTime, Version};
 use axum::http::StatusCode;
 use sha2::{Digest, Sha256};
 
@@ -23,25 +25,96 @@ use crate::auth::Caller;
 use crate::guard::REQUEST;
 use crate::limit::retry_after_secs;
 use crate::metrics::service_index;
-use crate::policy;
+use crate::policy::{self, Rule};
 use crate::state::{App, AppState};
 
-/// What a route is about to issue: the input of the policy check.
+/// What a route was asked to issue: named in the audit line of a refusal that comes before any
+/// token exists (authentication, rule selection, rate limit, a build error).
 pub struct Intent<'a> {
     /// The route pattern, e.g. `/fetch_rtc_token`.
     pub route: &'static str,
     /// The app id.
     pub app_id: &'a str,
-    /// Services the token will hold, e.g. `["rtc", "rtm"]`.
+    /// Services asked for, e.g. `["rtc", "rtm"]`.
     pub services: &'a [&'static str],
-    /// The channel (RTC), or `""`.
+    /// The channel asked for (RTC), or `""`.
     pub channel: &'a str,
-    /// The user: uid, account or user id as text (`"0"`/`""` for any).
+    /// The user asked for, as sent.
     pub user: &'a str,
-    /// The RTC role, when the token has RTC privileges.
+    /// The RTC role asked for.
     pub role: Option<Role>,
     /// Lifetime asked for, seconds.
     pub lifetime: u32,
+}
+
+/// One token a route built: its text and, for a 006 token, the channel (RTM: the user account)
+/// and packed uid (`""` for uid 0) it was built for, since the token holds only their CRC-32.
+/// A wrong claim fails the signature check, so a route cannot make a token look narrower.
+pub(crate) struct Minted<'a> {
+    /// The token text.
+    pub text: &'a str,
+    /// (channel, packed uid) for 006; ignored for 007.
+    pub claimed: (&'a str, &'a str),
+}
+
+/// What [`AppState::issue`] gives back: the route's value and when its tokens' grants end.
+pub(crate) struct Issued<T> {
+    /// What the route built.
+    pub value: T,
+    /// The earliest end among the grants: when a client must renew (the SDK's
+    /// "privilege will expire" comes 30 s before). This is what responses report.
+    pub earliest: u64,
+}
+
+/// What one verified token admits, summed up for the audit line and the metrics.
+pub(crate) struct Judged<'a> {
+    pub text: &'a str,
+    pub version: Version,
+    /// Policy classes (`rtc`, `chat_app`, …), each once, in grant order.
+    pub classes: Vec<&'static str>,
+    /// Service names for the metrics, each once.
+    pub services: Vec<&'static str>,
+    /// The first channel and user a grant names (`-` when none, `any` for a wildcard).
+    pub channel: String,
+    pub user: String,
+    pub role: Option<&'static str>,
+    pub earliest: u64,
+    pub latest: u64,
+}
+
+impl<'a> Judged<'a> {
+    fn new(text: &'a str, version: Version, grants: &[Grant], token_end: UnixTime) -> Self {
+        let mut classes: Vec<&'static str> = Vec::new();
+        let mut services: Vec<&'static str> = Vec::new();
+        for g in grants {
+            let class = policy::class_of(g);
+            if !classes.contains(&class) {
+                classes.push(class);
+            }
+            let service = g.service.map_or("other", agtoken::ServiceType::name);
+            if !services.contains(&service) {
+                services.push(service);
+            }
+        }
+        let show = |scope: Option<&agtoken::Scope>| match scope {
+            Some(agtoken::Scope::Exact(text) | agtoken::Scope::Pattern(text)) => text.clone(),
+            Some(agtoken::Scope::Any) => "any".to_owned(),
+            None => "-".to_owned(),
+        };
+        let earliest = grants.iter().map(|g| g.until).min().unwrap_or(token_end).as_secs();
+        let latest = grants.iter().map(|g| g.until).max().unwrap_or(token_end).as_secs();
+        Judged {
+            text,
+            version,
+            classes,
+            services,
+            channel: show(grants.iter().find_map(|g| g.channel.as_ref())),
+            user: show(grants.iter().find_map(|g| g.user.as_ref())),
+            role: policy::rtc_role(grants),
+            earliest,
+            latest,
+        }
+    }
 }
 
 /// A refusal: 401 (authentication), 403 (policy) or 429 (rate limit).
@@ -83,8 +156,8 @@ impl fmt::Display for Fingerprint<'_> {
 
 /// The authenticated caller of one issue and the rule that governs it.
 struct Session {
-    caller: Option<Arc<Caller>>,
-    rule: Option<usize>,
+    caller: Arc<Caller>,
+    rule: usize,
 }
 
 fn role_name(role: Role) -> &'static str {
@@ -95,68 +168,62 @@ fn role_name(role: Role) -> &'static str {
 }
 
 impl AppState {
-    /// Issues one token: checks, `build`, checks the result, records. `meta` gives the built
-    /// token's text, version and expiry (Unix seconds).
+    /// Issues the tokens of one answer: checks, `build`, judges every built token (`minted`
+    /// lists them), records. Either every token is returned and recorded, or none.
     pub(crate) fn issue<T, E>(
         &self,
         intent: &Intent<'_>,
         build: impl FnOnce() -> Result<T, E>,
-        meta: impl Fn(&T) -> (&str, Version, u64),
-    ) -> Result<T, IssueError<E>> {
+        minted: impl Fn(&T) -> Vec<Minted<'_>>,
+    ) -> Result<Issued<T>, IssueError<E>> {
         let Some((index, app)) = self.app_indexed(intent.app_id) else {
             // Routes only build for configured apps; refuse rather than issue unchecked.
             let refusal = Refusal::new(StatusCode::FORBIDDEN, format!("app {} is not configured", intent.app_id));
             return Err(IssueError::Refused(self.refuse(intent, None, None, refusal)));
         };
-        if app.cfg.auth.is_none() {
-            let built = build().map_err(IssueError::Build)?;
-            let (token, version, expires_at) = meta(&built);
-            let client = REQUEST.try_with(|ctx| ctx.client).ok().flatten();
-            let who = Who { caller: "anonymous", client, rule: None };
-            self.record_issued(&who, intent, intent.role.map(role_name), version, token, expires_at);
-            return Ok(built);
-        }
-
-        let session = match self.authorize(index, app) {
-            Ok(session) => session,
-            Err((refusal, rule)) => {
-                let caller = REQUEST.try_with(caller_id).ok().flatten();
-                return Err(IssueError::Refused(self.refuse(intent, caller.as_deref(), rule, refusal)));
+        let session = if app.cfg.auth.is_none() {
+            None
+        } else {
+            match self.authorize(index, app) {
+                Ok(session) => Some(session),
+                Err((refusal, rule)) => {
+                    let caller = REQUEST.try_with(caller_id).ok().flatten();
+                    return Err(IssueError::Refused(self.refuse(intent, caller.as_deref(), rule, refusal)));
+                }
             }
         };
-        let caller = session.caller.as_deref().expect("authenticated");
-        let rule = session.rule.map(|i| &app.cfg.policy[i]);
+        let rule = session.as_ref().map(|s| &app.cfg.policy[s.rule]);
+        let caller = session.as_ref().map(|s| &*s.caller);
         let built = build().map_err(IssueError::Build)?;
-        let (token, version, expires_at) = meta(&built);
-
-        let lifetime =
-            intent.lifetime.max(u32::try_from(expires_at.saturating_sub(self.now().as_secs())).unwrap_or(u32::MAX));
-        let parsed = Token::parse(token);
-        let grants = match &parsed {
-            Ok(t) => policy::grants(t, intent.channel, intent.user),
-            Err(_) => Vec::new(),
-        };
-        let role = if grants.iter().any(|g| g.service == "rtc") {
-            Some(if grants.iter().any(|g| g.publisher) { "publisher" } else { "subscriber" })
-        } else {
-            intent.role.map(role_name)
-        };
-        let verdict = match (&parsed, rule) {
-            (Err(e), _) => Err(Refusal::new(StatusCode::FORBIDDEN, format!("the built token does not parse: {e}"))),
-            (Ok(_), Some(rule)) => rule.check(caller, &grants, lifetime).map_err(|reason| {
-                Refusal::new(StatusCode::FORBIDDEN, format!("policy rule {:?}: {reason}", rule.name))
-            }),
-            (Ok(_), None) => Err(Refusal::new(StatusCode::FORBIDDEN, "no policy rule")),
-        };
-        let client = REQUEST.try_with(|ctx| ctx.client).ok().flatten();
-        let who = Who { caller: &caller.id, client, rule: rule.map(|r| r.name.as_str()) };
-        if let Err(refusal) = verdict {
-            self.metrics().refused();
-            audit::refused(&who, intent, role, refusal.status.as_u16(), &refusal.message);
-            return Err(IssueError::Refused(refusal));
+        let now = self.now();
+        let tokens = minted(&built);
+        let mut judged = Vec::with_capacity(tokens.len());
+        for token in &tokens {
+            match judge(app, caller.zip(rule), token, now) {
+                Ok(j) => judged.push(j),
+                Err(refusal) => {
+                    let who = self.who(caller, rule);
+                    self.metrics().refused();
+                    audit::refused(&who, intent, intent.role.map(role_name), refusal.status.as_u16(), &refusal.message);
+                    return Err(IssueError::Refused(refusal));
+                }
+            }
         }
-        self.record_issued(&who, intent, role, version, token, expires_at);
-        Ok(built)
+        let who = self.who(caller, rule);
+        let mut earliest = u64::MAX;
+        for j in &judged {
+            for service in &j.services {
+                self.metrics().issued(service_index(service), j.version);
+            }
+            audit::issued(&who, intent, j, now.as_secs());
+            earliest = earliest.min(j.earliest);
+        }
+        Ok(Issued { value: built, earliest })
+    }
+
+    fn who<'s>(&self, caller: Option<&'s Caller>, rule: Option<&'s Rule>) -> Who<'s> {
+        let client = REQUEST.try_with(|ctx| ctx.client).ok().flatten();
+        Who { caller: caller.map_or("anonymous", |c| c.id.as_str()), client, rule: rule.map(|r| r.name.as_str()) }
     }
 
     /// Step 1: authentication (cached for the request), rule selection, per-caller limit.
@@ -203,7 +270,7 @@ impl AppState {
                     }
                 }
             }
-            Ok(Session { caller: Some(caller), rule: Some(rule_index) })
+            Ok(Session { caller, rule: rule_index })
         });
         match outcome {
             Ok(result) => result,
@@ -220,22 +287,41 @@ impl AppState {
         audit::refused(&who, intent, intent.role.map(role_name), refusal.status.as_u16(), &refusal.message);
         refusal
     }
+}
 
-    /// Counts an issued token and writes its audit line.
-    fn record_issued(
-        &self,
-        who: &Who<'_>,
-        intent: &Intent<'_>,
-        role: Option<&'static str>,
-        version: Version,
-        token: &str,
-        expires_at: u64,
-    ) {
-        for service in intent.services {
-            self.metrics().issued(service_index(service), version);
-        }
-        audit::issued(who, intent, role, version, token, expires_at);
+/// Step 3 for one token: parse it back, verify it with the app's certificates, and judge what
+/// it admits against the app's maximum lifetime and the caller's rule.
+fn judge<'t>(
+    app: &App,
+    policy: Option<(&Caller, &Rule)>,
+    token: &Minted<'t>,
+    now: UnixTime,
+) -> Result<Judged<'t>, Refusal> {
+    let forbidden = |message: String| Refusal::new(StatusCode::FORBIDDEN, message);
+    let verified = Token::parse(token.text)
+        .and_then(|t| t.verify_claimed(&app.certs, token.claimed.0, token.claimed.1))
+        .map_err(|e| forbidden(format!("the token built for this request cannot be judged: {e}")))?;
+    if verified.token().app_id() != app.id() {
+        return Err(forbidden(format!("the token built for this request is for app {}", verified.token().app_id())));
     }
+    let grants = verified.grants();
+    let judged = Judged::new(token.text, verified.token().version(), &grants, verified.token().expires_at());
+    let max = u64::from(app.cfg.max_lifetime);
+    if let Some(latest) = grants.iter().max_by_key(|g| g.until) {
+        let lifetime = latest.until.as_secs().saturating_sub(now.as_secs());
+        if lifetime > max {
+            return Err(forbidden(format!(
+                "the token would admit {} for {lifetime} s, longer than app {}'s maximum lifetime of {max} s",
+                latest.capability,
+                app.id()
+            )));
+        }
+    }
+    if let Some((caller, rule)) = policy {
+        rule.check(caller, &grants, now)
+            .map_err(|reason| forbidden(format!("policy rule {:?}: {reason}", rule.name)))?;
+    }
+    Ok(judged)
 }
 
 /// The id of the request's caller, when it authenticated.
@@ -244,16 +330,6 @@ fn caller_id(ctx: &crate::guard::RequestCtx) -> Option<String> {
         Some((_, Ok(caller))) => Some(caller.id.clone()),
         _ => None,
     }
-}
-
-/// When a token with this structure stops admitting joins (the library's rule, without
-/// parsing the text again).
-pub(crate) fn expires_at_007(issued_at: u32, expire: u32) -> u64 {
-    let expire = match expire {
-        0 => 86_400,
-        e => e.min(86_400),
-    };
-    u64::from(issued_at) + u64::from(expire)
 }
 
 impl App {

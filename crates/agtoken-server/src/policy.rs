@@ -3,24 +3,32 @@
 //! by API key name (`api_keys`) and/or JWT claims (`claims`, each equal to one of the given
 //! values, or an array claim containing one); a rule with no selector selects every caller.
 //!
-//! The rule then allows, for every service in the token about to be issued (checked on the
-//! built token itself, so a route cannot describe it wrongly):
+//! The rule is then compared with what the built token **admits**: its grants, computed by the
+//! library ([`agtoken::VerifiedToken::grants`]) from the token parsed back and verified, the same
+//! computation as Agora's admission check. Never the request, never a route's idea of what it
+//! built. For every grant:
 //!
-//! - `services`: `rtc`, `rtm`, `chat` (a user), `chat_app` (app-level: administration),
-//!   `fpa`, `apaas` (a user), `apaas_app`, `rtm2`, `streaming`, `fcdn`, `convoai`, `stt`;
-//! - `channels`: `*` patterns the RTC channel (and APaaS room, streaming/FCDN channel) must match;
-//! - `uid_claim`: every uid, account and user id in the token must equal this JWT claim
-//!   (e.g. `"sub"`);
-//! - `roles`: `publisher` and/or `subscriber`;
-//! - `max_lifetime_secs`;
-//! - `allow_wildcards`: tokens for any user (uid 0 / empty) or a channel pattern (`*`);
-//!   off unless set.
+//! - `services`: its class must be listed: `rtc`, `rtm`, `chat` (a user), `chat_app`
+//!   (app-level: administration), `fpa`, `apaas` (a user), `apaas_app`, `rtm2`, `streaming`,
+//!   `fcdn`, `convoai`, `stt`, `other` (a service type this server does not know). A 006 token
+//!   holding RTC privileges and RTM login has grants of both.
+//! - `channels`: `*` patterns its channel (RTC channel, APaaS room, streaming/FCDN channel) must
+//!   fall within;
+//! - `uid_claim`: its user must be exactly this JWT claim (e.g. `"sub"`);
+//! - `roles`: the RTC actions allowed: `subscriber` = join, `publisher` = join and publish
+//!   audio/video/data, `admin` = the 006 administrate-channel privilege (default: publisher and
+//!   subscriber);
+//! - `max_lifetime_secs`: the latest end among the grants, from now (the app's maximum is
+//!   checked for every token, with or without rules);
+//! - `allow_wildcards`: grants for any user (uid 0, empty), any channel, or a pattern; off
+//!   unless set;
+//! - `allow_unnamed_privileges`: privilege ids the library cannot name; off unless set.
 //!
 //! A refusal (403) names the rule: `policy rule "students": channel "staff" is not allowed …`.
 
 use std::fmt::Write as _;
 
-use agtoken::{Service, Token};
+use agtoken::{Capability, Grant, Scope, ServiceType, UnixTime};
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
@@ -60,10 +68,14 @@ pub struct Rule {
     pub channels: Vec<String>,
     /// Every uid/account/user id must equal this JWT claim.
     pub uid_claim: Option<String>,
-    /// May the caller get a publisher token?
+    /// May the caller get a publisher token (join and publish audio, video, data)?
     pub allow_publisher: bool,
-    /// May the caller get a subscriber token?
+    /// May the caller get a subscriber token (join only)?
     pub allow_subscriber: bool,
+    /// May the caller get a 006 token with the administrate-channel privilege (101)?
+    pub allow_admin: bool,
+    /// May the caller get privileges this server cannot name (they admit nothing it can judge)?
+    pub allow_unnamed_privileges: bool,
     /// Longest lifetime, seconds.
     pub max_lifetime: Option<u32>,
     /// May the caller get tokens for any user or a channel pattern?
@@ -72,64 +84,30 @@ pub struct Rule {
     pub rate_limit: Option<Rate>,
 }
 
-/// One thing a token grants, as the policy sees it.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Grant<'a> {
-    /// A name of [`SERVICES`].
-    pub service: &'static str,
-    /// The channel (or room), if the service has one.
-    pub channel: Option<&'a str>,
-    /// The user (uid text, account, user id), if the service has one; `""` = any user.
-    pub user: Option<&'a str>,
-    /// RTC: publish privileges.
-    pub publisher: bool,
-}
-
-fn publishes(privileges: impl IntoIterator<Item = u16>) -> bool {
-    privileges.into_iter().any(|id| (2..=4).contains(&id))
-}
-
-/// What a parsed token grants. A 006 token stores its channel and uid only as CRC-32, so those
-/// come from the route (`channel`, `user`), which built the token from them.
-pub fn grants<'a>(token: &'a Token, channel: &'a str, user: &'a str) -> Vec<Grant<'a>> {
-    let g = |service, channel, user, publisher| Grant { service, channel, user, publisher };
-    match token {
-        Token::V006(t) => {
-            if t.privileges.contains_key(&1000) {
-                vec![g("rtm", None, Some(user), false)]
-            } else {
-                vec![g("rtc", Some(channel), Some(user), publishes(t.privileges.keys().copied()))]
-            }
-        }
-        Token::V007(t) => t
-            .token
-            .services
-            .iter()
-            .map(|s| match s {
-                Service::Rtc { channel_name, uid, privileges } => {
-                    g("rtc", Some(channel_name.as_str()), Some(uid.as_str()), publishes(privileges.keys().copied()))
-                }
-                Service::Rtm { user_id, .. } => g("rtm", None, Some(user_id.as_str()), false),
-                Service::Rtm2 { user_id, .. } => g("rtm2", None, Some(user_id.as_str()), false),
-                Service::Chat { user_id, .. } if user_id.is_empty() => g("chat_app", None, None, false),
-                Service::Chat { user_id, .. } => g("chat", None, Some(user_id.as_str()), false),
-                Service::Apaas { user_uuid, .. } if user_uuid.is_empty() => g("apaas_app", None, None, false),
-                Service::Apaas { room_uuid, user_uuid, .. } => {
-                    g("apaas", (!room_uuid.is_empty()).then_some(room_uuid.as_str()), Some(user_uuid.as_str()), false)
-                }
-                Service::Streaming { channel_name, account, .. } => {
-                    g("streaming", Some(channel_name.as_str()), Some(account.as_str()), false)
-                }
-                Service::Fcdn { channel_name, account, .. } => {
-                    g("fcdn", Some(channel_name.as_str()), Some(account.as_str()), false)
-                }
-                Service::Fpa { .. } => g("fpa", None, None, false),
-                Service::ConvoAi { .. } => g("convoai", None, None, false),
-                Service::Stt { .. } => g("stt", None, None, false),
-                _ => g("other", None, None, false),
-            })
-            .collect(),
+/// The policy's name for what a grant is for: the service's name, with the app-level Chat and
+/// APaaS grants apart (`chat_app`, `apaas_app`), and `other` for a service type this server does
+/// not know.
+pub fn class_of(grant: &Grant) -> &'static str {
+    match (grant.service, grant.capability) {
+        (Some(ServiceType::Chat), Capability::ChatApp) => "chat_app",
+        (Some(ServiceType::Apaas), Capability::ApaasApp) => "apaas_app",
+        (Some(kind), _) => kind.name(),
+        (None, _) => "other",
     }
+}
+
+/// The RTC role a token's grants amount to: `publisher` when it may publish, `admin` when it may
+/// administrate the channel (006), else `subscriber`; `None` without RTC grants.
+pub fn rtc_role(grants: &[Grant]) -> Option<&'static str> {
+    let rtc = || grants.iter().filter(|g| g.service == Some(ServiceType::Rtc));
+    rtc().next()?;
+    Some(if rtc().any(|g| g.capability == Capability::AdministrateChannel) {
+        "admin"
+    } else if rtc().any(|g| g.capability.is_publish()) {
+        "publisher"
+    } else {
+        "subscriber"
+    })
 }
 
 /// The first rule that selects `caller`, with its index.
@@ -167,67 +145,94 @@ impl Rule {
         })
     }
 
-    /// Whether the rule allows `grants` valid for `lifetime` seconds; `Err` says why not (the
-    /// caller gets it with the rule's name).
-    pub fn check(&self, caller: &Caller, grants: &[Grant<'_>], lifetime: u32) -> Result<(), String> {
+    /// Whether the rule allows everything `grants` admit, judged at `now`; `Err` says why not
+    /// (the caller gets it with the rule's name). The latest end among the grants is compared
+    /// with the rule's maximum lifetime, so no grant outlives it.
+    pub fn check(&self, caller: &Caller, grants: &[Grant], now: UnixTime) -> Result<(), String> {
         if let Some(max) = self.max_lifetime {
-            if lifetime > max {
-                return Err(format!("a lifetime of {lifetime} s is longer than this rule's maximum of {max} s"));
+            if let Some(latest) = grants.iter().max_by_key(|g| g.until) {
+                let lifetime = latest.until.as_secs().saturating_sub(now.as_secs());
+                if lifetime > u64::from(max) {
+                    return Err(format!(
+                        "the token would admit {} for {lifetime} s, longer than this rule's maximum of {max} s",
+                        latest.capability
+                    ));
+                }
             }
         }
         for grant in grants {
-            if !self.services.iter().any(|s| s == grant.service) {
+            self.check_grant(caller, grant)?;
+        }
+        Ok(())
+    }
+
+    fn check_grant(&self, caller: &Caller, grant: &Grant) -> Result<(), String> {
+        let class = class_of(grant);
+        if !self.services.iter().any(|s| s == class) {
+            return Err(format!("service {class} is not allowed (allowed: {})", self.services.join(", ")));
+        }
+        if let Capability::Unnamed(id) = grant.capability {
+            if !self.allow_unnamed_privileges {
                 return Err(format!(
-                    "service {} is not allowed (allowed: {})",
-                    grant.service,
-                    self.services.join(", ")
+                    "{class} privilege {id} is not one this server can name, so it cannot judge what it admits \
+                     (allow it with allow_unnamed_privileges = true)"
                 ));
             }
-            if let Some(channel) = grant.channel {
-                let pattern = channel.is_empty() || channel.contains('*');
-                if pattern && !self.allow_wildcards {
-                    return Err(format!(
-                        "channel {channel:?} is a wildcard (every channel it matches): wildcard tokens are not allowed"
-                    ));
-                }
-                if !self.channels.is_empty() && !self.channels.iter().any(|p| agtoken::wildcard::matches(p, channel)) {
-                    return Err(format!("channel {channel:?} is not allowed (allowed: {})", self.channels.join(", ")));
-                }
+        }
+        if let Some(channel) = &grant.channel {
+            if channel.is_wildcard() && !self.allow_wildcards {
+                return Err(format!(
+                    "{class} channel {channel} admits every channel it matches: wildcard tokens are not allowed"
+                ));
             }
-            if let Some(user) = grant.user {
-                let any_user = user.is_empty() || (grant.service == "rtc" && user == "0") || user.contains('*');
-                if any_user && !self.allow_wildcards {
-                    let what = if user.is_empty() || user == "0" {
-                        "any user (uid 0)".to_owned()
-                    } else {
-                        format!("{user:?}")
-                    };
-                    return Err(format!("{} token for {what}: wildcard tokens are not allowed", grant.service));
-                }
-                if let Some(claim) = &self.uid_claim {
-                    let expected = caller.claim(claim).and_then(claim_text);
-                    match expected {
-                        None => return Err(format!("the caller's token has no {claim} claim to bind the uid to")),
-                        Some(expected) if expected != user => {
-                            return Err(format!(
-                                "{} uid/account {user:?} is not the caller's {claim} claim {expected:?}",
-                                grant.service
-                            ))
-                        }
-                        Some(_) => {}
-                    }
-                }
+            if !self.channels.is_empty() && !self.channels.iter().any(|p| channel.within(p)) {
+                return Err(format!("channel {channel} is not allowed (allowed: {})", self.channels.join(", ")));
             }
-            if grant.service == "rtc" {
-                if grant.publisher && !self.allow_publisher {
-                    return Err("the publisher role is not allowed".into());
-                }
-                if !grant.publisher && !self.allow_subscriber {
-                    return Err("the subscriber role is not allowed".into());
+        }
+        if let Some(user) = &grant.user {
+            if user.is_wildcard() && !self.allow_wildcards {
+                let what = if *user == Scope::Any { "any user (uid 0)".to_owned() } else { user.to_string() };
+                return Err(format!("{class} token for {what}: wildcard tokens are not allowed"));
+            }
+            if let Some(claim) = &self.uid_claim {
+                let Some(expected) = caller.claim(claim).and_then(claim_text) else {
+                    return Err(format!("the caller's token has no {claim} claim to bind the uid to"));
+                };
+                if user.exact() != Some(expected.as_str()) {
+                    return Err(format!("{class} uid/account {user} is not the caller's {claim} claim {expected:?}"));
                 }
             }
         }
+        if grant.service == Some(ServiceType::Rtc) {
+            let allowed = match grant.capability {
+                Capability::JoinChannel => self.allow_subscriber || self.allow_publisher,
+                c if c.is_publish() => self.allow_publisher,
+                Capability::AdministrateChannel => self.allow_admin,
+                _ => true, // unnamed: judged above
+            };
+            if !allowed {
+                let role = match grant.capability {
+                    Capability::AdministrateChannel => "admin",
+                    Capability::JoinChannel => "subscriber",
+                    _ => "publisher",
+                };
+                return Err(format!(
+                    "{} needs the {role} role, which this rule does not allow (roles: {})",
+                    grant.capability,
+                    self.role_names()
+                ));
+            }
+        }
         Ok(())
+    }
+
+    fn role_names(&self) -> String {
+        let roles: Vec<&str> =
+            [(self.allow_publisher, "publisher"), (self.allow_subscriber, "subscriber"), (self.allow_admin, "admin")]
+                .into_iter()
+                .filter_map(|(on, name)| on.then_some(name))
+                .collect();
+        roles.join(", ")
     }
 }
 
@@ -249,8 +254,10 @@ pub struct FileRule {
     pub channels: Option<Vec<String>>,
     /// uid/account/user ids must equal this JWT claim.
     pub uid_claim: Option<String>,
-    /// `["publisher", "subscriber"]` (default: both).
+    /// `["publisher", "subscriber", "admin"]` (default: publisher and subscriber).
     pub roles: Option<Vec<String>>,
+    /// Privilege ids the server cannot name (default false).
+    pub allow_unnamed_privileges: Option<bool>,
     /// Longest lifetime, seconds (default: the app's maximum).
     pub max_lifetime_secs: Option<u32>,
     /// Any-user and channel-pattern tokens (default false).
@@ -318,7 +325,7 @@ pub(crate) fn resolve(
         if channels.iter().any(|c| c.is_empty()) {
             return Err(err("channels", "a pattern must not be empty (use \"*\" for any channel)".into()));
         }
-        let (mut allow_publisher, mut allow_subscriber) = (true, true);
+        let (mut allow_publisher, mut allow_subscriber, mut allow_admin) = (true, true, false);
         if let Some(roles) = &r.roles {
             allow_publisher = false;
             allow_subscriber = false;
@@ -326,8 +333,9 @@ pub(crate) fn resolve(
                 match role.as_str() {
                     "publisher" => allow_publisher = true,
                     "subscriber" => allow_subscriber = true,
+                    "admin" => allow_admin = true,
                     other => {
-                        return Err(err("roles", format!("unknown role {other:?} (publisher, subscriber)")));
+                        return Err(err("roles", format!("unknown role {other:?} (publisher, subscriber, admin)")));
                     }
                 }
             }
@@ -356,6 +364,8 @@ pub(crate) fn resolve(
             uid_claim: r.uid_claim.clone(),
             allow_publisher,
             allow_subscriber,
+            allow_admin,
+            allow_unnamed_privileges: r.allow_unnamed_privileges.unwrap_or(false),
             max_lifetime: r.max_lifetime_secs,
             allow_wildcards: r.allow_wildcards.unwrap_or(false),
             rate_limit,
@@ -392,6 +402,8 @@ mod tests {
     use super::*;
     use crate::auth::CallerKind;
 
+    const NOW: UnixTime = UnixTime(1_700_000_000);
+
     fn rule() -> Rule {
         Rule {
             name: "students".into(),
@@ -402,6 +414,8 @@ mod tests {
             uid_claim: Some("sub".into()),
             allow_publisher: false,
             allow_subscriber: true,
+            allow_admin: false,
+            allow_unnamed_privileges: false,
             max_lifetime: Some(600),
             allow_wildcards: false,
             rate_limit: None,
@@ -412,8 +426,27 @@ mod tests {
         Caller { id: "jwt:x".into(), kind: CallerKind::Jwt { claims: serde_json::from_str(claims).unwrap() } }
     }
 
-    fn rtc<'a>(channel: &'a str, user: &'a str, publisher: bool) -> Grant<'a> {
-        Grant { service: "rtc", channel: Some(channel), user: Some(user), publisher }
+    fn scope(text: &str) -> Scope {
+        match text {
+            "" | "*" => Scope::Any,
+            t if t.contains('*') => Scope::Pattern(t.into()),
+            t => Scope::Exact(t.into()),
+        }
+    }
+
+    fn rtc(channel: &str, user: &str, capability: Capability, secs: u64) -> Grant {
+        Grant {
+            service_code: 1,
+            service: Some(ServiceType::Rtc),
+            channel: Some(scope(channel)),
+            user: Some(scope(user)),
+            capability,
+            until: NOW.plus_secs(secs),
+        }
+    }
+
+    fn join(channel: &str, user: &str) -> Grant {
+        rtc(channel, user, Capability::JoinChannel, 600)
     }
 
     #[test]
@@ -436,23 +469,70 @@ mod tests {
     fn each_rule_refuses_with_a_reason() {
         let r = rule();
         let caller = jwt(r#"{"sub":"42","role":"student"}"#);
-        assert_eq!(r.check(&caller, &[rtc("class-1", "42", false)], 600), Ok(()));
-        let cases: Vec<(Vec<Grant<'_>>, u32, &str)> = vec![
-            (vec![rtc("class-1", "43", false)], 60, "not the caller's sub"),
-            (vec![rtc("staff", "42", false)], 60, "channel \"staff\" is not allowed"),
-            (vec![rtc("class-1", "42", true)], 60, "publisher"),
-            (vec![rtc("class-1", "42", false)], 601, "longer than this rule's maximum"),
-            (vec![rtc("class-*", "42", false)], 60, "wildcard"),
-            (vec![rtc("class-1", "0", false)], 60, "any user"),
-            (vec![rtc("class-1", "", false)], 60, "any user"),
-            (vec![Grant { service: "chat_app", channel: None, user: None, publisher: false }], 60, "chat_app"),
+        assert_eq!(r.check(&caller, &[join("class-1", "42")], NOW), Ok(()));
+        let rtm = Grant {
+            service_code: 2,
+            service: Some(ServiceType::Rtm),
+            channel: None,
+            user: Some(scope("42")),
+            capability: Capability::RtmLogin,
+            until: NOW.plus_secs(60),
+        };
+        assert_eq!(r.check(&caller, &[join("class-1", "42"), rtm.clone()], NOW), Ok(()));
+        let chat_app = Grant {
+            service_code: 5,
+            service: Some(ServiceType::Chat),
+            channel: None,
+            user: None,
+            capability: Capability::ChatApp,
+            until: NOW.plus_secs(60),
+        };
+        let cases: Vec<(Vec<Grant>, &str)> = vec![
+            (vec![join("class-1", "43")], "not the caller's sub"),
+            (vec![join("staff", "42")], "channel \"staff\" is not allowed"),
+            (vec![join("class-1", "42"), rtc("class-1", "42", Capability::PublishAudio, 60)], "publisher role"),
+            (vec![rtc("class-1", "42", Capability::AdministrateChannel, 60)], "admin role"),
+            (vec![rtc("class-1", "42", Capability::Unnamed(5), 60)], "allow_unnamed_privileges"),
+            (vec![rtc("class-1", "42", Capability::JoinChannel, 601)], "longer than this rule's maximum"),
+            (vec![join("class-1", "42"), rtc("class-1", "42", Capability::Unnamed(7), 90_000)], "maximum of 600"),
+            (vec![join("class-*", "42")], "wildcard"),
+            (vec![join("class-1", "")], "any user"),
+            (vec![join("class-1", "4*")], "wildcard"),
+            (vec![chat_app], "chat_app is not allowed"),
+            (vec![Grant { user: Some(scope("43")), ..rtm }], "rtm uid/account \"43\""),
         ];
-        for (grants, lifetime, expected) in cases {
-            let e = r.check(&caller, &grants, lifetime).unwrap_err();
+        for (grants, expected) in cases {
+            let e = r.check(&caller, &grants, NOW).unwrap_err();
             assert!(e.contains(expected), "{e} (expected {expected})");
         }
         let open = Rule { allow_wildcards: true, uid_claim: None, ..rule() };
-        assert_eq!(open.check(&caller, &[rtc("class-*", "", false)], 60), Ok(()));
-        assert!(open.check(&caller, &[rtc("*", "", false)], 60).is_err(), "* is wider than class-*");
+        assert_eq!(open.check(&caller, &[join("class-*", "")], NOW), Ok(()));
+        assert_eq!(open.check(&caller, &[join("class-a*", "")], NOW), Ok(()));
+        assert!(open.check(&caller, &[join("*", "")], NOW).is_err(), "* is wider than class-*");
+        assert!(open.check(&caller, &[join("", "")], NOW).is_err(), "any channel is wider than class-*");
+        let publisher = Rule { allow_publisher: true, allow_subscriber: false, uid_claim: None, ..rule() };
+        let publish = rtc("class-1", "42", Capability::PublishVideo, 60);
+        assert_eq!(publisher.check(&caller, &[join("class-1", "42"), publish], NOW), Ok(()));
+        assert_eq!(publisher.check(&caller, &[join("class-1", "42")], NOW), Ok(()), "join is part of publishing");
+    }
+
+    #[test]
+    fn classes_and_roles_come_from_grants() {
+        let app = Grant {
+            service_code: 7,
+            service: Some(ServiceType::Apaas),
+            channel: None,
+            user: None,
+            capability: Capability::ApaasApp,
+            until: NOW,
+        };
+        assert_eq!(class_of(&app), "apaas_app");
+        assert_eq!(class_of(&join("a", "1")), "rtc");
+        let unknown = Grant { service_code: 99, service: None, capability: Capability::ServiceOnly, ..app };
+        assert_eq!(class_of(&unknown), "other");
+        assert_eq!(rtc_role(&[join("a", "1")]), Some("subscriber"));
+        assert_eq!(rtc_role(&[join("a", "1"), rtc("a", "1", Capability::PublishData, 1)]), Some("publisher"));
+        assert_eq!(rtc_role(&[rtc("a", "1", Capability::AdministrateChannel, 1)]), Some("admin"));
+        assert_eq!(rtc_role(&[unknown]), None);
     }
 }

@@ -26,7 +26,7 @@ fn benches(c: &mut Criterion) {
     let token = builder().build().unwrap();
     let certs = CertificateSet::new(cert.clone());
     let content = match Token::parse(&token).unwrap() {
-        Token::V007(p) => p.content,
+        Token::V007(p) => p.content().to_vec(),
         Token::V006(_) => unreachable!("built as 007"),
     };
 

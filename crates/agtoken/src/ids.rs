@@ -82,8 +82,20 @@ impl std::str::FromStr for AppId {
 ///
 /// It is never shown: `Debug` and `Display` print `AppCertificate(..)`, and its memory is
 /// zeroed when dropped. The reference libraries hash it as ASCII text (not hex-decoded).
-#[derive(Clone, PartialEq, Eq)]
+///
+/// Equality compares in constant time (no early exit on the first differing byte), so comparing
+/// a candidate against the configured certificate does not leak how much of it matched.
+#[derive(Clone)]
 pub struct AppCertificate(Zeroizing<String>);
+
+impl PartialEq for AppCertificate {
+    fn eq(&self, other: &Self) -> bool {
+        use subtle::ConstantTimeEq;
+        bool::from(self.secret().ct_eq(other.secret()))
+    }
+}
+
+impl Eq for AppCertificate {}
 
 impl AppCertificate {
     /// Validates Agora's rule: exactly 32 hexadecimal characters. The error never echoes it.

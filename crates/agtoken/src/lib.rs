@@ -52,6 +52,7 @@ pub mod build;
 #[doc(hidden)]
 pub mod deflate; // public for the benchmarks only: not a stable API
 pub mod error;
+pub mod grant;
 pub mod ids;
 pub mod spec;
 pub mod time;
@@ -66,6 +67,7 @@ pub use build::{
     ApaasToken, ChatToken, EducationToken, FcdnToken, FpaToken, Role, Role006, RtcToken, RtmToken, StreamingToken,
 };
 pub use error::{Error, Result};
+pub use grant::{Capability, Grant, Scope};
 pub use ids::{AppCertificate, AppId, CertificateSet, Uid};
 pub use time::{Clock, Expiry, FixedClock, FixedSalt, OsSalt, SaltSource, SystemClock, UnixTime};
 pub use v006::AccessToken006;

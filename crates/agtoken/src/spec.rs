@@ -386,21 +386,21 @@ pub fn access_token2_to_json(t: &AccessToken2) -> Value {
 /// their CRC matches, `null` otherwise.
 pub fn access_token006_to_json(t: &ParsedAccessToken006, channel: Option<&str>, uid: Option<&str>) -> Value {
     json!({
-        "app_id": t.app_id,
+        "app_id": t.app_id(),
         "channel_name": channel.filter(|c| t.channel_matches(c)),
         "uid": uid.filter(|u| t.uid_matches(u)),
-        "salt": t.salt,
-        "ts": t.ts,
-        "privileges": privileges_json(&t.privileges),
-        "crc_channel_name": t.crc_channel_name,
-        "crc_uid": t.crc_uid,
+        "salt": t.salt(),
+        "ts": t.ts(),
+        "privileges": privileges_json(t.privileges()),
+        "crc_channel_name": t.crc_channel_name(),
+        "crc_uid": t.crc_uid(),
     })
 }
 
 /// The structure of any token, with `"version"`, in the form [`build_from_json`] reads.
 pub fn token_to_json(token: &Token, channel: Option<&str>, uid: Option<&str>) -> Value {
     let mut v = match token {
-        Token::V007(t) => access_token2_to_json(&t.token),
+        Token::V007(t) => access_token2_to_json(t.structure()),
         Token::V006(t) => access_token006_to_json(t, channel, uid),
     };
     v.as_object_mut().expect("an object").insert("version".into(), json!(token.version().as_str()));

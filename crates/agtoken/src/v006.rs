@@ -133,27 +133,65 @@ impl AccessToken006 {
     }
 }
 
-/// A 006 token as read from its text, signature not yet checked.
+/// A 006 token as read from its text, signature not yet checked. **Read-only** (private
+/// fields, accessors): what verification vouches for is what was read from the signed bytes.
+/// To change a token, edit an [`AccessToken006`] and sign it anew.
+///
+/// ```compile_fail
+/// # let t = agtoken::AccessToken006 { app_id: "970CA35de60c44645bbae8a215061b33".into(),
+/// #     channel_name: "c".into(), uid: "1".into(), salt: 1, ts: 2, privileges: Default::default() }
+/// #     .encode(&agtoken::AppCertificate::new("5CFd2fd1755d40ecb72977518be15d3b").unwrap()).unwrap();
+/// let mut parsed = agtoken::AccessToken006::parse(&t).unwrap();
+/// parsed.ts = u32::MAX; // error[E0616]: field `ts` of struct `ParsedAccessToken006` is private
+/// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ParsedAccessToken006 {
-    /// App id (in clear).
-    pub app_id: String,
-    /// Signature as found.
-    pub signature: Vec<u8>,
-    /// CRC-32 of the channel name.
-    pub crc_channel_name: u32,
-    /// CRC-32 of the uid string.
-    pub crc_uid: u32,
-    /// Salt.
-    pub salt: u32,
-    /// Token expiry (absolute Unix time).
-    pub ts: u32,
-    /// Privileges (absolute Unix times).
-    pub privileges: BTreeMap<u16, u32>,
+    app_id: String,
+    signature: Vec<u8>,
+    crc_channel_name: u32,
+    crc_uid: u32,
+    salt: u32,
+    ts: u32,
+    privileges: BTreeMap<u16, u32>,
     message: Vec<u8>,
 }
 
 impl ParsedAccessToken006 {
+    /// App id (in clear).
+    pub fn app_id(&self) -> &str {
+        &self.app_id
+    }
+
+    /// The signature as found.
+    pub fn signature(&self) -> &[u8] {
+        &self.signature
+    }
+
+    /// CRC-32 of the channel name (RTM tokens: of the user account).
+    pub fn crc_channel_name(&self) -> u32 {
+        self.crc_channel_name
+    }
+
+    /// CRC-32 of the packed uid string.
+    pub fn crc_uid(&self) -> u32 {
+        self.crc_uid
+    }
+
+    /// Salt.
+    pub fn salt(&self) -> u32 {
+        self.salt
+    }
+
+    /// Token expiry (absolute Unix time).
+    pub fn ts(&self) -> u32 {
+        self.ts
+    }
+
+    /// Privilege id → absolute Unix time (`0` = no limit of its own).
+    pub fn privileges(&self) -> &BTreeMap<u16, u32> {
+        &self.privileges
+    }
+
     /// Whether `channel` has the CRC the token holds.
     pub fn channel_matches(&self, channel: &str) -> bool {
         crc32(channel) == self.crc_channel_name

@@ -4,10 +4,11 @@
 use std::fmt;
 
 use crate::error::{Error, Result};
+use crate::grant::{grants_of, holdings_006, holdings_007, token_end_007, Capability, Grant, Holding, Scope};
 use crate::ids::{AppId, CertificateSet, Uid};
 use crate::time::{UnixTime, MAX_LIFETIME_SECS};
 use crate::v006::{AccessToken006, ParsedAccessToken006, Privilege006, VERSION_006};
-use crate::v007::{AccessToken2, ChatPrivilege, ParsedAccessToken2, RtcPrivilege, RtmPrivilege, Service, VERSION_007};
+use crate::v007::{AccessToken2, ParsedAccessToken2, Service, ServiceType, VERSION_007};
 use crate::wildcard;
 
 /// Token format version.
@@ -189,7 +190,9 @@ impl Action {
     }
 }
 
-/// A token read from text, **not verified**: every field is readable, nothing is trusted.
+/// A token read from text, **not verified**: every field is readable (through accessors),
+/// nothing is trusted, and nothing can be changed. Only [`Token::verify`] / [`Token::verify_for`]
+/// make a [`VerifiedToken`], from the bytes that were signed.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Token {
     /// An AccessToken2.
@@ -223,8 +226,8 @@ impl Token {
     /// The app id the token names.
     pub fn app_id(&self) -> &str {
         match self {
-            Token::V007(t) => &t.token.app_id,
-            Token::V006(t) => &t.app_id,
+            Token::V007(t) => &t.structure().app_id,
+            Token::V006(t) => t.app_id(),
         }
     }
 
@@ -232,23 +235,18 @@ impl Token {
     /// `ts` = issue + 24 h, so this is `ts - 24 h`, an estimate.
     pub fn issued_at(&self) -> UnixTime {
         match self {
-            Token::V007(t) => UnixTime(t.token.issued_at as u64),
-            Token::V006(t) => UnixTime((t.ts as u64).saturating_sub(MAX_LIFETIME_SECS)),
+            Token::V007(t) => UnixTime(u64::from(t.structure().issued_at)),
+            Token::V006(t) => UnixTime(u64::from(t.ts()).saturating_sub(MAX_LIFETIME_SECS)),
         }
     }
 
     /// When the token as a whole stops admitting joins. 007: `issued_at + expire`, where
-    /// `expire` 0 and anything over 24 h mean Agora's cap of 24 h. 006: `ts`.
+    /// `expire` 0 and anything over 24 h mean Agora's cap of 24 h. 006: `ts`. A privilege may
+    /// end earlier: see [`VerifiedToken::grants`].
     pub fn expires_at(&self) -> UnixTime {
         match self {
-            Token::V007(t) => {
-                let expire = match t.token.expire as u64 {
-                    0 => MAX_LIFETIME_SECS,
-                    e => e.min(MAX_LIFETIME_SECS),
-                };
-                UnixTime(t.token.issued_at as u64 + expire)
-            }
-            Token::V006(t) => UnixTime(t.ts as u64),
+            Token::V007(t) => token_end_007(t.structure().issued_at, t.structure().expire),
+            Token::V006(t) => UnixTime(u64::from(t.ts())),
         }
     }
 
@@ -267,32 +265,35 @@ impl Token {
     /// Checks the signature for the identity `action` uses. For a 006 token the channel and
     /// uid of the action are what was signed (or, for a wildcard token, `""`).
     pub fn verify_for(self, certificates: &CertificateSet, action: &Action) -> Result<VerifiedToken> {
+        let (channel, uid) = action.identity_006();
+        self.verify_claimed(certificates, channel, &uid)
+    }
+
+    /// Checks the signature of a 006 token for the channel (for an RTM token: the user account)
+    /// and the packed uid (`""` for uid 0) it is claimed to be made for, the way a token server
+    /// that built it knows them; where the CRC-32 in the token says the token was made for `""`
+    /// instead (a wildcard token), that is what is checked. A 007 token ignores the claim.
+    pub fn verify_claimed(self, certificates: &CertificateSet, channel: &str, uid: &str) -> Result<VerifiedToken> {
         let Token::V006(t) = &self else {
             return self.verify(certificates);
         };
-        let (channel, uid) = action.identity_006();
         // A wildcard token was signed for "" in place of the channel or uid.
-        let channel = if t.channel_matches(channel) {
-            channel
-        } else if t.channel_matches("") {
-            ""
-        } else {
-            channel
+        let wildcard_or = |matches: &dyn Fn(&str) -> bool, claimed: &str| {
+            if !matches(claimed) && matches("") {
+                String::new()
+            } else {
+                claimed.to_owned()
+            }
         };
-        let uid = if t.uid_matches(&uid) {
-            uid
-        } else if t.uid_matches("") {
-            String::new()
-        } else {
-            uid
-        };
-        let certificate_index = t.verify_signature(certificates, channel, &uid)?;
-        let identity = (channel.to_owned(), uid);
-        Ok(VerifiedToken { token: self, certificate_index, identity_006: Some(identity) })
+        let channel = wildcard_or(&|c| t.channel_matches(c), channel);
+        let uid = wildcard_or(&|u| t.uid_matches(u), uid);
+        let certificate_index = t.verify_signature(certificates, &channel, &uid)?;
+        Ok(VerifiedToken { token: self, certificate_index, identity_006: Some((channel, uid)) })
     }
 }
 
-/// A token whose signature matched one of the certificates.
+/// A token whose signature matched one of the certificates. Read-only: every fact it gives
+/// comes from the signed bytes (and, for 006, the identity it was verified for).
 #[derive(Clone, Debug)]
 pub struct VerifiedToken {
     token: Token,
@@ -305,8 +306,8 @@ pub struct VerifiedToken {
 pub struct Admission {
     /// Index of the certificate that signed the token (0 primary, 1 secondary).
     pub certificate_index: usize,
-    /// The earliest of the token's and the relevant privileges' expiries: the SDK fires
-    /// "privilege did expire" then, and "will expire" 30 s before.
+    /// The earliest end of the grants the action needs: the SDK fires "privilege did expire"
+    /// then, and "will expire" 30 s before.
     pub expires_at: UnixTime,
 }
 
@@ -321,7 +322,30 @@ impl VerifiedToken {
         self.certificate_index
     }
 
-    /// Whether Agora would admit `action` at `now`, for an app whose id is `app_id`.
+    /// For a 006 token, the channel and packed uid it was verified for (`""` where the token
+    /// is a wildcard); `None` for 007.
+    pub fn identity_006(&self) -> Option<(&str, &str)> {
+        self.identity_006.as_ref().map(|(c, u)| (c.as_str(), u.as_str()))
+    }
+
+    pub(crate) fn holdings(&self) -> Vec<Holding> {
+        match &self.token {
+            Token::V007(t) => holdings_007(t.structure()),
+            Token::V006(t) => {
+                let (channel, uid) = self.identity_006().unwrap_or_default();
+                holdings_006(t, channel, uid)
+            }
+        }
+    }
+
+    /// Everything this token admits: see [`crate::grant`]. The admission check
+    /// ([`VerifiedToken::check`]) is built on the same computation.
+    pub fn grants(&self) -> Vec<Grant> {
+        grants_of(&self.holdings(), self.token.expires_at())
+    }
+
+    /// Whether Agora would admit `action` at `now`, for an app whose id is `app_id`: whether
+    /// one of the token's [grants](VerifiedToken::grants) covers it.
     ///
     /// Checks, in the edge's order: app id (101), token expiry (109), the service and the
     /// user (110 / RTM 5), channel (110), the privilege and its expiry. Errors map to what the
@@ -334,88 +358,112 @@ impl VerifiedToken {
         if now >= token_expiry {
             return Err(Error::TokenExpired { expired_at: token_expiry, now });
         }
-        let privilege_expiry = match &self.token {
-            Token::V007(t) => check_007(&t.token, action, now)?,
-            Token::V006(t) => self.check_006(t, action, now)?,
+        let holdings = self.holdings();
+        let expires_at = match action {
+            Action::JoinChannel { channel, uid } | Action::Publish { channel, uid, .. } => {
+                let needed: &[Capability] = match action {
+                    Action::Publish { media: Media::Audio, .. } => &[Capability::JoinChannel, Capability::PublishAudio],
+                    Action::Publish { media: Media::Video, .. } => &[Capability::JoinChannel, Capability::PublishVideo],
+                    Action::Publish { media: Media::Data, .. } => &[Capability::JoinChannel, Capability::PublishData],
+                    _ => &[Capability::JoinChannel],
+                };
+                let mut first_error = None;
+                let mut rtc = holdings.iter().filter(|h| h.service == Some(ServiceType::Rtc)).peekable();
+                if rtc.peek().is_none() {
+                    return Err(self.wrong_service("RTC", uid.to_string(), Product::Rtc));
+                }
+                let mut admitted = None;
+                for holding in rtc {
+                    let attempt = (|| {
+                        channel_admits(holding.channel.as_ref(), channel)?;
+                        uid_admits(holding.user.as_ref(), uid)?;
+                        capabilities_live(holding, needed, now)
+                    })();
+                    match attempt {
+                        Ok(until) => {
+                            admitted = Some(until);
+                            break;
+                        }
+                        Err(e) => {
+                            first_error.get_or_insert(e);
+                        }
+                    }
+                }
+                match (admitted, first_error) {
+                    (Some(until), _) => until,
+                    (None, Some(e)) => return Err(e),
+                    (None, None) => unreachable!("at least one RTC holding was tried"),
+                }
+            }
+            Action::RtmLogin { user_id } => {
+                let holding = holdings.iter().find(|h| {
+                    matches!(h.service, Some(ServiceType::Rtm | ServiceType::Rtm2))
+                        && h.user.as_ref().is_some_and(|u| u.exact() == Some(user_id.as_str()))
+                });
+                let Some(holding) = holding else {
+                    return Err(self.wrong_service("RTM", user_id.clone(), Product::Rtm));
+                };
+                capabilities_live(holding, &[Capability::RtmLogin], now)?
+            }
+            Action::ChatLogin { user_id } => {
+                let holding = holdings.iter().find(|h| {
+                    h.service == Some(ServiceType::Chat)
+                        && h.user.as_ref().is_some_and(|u| u.exact() == Some(user_id.as_str()))
+                });
+                let Some(holding) = holding else {
+                    return Err(self.wrong_service("Chat user", user_id.clone(), Product::Chat));
+                };
+                capabilities_live(holding, &[Capability::ChatUser], now)?
+            }
+            Action::ChatApp => {
+                let holding = holdings
+                    .iter()
+                    .find(|h| h.service == Some(ServiceType::Chat) && h.until(Capability::ChatApp).is_some());
+                let Some(holding) = holding else {
+                    return Err(self.wrong_service("Chat app", String::new(), Product::Chat));
+                };
+                capabilities_live(holding, &[Capability::ChatApp], now)?
+            }
         };
-        let expires_at = privilege_expiry.map_or(token_expiry, |p| p.min(token_expiry));
         Ok(Admission { certificate_index: self.certificate_index, expires_at })
     }
 
-    fn check_006(&self, t: &ParsedAccessToken006, action: &Action, now: UnixTime) -> Result<Option<UnixTime>> {
-        let (channel, uid) = action.identity_006();
-        if let Some((signed_channel, signed_uid)) = &self.identity_006 {
-            if !signed_channel.is_empty() && signed_channel != channel {
-                return Err(Error::ChannelMismatch { token: signed_channel.clone(), requested: channel.to_owned() });
-            }
-            if !signed_uid.is_empty() && *signed_uid != uid {
-                return Err(Error::UidMismatch { token: format!("{signed_uid:?}"), requested: format!("{uid:?}") });
-            }
-        }
-        let needed: &[Privilege006] = match action {
-            Action::JoinChannel { .. } => &[Privilege006::JoinChannel],
-            Action::Publish { media, .. } => match media {
-                Media::Audio => &[Privilege006::JoinChannel, Privilege006::PublishAudioStream],
-                Media::Video => &[Privilege006::JoinChannel, Privilege006::PublishVideoStream],
-                Media::Data => &[Privilege006::JoinChannel, Privilege006::PublishDataStream],
-            },
-            Action::RtmLogin { .. } => &[Privilege006::RtmLogin],
-            Action::ChatLogin { user_id } => {
-                return Err(Error::WrongService {
-                    needed: "Chat",
-                    user: user_id.clone(),
-                    holds: "a 006 token (Chat needs 007)".into(),
-                    product: Product::Chat,
-                })
-            }
-            Action::ChatApp => {
-                return Err(Error::WrongService {
-                    needed: "Chat",
-                    user: String::new(),
-                    holds: "a 006 token (Chat needs 007)".into(),
-                    product: Product::Chat,
-                })
-            }
+    fn wrong_service(&self, needed: &'static str, user: String, product: Product) -> Error {
+        let holds = match &self.token {
+            Token::V006(_) if product == Product::Chat => "a 006 token (Chat needs 007)".to_owned(),
+            Token::V006(t) => holds_006(t),
+            Token::V007(t) => holds_007(t.structure()),
         };
-        let mut earliest: Option<UnixTime> = None;
-        for privilege in needed {
-            let Some(&value) = t.privileges.get(&privilege.id()) else {
-                if *privilege == Privilege006::RtmLogin
-                    || (*privilege == Privilege006::JoinChannel
-                        && t.privileges.contains_key(&Privilege006::RtmLogin.id()))
-                {
-                    let (needed, product) = if *privilege == Privilege006::RtmLogin {
-                        ("RTM", Product::Rtm)
-                    } else {
-                        ("RTC", Product::Rtc)
-                    };
-                    return Err(Error::WrongService { needed, user: uid_text(action), holds: holds_006(t), product });
-                }
-                return Err(Error::MissingPrivilege { privilege: privilege.name() });
-            };
-            if value != 0 {
-                let at = UnixTime(value as u64);
-                if now >= at {
-                    return Err(Error::PrivilegeExpired { privilege: privilege.name(), expired_at: at, now });
-                }
-                earliest = Some(earliest.map_or(at, |e: UnixTime| e.min(at)));
-            }
-        }
-        Ok(earliest)
+        Error::WrongService { needed, user, holds, product }
     }
 }
 
-fn uid_text(action: &Action) -> String {
-    match action {
-        Action::JoinChannel { uid, .. } | Action::Publish { uid, .. } => uid.to_string(),
-        Action::RtmLogin { user_id } | Action::ChatLogin { user_id } => user_id.clone(),
-        Action::ChatApp => String::new(),
+/// The earliest end of `needed` in `holding`, or why one of them does not admit at `now`.
+fn capabilities_live(holding: &Holding, needed: &[Capability], now: UnixTime) -> Result<UnixTime> {
+    let mut earliest: Option<UnixTime> = None;
+    for &capability in needed {
+        let Some(until) = holding.until(capability) else {
+            return Err(Error::MissingPrivilege { privilege: privilege_name(capability) });
+        };
+        if now >= until {
+            return Err(Error::PrivilegeExpired { privilege: privilege_name(capability), expired_at: until, now });
+        }
+        earliest = Some(earliest.map_or(until, |e| e.min(until)));
+    }
+    Ok(earliest.expect("every action needs at least one capability"))
+}
+
+/// The static name of a capability an action needs (never an unnamed one).
+fn privilege_name(capability: Capability) -> &'static str {
+    match capability.name() {
+        std::borrow::Cow::Borrowed(name) => name,
+        std::borrow::Cow::Owned(_) => "unnamed privilege",
     }
 }
 
 fn holds_006(t: &ParsedAccessToken006) -> String {
     let names: Vec<&str> = t
-        .privileges
+        .privileges()
         .keys()
         .map(|k| Privilege006::from_id(*k).map_or("unknown privilege", Privilege006::name))
         .collect();
@@ -443,21 +491,29 @@ fn holds_007(t: &AccessToken2) -> String {
     names.join("; ")
 }
 
-/// Whether the token's packed uid admits the client's uid. The digits of an integer uid and
+fn scope_text(scope: Option<&Scope>) -> String {
+    match scope {
+        Some(Scope::Exact(text) | Scope::Pattern(text)) => text.clone(),
+        Some(Scope::Any) | None => String::new(),
+    }
+}
+
+/// Whether the token's uid scope admits the client's uid. The digits of an integer uid and
 /// a string account pack alike, but the SDK tells them apart: a token made for a string that
 /// is not a plain integer cannot admit an integer uid.
-fn uid_admits(token_uid: &str, client: &Uid) -> Result<()> {
-    if wildcard::is_wildcard(token_uid) {
-        return Ok(());
-    }
+fn uid_admits(scope: Option<&Scope>, client: &Uid) -> Result<()> {
+    let token_uid = match scope {
+        Some(Scope::Any) | None => return Ok(()),
+        Some(Scope::Pattern(_) | Scope::Exact(_)) => scope_text(scope),
+    };
     let requested = client.packed();
     let mismatch = || Error::UidMismatch { token: format!("{token_uid:?}"), requested: client.to_string() };
     if client.is_any() {
         // uid 0: the SDK assigns a random uid, which only a wildcard token admits.
         return Err(mismatch());
     }
-    if token_uid.contains('*') {
-        return if wildcard::matches(token_uid, &requested) { Ok(()) } else { Err(mismatch()) };
+    if let Some(Scope::Pattern(pattern)) = scope {
+        return if wildcard::matches(pattern, &requested) { Ok(()) } else { Err(mismatch()) };
     }
     let token_is_int = token_uid.parse::<u32>().is_ok_and(|n| n != 0 && n.to_string() == token_uid);
     if let Uid::Int(_) = client {
@@ -472,134 +528,10 @@ fn uid_admits(token_uid: &str, client: &Uid) -> Result<()> {
     }
 }
 
-fn channel_admits(token_channel: &str, requested: &str) -> Result<()> {
-    let ok = wildcard::is_wildcard(token_channel)
-        || if token_channel.contains('*') {
-            wildcard::matches(token_channel, requested)
-        } else {
-            token_channel == requested
-        };
-    if ok {
-        Ok(())
-    } else {
-        Err(Error::ChannelMismatch { token: token_channel.to_owned(), requested: requested.to_owned() })
-    }
-}
-
-/// The expiry of privilege `id` in `privileges` (007: relative; 0 = none of its own).
-fn privilege_live(
-    t: &AccessToken2,
-    privileges: &crate::v007::Privileges,
-    id: u16,
-    name: &'static str,
-    now: UnixTime,
-) -> Result<Option<UnixTime>> {
-    let Some(&value) = privileges.get(&id) else {
-        return Err(Error::MissingPrivilege { privilege: name });
-    };
-    if value == 0 {
-        return Ok(None);
-    }
-    let at = UnixTime(t.issued_at as u64 + value as u64);
-    if now >= at {
-        return Err(Error::PrivilegeExpired { privilege: name, expired_at: at, now });
-    }
-    Ok(Some(at))
-}
-
-fn check_007(t: &AccessToken2, action: &Action, now: UnixTime) -> Result<Option<UnixTime>> {
-    match action {
-        Action::JoinChannel { channel, uid } | Action::Publish { channel, uid, .. } => {
-            let rtc: Vec<&Service> = t.services.iter().filter(|s| matches!(s, Service::Rtc { .. })).collect();
-            if rtc.is_empty() {
-                return Err(Error::WrongService {
-                    needed: "RTC",
-                    user: uid.to_string(),
-                    holds: holds_007(t),
-                    product: Product::Rtc,
-                });
-            }
-            let mut first_error = None;
-            for service in rtc {
-                let Service::Rtc { channel_name, uid: token_uid, privileges } = service else { continue };
-                let attempt = (|| {
-                    channel_admits(channel_name, channel)?;
-                    uid_admits(token_uid, uid)?;
-                    let join = RtcPrivilege::JoinChannel;
-                    let mut earliest = privilege_live(t, privileges, join.id(), join.name(), now)?;
-                    if let Action::Publish { media, .. } = action {
-                        let p = match media {
-                            Media::Audio => RtcPrivilege::PublishAudioStream,
-                            Media::Video => RtcPrivilege::PublishVideoStream,
-                            Media::Data => RtcPrivilege::PublishDataStream,
-                        };
-                        let publish = privilege_live(t, privileges, p.id(), p.name(), now)?;
-                        earliest = match (earliest, publish) {
-                            (Some(a), Some(b)) => Some(a.min(b)),
-                            (a, b) => a.or(b),
-                        };
-                    }
-                    Ok(earliest)
-                })();
-                match attempt {
-                    Ok(expiry) => return Ok(expiry),
-                    Err(e) => {
-                        first_error.get_or_insert(e);
-                    }
-                }
-            }
-            Err(first_error.expect("at least one RTC service was tried"))
-        }
-        Action::RtmLogin { user_id } => {
-            let service = t.services.iter().find_map(|s| match s {
-                Service::Rtm { user_id: u, privileges } | Service::Rtm2 { user_id: u, privileges, .. }
-                    if u == user_id =>
-                {
-                    Some(privileges)
-                }
-                _ => None,
-            });
-            let Some(privileges) = service else {
-                return Err(Error::WrongService {
-                    needed: "RTM",
-                    user: user_id.clone(),
-                    holds: holds_007(t),
-                    product: Product::Rtm,
-                });
-            };
-            privilege_live(t, privileges, RtmPrivilege::Login.id(), "rtm_login", now)
-        }
-        Action::ChatLogin { user_id } => {
-            let service = t.services.iter().find_map(|s| match s {
-                Service::Chat { user_id: u, privileges } if u == user_id => Some(privileges),
-                _ => None,
-            });
-            let Some(privileges) = service else {
-                return Err(Error::WrongService {
-                    needed: "Chat user",
-                    user: user_id.clone(),
-                    holds: holds_007(t),
-                    product: Product::Chat,
-                });
-            };
-            privilege_live(t, privileges, ChatPrivilege::User.id(), "chat_user", now)
-        }
-        Action::ChatApp => {
-            let service = t.services.iter().find_map(|s| match s {
-                Service::Chat { privileges, .. } if privileges.contains_key(&ChatPrivilege::App.id()) => {
-                    Some(privileges)
-                }
-                _ => None,
-            });
-            let Some(privileges) = service else {
-                return Err(Error::WrongService {
-                    needed: "Chat app",
-                    user: String::new(),
-                    holds: holds_007(t),
-                    product: Product::Chat,
-                });
-            };
-            privilege_live(t, privileges, ChatPrivilege::App.id(), "chat_app", now)
-        }
+fn channel_admits(scope: Option<&Scope>, requested: &str) -> Result<()> {
+    match scope {
+        None => Ok(()),
+        Some(scope) if scope.admits(requested) => Ok(()),
+        Some(_) => Err(Error::ChannelMismatch { token: scope_text(scope), requested: requested.to_owned() }),
     }
 }

@@ -278,10 +278,10 @@ proptest! {
 
         // Parse gives the same structure, services in packed order.
         let parsed = parse_007(&token);
-        prop_assert_eq!(&parsed.token, &packed(&t));
+        prop_assert_eq!(parsed.structure(), &packed(&t));
         prop_assert_eq!(parsed.unknown_services().count(), 0);
         prop_assert_eq!(parsed.signing_info(), &signing_info[..]);
-        prop_assert_eq!(&parsed.content, &content);
+        prop_assert_eq!(parsed.content(), &content);
         // The raw-content parser agrees.
         prop_assert_eq!(&ParsedAccessToken2::from_content(content.clone()).unwrap(), &parsed);
 
@@ -294,7 +294,7 @@ proptest! {
         prop_assert_eq!(parsed.clone().verify(&both).unwrap().certificate_index(), 1);
 
         // Re-encoding the parsed structure gives the same content.
-        prop_assert_eq!(parse_007(&token).token.content(&certificate).unwrap(), content);
+        prop_assert_eq!(parse_007(&token).structure().content(&certificate).unwrap(), content);
     }
 
     #[test]
@@ -333,7 +333,7 @@ proptest! {
         t.services.push(unknown.clone());
         let token = t.encode(&AppCertificate::unchecked(CERT)).unwrap();
         let parsed = parse_007(&token);
-        prop_assert_eq!(&parsed.token, &packed(&t));
+        prop_assert_eq!(parsed.structure(), &packed(&t));
         prop_assert_eq!(parsed.unknown_services().collect::<Vec<_>>(), vec![&unknown]);
         prop_assert!(parsed.verify_signature(&certs(CERT)).is_ok());
         let json = spec::access_token2_to_json(&t);
@@ -379,8 +379,13 @@ fn strings_at_the_format_limit_round_trip_and_one_byte_more_is_an_error() {
     let longest = "é".repeat(65_534 / 2) + "x"; // 65535 bytes, multi-byte characters
     assert_eq!(longest.len(), 65_535);
     t.add_service(Service::Rtm { user_id: longest.clone(), privileges: BTreeMap::from([(1, 600)]) });
+    // The format holds it, and the content parses back...
+    let content = t.content(&cert).unwrap();
+    assert_eq!(ParsedAccessToken2::from_content(content).unwrap().structure(), &t);
+    // ...but a token text that inflates past MAX_CONTENT_BYTES is refused: no parse is an amplifier.
     let token = t.encode(&cert).unwrap();
-    assert_eq!(parse_007(&token).token, t);
+    let err = Token::parse(&token).unwrap_err();
+    assert!(matches!(&err, Error::Inflate { reason } if reason.contains("size limit")), "{err}");
 
     let mut too_long = t.clone();
     too_long.services[0] = Service::Rtm { user_id: longest + "x", privileges: BTreeMap::new() };
@@ -401,12 +406,12 @@ proptest! {
         let Ok(Token::V006(p)) = Token::parse(&token) else {
             return Err(TestCaseError::fail(format!("not parsed as 006: {token}")));
         };
-        prop_assert_eq!(&p.app_id, &t.app_id);
-        prop_assert_eq!(p.salt, t.salt);
-        prop_assert_eq!(p.ts, t.ts);
-        prop_assert_eq!(&p.privileges, &t.privileges);
-        prop_assert_eq!(p.crc_channel_name, crc32fast::hash(t.channel_name.as_bytes()));
-        prop_assert_eq!(p.crc_uid, crc32fast::hash(t.uid.as_bytes()));
+        prop_assert_eq!(p.app_id(), &t.app_id);
+        prop_assert_eq!(p.salt(), t.salt);
+        prop_assert_eq!(p.ts(), t.ts);
+        prop_assert_eq!(p.privileges(), &t.privileges);
+        prop_assert_eq!(p.crc_channel_name(), crc32fast::hash(t.channel_name.as_bytes()));
+        prop_assert_eq!(p.crc_uid(), crc32fast::hash(t.uid.as_bytes()));
         prop_assert_eq!(&p.with_identity(&t.channel_name, &t.uid), &t);
 
         prop_assert_eq!(p.verify_signature(&certs(&cert), &t.channel_name, &t.uid), Ok(0));
@@ -415,12 +420,12 @@ proptest! {
             Err(Error::InvalidSignature { certificates: 1 })
         );
         let other_channel = format!("{}#", t.channel_name);
-        if crc32fast::hash(other_channel.as_bytes()) != p.crc_channel_name {
+        if crc32fast::hash(other_channel.as_bytes()) != p.crc_channel_name() {
             let r = p.verify_signature(&certs(&cert), &other_channel, &t.uid);
             prop_assert_matches!(r, Err(Error::ChannelMismatch { .. }));
         }
         let other_uid = format!("{}7", t.uid);
-        if crc32fast::hash(other_uid.as_bytes()) != p.crc_uid {
+        if crc32fast::hash(other_uid.as_bytes()) != p.crc_uid() {
             let r = p.verify_signature(&certs(&cert), &t.channel_name, &other_uid);
             prop_assert_matches!(r, Err(Error::UidMismatch { .. }));
         }
@@ -520,14 +525,14 @@ proptest! {
             want.extend([(2, audio_after as u32), (3, default as u32), (4, default as u32)]);
         }
         let parsed = parse_007(&token);
-        prop_assert_eq!(parsed.token.issued_at as u64, c.issued);
-        prop_assert_eq!(parsed.token.expire as u64, c.lifetime);
-        prop_assert_eq!(parsed.token.salt, c.salt);
+        prop_assert_eq!(parsed.structure().issued_at as u64, c.issued);
+        prop_assert_eq!(parsed.structure().expire as u64, c.lifetime);
+        prop_assert_eq!(parsed.structure().salt, c.salt);
         prop_assert_eq!(
-            &parsed.token.services[0],
+            &parsed.structure().services[0],
             &Service::Rtc { channel_name: c.channel.clone(), uid: c.uid.packed().into_owned(), privileges: want }
         );
-        prop_assert_eq!(parsed.token.services.len(), 1 + usize::from(c.rtm.is_some()));
+        prop_assert_eq!(parsed.structure().services.len(), 1 + usize::from(c.rtm.is_some()));
 
         let verified = Token::parse(&token).unwrap().verify(&certs(CERT)).unwrap();
         let forged = Token::parse(&token).unwrap().verify(&certs(OTHER_CERT));
@@ -628,9 +633,9 @@ proptest! {
         let Ok(Token::V006(p)) = Token::parse(&token) else {
             return Err(TestCaseError::fail("not a 006 token"));
         };
-        prop_assert_eq!(p.ts as u64, token_end);
-        prop_assert_eq!(p.privileges[&1] as u64, join_end);
-        prop_assert_eq!(p.privileges.len(), if c.role == Role::Publisher { 4 } else { 1 });
+        prop_assert_eq!(p.ts() as u64, token_end);
+        prop_assert_eq!(p.privileges()[&1] as u64, join_end);
+        prop_assert_eq!(p.privileges().len(), if c.role == Role::Publisher { 4 } else { 1 });
 
         let me = join(&c.channel, &c.uid);
         let verified = Token::parse(&token).unwrap().verify_for(&certs(CERT), &me).unwrap();
@@ -696,7 +701,7 @@ proptest! {
             None => Service::Rtm { user_id: user.clone(), privileges: login },
             Some(p) => Service::Rtm2 { user_id: user.clone(), privileges: login, permissions: p.clone() },
         };
-        prop_assert_eq!(&parsed.token.services, &vec![want]);
+        prop_assert_eq!(&parsed.structure().services, &vec![want]);
 
         let verified = Token::parse(&token).unwrap().verify(&certs(CERT)).unwrap();
         let me = Action::RtmLogin { user_id: user.clone() };
@@ -738,7 +743,7 @@ proptest! {
         let token = ChatToken::user(&app, &cert, user.clone())
             .valid_for(Duration::from_secs(lifetime)).issued_at(at).salt(salt).build().unwrap();
         prop_assert_eq!(
-            &parse_007(&token).token.services,
+            &parse_007(&token).structure().services.clone(),
             &vec![Service::Chat { user_id: user.clone(), privileges: BTreeMap::from([(1, lifetime as u32)]) }]
         );
         let verified = Token::parse(&token).unwrap().verify(&certs(CERT)).unwrap();
@@ -913,7 +918,7 @@ fn check_built(token: agtoken::Result<String>, structure: agtoken::Result<Access
     match (token, structure) {
         (Ok(token), Ok(structure)) => {
             let parsed = parse_007(&token);
-            prop_assert_eq!(&parsed.token, &packed(&structure));
+            prop_assert_eq!(parsed.structure(), &packed(&structure));
             prop_assert!(parsed.verify_signature(&certs(CERT)).is_ok());
         }
         (Err(a), Err(b)) => prop_assert_eq!(a, b),
@@ -1093,7 +1098,7 @@ fn exercise(token: &Token) {
     let _ = token.clone().verify_for(&certs(CERT), &join("c", &Uid::Int(1)));
     if let Token::V007(p) = token {
         let _ = p.unknown_services().count();
-        let _ = p.token.encode(&AppCertificate::unchecked(CERT));
+        let _ = p.structure().encode(&AppCertificate::unchecked(CERT));
     }
 }
 
@@ -1216,7 +1221,7 @@ proptest! {
             exercise(&parsed);
             if let Token::V007(p) = &parsed {
                 if p.verify_signature(&certs(CERT)).is_ok() {
-                    prop_assert_eq!(&p.content, &original);
+                    prop_assert_eq!(p.content(), &original);
                 }
             }
         }

@@ -27,7 +27,7 @@ use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, Visi
 use serde_json::{json, Map, Value};
 
 use crate::body::{get_ci, kind};
-use crate::issue::{expires_at_007, Intent, IssueError, Refusal};
+use crate::issue::{Intent, IssueError, Minted, Refusal};
 use crate::state::{App, AppState};
 
 const RTC: &[&str] = &["rtc"];
@@ -46,11 +46,18 @@ fn text_response(status: StatusCode, body: String) -> Response {
     r
 }
 
-/// What a token build produced.
+/// What a token build produced: the text and, for a 006 token, the channel (RTM: the account)
+/// and packed uid it was built for (the policy verifies it for them).
 struct Built {
     token: String,
-    version: Version,
-    expires_at: u64,
+    claimed_006: Option<(String, String)>,
+}
+
+impl Built {
+    fn minted(&self) -> Minted<'_> {
+        let (channel, uid) = self.claimed_006.as_ref().map_or(("", ""), |(c, u)| (c.as_str(), u.as_str()));
+        Minted { text: &self.token, claimed: (channel, uid) }
+    }
 }
 
 /// Builds an RTC token of the default app's version, valid `lifetime` seconds.
@@ -63,6 +70,7 @@ fn build_rtc(
     lifetime: u32,
 ) -> agtoken::Result<Built> {
     let now = state.now();
+    let claimed_006 = (app.cfg.token_version == Version::V006).then(|| (channel.to_owned(), uid.packed().into_owned()));
     let builder = RtcToken::builder(&app.cfg.app_id, &app.cfg.certificate)
         .channel(channel)
         .uid(uid)
@@ -70,12 +78,10 @@ fn build_rtc(
         .valid_for(Duration::from_secs(lifetime.into()))
         .issued_at(now)
         .salt(state.salt());
-    let expires_at = now.as_secs() + u64::from(lifetime);
-    let token = match app.cfg.token_version {
-        Version::V007 => builder.build_token()?.encode(&app.cfg.certificate)?,
-        Version::V006 => builder.build_token_v006()?.encode(&app.cfg.certificate)?,
-    };
-    Ok(Built { token, version: app.cfg.token_version, expires_at })
+    Ok(match app.cfg.token_version {
+        Version::V007 => Built { token: builder.build_token()?.encode(&app.cfg.certificate)?, claimed_006: None },
+        Version::V006 => Built { token: builder.build_token_v006()?.encode(&app.cfg.certificate)?, claimed_006 },
+    })
 }
 
 fn build_rtm(state: &AppState, app: &App, user_id: &str, lifetime: u32) -> agtoken::Result<Built> {
@@ -84,12 +90,14 @@ fn build_rtm(state: &AppState, app: &App, user_id: &str, lifetime: u32) -> agtok
         .valid_for(Duration::from_secs(lifetime.into()))
         .issued_at(now)
         .salt(state.salt());
-    let expires_at = now.as_secs() + u64::from(lifetime);
-    let token = match app.cfg.token_version {
-        Version::V007 => builder.build_token()?.encode(&app.cfg.certificate)?,
-        Version::V006 => builder.build_token_v006()?.encode(&app.cfg.certificate)?,
-    };
-    Ok(Built { token, version: app.cfg.token_version, expires_at })
+    Ok(match app.cfg.token_version {
+        Version::V007 => Built { token: builder.build_token()?.encode(&app.cfg.certificate)?, claimed_006: None },
+        // A 006 RTM token signs the user account in place of the channel, and no uid.
+        Version::V006 => Built {
+            token: builder.build_token_v006()?.encode(&app.cfg.certificate)?,
+            claimed_006: Some((user_id.to_owned(), String::new())),
+        },
+    })
 }
 
 /// Chat tokens exist only as 007.
@@ -100,8 +108,7 @@ fn build_chat(state: &AppState, app: &App, user_id: Option<&str>, lifetime: u32)
         None => ChatToken::app(&app.cfg.app_id, &app.cfg.certificate),
     };
     let t = builder.valid_for(Duration::from_secs(lifetime.into())).issued_at(now).salt(state.salt()).build_token()?;
-    let token = t.encode(&app.cfg.certificate)?;
-    Ok(Built { token, version: Version::V007, expires_at: expires_at_007(t.issued_at, t.expire) })
+    Ok(Built { token: t.encode(&app.cfg.certificate)?, claimed_006: None })
 }
 
 /// The issuing pipeline (authentication, policy, rate limit, build, audit: `issue.rs`).
@@ -111,8 +118,8 @@ fn issue(
     intent: &Intent<'_>,
     build: impl FnOnce() -> agtoken::Result<Built>,
 ) -> Result<String, Failure> {
-    match state.issue(intent, build, |b| (b.token.as_str(), b.version, b.expires_at)) {
-        Ok(built) => Ok(built.token),
+    match state.issue(intent, build, |b| vec![b.minted()]) {
+        Ok(issued) => Ok(issued.value.token),
         Err(IssueError::Refused(refusal)) => Err(Failure::Refused(refusal)),
         Err(IssueError::Build(e)) => Err(Failure::Build(e)),
     }
@@ -573,10 +580,7 @@ fn generate(state: &AppState, map: &Map<String, Value>) -> Result<String, Genera
         role: rtc_role,
         lifetime,
     };
-    match issue(state, &intent, || {
-        let text = token.encode(&app.cfg.certificate)?;
-        Ok(Built { token: text, version: Version::V007, expires_at: expires_at_007(token.issued_at, token.expire) })
-    }) {
+    match issue(state, &intent, || Ok(Built { token: token.encode(&app.cfg.certificate)?, claimed_006: None })) {
         Ok(t) => Ok(t),
         Err(Failure::Refused(r)) => Err((-1, r.message, r.status)),
         Err(Failure::Build(e)) => Err(gen(e.to_string())),
@@ -769,6 +773,8 @@ pub(crate) async fn rte_with_rtm(
     }
 }
 
+/// Both tokens are built, judged and recorded as one: either the answer carries both, or
+/// neither is issued.
 fn rte_both(
     state: &AppState,
     channel: &str,
@@ -778,45 +784,50 @@ fn rte_both(
     rtmuid: Option<&str>,
     query: Option<&str>,
 ) -> Response {
+    let param = |m: String| Community::Param("RTC and RTM", m).into_response();
     let rtm_user = match rtmuid {
         Some(u) => u,
         None if rtcuid != "0" => rtcuid,
         None => "",
     };
     if rtm_user.is_empty() || rtm_user == "0" {
-        return Community::Param("RTC and RTM", "failed to parse rtm user ID. Cannot be empty or \"0\"".into())
-            .into_response();
+        return param("failed to parse rtm user ID. Cannot be empty or \"0\"".into());
     }
-    let rtc = match community_rtc(
-        state,
-        "/rte/{channel}/{role}/{tokentype}/{rtcuid}",
-        channel,
-        role,
-        tokentype,
-        rtcuid,
-        query,
-    ) {
-        Ok(t) => t,
-        Err(Community::Param(_, m)) => return Community::Param("RTC and RTM", m).into_response(),
-        Err(e) => return e.into_response(),
-    };
     let app = state.default_app();
     let lifetime = match community_lifetime(app, query) {
         Ok(l) => l,
-        Err(m) => return Community::Param("RTC and RTM", m).into_response(),
+        Err(m) => return param(m),
+    };
+    let Some(role) = parse_role(role) else {
+        return param(format!("unknown role {role:?}: must be \"publisher\" or \"subscriber\" (or 1 or 2)"));
+    };
+    let uid = match rtc_uid(tokentype, rtcuid) {
+        Ok(uid) => uid,
+        Err(m) => return param(m),
     };
     let intent = Intent {
         route: "/rte/{channel}/{role}/{tokentype}/{rtcuid}",
         app_id: app.id(),
-        services: RTM,
+        services: &["rtc", "rtm"],
         channel,
-        user: rtm_user,
-        role: None,
+        user: rtcuid,
+        role: Some(role),
         lifetime,
     };
-    match community_issue(state, "RTM", &intent, || build_rtm(state, app, rtm_user, lifetime)) {
-        Ok(rtm) => json_response(StatusCode::OK, json!({"rtcToken": rtc, "rtmToken": rtm}).to_string()),
-        Err(e) => e.into_response(),
+    let build = || -> agtoken::Result<(Built, Built)> {
+        let rtc = build_rtc(state, app, channel, uid, role, lifetime)?;
+        Ok((rtc, build_rtm(state, app, rtm_user, lifetime)?))
+    };
+    match state.issue(&intent, build, |(rtc, rtm)| vec![rtc.minted(), rtm.minted()]) {
+        Ok(issued) => {
+            let (rtc, rtm) = issued.value;
+            json_response(StatusCode::OK, json!({"rtcToken": rtc.token, "rtmToken": rtm.token}).to_string())
+        }
+        Err(IssueError::Refused(r)) => Community::Refused(r).into_response(),
+        Err(IssueError::Build(e)) => {
+            let names = [("channel", "channelName"), ("account", "uid")];
+            Community::Build("RTC and RTM", rename(&e, &names)).into_response()
+        }
     }
 }
 

@@ -7,8 +7,8 @@ use std::time::Duration;
 
 use agtoken::spec::{access_token006_from_json, access_token2_from_json, access_token2_to_json, token_to_json};
 use agtoken::{
-    AccessToken2, Action, ApaasToken, ChatToken, FpaToken, Media, Product, Role, RtcToken, RtmToken, Service,
-    ServiceType, Token, Uid, UnixTime, Version,
+    AccessToken2, Action, ApaasToken, ChatToken, FpaToken, Media, Product, Role, RtcToken, RtmToken, Token, Uid,
+    UnixTime, Version,
 };
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
@@ -19,7 +19,7 @@ use serde_json::{json, Map, Value};
 
 use crate::body::{self, kind, Fields};
 use crate::error::ApiError;
-use crate::issue::{expires_at_007, Intent, IssueError};
+use crate::issue::{Intent, IssueError, Minted};
 use crate::state::{App, AppState};
 
 type ApiResult = Result<Response, ApiError>;
@@ -61,10 +61,6 @@ fn product_name(p: Product) -> &'static str {
         Product::Rtm => "rtm",
         Product::Chat => "chat",
     }
-}
-
-fn service_name(s: &Service) -> &'static str {
-    s.service_type().map_or("other", ServiceType::name)
 }
 
 // ---- POST /v1/tokens -----------------------------------------------------------------------
@@ -163,7 +159,7 @@ pub(crate) async fn create(
     let mut user = String::new();
     let mut rtc_role = None;
     let services: &[&'static str];
-    let build: Box<dyn FnOnce() -> Result<(String, Value), ApiError> + '_>;
+    let build: Box<dyn FnOnce() -> Result<V1Built, ApiError> + '_>;
     match service {
         "rtc" => {
             channel = f.required_str("channel", "the channel name; \"*\" patterns are allowed")?;
@@ -226,8 +222,9 @@ pub(crate) async fn create(
                     Version::V006 => {
                         let t = b.build_token_v006().map_err(lib)?;
                         let text = t.encode(cert).map_err(lib)?;
-                        let structure = structure_006(&text, ch, &uid.packed());
-                        Ok((text, structure))
+                        let claimed = (ch.to_owned(), uid.packed().into_owned());
+                        let structure = structure_006(&text, &claimed.0, &claimed.1);
+                        Ok((text, structure, Some(claimed)))
                     }
                 }
             });
@@ -243,7 +240,7 @@ pub(crate) async fn create(
                     Version::V006 => {
                         let text = b.build_token_v006().map_err(lib)?.encode(cert).map_err(lib)?;
                         let structure = structure_006(&text, user_id, "");
-                        Ok((text, structure))
+                        Ok((text, structure, Some((user_id.to_owned(), String::new()))))
                     }
                 }
             });
@@ -310,41 +307,49 @@ pub(crate) async fn create(
         role: rtc_role,
         lifetime: expire,
     };
-    let expires_at = now.as_secs() + u64::from(expire);
-    issue_v1(&state, &intent, version, expires_at, now, build)
+    issue_v1(&state, &intent, version, now, build)
 }
 
-fn encode_007(t: &AccessToken2, app: &App) -> Result<(String, Value), ApiError> {
+/// A built token, its JSON structure and, for 006, the (channel, packed uid) it was built for.
+type V1Built = (String, Value, Option<(String, String)>);
+
+fn encode_007(t: &AccessToken2, app: &App) -> Result<V1Built, ApiError> {
     let text = t.encode(&app.cfg.certificate).map_err(|e| ApiError::from_library(&e))?;
     let mut structure = access_token2_to_json(t);
     structure.as_object_mut().expect("an object").insert("version".into(), json!("007"));
-    Ok((text, structure))
+    Ok((text, structure, None))
 }
 
 fn structure_006(text: &str, channel: &str, uid: &str) -> Value {
     Token::parse(text).map_or(Value::Null, |t| token_to_json(&t, Some(channel), Some(uid)))
 }
 
+/// Issues through the one pipeline; the answer's `expires_at` is the earliest end among the
+/// token's grants (when the client must renew), computed from the token itself.
 fn issue_v1(
     state: &AppState,
     intent: &Intent<'_>,
     version: Version,
-    expires_at: u64,
     now: UnixTime,
-    build: Box<dyn FnOnce() -> Result<(String, Value), ApiError> + '_>,
+    build: Box<dyn FnOnce() -> Result<V1Built, ApiError> + '_>,
 ) -> ApiResult {
-    let (token, structure) =
-        state.issue(intent, build, |(token, _)| (token.as_str(), version, expires_at)).map_err(|e| match e {
-            IssueError::Refused(refusal) => {
-                let code = match refusal.status {
-                    StatusCode::UNAUTHORIZED => "unauthorized",
-                    StatusCode::TOO_MANY_REQUESTS => "rate_limited",
-                    _ => "forbidden",
-                };
-                ApiError::new(refusal.status, code, refusal.message)
-            }
-            IssueError::Build(e) => e,
-        })?;
+    fn minted((token, _, claimed): &V1Built) -> Vec<Minted<'_>> {
+        let (channel, uid) = claimed.as_ref().map_or(("", ""), |(c, u)| (c.as_str(), u.as_str()));
+        vec![Minted { text: token, claimed: (channel, uid) }]
+    }
+    let issued = state.issue(intent, build, minted).map_err(|e| match e {
+        IssueError::Refused(refusal) => {
+            let code = match refusal.status {
+                StatusCode::UNAUTHORIZED => "unauthorized",
+                StatusCode::TOO_MANY_REQUESTS => "rate_limited",
+                _ => "forbidden",
+            };
+            ApiError::new(refusal.status, code, refusal.message)
+        }
+        IssueError::Build(e) => e,
+    })?;
+    let expires_at = issued.earliest;
+    let (token, structure, _) = issued.value;
     let issued_at = match &structure {
         Value::Object(m) => m.get("issue_ts").and_then(Value::as_u64).unwrap_or(now.as_secs()),
         _ => now.as_secs(),
@@ -438,9 +443,7 @@ fn create_from_structure(state: &AppState, f: &Fields<'_>) -> ApiResult {
     if num(&s, "salt", u64::from(u32::MAX))?.is_none() {
         s.insert("salt".into(), json!(state.salt()));
     }
-    // A 006 token holds its channel and uid only as CRC-32: keep them for the policy check.
-    let mut identity_006 = None;
-    let (token, structure, expires_at) = match version {
+    let (token, structure, claimed_006) = match version {
         Version::V007 => {
             let issue_ts = num(&s, "issue_ts", u64::from(u32::MAX))?.unwrap_or(now.as_secs());
             if issue_ts > now.as_secs() + 60 || issue_ts + max < now.as_secs() {
@@ -462,8 +465,7 @@ fn create_from_structure(state: &AppState, f: &Fields<'_>) -> ApiResult {
                 return Err(ApiError::missing("structure.services", "a list of at least one service"));
             }
             let t = access_token2_from_json(&Value::Object(s)).map_err(|e| structure_error(&e))?;
-            let (text, structure) = encode_007(&t, app)?;
-            (text, structure, expires_at_007(t.issued_at, t.expire))
+            encode_007(&t, app)?
         }
         Version::V006 => {
             let ts_limit = now.as_secs() + 86_400 + 60;
@@ -476,7 +478,6 @@ fn create_from_structure(state: &AppState, f: &Fields<'_>) -> ApiResult {
             }
             s.insert("ts".into(), json!(ts));
             let t = access_token006_from_json(&Value::Object(s)).map_err(|e| structure_error(&e))?;
-            let mut earliest = ts;
             for (id, at) in &t.privileges {
                 let at = u64::from(*at);
                 if at != 0 && at > now.as_secs() + max + 60 {
@@ -485,64 +486,26 @@ fn create_from_structure(state: &AppState, f: &Fields<'_>) -> ApiResult {
                         format!("{at} is later than now + this server's maximum lifetime ({max} s)"),
                     ));
                 }
-                if at != 0 {
-                    earliest = earliest.min(at);
-                }
             }
             let text = t.encode(&app.cfg.certificate).map_err(|e| structure_error(&e))?;
             let structure = structure_006(&text, &t.channel_name, &t.uid);
-            identity_006 = Some(if t.privileges.contains_key(&1000) {
-                (vec!["rtm"], String::new(), t.channel_name.clone()) // RTM: the account is the "channel"
-            } else {
-                (vec!["rtc"], t.channel_name.clone(), t.uid.clone())
-            });
-            (text, structure, earliest)
+            // A 006 token holds its channel and uid only as CRC-32: the pipeline verifies it for
+            // the ones it was signed with.
+            (text, structure, Some((t.channel_name, t.uid)))
         }
     };
-    let parsed = Token::parse(&token).ok();
-    let (names, channel, user) = match &parsed {
-        Some(Token::V007(p)) => {
-            let names: Vec<&'static str> = p.token.services.iter().map(service_name).collect();
-            let (channel, user) = p
-                .token
-                .services
-                .iter()
-                .find_map(|s| match s {
-                    Service::Rtc { channel_name, uid, .. } => Some((channel_name.clone(), uid.clone())),
-                    Service::Rtm { user_id, .. } | Service::Chat { user_id, .. } | Service::Rtm2 { user_id, .. } => {
-                        Some((String::new(), user_id.clone()))
-                    }
-                    _ => None,
-                })
-                .unwrap_or_default();
-            (names, channel, user)
-        }
-        _ => identity_006.unwrap_or_else(|| (vec!["rtc"], String::new(), String::new())),
-    };
-    let lifetime = u32::try_from(expires_at.saturating_sub(now.as_secs())).unwrap_or(u32::MAX);
-    let publishes = |p: &agtoken::v007::Privileges| p.keys().any(|id| (2..=4).contains(id));
-    let role = match &parsed {
-        Some(Token::V007(p)) => p.token.services.iter().find_map(|s| match s {
-            Service::Rtc { privileges, .. } => {
-                Some(if publishes(privileges) { Role::Publisher } else { Role::Subscriber })
-            }
-            _ => None,
-        }),
-        Some(Token::V006(p)) => {
-            Some(if p.privileges.keys().any(|id| (2..=4).contains(id)) { Role::Publisher } else { Role::Subscriber })
-        }
-        None => None,
-    };
+    // What the token admits is judged on the token itself (its grants) in the pipeline; the
+    // request is only "a structure".
     let intent = Intent {
         route: "/v1/tokens",
         app_id: app.id(),
-        services: &names,
-        channel: &channel,
-        user: &user,
-        role,
-        lifetime,
+        services: &["structure"],
+        channel: "",
+        user: "",
+        role: None,
+        lifetime: 0,
     };
-    issue_v1(state, &intent, version, expires_at, now, Box::new(move || Ok((token, structure))))
+    issue_v1(state, &intent, version, now, Box::new(move || Ok((token, structure, claimed_006))))
 }
 
 // ---- POST /v1/tokens/inspect ------------------------------------------------------------------
@@ -623,10 +586,10 @@ fn privilege_expiries(token: &Token) -> Value {
     let mut list = Vec::new();
     match token {
         Token::V007(t) => {
-            for s in &t.token.services {
+            for s in &t.structure().services {
                 let Some(kind) = s.service_type() else { continue };
                 for (id, value) in s.privileges() {
-                    let at = (*value != 0).then(|| u64::from(t.token.issued_at) + u64::from(*value));
+                    let at = (*value != 0).then(|| u64::from(t.structure().issued_at) + u64::from(*value));
                     list.push(json!({
                         "service": kind.name(),
                         "privilege": kind.privilege_name(*id),
@@ -638,7 +601,7 @@ fn privilege_expiries(token: &Token) -> Value {
             }
         }
         Token::V006(t) => {
-            for (id, value) in &t.privileges {
+            for (id, value) in t.privileges() {
                 let at = (*value != 0).then_some(u64::from(*value));
                 list.push(json!({
                     "service": if *id == 1000 { "rtm" } else { "rtc" },

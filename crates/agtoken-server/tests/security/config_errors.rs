@@ -43,7 +43,11 @@ fn wrong_security_settings_stop_the_server_with_the_setting_named() {
             "apps[0].policy[0].uid_claim",
             "JWT claims need auth",
         ),
-        (format!("auth = \"api_key\"\n{key}{rule}roles = [\"admin\"]\n"), "apps[0].policy[0].roles", "unknown role"),
+        (
+            format!("auth = \"api_key\"\n{key}{rule}roles = [\"moderator\"]\n"),
+            "apps[0].policy[0].roles",
+            "unknown role",
+        ),
         (
             format!("auth = \"api_key\"\n{key}[[apps.policy]]\nname = \"r\"\nservices = [\"video\"]\n"),
             "apps[0].policy[0].services",

@@ -177,9 +177,9 @@ async fn docker_generator_every_service_in_one_token() {
     admit(&token, &Action::ChatLogin { user_id: "alice".into() }).unwrap();
     admit(&token, &Action::ChatApp).unwrap();
     let Token::V007(parsed) = Token::parse(&token).unwrap() else { panic!("007") };
-    let types: Vec<u16> = parsed.token.services.iter().map(|s| s.type_code()).collect();
+    let types: Vec<u16> = parsed.structure().services.iter().map(|s| s.type_code()).collect();
     assert_eq!(types, vec![1, 2, 4, 5, 5, 7, 7]);
-    assert_eq!(parsed.token.expire, 600);
+    assert_eq!(parsed.structure().expire, 600);
     // serviceEducation is the generator's own name for it.
     let reply =
         server.post_json("/token/generate", r#"{"serviceEducation": {"enableApp": true}, "tokenExpireTs": 60}"#).await;

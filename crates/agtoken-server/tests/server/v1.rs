@@ -123,7 +123,7 @@ async fn build_from_structure_round_trips_inspect() {
     assert_eq!(reply.status, 200, "{}", reply.body);
     let same = reply.json()["token"].as_str().unwrap().to_owned();
     let content = |t: &str| match Token::parse(t).unwrap() {
-        Token::V007(p) => p.content,
+        Token::V007(p) => p.content().to_vec(),
         Token::V006(_) => unreachable!(),
     };
     assert_eq!(content(&same), content(&token));

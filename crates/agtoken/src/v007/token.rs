@@ -16,9 +16,11 @@ type HmacSha256 = Hmac<Sha256>;
 /// The version prefix of AccessToken2.
 pub const VERSION_007: &str = "007";
 
-/// The largest content a 007 token may inflate to. A token whose every field is at the
-/// format's maximum is far smaller in practice; this bounds the memory one parse can take.
-pub const MAX_CONTENT_BYTES: usize = 1 << 20;
+/// The largest content a 007 token may inflate to: 8 KiB. The largest content any reference
+/// library makes in the public vectors is a few hundred bytes (a full RTC + RTM + Chat token is
+/// under 300); 8 KiB leaves room for long accounts and RTM 2 permission tables while keeping a
+/// parse from being an amplifier (a 1.4 KB token could otherwise inflate to megabytes).
+pub const MAX_CONTENT_BYTES: usize = 8 << 10;
 
 /// An AccessToken2 ("007") as a structure: what is signed, without the signature.
 ///
@@ -165,13 +167,21 @@ pub(crate) fn encode_content(content: &[u8]) -> String {
     out
 }
 
-/// A 007 token as read from its text, signature not yet checked.
+/// A 007 token as read from its text, signature not yet checked. **Read-only**: its fields are
+/// private, so what [`crate::Token::verify`] later vouches for is exactly what was read from
+/// the signed bytes. To change a token, edit an [`AccessToken2`] (e.g. a clone of
+/// [`ParsedAccessToken2::structure`]) and sign it anew.
+///
+/// ```compile_fail
+/// # let t = agtoken::AccessToken2::new("970CA35de60c44645bbae8a215061b33", 1, 600, 1)
+/// #     .encode(&agtoken::AppCertificate::new("5CFd2fd1755d40ecb72977518be15d3b").unwrap()).unwrap();
+/// let mut parsed = agtoken::AccessToken2::parse(&t).unwrap();
+/// parsed.token.expire = 0; // error[E0616]: field `token` of struct `ParsedAccessToken2` is private
+/// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ParsedAccessToken2 {
-    /// The structure.
-    pub token: AccessToken2,
-    /// The inflated content, exactly as found.
-    pub content: Vec<u8>,
+    token: AccessToken2,
+    content: Vec<u8>,
     signing_info_start: usize,
 }
 
@@ -198,6 +208,16 @@ impl ParsedAccessToken2 {
         r.finish("last service")?;
         let token = AccessToken2 { app_id, issued_at, expire, salt, services };
         Ok(ParsedAccessToken2 { token, content, signing_info_start })
+    }
+
+    /// The structure read from the content (a copy to edit is `structure().clone()`).
+    pub fn structure(&self) -> &AccessToken2 {
+        &self.token
+    }
+
+    /// The inflated content, exactly as found.
+    pub fn content(&self) -> &[u8] {
+        &self.content
     }
 
     /// The signature as found (32 bytes in any token a reference library made).
