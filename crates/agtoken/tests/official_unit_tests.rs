@@ -12,9 +12,9 @@ use std::time::Duration;
 
 use agtoken::v007::Privileges;
 use agtoken::{
-    AccessToken2, ApaasToken, AppCertificate, AppId, CertificateSet, ChatToken, EducationToken, Expiry, FpaToken,
-    Role, Role006, RtcToken, Rtm2Permission, Rtm2Permissions, Rtm2Resource, RtmToken, Service, ServiceType, Token,
-    Uid, UnixTime,
+    AccessToken2, ApaasToken, AppCertificate, AppId, CertificateSet, ChatToken, EducationToken, Expiry, FpaToken, Role,
+    Role006, RtcToken, Rtm2Permission, Rtm2Permissions, Rtm2Resource, RtmToken, Service, ServiceType, Token, Uid,
+    UnixTime,
 };
 
 // The official tests' mock data.
