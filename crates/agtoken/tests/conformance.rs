@@ -413,8 +413,8 @@ fn every_builder_vector_is_reproduced_unchecked_and_refused_strictly_only_when_i
 }
 
 /// The default room-user builder follows the majority of the official libraries (Go, Python,
-/// Java, Kotlin, C++, C#, PHP, Ruby, Dart, Rust), not the npm package that made the 16 room-user
-/// vectors. Decoding both, the only difference is that the APaaS service's privilege map gains
+/// Java, Kotlin, C++, C#, PHP, Ruby, Dart, Rust, Lua), not the npm package that made the 16
+/// room-user vectors. Decoding both, the only difference is that the APaaS service's privilege map gains
 /// the room-user privilege `{1: expire}`, and (npm's `role || -1`) that a role of 0 stays 0
 /// instead of becoming -1. Everything else, the RTM and Chat services included, is identical.
 #[test]

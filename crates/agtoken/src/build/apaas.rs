@@ -1,8 +1,8 @@
 //! APaaS / Flexible Classroom ("Education") tokens.
 //!
 //! The room-user token follows the majority of Agora's official libraries (Go, Python, Java,
-//! Kotlin, C++, C#, PHP, Ruby, Dart, Rust): the APaaS service carries the room-user privilege
-//! (1) valid for the token's lifetime, and the role is stored as given. The npm `agora-token`
+//! Kotlin, C++, C#, PHP, Ruby, Dart, Rust, Lua): the APaaS service carries the room-user
+//! privilege (1) valid for the token's lifetime, and the role is stored as given. The npm `agora-token`
 //! package and the Deno port omit that privilege and store role 0 as -1 (JavaScript's
 //! `role || -1`); [`ApaasTokenBuilder::node_compatible`] builds their shape, for byte-equality
 //! with tokens made by Node. `crates/agtoken/BUILDERS.md` compares every builder with the
