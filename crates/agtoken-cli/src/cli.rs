@@ -220,7 +220,7 @@ pub enum ChatCommand {
 
 #[derive(Subcommand, Debug)]
 pub enum ApaasCommand {
-    /// A user in one room: APaaS + RTM + Chat services.
+    /// A user in one room: APaaS (room-user privilege) + RTM login + Chat user, for the token's lifetime.
     RoomUser {
         /// Room uuid.
         #[arg(long)]
@@ -228,9 +228,14 @@ pub enum ApaasCommand {
         /// User uuid.
         #[arg(long)]
         user: String,
-        /// Role number (0 is stored as -1, as the reference does).
+        /// Role number, stored as given (0 invisible, 1 teacher, 2 student, 3 assistant, 4 observer).
         #[arg(long, allow_negative_numbers = true)]
         role: i16,
+        /// Build the npm agora-token package's shape (for byte-equality with Node): no room-user
+        /// privilege, role 0 stored as -1. By default the APaaS service carries the room-user
+        /// privilege for the token's lifetime, as the other official libraries do.
+        #[arg(long)]
+        node_compatible: bool,
         #[command(flatten)]
         common: CommonArgs,
     },

@@ -129,9 +129,10 @@ fn permission_table(grants: &[String]) -> Result<Rtm2Permissions, Failure> {
 
 fn apaas(command: ApaasCommand) -> Result<(), Failure> {
     match command {
-        ApaasCommand::RoomUser { room, user, role, common } => {
+        ApaasCommand::RoomUser { room, user, role, node_compatible, common } => {
             let (app, cert) = credentials(&common)?;
-            finish!(ApaasToken::room_user(&app, &cert, room, user, role), &common, build)
+            let b = ApaasToken::room_user(&app, &cert, room, user, role);
+            finish!(if node_compatible { b.node_compatible() } else { b }, &common, build)
         }
         ApaasCommand::User { user, common } => {
             let (app, cert) = credentials(&common)?;

@@ -196,6 +196,112 @@ fn every_service_command_mints_a_token_that_inspects() {
     }
 }
 
+fn inspect_json(token: &str) -> Value {
+    let out = agtoken(&["inspect", "--json", token], None);
+    assert!(out.status.success(), "{}", stderr(&out));
+    serde_json::from_str(&stdout(&out)).unwrap()
+}
+
+/// The one service named `name` in an `inspect --json` structure.
+fn service<'a>(structure: &'a Value, name: &str) -> &'a Value {
+    let found: Vec<&Value> = structure["services"].as_array().unwrap().iter().filter(|s| s["name"] == name).collect();
+    assert_eq!(found.len(), 1, "one {name} service in {structure}");
+    found[0]
+}
+
+/// `apaas|education room-user` as the official Go test `Test_BuildRoomUserToken` expects (room
+/// "123", user "2882341273", role 1, expire 600): the APaaS service carries exactly the room-user
+/// privilege (1) = 600, RTM login and Chat user (MD5 of the user uuid) = 600. `--node-compatible`
+/// gives the npm package's shape: the same token without the APaaS privilege, role 0 as -1.
+#[test]
+fn room_user_carries_the_room_user_privilege_unless_node_compatible() {
+    for product in ["apaas", "education"] {
+        let args = [product, "room-user", "--room", "123", "--user", "2882341273", "--role", "1", "--valid-for", "600"];
+        let pinned = ["--issued-at", "1700000000", "--salt", "7"];
+        let default = inspect_json(&last_line(&agtoken(&[&args[..], &pinned].concat(), None)));
+        assert_eq!(default["app_id"], APP_ID);
+        assert_eq!(default["expire"], 600);
+        let apaas = service(&default, "apaas");
+        assert_eq!(
+            (&apaas["room_uuid"], &apaas["user_uuid"], &apaas["role"]),
+            (&"123".into(), &"2882341273".into(), &1.into())
+        );
+        assert_eq!(apaas["privileges"], serde_json::json!({"1": 600}), "{product}");
+        let rtm = service(&default, "rtm");
+        assert_eq!((&rtm["user_id"], &rtm["privileges"]), (&"2882341273".into(), &serde_json::json!({"1": 600})));
+        // printf 2882341273 | md5sum
+        let chat = service(&default, "chat");
+        assert_eq!(chat["user_id"], "6063383428a36fba3fb6030becf8094e");
+        assert_eq!(chat["privileges"], serde_json::json!({"1": 600}));
+        assert_eq!(default["services"].as_array().unwrap().len(), 3);
+
+        let node = inspect_json(&last_line(&agtoken(&[&args[..], &pinned, &["--node-compatible"]].concat(), None)));
+        let mut expected = default.clone();
+        for s in expected["services"].as_array_mut().unwrap() {
+            if s["name"] == "apaas" {
+                s["privileges"] = serde_json::json!({});
+            }
+        }
+        assert_eq!(node, expected, "{product} --node-compatible");
+
+        // Role 0 (invisible) is kept; npm's `role || -1` stores -1.
+        let zero = [product, "room-user", "--room", "r", "--user", "u", "--role", "0"];
+        let kept = inspect_json(&last_line(&agtoken(&zero, None)));
+        assert_eq!(service(&kept, "apaas")["role"], 0);
+        let npm = inspect_json(&last_line(&agtoken(&[&zero[..], &["--node-compatible"]].concat(), None)));
+        assert_eq!(service(&npm, "apaas")["role"], -1);
+    }
+}
+
+/// The 16 public room-user vectors were made by the npm package: `--node-compatible`
+/// reproduces each; the default differs from each by the room-user privilege (and keeps role 0).
+#[test]
+fn room_user_vectors_through_the_cli() {
+    let mut count = 0;
+    for v in vectors().into_iter().filter(|v| v["builder"].as_str().unwrap().ends_with(".room_user")) {
+        let id = v["id"].as_str().unwrap();
+        let a = &v["args"];
+        let product = v["builder"].as_str().unwrap().split('.').next().unwrap();
+        let expire = a["expire"].as_u64().unwrap();
+        let owned = [
+            format!("--room={}", a["room_uuid"].as_str().unwrap()),
+            format!("--user={}", a["user_uuid"].as_str().unwrap()),
+            format!("--role={}", a["role"]),
+            format!("--valid-for={}", if expire == 0 { "unlimited".to_owned() } else { expire.to_string() }),
+            format!("--issued-at={}", v["issue_ts"]),
+            format!("--salt={}", v["salt"]),
+            format!("--app-id={}", a["app_id"].as_str().unwrap()),
+            format!("--app-certificate={}", a["app_certificate"].as_str().unwrap()),
+        ];
+        let mut args = vec![product, "room-user", "--unchecked"];
+        args.extend(owned.iter().map(String::as_str));
+
+        let out = agtoken(&[&args[..], &["--node-compatible"]].concat(), None);
+        assert!(out.status.success(), "{id}: {}", stderr(&out));
+        assert_eq!(hex(&inflate(&last_line(&out))), v["content_hex"].as_str().unwrap(), "{id}");
+
+        let out = agtoken(&args, None);
+        assert!(out.status.success(), "{id}: {}", stderr(&out));
+        let mut ours = inspect_json(&last_line(&out));
+        let obj = ours.as_object_mut().unwrap();
+        for extra in ["version", "issued_at_utc", "expires_at_utc", "expires_in"] {
+            obj.remove(extra);
+        }
+        let mut expected = v["structure"].clone();
+        for s in expected["services"].as_array_mut().unwrap() {
+            if s["name"] == "apaas" {
+                s["privileges"] = serde_json::json!({ "1": expire });
+                if a["role"] == 0 {
+                    s["role"] = 0.into();
+                }
+            }
+        }
+        assert_eq!(ours, expected, "{id}");
+        count += 1;
+    }
+    assert_eq!(count, 16);
+}
+
 #[test]
 fn bad_input_is_a_usage_error_naming_the_field() {
     let cases: &[(&[&str], &str)] = &[

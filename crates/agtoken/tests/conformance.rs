@@ -358,7 +358,10 @@ fn run_builder(v: &Value, strict: bool, rules: &mut Rules) -> agtoken::Result<St
             rules.relative("expire", n(a, "expire"));
             let b = if builder.starts_with("apaas") { ApaasToken::room_user } else { EducationToken::room_user };
             let role = a["role"].as_i64().expect("apaas role") as i16;
-            finish!(b(&app_id, &cert, s(a, "room_uuid"), s(a, "user_uuid"), role).expires(rel(n(a, "expire"))), build)
+            // These vectors were made by the npm package: its shape is `node_compatible` (see
+            // `room_user_by_default_adds_the_room_user_privilege_to_the_npm_vectors` below).
+            let b = b(&app_id, &cert, s(a, "room_uuid"), s(a, "user_uuid"), role).node_compatible();
+            finish!(b.expires(rel(n(a, "expire"))), build)
         }
         "apaas.user" | "education.user" => {
             rules.bytes("user_uuid", s(a, "user_uuid"), 255);
@@ -407,6 +410,56 @@ fn every_builder_vector_is_reproduced_unchecked_and_refused_strictly_only_when_i
     assert_eq!(total, 331);
     // Both outcomes are exercised by the corpus.
     assert!(reproduced > 100 && refused > 50, "reproduced {reproduced}, refused {refused}");
+}
+
+/// The default room-user builder follows the majority of the official libraries (Go, Python,
+/// Java, Kotlin, C++, C#, PHP, Ruby, Dart, Rust, Lua), not the npm package that made the 16
+/// room-user vectors. Decoding both, the only difference is that the APaaS service's privilege map gains
+/// the room-user privilege `{1: expire}`, and (npm's `role || -1`) that a role of 0 stays 0
+/// instead of becoming -1. Everything else, the RTM and Chat services included, is identical.
+#[test]
+fn room_user_by_default_adds_the_room_user_privilege_to_the_npm_vectors() {
+    let (mut count, mut role_zero) = (0, 0);
+    for v in vectors().into_iter().filter(|v| s(v, "builder").ends_with(".room_user")) {
+        let id = s(&v, "id");
+        let a = &v["args"];
+        let (app_id, cert) = app(&v);
+        let role = a["role"].as_i64().expect("apaas role") as i16;
+        let expire = n(a, "expire");
+        let b = if s(&v, "builder").starts_with("apaas") { ApaasToken::room_user } else { EducationToken::room_user };
+        let ours = b(&app_id, &cert, s(a, "room_uuid"), s(a, "user_uuid"), role)
+            .issued_at(UnixTime::from_secs(n(&v, "issue_ts")))
+            .salt(n(&v, "salt") as u32)
+            .expires(rel(expire))
+            .unchecked()
+            .build()
+            .unwrap_or_else(|e| panic!("{id}: {e}"));
+        let parsed = Token::parse(&ours).unwrap_or_else(|e| panic!("{id}: {e}"));
+        parsed.clone().verify(&CertificateSet::new(cert.clone())).unwrap_or_else(|e| panic!("{id}: {e}"));
+        let mut ours = spec::token_to_json(&parsed, None, None);
+        ours.as_object_mut().unwrap().remove("version");
+
+        let npm = &v["structure"];
+        assert_ne!(&ours, npm, "{id}: the default builder must differ from npm");
+        let mut expected = npm.clone();
+        let apaas: Vec<&mut Value> =
+            expected["services"].as_array_mut().unwrap().iter_mut().filter(|sv| sv["name"] == "apaas").collect();
+        assert_eq!(apaas.len(), 1, "{id}: one APaaS service");
+        let service = apaas.into_iter().next().unwrap();
+        assert_eq!(service["privileges"], serde_json::json!({}), "{id}: npm grants no APaaS privilege");
+        service["privileges"] = serde_json::json!({ "1": expire });
+        if role == 0 {
+            assert_eq!(service["role"], -1, "{id}: npm stores role 0 as -1");
+            service["role"] = 0.into();
+            role_zero += 1;
+        } else {
+            assert_eq!(service["role"], role, "{id}");
+        }
+        assert_eq!(ours, expected, "{id}: default builder vs npm vector plus the room-user privilege");
+        count += 1;
+    }
+    assert_eq!(count, 16);
+    assert_eq!(role_zero, 2, "both role-0 vectors are exercised");
 }
 
 /// Our deflate must not make tokens longer than the reference's on average (the issue's size

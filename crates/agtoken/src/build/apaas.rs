@@ -1,4 +1,12 @@
 //! APaaS / Flexible Classroom ("Education") tokens.
+//!
+//! The room-user token follows the majority of Agora's official libraries (Go, Python, Java,
+//! Kotlin, C++, C#, PHP, Ruby, Dart, Rust, Lua): the APaaS service carries the room-user
+//! privilege (1) valid for the token's lifetime, and the role is stored as given. The npm `agora-token`
+//! package and the Deno port omit that privilege and store role 0 as -1 (JavaScript's
+//! `role || -1`); [`ApaasTokenBuilder::node_compatible`] builds their shape, for byte-equality
+//! with tokens made by Node. `crates/agtoken/BUILDERS.md` compares every builder with the
+//! official libraries.
 
 use md5::{Digest, Md5};
 
@@ -21,9 +29,12 @@ enum Kind {
 }
 
 impl ApaasToken {
-    /// A room-user token: APaaS(room, user, role) without privileges, RTM login for the user,
-    /// and Chat user privilege for the lower-case hex MD5 of the user uuid, as the reference does.
-    /// A role of 0 is stored as -1, as the reference does.
+    /// A room-user token, as the official libraries build it (all but Node's and Deno's):
+    /// APaaS(room, user, role) with the room-user privilege, RTM login for the user, and the
+    /// Chat user privilege for the lower-case hex MD5 of the user uuid, each valid as long as
+    /// the token. The role is stored as given (the official docs number them 0 invisible,
+    /// 1 teacher, 2 student, 3 assistant, 4 observer). [`ApaasTokenBuilder::node_compatible`]
+    /// gives the npm package's shape instead.
     pub fn room_user<'a>(
         app_id: &'a AppId,
         certificate: &'a AppCertificate,
@@ -32,7 +43,7 @@ impl ApaasToken {
         role: i16,
     ) -> ApaasTokenBuilder<'a> {
         let kind = Kind::RoomUser { room_uuid: room_uuid.into(), user_uuid: user_uuid.into(), role };
-        ApaasTokenBuilder { common: Common::new(app_id, certificate), kind }
+        ApaasTokenBuilder::new(app_id, certificate, kind)
     }
 
     /// A user token: APaaS user privilege.
@@ -41,12 +52,12 @@ impl ApaasToken {
         certificate: &'a AppCertificate,
         user_uuid: impl Into<String>,
     ) -> ApaasTokenBuilder<'a> {
-        ApaasTokenBuilder { common: Common::new(app_id, certificate), kind: Kind::User { user_uuid: user_uuid.into() } }
+        ApaasTokenBuilder::new(app_id, certificate, Kind::User { user_uuid: user_uuid.into() })
     }
 
     /// An app token: APaaS app privilege.
     pub fn app<'a>(app_id: &'a AppId, certificate: &'a AppCertificate) -> ApaasTokenBuilder<'a> {
-        ApaasTokenBuilder { common: Common::new(app_id, certificate), kind: Kind::App }
+        ApaasTokenBuilder::new(app_id, certificate, Kind::App)
     }
 }
 
@@ -55,6 +66,7 @@ impl ApaasToken {
 pub struct ApaasTokenBuilder<'a> {
     common: Common<'a>,
     kind: Kind,
+    node_compatible: bool,
 }
 
 fn md5_hex(text: &str) -> String {
@@ -63,6 +75,20 @@ fn md5_hex(text: &str) -> String {
 
 impl<'a> ApaasTokenBuilder<'a> {
     common_options!();
+
+    fn new(app_id: &'a AppId, certificate: &'a AppCertificate, kind: Kind) -> Self {
+        ApaasTokenBuilder { common: Common::new(app_id, certificate), kind, node_compatible: false }
+    }
+
+    /// Builds the room-user token as the npm `agora-token` package (and the Deno port) does,
+    /// for byte-equality with tokens made by Node: the APaaS service without the room-user
+    /// privilege, and role 0 stored as -1. The other official libraries, and this builder by
+    /// default, grant the privilege and keep role 0. No effect on user and app tokens, which
+    /// every official library builds alike.
+    pub fn node_compatible(mut self) -> Self {
+        self.node_compatible = true;
+        self
+    }
 
     /// The 007 structure.
     pub fn build_token(&self) -> Result<AccessToken2> {
@@ -75,13 +101,14 @@ impl<'a> ApaasTokenBuilder<'a> {
                     validate::chat_user_id("room_uuid", room_uuid)?;
                     validate::rtm_user_id("user_uuid", user_uuid)
                 })?;
+                let (role, privileges) = if self.node_compatible {
+                    // npm: `new ServiceApaas(room, user, role)` with `role || -1`, no privilege.
+                    (if *role == 0 { -1 } else { *role }, Privileges::new())
+                } else {
+                    (*role, one(ApaasPrivilege::RoomUser.id()))
+                };
                 vec![
-                    Service::Apaas {
-                        room_uuid: room_uuid.clone(),
-                        user_uuid: user_uuid.clone(),
-                        role: if *role == 0 { -1 } else { *role },
-                        privileges: Privileges::new(),
-                    },
+                    Service::Apaas { room_uuid: room_uuid.clone(), user_uuid: user_uuid.clone(), role, privileges },
                     Service::Rtm { user_id: user_uuid.clone(), privileges: one(RtmPrivilege::Login.id()) },
                     Service::Chat { user_id: md5_hex(user_uuid), privileges: one(ChatPrivilege::User.id()) },
                 ]

@@ -8,6 +8,12 @@
 //! | `issued_at` | the clock's now ([`SystemClock`] unless `clock` is given) |
 //! | `salt` | drawn from the OS generator in `1..=99999999` ([`OsSalt`] unless `salts` is given) |
 //! | checks | strict: Agora's rules ([`crate::validate`]); `unchecked()` builds what the official libraries would |
+//!
+//! Each builder makes what the official libraries' builders make; where those disagree among
+//! themselves, what the majority makes (the APaaS room-user token carries the room-user
+//! privilege, unlike the npm package's: see [`ApaasTokenBuilder::node_compatible`]).
+//! `crates/agtoken/BUILDERS.md` compares every builder with the Go library and its unit tests,
+//! and lists the libraries that differ.
 
 mod apaas;
 mod chat;

@@ -372,7 +372,7 @@ pub enum Service {
         room_uuid: String,
         /// User uuid.
         user_uuid: String,
-        /// Role (the reference stores role 0 as -1).
+        /// Role (-1 in user and app tokens; the npm builders also store a room-user role 0 as -1).
         role: i16,
         /// Privileges.
         privileges: Privileges,
