@@ -42,7 +42,7 @@ fn parse_007(token: &str) -> AccessToken2 {
     let parsed = Token::parse(token).expect("a token");
     parsed.clone().verify(&CertificateSet::new(AppCertificate::new(CERT).unwrap())).expect("signed with CERT");
     match parsed {
-        Token::V007(t) => t.token,
+        Token::V007(t) => t.structure().clone(),
         Token::V006(_) => panic!("expected a 007 token"),
     }
 }
@@ -352,7 +352,7 @@ const EXPIRED_TS: u64 = 1446455471;
 
 fn parse_006(token: &str) -> (u32, BTreeMap<u16, u32>, agtoken::v006::ParsedAccessToken006) {
     match Token::parse(token).expect("a token") {
-        Token::V006(t) => (t.ts, t.privileges.clone(), t),
+        Token::V006(t) => (t.ts(), t.privileges().clone(), t),
         Token::V007(_) => panic!("expected a 006 token"),
     }
 }
