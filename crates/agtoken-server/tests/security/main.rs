@@ -7,6 +7,7 @@ mod support;
 
 mod api_key;
 mod config_errors;
+mod holes;
 mod jwt;
 mod limits;
 mod readme;
