@@ -21,7 +21,7 @@ use std::collections::HashSet;
 use std::fmt;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, Instant};
 
 use jsonwebtoken::jwk::{AlgorithmParameters, EllipticCurve, JwkSet, KeyAlgorithm, PublicKeyUse};
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
@@ -269,13 +269,15 @@ struct JwksFile {
 
 struct JwksState {
     keys: Arc<Vec<VerifyKey>>,
-    modified: Option<SystemTime>,
+    /// SHA-256 of the loaded file's bytes: a rewrite with the same modification time (same
+    /// second, or a copy that keeps times) is still seen.
+    digest: [u8; 32],
     checked: Instant,
-    /// The modification time of a version that failed to load (warned about once).
-    failed: Option<SystemTime>,
+    /// The digest of a version that failed to load (warned about once).
+    failed: Option<[u8; 32]>,
 }
 
-/// How often the JWKS file's modification time is looked at.
+/// How often the JWKS file is looked at.
 const JWKS_CHECK_INTERVAL: Duration = Duration::from_secs(1);
 
 impl fmt::Debug for JwtAuth {
@@ -328,6 +330,13 @@ impl JwtAuth {
                 let mut keys = Vec::new();
                 for path in &paths {
                     let pem = std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+                    if pem.windows(b"PRIVATE KEY".len()).any(|w| w == b"PRIVATE KEY") {
+                        return Err(format!(
+                            "{} holds a PRIVATE key: give the public key only (e.g. `openssl pkey -in KEY -pubout`); \
+                             a signing key does not belong on the token server",
+                            path.display()
+                        ));
+                    }
                     let (alg, key) = if let Ok(key) = DecodingKey::from_rsa_pem(&pem) {
                         (Algorithm::RS256, key)
                     } else if let Ok(key) = DecodingKey::from_ec_pem(&pem) {
@@ -340,12 +349,13 @@ impl JwtAuth {
                 JwtKeys::Fixed(Arc::new(keys))
             }
             JwtKeySource::JwksFile(path) => {
-                let (keys, modified) = auth.load_jwks(&path)?;
+                let text = std::fs::read(&path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+                let keys = auth.load_jwks(&path, &text)?;
                 JwtKeys::Jwks(JwksFile {
                     path,
                     state: Mutex::new(JwksState {
                         keys: Arc::new(keys),
-                        modified,
+                        digest: Sha256::digest(&text).into(),
                         checked: Instant::now(),
                         failed: None,
                     }),
@@ -376,11 +386,8 @@ impl JwtAuth {
         VerifyKey { kid, alg, key, validation }
     }
 
-    fn load_jwks(&self, path: &Path) -> Result<(Vec<VerifyKey>, Option<SystemTime>), String> {
-        let modified = std::fs::metadata(path).and_then(|m| m.modified()).ok();
-        let text = std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-        let set: JwkSet =
-            serde_json::from_slice(&text).map_err(|e| format!("{} is not a JWKS: {e}", path.display()))?;
+    fn load_jwks(&self, path: &Path, text: &[u8]) -> Result<Vec<VerifyKey>, String> {
+        let set: JwkSet = serde_json::from_slice(text).map_err(|e| format!("{} is not a JWKS: {e}", path.display()))?;
         let mut keys = Vec::new();
         for jwk in &set.keys {
             if matches!(jwk.common.public_key_use, Some(PublicKeyUse::Encryption)) {
@@ -401,11 +408,11 @@ impl JwtAuth {
         if keys.is_empty() {
             return Err(format!("{} holds no RS256 or ES256 (P-256) verification key", path.display()));
         }
-        Ok((keys, modified))
+        Ok(keys)
     }
 
-    /// The current keys: for a JWKS file, re-read when its modification time changed (looked at
-    /// most once a second). A file that fails to load leaves the previous keys in place.
+    /// The current keys: for a JWKS file, re-read when its content changed (looked at at most
+    /// once a second). A file that fails to load leaves the previous keys in place.
     fn current_keys(&self) -> Arc<Vec<VerifyKey>> {
         let file = match &self.keys {
             JwtKeys::Fixed(keys) => return keys.clone(),
@@ -414,18 +421,20 @@ impl JwtAuth {
         let mut state = file.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         if state.checked.elapsed() >= JWKS_CHECK_INTERVAL {
             state.checked = Instant::now();
-            let modified = std::fs::metadata(&file.path).and_then(|m| m.modified()).ok();
-            if modified.is_some() && modified != state.modified && modified != state.failed {
-                match self.load_jwks(&file.path) {
-                    Ok((keys, loaded_modified)) => {
-                        tracing::info!(path = %file.path.display(), keys = keys.len(), "JWKS reloaded");
-                        state.keys = Arc::new(keys);
-                        state.modified = loaded_modified;
-                        state.failed = None;
-                    }
-                    Err(e) => {
-                        tracing::warn!(error = %e, "JWKS file changed but cannot be loaded; keeping the previous keys");
-                        state.failed = modified;
+            if let Ok(text) = std::fs::read(&file.path) {
+                let digest: [u8; 32] = Sha256::digest(&text).into();
+                if digest != state.digest && Some(digest) != state.failed {
+                    match self.load_jwks(&file.path, &text) {
+                        Ok(keys) => {
+                            tracing::info!(path = %file.path.display(), keys = keys.len(), "JWKS reloaded");
+                            state.keys = Arc::new(keys);
+                            state.digest = digest;
+                            state.failed = None;
+                        }
+                        Err(e) => {
+                            tracing::warn!(error = %e, "JWKS file changed but cannot be loaded; keeping the previous keys");
+                            state.failed = Some(digest);
+                        }
                     }
                 }
             }

@@ -74,8 +74,13 @@ const HSTS: HeaderValue = HeaderValue::from_static("max-age=31536000");
 const CHALLENGE: HeaderValue = HeaderValue::from_static("Bearer realm=\"agtoken\"");
 
 /// The client's address: the peer, or the last address of the configured header (set by the
-/// proxy in front; only trusted when configured).
+/// proxy in front; only trusted when configured). An IPv4-mapped IPv6 address
+/// (`::ffff:a.b.c.d`) is the IPv4 address `a.b.c.d`: one client, one limit.
 fn client_ip(state: &AppState, headers: &HeaderMap, peer: Option<SocketAddr>) -> Option<IpAddr> {
+    client_ip_as_sent(state, headers, peer).map(|ip| ip.to_canonical())
+}
+
+fn client_ip_as_sent(state: &AppState, headers: &HeaderMap, peer: Option<SocketAddr>) -> Option<IpAddr> {
     if let Some(name) = &state.config().client_ip_header {
         let from_header = headers
             .get_all(name)

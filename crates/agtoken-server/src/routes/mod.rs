@@ -8,7 +8,7 @@ pub(crate) mod v1;
 use std::time::Instant;
 
 use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
-use axum::http::{HeaderValue, Method, Uri};
+use axum::http::{header, HeaderValue, Method, Uri};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -100,6 +100,18 @@ async fn track(State(state): State<AppState>, req: Request, next: Next) -> Respo
     let start = Instant::now();
     let route = route_index(req.extensions().get::<MatchedPath>().map(MatchedPath::as_str));
     let timeout = state.config().request_timeout;
+    // `Expect: 100-continue` with a declared body over the limit: refuse before the body is read,
+    // so the client never gets a `100 Continue` inviting it to send it. (Without `Expect`, the
+    // route reads up to the limit and answers 413 in its own error shape.)
+    let headers = req.headers();
+    let expects_continue =
+        headers.get(header::EXPECT).is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"100-continue"));
+    let declared = headers.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
+    if expects_continue && declared.is_some_and(|n| n > state.config().body_limit as u64) {
+        let response = ApiError::too_large(state.config().body_limit).into_response();
+        state.metrics().observe(route, response.status().as_u16(), start.elapsed());
+        return response;
+    }
     let response = match tokio::time::timeout(timeout, next.run(req)).await {
         Ok(response) => response,
         Err(_) => ApiError::timeout(timeout.as_secs_f64()).into_response(),

@@ -375,3 +375,123 @@ fn grants_end_is_what_the_admission_check_says() {
     assert!(verified.check(&app, &action, UnixTime::from_secs(end - 1)).is_ok());
     assert!(verified.check(&app, &action, UnixTime::from_secs(end)).is_err());
 }
+
+// ---- found in the same test run ---------------------------------------------------------------
+
+#[test]
+fn a_private_key_in_public_key_files_stops_start_up() {
+    let dir = temp_dir("private-pem");
+    std::fs::write(dir.join("idp.pem"), RSA_KEY).unwrap();
+    write_secret(&dir, "certificate", &format!("{CERT}\n"));
+    let text = format!(
+        "host = \"127.0.0.1\"\nport = 0\n[[apps]]\napp_id = \"{APP_ID}\"\napp_certificate_file = \"certificate\"\n\
+         auth = \"jwt\"\n[apps.jwt]\npublic_key_files = [\"idp.pem\"]\n\
+         [[apps.policy]]\nname = \"r\"\nservices = [\"rtc\"]\n"
+    );
+    let path = dir.join("agtoken.toml");
+    std::fs::write(&path, &text).unwrap();
+    let err = agtoken_server::Config::from_sources(
+        &agtoken_server::ServeOptions::default(),
+        &agtoken_server::Env::default(),
+        Some((&path, &text)),
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(err.contains("PRIVATE key") && err.contains("idp.pem"), "{err}");
+    assert!(!err.contains("MII"), "key material echoed: {err}");
+}
+
+#[tokio::test]
+async fn a_jwks_rewritten_with_the_same_mtime_is_reloaded() {
+    let dir = temp_dir("jwks-same-mtime");
+    write_secret(&dir, "jwt-secret", SECRET);
+    let pair = |kid: &str| {
+        let pair = rcgen::KeyPair::generate().unwrap();
+        let key = jsonwebtoken::EncodingKey::from_ec_pem(pair.serialize_pem().as_bytes()).unwrap();
+        let mut jwk = serde_json::to_value(
+            jsonwebtoken::jwk::Jwk::from_encoding_key(&key, jsonwebtoken::Algorithm::ES256).unwrap(),
+        )
+        .unwrap();
+        jwk["kid"] = json!(kid);
+        (json!({ "keys": [jwk] }), key)
+    };
+    let ((one, _), (two, key_two)) = (pair("k1"), pair("k2"));
+    let file = dir.join("jwks.json");
+    std::fs::write(&file, one.to_string()).unwrap();
+    let mtime = std::fs::metadata(&file).unwrap().modified().unwrap();
+    let settings = "auth = \"jwt\"\n[apps.jwt]\naudience = \"agtoken\"\njwks_file = \"jwks.json\"\n\
+                    [[apps.policy]]\nname = \"r\"\nservices = [\"fpa\"]\n";
+    let server = start(toml_config(&dir, settings, "")).await;
+    let t = now_secs();
+    let token = jwt(
+        jsonwebtoken::Algorithm::ES256,
+        &key_two,
+        Some("k2"),
+        &json!({"sub": "a", "aud": "agtoken", "iat": t, "exp": t + 300}),
+    );
+    let auth = bearer(&token);
+    let create = || async {
+        let headers = [("Content-Type", "application/json"), ("Authorization", auth.as_str())];
+        server.send("POST", "/v1/tokens", &headers, br#"{"service":"fpa"}"#).await.status
+    };
+    assert_eq!(create().await, 401);
+    // Rewritten in place, then its modification time set back: only the content tells.
+    std::fs::write(&file, two.to_string()).unwrap();
+    std::fs::File::options().write(true).open(&file).unwrap().set_modified(mtime).unwrap();
+    assert_eq!(std::fs::metadata(&file).unwrap().modified().unwrap(), mtime);
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    assert_eq!(create().await, 200);
+    server.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn expect_100_continue_over_the_body_limit_is_413_without_continue() {
+    let server = start(toml_config(&temp_dir("expect-continue"), "", "")).await;
+    let request = "POST /v1/tokens HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n\
+                   Content-Length: 1000000\r\nExpect: 100-continue\r\n\r\n";
+    let reply = exchange(server.addr, request.as_bytes()).await;
+    assert_eq!(reply.status, 413, "{reply:?}");
+    assert_eq!(reply.error()["code"], "payload_too_large");
+    // Within the limit, the body is invited and the request served.
+    let body = r#"{"service":"fpa"}"#;
+    let request = format!(
+        "POST /v1/tokens HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\
+         Connection: close\r\n\r\n{body}",
+        body.len()
+    );
+    assert_eq!(exchange(server.addr, request.as_bytes()).await.status, 200);
+    server.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn an_ipv4_mapped_address_is_the_same_client() {
+    let dir = temp_dir("per-ip-mapped");
+    let server =
+        start(toml_config(&dir, "", "per_ip_rate_limit = \"1/min\"\nclient_ip_header = \"X-Forwarded-For\"")).await;
+    let send = |xff: &'static str| {
+        let server = &server;
+        async move {
+            let headers = [("Content-Type", "application/json"), ("X-Forwarded-For", xff)];
+            server.send("POST", "/v1/tokens", &headers, br#"{"service":"fpa"}"#).await.status
+        }
+    };
+    assert_eq!(send("198.51.100.7").await, 200);
+    assert_eq!(send("::ffff:198.51.100.7").await, 429, "the same client in IPv6 notation");
+    assert_eq!(send("::ffff:198.51.100.8").await, 200);
+    assert_eq!(send("198.51.100.8").await, 429);
+    server.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn a_token_that_inflates_past_the_cap_is_refused_on_the_open_inspect_route() {
+    let server = start(toml_config(&temp_dir("inflate-cap"), "", "")).await;
+    // A 1.4 KB token could once inflate to 1 MiB; now 8 KiB is the most any token may hold.
+    let mut t = agtoken::AccessToken2::new(APP_ID, 1_700_000_000, 600, 1);
+    t.add_service(agtoken::Service::Rtm { user_id: "x".repeat(9000), privileges: Default::default() });
+    let token = t.encode(&AppCertificate::new(CERT).unwrap()).unwrap();
+    assert!(token.len() < 300, "{}", token.len());
+    let reply = server.post_json("/v1/tokens/inspect", &json!({ "token": token }).to_string()).await;
+    assert!(reply.body.contains("size limit"), "{reply:?}");
+    assert_ne!(reply.status, 200);
+    server.stop().await.unwrap();
+}
