@@ -10,5 +10,6 @@ mod config_errors;
 mod holes;
 mod jwt;
 mod limits;
+mod policy_property;
 mod readme;
 mod tls;
