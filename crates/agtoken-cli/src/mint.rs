@@ -4,8 +4,8 @@ use std::io::Read;
 
 use agtoken::v007::{FcdnPrivilege, StreamingPrivilege};
 use agtoken::{
-    ApaasToken, AppCertificate, AppId, ChatToken, FcdnToken, FpaToken, Role, Role006, RtcToken, Rtm2Permission,
-    Rtm2Permissions, Rtm2Resource, RtmToken, StreamingToken, Uid,
+    ApaasToken, AppCertificate, AppId, ChatToken, FcdnToken, FpaToken, Role, Role006, RtcToken, Rtm2Permissions,
+    RtmToken, StreamingToken, Uid,
 };
 
 use crate::cli::{
@@ -108,21 +108,14 @@ fn agent(args: AgentArgs, convoai: bool) -> Result<(), Failure> {
     finish!(b, &args.common, build)
 }
 
-fn permission_table(grants: &[String]) -> Result<Rtm2Permissions, Failure> {
+/// `--permission RESOURCE:PERMISSION:ITEM[,ITEM…]`, read by the library.
+fn permission_table(entries: &[String]) -> Result<Rtm2Permissions, Failure> {
     let mut table = Rtm2Permissions::new();
-    for grant in grants {
-        let mut parts = grant.splitn(3, ':');
-        let (Some(resource), Some(permission), Some(items)) = (parts.next(), parts.next(), parts.next()) else {
-            return Err(Failure::usage(format!("--permission {grant:?}: expected RESOURCE:PERMISSION:ITEM[,ITEM…]")));
-        };
-        let resource = Rtm2Resource::from_name(resource).ok_or_else(|| {
-            Failure::usage(format!(
-                "--permission {grant:?}: unknown resource {resource:?} (message_channels, stream_channels, group_channels, server_groups, users)"
-            ))
+    for entry in entries {
+        table.add_entry(entry).map_err(|e| match e {
+            agtoken::Error::Invalid { rule, .. } => Failure::usage(format!("--permission {entry:?}: {rule}")),
+            other => Failure::from(other),
         })?;
-        let permission = Rtm2Permission::from_name(permission)
-            .ok_or_else(|| Failure::usage(format!("--permission {grant:?}: permission must be read or write")))?;
-        table.add(resource, permission, items.split(',').map(str::to_owned).collect());
     }
     Ok(table)
 }

@@ -77,16 +77,17 @@ impl<'a> Fields<'a> {
         Ok(Fields { map, prefix: String::new() })
     }
 
+    /// The fields of `map` without the check for unknown ones (the caller checks them itself).
+    pub(crate) fn unchecked(map: &'a Map<String, Value>) -> Self {
+        Fields { map, prefix: String::new() }
+    }
+
     pub(crate) fn name(&self, key: &str) -> String {
         format!("{}{key}", self.prefix)
     }
 
     pub(crate) fn get(&self, key: &str) -> Option<&'a Value> {
         self.map.get(key).filter(|v| !v.is_null())
-    }
-
-    pub(crate) fn has(&self, key: &str) -> bool {
-        self.get(key).is_some()
     }
 
     pub(crate) fn str(&self, key: &str) -> Result<Option<&'a str>, ApiError> {

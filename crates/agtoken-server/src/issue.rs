@@ -72,8 +72,8 @@ pub(crate) struct Judged<'a> {
     pub version: Version,
     /// Policy classes (`rtc`, `chat_app`, …), each once, in grant order.
     pub classes: Vec<&'static str>,
-    /// Service names for the metrics, each once.
-    pub services: Vec<&'static str>,
+    /// Metrics indices of its services, each once.
+    pub services: Vec<usize>,
     /// The first channel and user a grant names (`-` when none, `any` for a wildcard).
     pub channel: String,
     pub user: String,
@@ -85,13 +85,13 @@ pub(crate) struct Judged<'a> {
 impl<'a> Judged<'a> {
     fn new(text: &'a str, version: Version, grants: &[Grant], token_end: UnixTime) -> Self {
         let mut classes: Vec<&'static str> = Vec::new();
-        let mut services: Vec<&'static str> = Vec::new();
+        let mut services: Vec<usize> = Vec::new();
         for g in grants {
             let class = policy::class_of(g);
             if !classes.contains(&class) {
                 classes.push(class);
             }
-            let service = g.service.map_or("other", agtoken::ServiceType::name);
+            let service = service_index(g.service);
             if !services.contains(&service) {
                 services.push(service);
             }
@@ -213,7 +213,7 @@ impl AppState {
         let mut earliest = u64::MAX;
         for j in &judged {
             for service in &j.services {
-                self.metrics().issued(service_index(service), j.version);
+                self.metrics().issued(*service, j.version);
             }
             audit::issued(&who, intent, j, now.as_secs());
             earliest = earliest.min(j.earliest);

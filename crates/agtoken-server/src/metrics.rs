@@ -72,12 +72,15 @@ const BUCKETS_US: &[u64] =
     &[100, 250, 500, 1_000, 2_500, 5_000, 10_000, 25_000, 50_000, 100_000, 250_000, 1_000_000, 5_000_000];
 
 /// Token services counted (by type name of the library) plus `other`.
-pub const SERVICES: &[&str] =
-    &["rtc", "rtm", "streaming", "fpa", "chat", "fcdn", "apaas", "rtm2", "convoai", "stt", "other"];
+static SERVICES: std::sync::LazyLock<Vec<&'static str>> =
+    std::sync::LazyLock::new(|| agtoken::ServiceType::ALL.iter().map(|t| t.name()).chain(["other"]).collect());
 
-/// The index of a service name in [`SERVICES`].
-pub fn service_index(name: &str) -> usize {
-    SERVICES.iter().position(|s| *s == name).unwrap_or(SERVICES.len() - 1)
+/// The metrics index of a service: its place in the library's [`agtoken::ServiceType::ALL`],
+/// or `other` for a type it does not know.
+pub fn service_index(service: Option<agtoken::ServiceType>) -> usize {
+    service
+        .and_then(|s| agtoken::ServiceType::ALL.iter().position(|t| *t == s))
+        .unwrap_or(agtoken::ServiceType::ALL.len())
 }
 
 struct RouteStats {
@@ -234,7 +237,7 @@ mod tests {
         m.observe(r, 400, Duration::from_micros(120));
         m.observe(route_index(None), 404, Duration::from_micros(10));
         assert_eq!(ROUTES[route_index(Some("/not/in/the/table"))], "other");
-        m.issued(service_index("rtc"), Version::V007);
+        m.issued(service_index(Some(agtoken::ServiceType::Rtc)), Version::V007);
         let text = m.render(1, false);
         assert!(text.contains("agtoken_http_requests_total{route=\"/fetch_rtc_token\",status=\"200\"} 2"), "{text}");
         assert!(text.contains("agtoken_http_requests_total{route=\"unmatched\",status=\"404\"} 1"));

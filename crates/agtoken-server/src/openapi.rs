@@ -271,21 +271,7 @@ pub fn document() -> Value {
                 "code": {"type": "string", "enum": ["invalid_json", "invalid_body", "invalid_type", "unknown_field", "out_of_range", "missing_field", "invalid_value", "unknown_app", "invalid_token", "payload_too_large", "unsupported_media_type", "not_found", "method_not_allowed", "timeout", "forbidden", "rate_limited"]},
                 "message": {"type": "string"},
                 "field": {"type": "string", "nullable": true, "description": "the request field, as a JSON path"}}}}},
-            "BuildRequest": {"type": "object", "required": ["service"], "additionalProperties": false, "properties": {
-                "app_id": {"type": "string", "description": "a configured app (default: the default app)"},
-                "service": {"type": "string", "enum": ["rtc", "rtm", "chat", "chat_app", "fpa", "apaas", "apaas_user", "apaas_app"]},
-                "version": {"type": "string", "enum": ["007", "006"], "description": "default: the app's token_version; 006 for rtc and rtm only"},
-                "expire": {"type": "integer", "minimum": 1, "maximum": 86400, "description": "token lifetime in seconds (default: the app's default_lifetime)"},
-                "channel": {"type": "string", "description": "rtc: channel name or * pattern"},
-                "uid": {"type": "integer", "minimum": 0, "maximum": 4294967295u32, "description": "rtc: integer uid, 0 for any user"},
-                "account": {"type": "string", "description": "rtc: string user account (instead of uid)"},
-                "role": {"oneOf": [{"type": "string", "enum": ["publisher", "subscriber"]}, {"type": "integer", "enum": [1, 2]}], "description": "rtc; default subscriber (join only)"},
-                "privilege_expire": {"type": "integer", "description": "rtc: privilege lifetime in seconds (default: expire)"},
-                "rtm_user_id": {"type": "string", "description": "rtc: also an RTM login for this user id (007)"},
-                "user_id": {"type": "string", "description": "rtm, chat"},
-                "room_uuid": {"type": "string", "description": "apaas"}, "user_uuid": {"type": "string", "description": "apaas, apaas_user"},
-                "apaas_role": {"type": "integer", "description": "apaas"}},
-                "example": {"service": "rtc", "channel": "room-1", "uid": 1234, "role": "publisher", "expire": 3600}},
+            "BuildRequest": build_request_schema(),
             "StructureRequest": {"type": "object", "required": ["structure"], "properties": {
                 "app_id": {"type": "string"},
                 "structure": {"type": "object", "description": "the JSON form of agtoken inspect --json (without app_certificate); issue_ts, salt, expire (007) and ts (006) are filled in when absent",
@@ -347,6 +333,48 @@ fn add_security(doc: &mut Value) {
             responses.entry("429").or_insert_with(|| shape("over the rate limit; Retry-After says when to retry"));
         }
     }
+}
+
+/// The builder-style request of `POST /v1/tokens`: one schema per kind of request, generated
+/// from the library's description of it (`agtoken::Request::INFO`), selected by `service`.
+fn build_request_schema() -> Value {
+    use agtoken::build::request::FieldType;
+    let common = json!({
+        "app_id": {"type": "string", "description": "a configured app (default: the default app)"},
+        "version": {"type": "string", "enum": ["007", "006"], "description": "default: the app's token_version"},
+        "expire": {"type": "integer", "minimum": 1, "maximum": 86400, "description": "token lifetime in seconds (default: the app's default_lifetime)"}
+    });
+    let variants: Vec<Value> = agtoken::Request::INFO
+        .iter()
+        .map(|info| {
+            let mut properties = common.as_object().cloned().unwrap_or_default();
+            if !info.v006 {
+                properties.insert("version".into(), json!({"type": "string", "enum": ["007"], "description": "007 only"}));
+            }
+            properties.insert("service".into(), json!({"type": "string", "enum": [info.service]}));
+            let mut required = vec![json!("service")];
+            for field in info.fields {
+                let schema = match field.ty {
+                    FieldType::Text => json!({"type": "string"}),
+                    FieldType::Uint32 => json!({"type": "integer", "minimum": 0, "maximum": 4294967295u32}),
+                    FieldType::Int16 => json!({"type": "integer", "minimum": 0, "maximum": 32767}),
+                    FieldType::Bool => json!({"type": "boolean"}),
+                    FieldType::Role => json!({"oneOf": [{"type": "string", "enum": ["publisher", "subscriber"]}, {"type": "integer", "enum": [1, 2]}]}),
+                    FieldType::TextList => json!({"type": "array", "items": {"type": "string"}}),
+                };
+                let mut schema = schema;
+                schema["description"] = json!(field.doc);
+                properties.insert(field.name.into(), schema);
+                if field.required {
+                    required.push(json!(field.name));
+                }
+            }
+            json!({"type": "object", "title": info.service, "description": info.doc, "required": required,
+                   "additionalProperties": false, "properties": properties})
+        })
+        .collect();
+    json!({"oneOf": variants,
+           "example": {"service": "rtc", "channel": "room-1", "uid": 1234, "role": "publisher", "expire": 3600}})
 }
 
 #[cfg(test)]

@@ -36,23 +36,6 @@ use crate::auth::{Auth, Caller};
 use crate::error::ServerError;
 use crate::limit::Rate;
 
-/// The service names rules use.
-pub const SERVICES: &[&str] = &[
-    "rtc",
-    "rtm",
-    "chat",
-    "chat_app",
-    "fpa",
-    "apaas",
-    "apaas_app",
-    "rtm2",
-    "streaming",
-    "fcdn",
-    "convoai",
-    "stt",
-    "other",
-];
-
 /// One policy rule.
 #[derive(Clone, Debug)]
 pub struct Rule {
@@ -84,16 +67,10 @@ pub struct Rule {
     pub rate_limit: Option<Rate>,
 }
 
-/// The policy's name for what a grant is for: the service's name, with the app-level Chat and
-/// APaaS grants apart (`chat_app`, `apaas_app`), and `other` for a service type this server does
-/// not know.
+/// The policy's name for what a grant is for: [`Grant::class`] (the library's description of
+/// the services: `rtc`, …, `chat_app`, `apaas_app`, `other`).
 pub fn class_of(grant: &Grant) -> &'static str {
-    match (grant.service, grant.capability) {
-        (Some(ServiceType::Chat), Capability::ChatApp) => "chat_app",
-        (Some(ServiceType::Apaas), Capability::ApaasApp) => "apaas_app",
-        (Some(kind), _) => kind.name(),
-        (None, _) => "other",
-    }
+    grant.class()
 }
 
 /// The RTC role a token's grants amount to: `publisher` when it may publish, `admin` when it may
@@ -315,11 +292,12 @@ pub(crate) fn resolve(
             let field = if claims.is_empty() { "uid_claim" } else { "claims" };
             return Err(err(field, "JWT claims need auth = \"jwt\"".into()));
         }
+        let classes = agtoken::grant::grant_classes();
         if r.services.is_empty() {
-            return Err(err("services", format!("list at least one of {}", SERVICES.join(", "))));
+            return Err(err("services", format!("list at least one of {}", classes.join(", "))));
         }
-        if let Some(unknown) = r.services.iter().find(|s| !SERVICES.contains(&s.as_str())) {
-            return Err(err("services", format!("unknown service {unknown:?} (known: {})", SERVICES.join(", "))));
+        if let Some(unknown) = r.services.iter().find(|s| !classes.contains(&s.as_str())) {
+            return Err(err("services", format!("unknown service {unknown:?} (known: {})", classes.join(", "))));
         }
         let channels = r.channels.clone().unwrap_or_default();
         if channels.iter().any(|c| c.is_empty()) {

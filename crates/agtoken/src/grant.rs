@@ -169,6 +169,11 @@ impl Capability {
         name.into()
     }
 
+    /// Whether this acts as the app rather than as one user (Chat app, APaaS app).
+    pub fn is_app_level(self) -> bool {
+        matches!(self, Capability::ChatApp | Capability::ApaasApp)
+    }
+
     /// Whether this is RTC publishing (audio, video or data).
     pub fn is_publish(self) -> bool {
         matches!(self, Capability::PublishAudio | Capability::PublishVideo | Capability::PublishData)
@@ -242,6 +247,30 @@ pub struct Grant {
     pub capability: Capability,
     /// When it stops admitting (exclusive: admitted while `now < until`).
     pub until: UnixTime,
+}
+
+impl Grant {
+    /// What a token server's rules call this grant: the service's name (`rtc`, `rtm`, …), its
+    /// app-level class for app-level grants (`chat_app`, `apaas_app`), `other` for a service
+    /// type this library does not know. [`grant_classes`] lists them all.
+    pub fn class(&self) -> &'static str {
+        match self.service {
+            Some(kind) if self.capability.is_app_level() => kind.app_class().unwrap_or(kind.name()),
+            Some(kind) => kind.name(),
+            None => "other",
+        }
+    }
+}
+
+/// Every [`Grant::class`], in service-type order, `other` last.
+pub fn grant_classes() -> Vec<&'static str> {
+    let mut out = Vec::new();
+    for kind in ServiceType::ALL {
+        out.push(kind.name());
+        out.extend(kind.app_class());
+    }
+    out.push("other");
+    out
 }
 
 /// The grants of one service instance (the unit the admission check tries in turn).

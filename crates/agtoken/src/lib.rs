@@ -64,7 +64,8 @@ pub mod wildcard;
 mod wire;
 
 pub use build::{
-    ApaasToken, ChatToken, EducationToken, FcdnToken, FpaToken, Role, Role006, RtcToken, RtmToken, StreamingToken,
+    ApaasToken, BuiltToken, ChatToken, EducationToken, FcdnToken, FpaToken, Request, RequestOptions, Role, Role006,
+    RtcToken, RtmToken, StreamingToken,
 };
 pub use error::{Error, Result};
 pub use grant::{Capability, Grant, Scope};

@@ -26,6 +26,11 @@ macro_rules! privilege_enum {
                 }
             }
 
+            /// The privilege with this name ([`Self::name`]).
+            pub fn from_name(name: &str) -> Option<Self> {
+                Self::ALL.iter().copied().find(|p| p.name() == name)
+            }
+
             /// A short name, as messages and JSON show it.
             pub const fn name(self) -> &'static str {
                 match self {

@@ -5,10 +5,10 @@
 
 use std::time::Duration;
 
+use agtoken::build::request::{FieldInfo, FieldType};
 use agtoken::spec::{access_token006_from_json, access_token2_from_json, access_token2_to_json, token_to_json};
 use agtoken::{
-    AccessToken2, Action, ApaasToken, ChatToken, FpaToken, Media, Product, Role, RtcToken, RtmToken, Token, Uid,
-    UnixTime, Version,
+    AccessToken2, Action, BuiltToken, Expiry, Media, Product, Request, RequestOptions, Token, Uid, UnixTime, Version,
 };
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
@@ -65,59 +65,30 @@ fn product_name(p: Product) -> &'static str {
 
 // ---- POST /v1/tokens -----------------------------------------------------------------------
 
-const CREATE_FIELDS: &[&str] = &[
-    "app_id",
-    "version",
-    "service",
-    "channel",
-    "uid",
-    "account",
-    "role",
-    "user_id",
-    "expire",
-    "privilege_expire",
-    "rtm_user_id",
-    "room_uuid",
-    "user_uuid",
-    "apaas_role",
-    "structure",
-];
+/// The fields a builder-style request shares, whatever its service.
+const COMMON_FIELDS: &[&str] = &["app_id", "version", "expire"];
 
-const SERVICES: &str = "rtc, rtm, chat, chat_app, fpa, apaas, apaas_user, apaas_app";
-
-/// Which request fields each builder-style service takes (besides app_id, version, service,
-/// expire).
-fn service_fields(service: &str) -> Option<&'static [&'static str]> {
-    Some(match service {
-        "rtc" => &["channel", "uid", "account", "role", "privilege_expire", "rtm_user_id"],
-        "rtm" | "chat" => &["user_id"],
-        "chat_app" | "fpa" | "apaas_app" => &[],
-        "apaas" => &["room_uuid", "user_uuid", "apaas_role"],
-        "apaas_user" => &["user_uuid"],
-        _ => return None,
-    })
+fn service_names() -> String {
+    Request::INFO.iter().map(|i| i.service).collect::<Vec<_>>().join(", ")
 }
 
-/// `POST /v1/tokens`.
-pub(crate) async fn create(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-    body: Result<Bytes, BytesRejection>,
-) -> ApiResult {
-    let map = body::v1_json(&headers, body, state.config().body_limit)?;
-    let f = Fields::new(&map, CREATE_FIELDS)?;
-    if f.has("structure") {
-        return create_from_structure(&state, &f);
-    }
-    let app = select_app(&state, f.str("app_id")?)?;
-    let service = f.required_str("service", &format!("one of {SERVICES}; or give \"structure\""))?;
-    let Some(allowed) = service_fields(service) else {
-        return Err(ApiError::invalid_value("service", format!("must be one of {SERVICES}, got {service:?}")));
+/// Checks `map` against the library's description of its request ([`Request::INFO`]) so every
+/// error names its field, then reads it as the typed [`Request`].
+fn read_request(mut map: Map<String, Value>) -> Result<Request, ApiError> {
+    map.retain(|_, v| !v.is_null());
+    let service = match map.get("service") {
+        None => {
+            return Err(ApiError::missing("service", &format!("one of {}; or give \"structure\"", service_names())))
+        }
+        Some(Value::String(s)) => s.clone(),
+        Some(other) => return Err(ApiError::invalid_type("service", &format!("a string, not {}", kind(other)))),
     };
-    let common = ["app_id", "version", "service", "expire"];
-    if let Some(extra) = map.keys().find(|k| !common.contains(&k.as_str()) && !allowed.contains(&k.as_str())) {
-        let hint =
-            if allowed.is_empty() { "it takes none".to_owned() } else { format!("it takes {}", allowed.join(", ")) };
+    let Some(info) = Request::INFO.iter().find(|i| i.service == service) else {
+        return Err(ApiError::invalid_value("service", format!("must be one of {}, got {service:?}", service_names())));
+    };
+    if let Some(extra) = map.keys().find(|k| *k != "service" && !info.fields.iter().any(|f| f.name == k.as_str())) {
+        let names: Vec<&str> = info.fields.iter().map(|f| f.name).collect();
+        let hint = if names.is_empty() { "it takes none".to_owned() } else { format!("it takes {}", names.join(", ")) };
         return Err(ApiError::new(
             StatusCode::BAD_REQUEST,
             "unknown_field",
@@ -125,6 +96,68 @@ pub(crate) async fn create(
         )
         .at(extra.clone()));
     }
+    for field in info.fields {
+        let Some(value) = map.get(field.name) else {
+            if field.required {
+                return Err(ApiError::missing(field.name, field.doc));
+            }
+            continue;
+        };
+        check_type(field, value)?;
+    }
+    serde_json::from_value(Value::Object(map)).map_err(|e| ApiError::invalid_value("service", e))
+}
+
+/// The JSON type of one field, as its description says.
+fn check_type(field: &FieldInfo, value: &Value) -> Result<(), ApiError> {
+    let name = field.name;
+    let wrong = |expected: &str| Err(ApiError::invalid_type(name, &format!("{expected}, not {}", kind(value))));
+    match field.ty {
+        FieldType::Text if !value.is_string() => wrong("a string"),
+        FieldType::Bool if !value.is_boolean() => wrong("true or false"),
+        FieldType::TextList if !value.as_array().is_some_and(|a| a.iter().all(Value::is_string)) => {
+            wrong("a list of strings")
+        }
+        FieldType::Uint32 => {
+            if value.is_string() && name == "uid" {
+                return wrong("a whole number 0..=4294967295 (use \"account\" for a string user account)");
+            }
+            body::uint_value(value, name, u64::from(u32::MAX)).map(drop)
+        }
+        FieldType::Int16 => body::uint_value(value, name, i16::MAX as u64).map(drop),
+        FieldType::Role => match value {
+            Value::String(s) if s == "publisher" || s == "subscriber" => Ok(()),
+            Value::Number(n) if matches!(n.as_u64(), Some(1 | 2)) => Ok(()),
+            other => Err(ApiError::invalid_value(
+                name,
+                format!("must be \"publisher\" (1) or \"subscriber\" (2), got {other}"),
+            )),
+        },
+        _ => Ok(()),
+    }
+}
+
+/// `POST /v1/tokens`: a builder-style request of any service the library describes, or a full
+/// structure. The server has no per-service code: the library reads, checks and builds.
+pub(crate) async fn create(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> ApiResult {
+    let mut map = body::v1_json(&headers, body, state.config().body_limit)?;
+    if map.get("structure").is_some_and(|v| !v.is_null()) {
+        if let Some(other) = map.keys().find(|k| !matches!(k.as_str(), "structure" | "app_id")) {
+            return Err(ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "unknown_field",
+                format!("{other}: give either \"structure\" or builder fields (service, channel, …), not both"),
+            )
+            .at(other.clone()));
+        }
+        return create_from_structure(&state, &Fields::unchecked(&map));
+    }
+    let f = Fields::unchecked(&map);
+    let app = select_app(&state, f.str("app_id")?)?;
     let version = match f.str("version")? {
         None => app.cfg.token_version,
         Some("007") => Version::V007,
@@ -133,9 +166,6 @@ pub(crate) async fn create(
             return Err(ApiError::invalid_value("version", format!("must be \"007\" or \"006\", got {other:?}")))
         }
     };
-    if version == Version::V006 && !matches!(service, "rtc" | "rtm") {
-        return Err(ApiError::invalid_value("version", format!("a {service} token exists only as 007")));
-    }
     let max = app.cfg.max_lifetime;
     let lifetime_rule = |name: &str, v: u32| {
         if v == 0 || v > max {
@@ -148,165 +178,42 @@ pub(crate) async fn create(
         }
     };
     let expire = lifetime_rule("expire", f.u32("expire")?.unwrap_or(app.cfg.default_lifetime))?;
-    let now = state.now();
-    let salt = state.salt();
-    let (id, cert) = (&app.cfg.app_id, &app.cfg.certificate);
-    let valid = Duration::from_secs(expire.into());
-    let lib = |e: agtoken::Error| ApiError::from_library(&e);
-
-    // (services, channel, user) for the policy check and the log line.
-    let mut channel = "";
-    let mut user = String::new();
-    let mut rtc_role = None;
-    let services: &[&'static str];
-    let build: Box<dyn FnOnce() -> Result<V1Built, ApiError> + '_>;
-    match service {
-        "rtc" => {
-            channel = f.required_str("channel", "the channel name; \"*\" patterns are allowed")?;
-            let uid = match (f.get("uid"), f.str("account")?) {
-                (Some(_), Some(_)) => return Err(ApiError::invalid_value("account", "give uid or account, not both")),
-                (Some(v), None) => {
-                    if let Value::String(_) = v {
-                        return Err(ApiError::invalid_type(
-                            "uid",
-                            "a whole number 0..=4294967295 (use \"account\" for a string user account)",
-                        ));
-                    }
-                    Uid::Int(f.u32("uid")?.unwrap_or(0))
-                }
-                (None, Some(account)) => Uid::Account(account.to_owned()),
-                (None, None) => {
-                    return Err(ApiError::missing(
-                        "uid",
-                        "give uid (a number; 0 admits any user) or account (a string)",
-                    ))
-                }
-            };
-            user = match &uid {
-                Uid::Int(n) => n.to_string(),
-                Uid::Account(a) => a.clone(),
-                Uid::Any => String::new(),
-            };
-            let role = match f.get("role") {
-                None => Role::Subscriber,
-                Some(Value::String(s)) if s == "publisher" => Role::Publisher,
-                Some(Value::String(s)) if s == "subscriber" => Role::Subscriber,
-                Some(Value::Number(n)) if n.as_u64() == Some(1) => Role::Publisher,
-                Some(Value::Number(n)) if n.as_u64() == Some(2) => Role::Subscriber,
-                Some(other) => {
-                    return Err(ApiError::invalid_value(
-                        "role",
-                        format!("must be \"publisher\" (1) or \"subscriber\" (2), got {other}"),
-                    ))
-                }
-            };
-            rtc_role = Some(role);
-            let privilege = f.u32("privilege_expire")?.map(|v| lifetime_rule("privilege_expire", v)).transpose()?;
-            let rtm_user = f.str("rtm_user_id")?;
-            if rtm_user.is_some() && version == Version::V006 {
-                return Err(ApiError::invalid_value("rtm_user_id", "a 006 token holds only RTC privileges: use 007"));
-            }
-            services = if rtm_user.is_some() { &["rtc", "rtm"] } else { &["rtc"] };
-            let ch = channel;
-            build = Box::new(move || {
-                let mut b = RtcToken::builder(id, cert).channel(ch).uid(uid.clone()).role(role).valid_for(valid);
-                if let Some(p) = privilege {
-                    b = b.privileges_expire(Duration::from_secs(p.into()));
-                }
-                if let Some(u) = rtm_user {
-                    b = b.with_rtm(u, None);
-                }
-                let b = b.issued_at(now).salt(salt);
-                match version {
-                    Version::V007 => encode_007(&b.build_token().map_err(lib)?, app),
-                    Version::V006 => {
-                        let t = b.build_token_v006().map_err(lib)?;
-                        let text = t.encode(cert).map_err(lib)?;
-                        let claimed = (ch.to_owned(), uid.packed().into_owned());
-                        let structure = structure_006(&text, &claimed.0, &claimed.1);
-                        Ok((text, structure, Some(claimed)))
-                    }
-                }
-            });
-        }
-        "rtm" => {
-            let user_id = f.required_str("user_id", "the RTM user id")?;
-            user = user_id.to_owned();
-            services = &["rtm"];
-            build = Box::new(move || {
-                let b = RtmToken::builder(id, cert, user_id).valid_for(valid).issued_at(now).salt(salt);
-                match version {
-                    Version::V007 => encode_007(&b.build_token().map_err(lib)?, app),
-                    Version::V006 => {
-                        let text = b.build_token_v006().map_err(lib)?.encode(cert).map_err(lib)?;
-                        let structure = structure_006(&text, user_id, "");
-                        Ok((text, structure, Some((user_id.to_owned(), String::new()))))
-                    }
-                }
-            });
-        }
-        "chat" | "chat_app" => {
-            let user_id = if service == "chat" { Some(f.required_str("user_id", "the Chat user id")?) } else { None };
-            user = user_id.unwrap_or("").to_owned();
-            services = &["chat"];
-            build = Box::new(move || {
-                let b = match user_id {
-                    Some(u) => ChatToken::user(id, cert, u),
-                    None => ChatToken::app(id, cert),
-                };
-                encode_007(&b.valid_for(valid).issued_at(now).salt(salt).build_token().map_err(lib)?, app)
-            });
-        }
-        "fpa" => {
-            services = &["fpa"];
-            build = Box::new(move || {
-                encode_007(
-                    &FpaToken::builder(id, cert)
-                        .valid_for(valid)
-                        .issued_at(now)
-                        .salt(salt)
-                        .build_token()
-                        .map_err(lib)?,
-                    app,
-                )
-            });
-        }
-        _ => {
-            // apaas, apaas_user, apaas_app
-            let b = match service {
-                "apaas" => {
-                    let room = f.required_str("room_uuid", "the room")?;
-                    let user_uuid = f.required_str("user_uuid", "the user")?;
-                    let role = match f.get("apaas_role") {
-                        None => return Err(ApiError::missing("apaas_role", "the user's role in the room, a number")),
-                        Some(v) => body::uint_value(v, "apaas_role", i16::MAX as u64)? as i16,
-                    };
-                    user = user_uuid.to_owned();
-                    ApaasToken::room_user(id, cert, room, user_uuid, role)
-                }
-                "apaas_user" => {
-                    let user_uuid = f.required_str("user_uuid", "the user")?;
-                    user = user_uuid.to_owned();
-                    ApaasToken::user(id, cert, user_uuid)
-                }
-                _ => ApaasToken::app(id, cert),
-            };
-            services = if service == "apaas" { &["apaas", "rtm", "chat"] } else { &["apaas"] };
-            build = Box::new(move || {
-                encode_007(&b.valid_for(valid).issued_at(now).salt(salt).build_token().map_err(lib)?, app)
-            });
-        }
+    for key in COMMON_FIELDS {
+        map.remove(*key);
     }
-
+    let request = read_request(map)?;
+    for (field, secs) in request.lifetimes() {
+        lifetime_rule(field, secs)?;
+    }
+    let now = state.now();
+    let options = RequestOptions {
+        version,
+        expiry: Expiry::from(Duration::from_secs(expire.into())),
+        issued_at: Some(now),
+        salt: Some(state.salt()),
+    };
+    let service = request.service();
+    let (channel, user) = request.subject();
     let intent = Intent {
         route: "/v1/tokens",
         app_id: app.id(),
-        services,
+        services: std::slice::from_ref(&service),
         channel,
         user: &user,
-        role: rtc_role,
+        role: request.role(),
         lifetime: expire,
     };
+    let build = Box::new(|| {
+        let built = request.build(&app.cfg.app_id, &app.cfg.certificate, &options);
+        match built.map_err(|e| ApiError::from_library(&e))? {
+            BuiltToken::V007(t) => encode_007(&t, app),
+            BuiltToken::V006(t) => {
+                let text = t.encode(&app.cfg.certificate).map_err(|e| ApiError::from_library(&e))?;
+                let structure = structure_006(&text, &t.channel_name, &t.uid);
+                Ok((text, structure, Some((t.channel_name, t.uid))))
+            }
+        }
+    });
     issue_v1(&state, &intent, version, now, build)
 }
 
@@ -384,14 +291,6 @@ fn structure_error(e: &agtoken::Error) -> ApiError {
 /// `salt` (random), `expire` (the default lifetime) and, for 006, `ts` when absent, and keeps
 /// every lifetime within the app's maximum.
 fn create_from_structure(state: &AppState, f: &Fields<'_>) -> ApiResult {
-    if let Some(other) = CREATE_FIELDS.iter().find(|k| !matches!(**k, "structure" | "app_id") && f.has(k)) {
-        return Err(ApiError::new(
-            StatusCode::BAD_REQUEST,
-            "unknown_field",
-            format!("{other}: give either \"structure\" or builder fields (service, channel, …), not both"),
-        )
-        .at(*other));
-    }
     let mut s = match f.get("structure") {
         Some(Value::Object(m)) => m.clone(),
         Some(other) => return Err(ApiError::invalid_type("structure", &format!("an object, not {}", kind(other)))),

@@ -340,3 +340,48 @@ async fn build_006_from_structure() {
     assert_eq!((reply.status, reply.error()["field"].clone()), (422, json!("structure.privileges.1")));
     server.stop().await.unwrap();
 }
+
+#[tokio::test]
+async fn every_kind_of_builder_request_the_library_describes_is_served() {
+    let server = start(config()).await;
+    let bodies = [
+        json!({"service": "rtc", "channel": "room-1", "uid": 42, "role": "publisher"}),
+        json!({"service": "rtm", "user_id": "alice"}),
+        json!({"service": "rtm2", "user_id": "alice", "permissions": ["stream_channels:read:chan-*", "users:write:alice"]}),
+        json!({"service": "chat", "user_id": "alice"}),
+        json!({"service": "chat_app"}),
+        json!({"service": "fpa"}),
+        json!({"service": "apaas", "room_uuid": "r1", "user_uuid": "u1", "apaas_role": 2}),
+        json!({"service": "apaas_user", "user_uuid": "u1"}),
+        json!({"service": "apaas_app"}),
+        json!({"service": "streaming", "channel": "live", "account": "cam-1", "privileges": ["publish_mix_stream"]}),
+        json!({"service": "fcdn", "channel": "live", "account": "viewer", "privileges": ["play"]}),
+        json!({"service": "convoai", "channel": "room-1", "uid": 9, "rtm_user_id": "agent-9"}),
+        json!({"service": "stt", "channel": "room-1", "uid": 10, "rtm_user_id": "stt-10"}),
+    ];
+    assert_eq!(bodies.len(), agtoken::Request::INFO.len(), "one case per kind of request");
+    let certs = agtoken::CertificateSet::new(agtoken::AppCertificate::new(CERT).unwrap());
+    for body in bodies {
+        let reply = server.post_json("/v1/tokens", &body.to_string()).await;
+        assert_eq!(reply.status, 200, "{body}: {reply:?}");
+        let answer = reply.json();
+        let token = answer["token"].as_str().unwrap();
+        let verified = Token::parse(token).unwrap().verify(&certs).unwrap();
+        let service = body["service"].as_str().unwrap();
+        let classes: Vec<&str> = verified.grants().iter().map(|g| g.class()).collect();
+        let expected = service.strip_suffix("_user").unwrap_or(service);
+        assert!(classes.contains(&expected), "{service}: grants {classes:?}");
+        assert!(answer["structure"]["services"].as_array().is_some_and(|s| !s.is_empty()));
+    }
+    // The OpenAPI document lists the same kinds, from the same description.
+    let doc = server.get("/openapi.json").await.json();
+    let kinds: Vec<String> = doc["components"]["schemas"]["BuildRequest"]["oneOf"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["properties"]["service"]["enum"][0].as_str().unwrap().to_owned())
+        .collect();
+    let described: Vec<&str> = agtoken::Request::INFO.iter().map(|i| i.service).collect();
+    assert_eq!(kinds, described);
+    server.stop().await.unwrap();
+}

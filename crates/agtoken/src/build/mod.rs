@@ -18,6 +18,7 @@
 mod apaas;
 mod chat;
 mod fpa;
+pub mod request;
 mod rtc;
 mod rtm;
 mod streaming;
@@ -25,6 +26,7 @@ mod streaming;
 pub use apaas::{ApaasToken, ApaasTokenBuilder, EducationToken};
 pub use chat::{ChatToken, ChatTokenBuilder};
 pub use fpa::{FpaToken, FpaTokenBuilder};
+pub use request::{BuiltToken, Request, RequestOptions};
 pub use rtc::{Role, Role006, RtcToken, RtcTokenBuilder};
 pub use rtm::{RtmToken, RtmTokenBuilder};
 pub use streaming::{FcdnToken, StreamingToken, StreamingTokenBuilder};

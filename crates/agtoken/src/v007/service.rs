@@ -156,6 +156,16 @@ impl ServiceType {
         Self::ALL.into_iter().find(|t| t.name().eq_ignore_ascii_case(name))
     }
 
+    /// The name of this service's app-level grants (`chat_app`, `apaas_app`), for the services
+    /// that have app-level privileges: a token server's rules allow them apart from user grants.
+    pub const fn app_class(self) -> Option<&'static str> {
+        match self {
+            ServiceType::Chat => Some("chat_app"),
+            ServiceType::Apaas => Some("apaas_app"),
+            _ => None,
+        }
+    }
+
     /// The name of privilege `id` of this service, when the service defines it.
     pub fn privilege_name(self, id: u16) -> Option<&'static str> {
         match self {
@@ -264,6 +274,26 @@ impl Rtm2Permissions {
     pub fn add(&mut self, resource: Rtm2Resource, permission: Rtm2Permission, resources: Vec<String>) -> &mut Self {
         self.0.entry(resource.code()).or_default().insert(permission.code(), resources);
         self
+    }
+
+    /// Adds one entry written `RESOURCE:PERMISSION:ITEM[,ITEM…]` (e.g.
+    /// `stream_channels:read:chan-*`), as the CLI's `--permission` and the server's `permissions`
+    /// take it.
+    pub fn add_entry(&mut self, entry: &str) -> Result<&mut Self> {
+        let mut parts = entry.splitn(3, ':');
+        let (Some(resource), Some(permission), Some(items)) = (parts.next(), parts.next(), parts.next()) else {
+            return Err(Error::invalid("permissions", "each entry is RESOURCE:PERMISSION:ITEM[,ITEM…]", entry));
+        };
+        let resource = Rtm2Resource::from_name(resource).ok_or_else(|| {
+            Error::invalid(
+                "permissions",
+                "unknown resource (message_channels, stream_channels, group_channels, server_groups, users)",
+                entry,
+            )
+        })?;
+        let permission = Rtm2Permission::from_name(permission)
+            .ok_or_else(|| Error::invalid("permissions", "unknown permission (read, write)", entry))?;
+        Ok(self.add(resource, permission, items.split(',').map(str::to_owned).collect()))
     }
 
     fn encode(&self, out: &mut Vec<u8>) -> Result<()> {
