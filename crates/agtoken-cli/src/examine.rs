@@ -66,49 +66,8 @@ fn describe(token: &Token, channel: Option<&str>, uid_str: Option<&str>, now: Un
             let _ = writeln!(out, "salt        {}", t.salt);
             let _ = writeln!(out, "services    {}", t.services.len());
             for s in &t.services {
-                let kind = s.service_type();
-                let name = kind.map_or("UNKNOWN", |k| k.name());
-                let detail = match s {
-                    Service::Rtc { channel_name, uid, .. } => {
-                        format!("channel {channel_name:?}  uid {uid:?}{}", if uid.is_empty() { " (any)" } else { "" })
-                    }
-                    Service::Rtm { user_id, .. } | Service::Chat { user_id, .. } => format!("user {user_id:?}"),
-                    Service::Streaming { channel_name, account, .. } | Service::Fcdn { channel_name, account, .. } => {
-                        format!("channel {channel_name:?}  account {account:?}")
-                    }
-                    Service::Apaas { room_uuid, user_uuid, role, .. } => {
-                        format!("room {room_uuid:?}  user {user_uuid:?}  role {role}")
-                    }
-                    Service::Rtm2 { user_id, permissions, .. } => {
-                        let mut d = format!("user {user_id:?}");
-                        for (r, perms) in &permissions.0 {
-                            for (p, list) in perms {
-                                let rn = agtoken::Rtm2Resource::ALL
-                                    .iter()
-                                    .find(|x| x.code() == *r)
-                                    .map_or("?", |x| x.name());
-                                let pn = if *p == 0 {
-                                    "read"
-                                } else if *p == 1 {
-                                    "write"
-                                } else {
-                                    "?"
-                                };
-                                let _ = write!(d, "\n    permission {rn}({r}):{pn}({p}) {list:?}");
-                            }
-                        }
-                        d
-                    }
-                    Service::Unknown { remaining, declared_services, .. } => format!(
-                        "type {} is unknown to this tool: {} bytes kept unread, {} service(s) declared from here",
-                        s.type_code(),
-                        remaining.len(),
-                        declared_services
-                    ),
-                    _ => String::new(),
-                };
-                let _ = writeln!(out, "  - {} (type {})  {detail}", name.to_uppercase(), s.type_code());
-                privilege_lines(&mut out, kind, s.privileges(), issued, now);
+                let _ = writeln!(out, "  - {s}");
+                privilege_lines(&mut out, s.service_type(), s.privileges(), issued, now);
             }
         }
         Token::V006(t) => {

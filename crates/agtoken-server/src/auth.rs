@@ -76,15 +76,11 @@ pub struct ApiKey {
 impl ApiKey {
     /// A key from its name and the hex SHA-256 of the key.
     pub fn from_hex(name: &str, sha256_hex: &str) -> Result<ApiKey, String> {
-        let hex = sha256_hex.trim();
-        if hex.len() != 64 || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
-            return Err("must be the SHA-256 of the key as 64 hex digits (printf %s \"$KEY\" | sha256sum)".into());
-        }
         let mut sha256 = [0u8; 32];
-        for (i, byte) in sha256.iter_mut().enumerate() {
-            *byte = u8::from_str_radix(&hex[2 * i..2 * i + 2], 16).expect("hex digits");
+        match base16ct::mixed::decode(sha256_hex.trim(), &mut sha256) {
+            Ok(decoded) if decoded.len() == 32 => Ok(ApiKey { name: name.to_owned(), sha256 }),
+            _ => Err("must be the SHA-256 of the key as 64 hex digits (printf %s \"$KEY\" | sha256sum)".into()),
         }
-        Ok(ApiKey { name: name.to_owned(), sha256 })
     }
 
     /// A key from its name and the key itself (tests, embedding).
@@ -103,11 +99,7 @@ pub fn generate_api_key() -> (String, String) {
 }
 
 fn hex(bytes: &[u8]) -> String {
-    use fmt::Write;
-    bytes.iter().fold(String::with_capacity(bytes.len() * 2), |mut s, b| {
-        let _ = write!(s, "{b:02x}");
-        s
-    })
+    base16ct::lower::encode_string(bytes)
 }
 
 /// Who asked, once authenticated.

@@ -543,7 +543,7 @@ fn rule_of(err: &agtoken::Error) -> String {
 fn random_hex() -> String {
     let mut bytes = [0u8; 16];
     getrandom::fill(&mut bytes).expect("the operating system's random generator failed");
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+    base16ct::lower::encode_string(&bytes)
 }
 
 /// Where an environment value came from.

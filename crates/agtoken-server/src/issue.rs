@@ -147,10 +147,8 @@ pub struct Fingerprint<'a>(pub &'a str);
 impl fmt::Display for Fingerprint<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let digest = Sha256::digest(self.0.as_bytes());
-        for b in &digest[..4] {
-            write!(f, "{b:02x}")?;
-        }
-        Ok(())
+        let mut hex = [0u8; 8];
+        f.write_str(base16ct::lower::encode_str(&digest[..4], &mut hex).map_err(|_| fmt::Error)?)
     }
 }
 

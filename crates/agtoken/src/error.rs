@@ -199,6 +199,33 @@ impl Error {
         Error::Truncated { field, offset, needed, available }
     }
 
+    /// Which concern this error belongs to: a bad input to a builder (or a JSON structure), a
+    /// text that is not a readable token, or a token Agora would refuse. Exhaustive: a new
+    /// variant must be placed here before it compiles.
+    pub fn concern(&self) -> Concern {
+        use Error::*;
+        match self {
+            Invalid { .. } | TooLong { .. } | OutOfRange { .. } | Missing { .. } | InvalidSpec { .. } => Concern::Input,
+            UnknownVersion { .. }
+            | Base64 { .. }
+            | Inflate { .. }
+            | Truncated { .. }
+            | TrailingBytes { .. }
+            | NotUtf8 { .. }
+            | Malformed { .. } => Concern::Format,
+            IdentityRequired => Concern::Usage,
+            InvalidSignature { .. }
+            | AppIdMismatch { .. }
+            | TokenExpired { .. }
+            | PrivilegeExpired { .. }
+            | WrongService { .. }
+            | ChannelMismatch { .. }
+            | UidMismatch { .. }
+            | UidKindMismatch { .. }
+            | MissingPrivilege { .. } => Concern::Refused,
+        }
+    }
+
     /// The error an RTC client (video/voice SDK) would see for this refusal, when it is one.
     ///
     /// Same as [`Error::agora_error_for`] with [`Product::Rtc`].
@@ -234,7 +261,13 @@ impl Error {
             AppIdMismatch { .. } => Kind::AppId,
             TokenExpired { .. } | PrivilegeExpired { .. } => Kind::Expired,
             MissingPrivilege { .. } => Kind::NoPermission,
-            _ => return None,
+            // Not refusals: a builder's input, a JSON structure, a missing claimed identity.
+            Invalid { .. }
+            | TooLong { .. }
+            | OutOfRange { .. }
+            | Missing { .. }
+            | InvalidSpec { .. }
+            | IdentityRequired => return None,
         };
         let product = match self {
             WrongService { product, .. } => *product,
@@ -254,6 +287,22 @@ impl Error {
     }
 }
 
+/// The concern of an [`Error`] ([`Error::concern`]): building, parsing and refusing are
+/// different failures, shown and handled differently (a usage error, "not a token", or what
+/// Agora's edge would answer).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Concern {
+    /// A builder's input, or a JSON structure, broke a rule.
+    Input,
+    /// The text is not a readable token.
+    Format,
+    /// The call lacks what it needs (a 006 token verified without the identity it was made for).
+    Usage,
+    /// A readable token that Agora would refuse (signature, app, expiry, service, channel, user,
+    /// privilege).
+    Refused,
+}
+
 /// Values are echoed in messages; keep them readable.
 fn shorten(value: &str) -> String {
     const MAX: usize = 80;
@@ -269,3 +318,27 @@ fn shorten(value: &str) -> String {
 
 /// Result alias of the crate.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+#[cfg(test)]
+mod concern_tests {
+    use super::*;
+
+    #[test]
+    fn every_refusal_maps_to_an_agora_error_and_no_input_error_does() {
+        let now = UnixTime::from_secs(2);
+        let cases = [
+            (Error::invalid("channel", "rule", "x"), Concern::Input),
+            (Error::Missing { field: "uid".into() }, Concern::Input),
+            (Error::Base64 { reason: "r".into() }, Concern::Format),
+            (Error::IdentityRequired, Concern::Usage),
+            (Error::InvalidSignature { certificates: 1 }, Concern::Refused),
+            (Error::TokenExpired { expired_at: UnixTime::from_secs(1), now }, Concern::Refused),
+            (Error::MissingPrivilege { privilege: "join_channel" }, Concern::Refused),
+        ];
+        for (error, concern) in cases {
+            assert_eq!(error.concern(), concern, "{error}");
+            let mapped = error.agora_error().is_some();
+            assert_eq!(mapped, matches!(concern, Concern::Format | Concern::Refused), "{error}");
+        }
+    }
+}

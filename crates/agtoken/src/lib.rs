@@ -67,7 +67,7 @@ pub use build::{
     ApaasToken, BuiltToken, ChatToken, EducationToken, FcdnToken, FpaToken, Request, RequestOptions, Role, Role006,
     RtcToken, RtmToken, StreamingToken,
 };
-pub use error::{Error, Result};
+pub use error::{Concern, Error, Result};
 pub use grant::{Capability, Grant, Scope};
 pub use ids::{AppCertificate, AppId, CertificateSet, Uid};
 pub use time::{Clock, Expiry, FixedClock, FixedSalt, OsSalt, SaltSource, SystemClock, UnixTime};

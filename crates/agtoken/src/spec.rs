@@ -163,7 +163,10 @@ fn service_from(value: &Value, path: String) -> Result<Service> {
                 Some(kind) => kind,
                 None => {
                     let hex = obj.get("remaining_hex").and_then(Value::as_str).unwrap_or("");
-                    let remaining = hex_decode(hex).ok_or_else(|| invalid(obj.at("remaining_hex"), "must be hex"))?;
+                    let remaining = base16ct::mixed::decode_vec(hex)
+                        .map_err(|_| ())
+                        .ok()
+                        .ok_or_else(|| invalid(obj.at("remaining_hex"), "must be hex"))?;
                     let declared = match obj.get("declared_services") {
                         Some(v) => u16::try_from(number_u32(v, &obj.at("declared_services"))?)
                             .map_err(|_| invalid(obj.at("declared_services"), "at most 65535"))?,
@@ -234,17 +237,6 @@ fn small_number(key: &str) -> Option<u16> {
         return None;
     }
     key.parse().ok()
-}
-
-fn hex_decode(hex: &str) -> Option<Vec<u8>> {
-    if hex.len() % 2 != 0 || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
-        return None;
-    }
-    (0..hex.len()).step_by(2).map(|i| u8::from_str_radix(hex.get(i..i + 2)?, 16).ok()).collect()
-}
-
-fn hex_encode(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// Reads a 007 structure.
@@ -361,7 +353,7 @@ pub fn service_to_json(service: &Service) -> Value {
         }
         Service::Unknown { remaining, declared_services, .. } => {
             m.insert("name".into(), json!("unknown"));
-            m.insert("remaining_hex".into(), json!(hex_encode(remaining)));
+            m.insert("remaining_hex".into(), json!(base16ct::lower::encode_string(remaining)));
             m.insert("declared_services".into(), json!(declared_services));
             return Value::Object(m);
         }

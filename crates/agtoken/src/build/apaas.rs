@@ -70,7 +70,7 @@ pub struct ApaasTokenBuilder<'a> {
 }
 
 fn md5_hex(text: &str) -> String {
-    Md5::digest(text.as_bytes()).iter().map(|b| format!("{b:02x}")).collect()
+    base16ct::lower::encode_string(&Md5::digest(text.as_bytes()))
 }
 
 impl<'a> ApaasTokenBuilder<'a> {

@@ -440,6 +440,49 @@ pub enum Service {
     },
 }
 
+/// How a service prints (`agtoken inspect`): its name and type, then its fields, e.g.
+/// `RTC (type 1)  channel "room-1"  uid "42"`; an RTM 2 permission table adds a line per entry.
+impl std::fmt::Display for Service {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let name = self.service_type().map_or("UNKNOWN", ServiceType::name).to_uppercase();
+        write!(f, "{name} (type {})  ", self.type_code())?;
+        match self {
+            Service::Rtc { channel_name, uid, .. } => {
+                write!(f, "channel {channel_name:?}  uid {uid:?}{}", if uid.is_empty() { " (any)" } else { "" })
+            }
+            Service::Rtm { user_id, .. } | Service::Chat { user_id, .. } => write!(f, "user {user_id:?}"),
+            Service::Streaming { channel_name, account, .. } | Service::Fcdn { channel_name, account, .. } => {
+                write!(f, "channel {channel_name:?}  account {account:?}")
+            }
+            Service::Apaas { room_uuid, user_uuid, role, .. } => {
+                write!(f, "room {room_uuid:?}  user {user_uuid:?}  role {role}")
+            }
+            Service::Rtm2 { user_id, permissions, .. } => {
+                write!(f, "user {user_id:?}")?;
+                for (&resource, perms) in &permissions.0 {
+                    let rn = Rtm2Resource::ALL.iter().find(|x| x.code() == resource).map_or("?", |x| x.name());
+                    for (&permission, list) in perms {
+                        let pn = [Rtm2Permission::Read, Rtm2Permission::Write]
+                            .iter()
+                            .find(|p| p.code() == permission)
+                            .map_or("?", |p| p.name());
+                        write!(f, "\n    permission {rn}({resource}):{pn}({permission}) {list:?}")?;
+                    }
+                }
+                Ok(())
+            }
+            Service::Unknown { remaining, declared_services, .. } => write!(
+                f,
+                "type {} is unknown to this tool: {} bytes kept unread, {} service(s) declared from here",
+                self.type_code(),
+                remaining.len(),
+                declared_services
+            ),
+            Service::Fpa { .. } | Service::ConvoAi { .. } | Service::Stt { .. } => Ok(()),
+        }
+    }
+}
+
 impl Service {
     /// The type number.
     pub fn type_code(&self) -> u16 {
