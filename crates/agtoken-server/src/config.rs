@@ -43,7 +43,7 @@ pub const DEFAULT_PORT: u16 = 8080;
 /// Default lifetime of a token when the request gives none (1 hour).
 pub const DEFAULT_LIFETIME_SECS: u32 = 3600;
 /// Agora's cap: 24 hours.
-pub const MAX_LIFETIME_SECS: u32 = 86_400;
+pub const MAX_LIFETIME_SECS: u32 = agtoken::time::MAX_LIFETIME_SECS as u32;
 /// Default request body limit.
 pub const DEFAULT_BODY_LIMIT: usize = 16 * 1024;
 /// Default request timeout.

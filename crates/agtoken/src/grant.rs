@@ -214,14 +214,19 @@ impl Capability {
 
     /// What privilege `id` of a 006 token admits, and in which service.
     fn of_006(id: u16) -> (ServiceType, Capability) {
+        let service = Privilege006::from_id(id).map_or(ServiceType::Rtc, Privilege006::service);
+        (service, Self::named_006(id))
+    }
+
+    fn named_006(id: u16) -> Capability {
         match Privilege006::from_id(id) {
-            Some(Privilege006::JoinChannel) => (ServiceType::Rtc, Capability::JoinChannel),
-            Some(Privilege006::PublishAudioStream) => (ServiceType::Rtc, Capability::PublishAudio),
-            Some(Privilege006::PublishVideoStream) => (ServiceType::Rtc, Capability::PublishVideo),
-            Some(Privilege006::PublishDataStream) => (ServiceType::Rtc, Capability::PublishData),
-            Some(Privilege006::AdministrateChannel) => (ServiceType::Rtc, Capability::AdministrateChannel),
-            Some(Privilege006::RtmLogin) => (ServiceType::Rtm, Capability::RtmLogin),
-            None => (ServiceType::Rtc, Capability::Unnamed(id)),
+            Some(Privilege006::JoinChannel) => Capability::JoinChannel,
+            Some(Privilege006::PublishAudioStream) => Capability::PublishAudio,
+            Some(Privilege006::PublishVideoStream) => Capability::PublishVideo,
+            Some(Privilege006::PublishDataStream) => Capability::PublishData,
+            Some(Privilege006::AdministrateChannel) => Capability::AdministrateChannel,
+            Some(Privilege006::RtmLogin) => Capability::RtmLogin,
+            None => Capability::Unnamed(id),
         }
     }
 }

@@ -37,6 +37,16 @@ privilege_enum!(
     }
 );
 
+impl Privilege006 {
+    /// The service a 006 privilege belongs to: RTM for RTM login (1000), RTC for the others.
+    pub fn service(self) -> crate::v007::ServiceType {
+        match self {
+            Privilege006::RtmLogin => crate::v007::ServiceType::Rtm,
+            _ => crate::v007::ServiceType::Rtc,
+        }
+    }
+}
+
 /// A 006 token as a structure.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct AccessToken006 {

@@ -7,6 +7,9 @@ use std::time::Duration;
 
 use agtoken::build::request::{FieldInfo, FieldType};
 use agtoken::spec::{access_token006_from_json, access_token2_from_json, access_token2_to_json, token_to_json};
+use agtoken::time::MAX_LIFETIME_SECS;
+use agtoken::v006::Privilege006;
+use agtoken::ServiceType;
 use agtoken::{
     AccessToken2, Action, BuiltToken, Expiry, Media, Product, Request, RequestOptions, Token, Uid, UnixTime, Version,
 };
@@ -367,8 +370,8 @@ fn create_from_structure(state: &AppState, f: &Fields<'_>) -> ApiResult {
             encode_007(&t, app)?
         }
         Version::V006 => {
-            let ts_limit = now.as_secs() + 86_400 + 60;
-            let ts = num(&s, "ts", u64::from(u32::MAX))?.unwrap_or(now.as_secs() + 86_400);
+            let ts_limit = now.as_secs() + MAX_LIFETIME_SECS + 60;
+            let ts = num(&s, "ts", u64::from(u32::MAX))?.unwrap_or(now.as_secs() + MAX_LIFETIME_SECS);
             if ts > ts_limit {
                 return Err(ApiError::invalid_value(
                     "structure.ts",
@@ -503,8 +506,8 @@ fn privilege_expiries(token: &Token) -> Value {
             for (id, value) in t.privileges() {
                 let at = (*value != 0).then_some(u64::from(*value));
                 list.push(json!({
-                    "service": if *id == 1000 { "rtm" } else { "rtc" },
-                    "privilege": agtoken::v006::Privilege006::from_id(*id).map(agtoken::v006::Privilege006::name),
+                    "service": Privilege006::from_id(*id).map_or(ServiceType::Rtc, Privilege006::service).name(),
+                    "privilege": Privilege006::from_id(*id).map(Privilege006::name),
                     "id": id,
                     "expires_at": at,
                     "expires_at_rfc3339": at.map_or(Value::Null, rfc3339),
