@@ -13,17 +13,25 @@
 //! - its log has no secrets-file warning (the mount is read-only), no certificate, no token;
 //!   the same file mounted writable does get the warning.
 //!
+//! And `deploy/systemd/agtoken.service`, unchanged, under systemd 252 as PID 1 of a Debian 12
+//! container (`scripts/systemd-test-image.sh`), with the binary of the image, a drop-in for
+//! `APP_ID` and the port, and the certificate as a root-only 0400 file that the unit loads with
+//! `LoadCredential=`: the service starts as a dynamic user, reads the certificate from
+//! `$CREDENTIALS_DIRECTORY` without a warning, issues a token the library verifies, and stops
+//! under load with result `success` and exit status 0.
+//!
 //! Needs a running Docker engine (`.ci/run` installs docker.io and starts dockerd with
-//! `--bridge=none --iptables=false`; containers here use the host network only) and Debian's
-//! libc6, libgcc-s1, netbase and ca-certificates (the base image is made from their files).
-//! `AGTOKEN_SKIP_CONTAINER=1` skips it, loudly; otherwise a missing engine fails the test.
+//! `--bridge=none --iptables=false`; containers here use the host network only), Debian's
+//! libc6, libgcc-s1, netbase and ca-certificates (the base image is made from their files) and
+//! debootstrap with Debian's mirror (the systemd image). `AGTOKEN_SKIP_CONTAINER=1` skips both
+//! tests, loudly; otherwise a missing engine fails them.
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 use agtoken::{Action, AppCertificate, AppId, CertificateSet, Token, Uid, UnixTime};
@@ -161,21 +169,66 @@ fn run_server(name: &str, port: u16, secret: &Path, mount_options: &str) -> Cont
     Container(name.to_owned())
 }
 
+/// Builds the image once for both tests: the release binary (in CI nothing else builds
+/// release) and `agtoken:local`.
+fn build_image() {
+    static BUILT: OnceLock<bool> = OnceLock::new();
+    let built = BUILT.get_or_init(|| {
+        let started = Instant::now();
+        let status = Command::new(root().join("scripts").join("build-image.sh"))
+            .env("IMAGE", IMAGE)
+            .current_dir(root())
+            .stdin(Stdio::null())
+            .status()
+            .expect("scripts/build-image.sh starts");
+        eprintln!("container: image built in {:.0} s ({status})", started.elapsed().as_secs_f64());
+        status.success()
+    });
+    assert!(built, "scripts/build-image.sh failed (its output is above)");
+}
+
+/// POSTs of `/fetch_rtc_token` on 4 threads, one connection each, until `stop` turns true (20 s
+/// at most); `served` counts the answers.
+fn load(addr: SocketAddr, stop: &Arc<AtomicBool>, served: &Arc<AtomicUsize>) -> Vec<std::thread::JoinHandle<()>> {
+    (0..4)
+        .map(|_| {
+            let (stop, served) = (stop.clone(), served.clone());
+            std::thread::spawn(move || {
+                let body = r#"{"uid":7,"ChannelName":"load","role":1}"#;
+                let until = Instant::now() + Duration::from_secs(20);
+                while !stop.load(Ordering::Relaxed) && Instant::now() < until {
+                    if let Ok((200, _)) = http(addr, "POST", "/fetch_rtc_token", body) {
+                        served.fetch_add(1, Ordering::Relaxed);
+                    }
+                }
+            })
+        })
+        .collect()
+}
+
+/// A token for uid 42 in room-1 from `POST /v1/tokens`, checked by the library against the
+/// test certificate.
+fn token_verified(addr: SocketAddr) -> String {
+    let (code, body) =
+        http(addr, "POST", "/v1/tokens", r#"{"service":"rtc","channel":"room-1","uid":42,"role":"publisher"}"#)
+            .expect("POST /v1/tokens");
+    assert_eq!(code, 200, "{body}");
+    let answer: serde_json::Value = serde_json::from_str(&body).unwrap();
+    let token = answer["token"].as_str().expect("token").to_owned();
+    let certs = CertificateSet::new(AppCertificate::new(CERT).unwrap());
+    let verified = Token::parse(&token).unwrap().verify(&certs).expect("signed with the secret file's certificate");
+    let now = UnixTime::from_system_time(std::time::SystemTime::now());
+    let join = Action::JoinChannel { channel: "room-1".into(), uid: Uid::Int(42) };
+    verified.check(&AppId::new(APP_ID).unwrap(), &join, now).expect("admitted");
+    token
+}
+
 #[test]
 fn image_runs_read_only_as_non_root_issues_tokens_and_stops_cleanly() {
     if !prepare() {
         return;
     }
-    // Build: release binary (once in CI: nothing else builds release) and the image.
-    let started = Instant::now();
-    let status = Command::new(root().join("scripts").join("build-image.sh"))
-        .env("IMAGE", IMAGE)
-        .current_dir(root())
-        .stdin(Stdio::null())
-        .status()
-        .expect("scripts/build-image.sh starts");
-    assert!(status.success(), "scripts/build-image.sh failed: {status}");
-    eprintln!("container: image built in {:.0} s", started.elapsed().as_secs_f64());
+    build_image();
 
     // What the image says about itself.
     let user = stdout(&docker(&["image", "inspect", "--format", "{{.Config.User}}", IMAGE]));
@@ -211,17 +264,7 @@ fn image_runs_read_only_as_non_root_issues_tokens_and_stops_cleanly() {
     eprintln!("container: server process {rss}");
 
     // A token, verified by the library and by `agtoken verify` from the same image.
-    let (code, body) =
-        http(addr, "POST", "/v1/tokens", r#"{"service":"rtc","channel":"room-1","uid":42,"role":"publisher"}"#)
-            .expect("POST /v1/tokens");
-    assert_eq!(code, 200, "{body}");
-    let answer: serde_json::Value = serde_json::from_str(&body).unwrap();
-    let token = answer["token"].as_str().expect("token").to_owned();
-    let certs = CertificateSet::new(AppCertificate::new(CERT).unwrap());
-    let verified = Token::parse(&token).unwrap().verify(&certs).expect("signed with the secret file's certificate");
-    let now = UnixTime::from_system_time(std::time::SystemTime::now());
-    let join = Action::JoinChannel { channel: "room-1".into(), uid: Uid::Int(42) };
-    verified.check(&AppId::new(APP_ID).unwrap(), &join, now).expect("admitted");
+    let token = token_verified(addr);
     let app_env = format!("APP_ID={APP_ID}");
     let cert_env = format!("APP_CERTIFICATE={CERT}");
     let out = docker(&[
@@ -255,20 +298,7 @@ fn image_runs_read_only_as_non_root_issues_tokens_and_stops_cleanly() {
     // `docker stop` (SIGTERM, SIGKILL after Docker's default 10 s) under load: exit code 0.
     let stop_load = Arc::new(AtomicBool::new(false));
     let served = Arc::new(AtomicUsize::new(0));
-    let load: Vec<_> = (0..4)
-        .map(|_| {
-            let (stop_load, served) = (stop_load.clone(), served.clone());
-            std::thread::spawn(move || {
-                let body = r#"{"uid":7,"ChannelName":"load","role":1}"#;
-                let until = Instant::now() + Duration::from_secs(20);
-                while !stop_load.load(Ordering::Relaxed) && Instant::now() < until {
-                    if let Ok((200, _)) = http(addr, "POST", "/fetch_rtc_token", body) {
-                        served.fetch_add(1, Ordering::Relaxed);
-                    }
-                }
-            })
-        })
-        .collect();
+    let load = load(addr, &stop_load, &served);
     wait_for("load under way", Duration::from_secs(10), || served.load(Ordering::Relaxed) > 200);
     let stop_started = Instant::now();
     let out = docker(&["stop", &name]);
@@ -305,4 +335,141 @@ fn image_runs_read_only_as_non_root_issues_tokens_and_stops_cleanly() {
     );
     drop(rw);
     let _ = std::fs::remove_dir_all(secret.parent().unwrap());
+}
+
+fn exec(container: &str, args: &[&str]) -> Output {
+    let mut full = vec!["exec", container];
+    full.extend_from_slice(args);
+    docker(&full)
+}
+
+#[test]
+fn systemd_unit_runs_for_real_with_its_credential() {
+    if !prepare() {
+        return;
+    }
+    build_image();
+    let status = Command::new(root().join("scripts").join("systemd-test-image.sh"))
+        .current_dir(root())
+        .stdin(Stdio::null())
+        .status()
+        .expect("scripts/systemd-test-image.sh starts");
+    assert!(status.success(), "scripts/systemd-test-image.sh failed: {status}");
+
+    // What systemd gets: the image's binary, the unit as it is, a drop-in, the credential.
+    let dir = std::env::temp_dir().join(format!("agtoken-systemd-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(dir.join("credentials")).unwrap();
+    std::fs::create_dir_all(dir.join("agtoken.service.d")).unwrap();
+    let copy = format!("agtoken-bin-{}", std::process::id());
+    let _ = docker(&["rm", "-f", &copy]);
+    assert!(docker(&["create", "--name", &copy, IMAGE]).status.success());
+    let binary = dir.join("agtoken");
+    let out = docker(&["cp", &format!("{copy}:/usr/local/bin/agtoken"), binary.to_str().unwrap()]);
+    let _ = docker(&["rm", "-f", &copy]);
+    assert!(out.status.success(), "docker cp: {}", both(&out));
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let cert = dir.join("credentials").join("app-certificate");
+        std::fs::write(&cert, format!("{CERT}\n")).unwrap();
+        std::fs::set_permissions(&cert, std::fs::Permissions::from_mode(0o400)).unwrap();
+    }
+    let port = free_port();
+    let addr: SocketAddr = ([127, 0, 0, 1], port).into();
+    std::fs::write(
+        dir.join("agtoken.service.d").join("test.conf"),
+        format!("[Service]\nEnvironment=APP_ID={APP_ID} PORT={port} AGTOKEN_HOST=127.0.0.1\n"),
+    )
+    .unwrap();
+    let unit = root().join("deploy").join("systemd").join("agtoken.service");
+    let mounts = [
+        format!("{}:/usr/local/bin/agtoken:ro", binary.display()),
+        format!("{}:/etc/systemd/system/agtoken.service:ro", unit.display()),
+        format!("{}:/etc/systemd/system/agtoken.service.d:ro", dir.join("agtoken.service.d").display()),
+        format!("{}:/etc/agtoken/credentials:ro", dir.join("credentials").display()),
+    ];
+
+    // systemd as PID 1: its own cgroup namespace, the capabilities it uses (this sandbox has no
+    // CAP_SYS_RESOURCE to give), no seccomp or AppArmor profile in its way, and `/` shared so
+    // that the credentials it mounts for the service propagate (Docker makes `/` a slave).
+    let name = format!("agtoken-systemd-{}", std::process::id());
+    let _ = docker(&["rm", "-f", &name]);
+    let mut args: Vec<&str> = vec![
+        "run",
+        "-d",
+        "--name",
+        &name,
+        "--network",
+        "host",
+        "--cgroupns=private",
+        "--cap-add=ALL",
+        "--cap-drop=SYS_RESOURCE",
+        "--security-opt",
+        "seccomp=unconfined",
+        "--security-opt",
+        "apparmor=unconfined",
+        "-e",
+        "container=docker",
+    ];
+    for mount in &mounts {
+        args.extend(["-v", mount.as_str()]);
+    }
+    args.extend([
+        "--entrypoint",
+        "/bin/sh",
+        "agtoken-systemd-test:local",
+        "-c",
+        "mount --make-rshared / && exec /sbin/init",
+    ]);
+    let out = docker(&args);
+    assert!(out.status.success(), "docker run (systemd): {}", both(&out));
+    let container = Container(name.clone());
+    wait_for("systemd up", Duration::from_secs(60), || {
+        let state = stdout(&exec(&name, &["systemctl", "is-system-running"]));
+        state == "running" || state == "degraded"
+    });
+
+    let out = exec(&name, &["systemctl", "start", "agtoken"]);
+    assert!(out.status.success(), "systemctl start agtoken: {}", both(&out));
+    let journal = || both(&exec(&name, &["journalctl", "-u", "agtoken", "--no-pager", "-o", "cat"]));
+    let started = Instant::now();
+    while !http(addr, "GET", "/healthz", "").is_ok_and(|(s, _)| s == 200) {
+        assert!(started.elapsed() < Duration::from_secs(20), "the service did not answer:\n{}", journal());
+        std::thread::sleep(Duration::from_millis(20));
+    }
+
+    // A dynamic user (systemd's range 61184-65519), the certificate from the credential.
+    let pid = stdout(&exec(&name, &["systemctl", "show", "-p", "MainPID", "--value", "agtoken"]));
+    let status = stdout(&exec(&name, &["cat", &format!("/proc/{pid}/status")]));
+    let uid = status.lines().find(|l| l.starts_with("Uid:")).expect("Uid line").split_whitespace().nth(1).unwrap();
+    let uid: u32 = uid.parse().unwrap();
+    assert!((61184..=65519).contains(&uid), "not a dynamic user: {uid}");
+    let env = stdout(&exec(&name, &["systemctl", "show", "-p", "Environment", "agtoken"]));
+    assert!(env.contains("APP_CERTIFICATE_FILE=/run/credentials/agtoken.service/app-certificate"), "{env}");
+    token_verified(addr);
+
+    let stop_load = Arc::new(AtomicBool::new(false));
+    let served = Arc::new(AtomicUsize::new(0));
+    let load = load(addr, &stop_load, &served);
+    wait_for("load under way", Duration::from_secs(10), || served.load(Ordering::Relaxed) > 200);
+    let out = exec(&name, &["systemctl", "stop", "agtoken"]);
+    stop_load.store(true, Ordering::Relaxed);
+    for thread in load {
+        thread.join().unwrap();
+    }
+    assert!(out.status.success(), "systemctl stop: {}", both(&out));
+    let result = stdout(&exec(&name, &["systemctl", "show", "-p", "Result", "-p", "ExecMainStatus", "agtoken"]));
+    assert!(result.contains("Result=success") && result.contains("ExecMainStatus=0"), "{result}\n{}", journal());
+    eprintln!(
+        "systemd: served {} requests under load, stopped: {}",
+        served.load(Ordering::Relaxed),
+        result.replace('\n', " ")
+    );
+
+    let log = journal();
+    assert!(log.contains("agtoken server listening") && log.contains("\"stopped\""), "{log}");
+    assert!(!log.contains("secrets file"), "no permission warning for a systemd credential:\n{log}");
+    assert!(!log.contains(CERT), "the certificate is never logged");
+    drop(container);
+    let _ = std::fs::remove_dir_all(&dir);
 }
