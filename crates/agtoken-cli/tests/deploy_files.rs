@@ -266,7 +266,7 @@ fn the_example_overlay_sets_namespace_image_and_app() {
 
 /// `Key=value` settings of a unit file (the last one wins, as in systemd for single values).
 fn unit_setting<'a>(unit: &'a str, key: &str) -> Option<&'a str> {
-    unit.lines().filter_map(|l| l.strip_prefix(key)?.strip_prefix('=')).last()
+    unit.lines().filter_map(|l| l.strip_prefix(key)?.strip_prefix('=')).next_back()
 }
 
 #[test]
