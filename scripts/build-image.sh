@@ -110,7 +110,7 @@ if [[ "$(id -u)" == 0 ]]; then
 else
     tar -C "$ROOTFS" --numeric-owner --owner=0 --group=0 -cf "$WORK/base.tar" .
 fi
-"$DOCKER" import --change 'USER 65532:65532' --change 'WORKDIR /home/nonroot' \
+"$DOCKER" import --change 'USER 65532:65532' --change 'WORKDIR /home/nonroot' --change 'LABEL agtoken.build=local' \
     --message "agtoken local base: Debian 12 libc6, libgcc-s1, ca-certificates, netbase; nonroot 65532" \
     "$WORK/base.tar" "$BASE_IMAGE" >/dev/null
 
@@ -126,7 +126,9 @@ awk -v base="$BASE_IMAGE" '
 ' "$ROOT/Dockerfile" >"$WORK/Dockerfile.local"
 say "building $IMAGE from the runtime stage of Dockerfile:"
 sed 's/^/    /' "$WORK/Dockerfile.local" >&2
-DOCKER_BUILDKIT=0 "$DOCKER" build -q -t "$IMAGE" -f "$WORK/Dockerfile.local" "$WORK/context" >/dev/null
+DOCKER_BUILDKIT=0 "$DOCKER" build -q --label agtoken.build=local -t "$IMAGE" -f "$WORK/Dockerfile.local" "$WORK/context" >/dev/null
+# The images this script made before and that no tag names any more.
+"$DOCKER" image prune -f --filter label=agtoken.build=local >/dev/null
 
 bin_size=$(stat -c %s "$BIN")
 base_size=$("$DOCKER" image inspect --format '{{.Size}}' "$BASE_IMAGE")
