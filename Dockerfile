@@ -4,6 +4,7 @@
 # no shell), as user nonroot (65532), ready for a read-only root filesystem.
 #
 #   docker build -t agtoken .
+#   chown 65532 app-certificate && chmod 0400 app-certificate
 #   docker run --read-only -p 8080:8080 \
 #     -e APP_ID=… -e APP_CERTIFICATE_FILE=/run/secrets/app-certificate \
 #     -v "$PWD/app-certificate:/run/secrets/app-certificate:ro" agtoken
