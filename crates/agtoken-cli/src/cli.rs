@@ -57,6 +57,14 @@ pub enum Command {
     Bench(BenchArgs),
     /// Run the token server.
     Serve(ServeArgs),
+    /// Ask a running server on this host whether it is ready (GET /readyz): exit 0 when it
+    /// answers 200, else 1. For container HEALTHCHECKs and probes (no shell or curl needed).
+    ///
+    /// It finds the server as `serve` would listen: --host/--port/--config, else AGTOKEN_HOST,
+    /// SERVER_PORT/PORT, AGTOKEN_CONFIG, `.env` and the TOML file. A wildcard address (0.0.0.0,
+    /// ::) is checked on loopback. With TLS configured it speaks HTTPS and trusts exactly the
+    /// configured certificate (AGTOKEN_TLS_CERT_FILE / tls_cert_file).
+    Healthcheck(HealthcheckArgs),
     /// Make a new API key for `agtoken serve` (auth = "api_key"): the key for the caller, and
     /// the configuration entry holding only its SHA-256.
     ApiKey(ApiKeyArgs),
@@ -403,4 +411,21 @@ pub struct ServeArgs {
     /// Log as JSON lines.
     #[arg(long)]
     pub log_json: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct HealthcheckArgs {
+    /// The server's listen address, as given to `serve` (default: AGTOKEN_HOST, the config
+    /// file's, else 0.0.0.0, checked on 127.0.0.1).
+    #[arg(long)]
+    pub host: Option<String>,
+    /// The server's port (default: SERVER_PORT or PORT, the config file's, else 8080).
+    #[arg(long)]
+    pub port: Option<u16>,
+    /// The server's TOML configuration file (for host, port and TLS).
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Time for the whole check: 3s, 500ms, 2 (seconds).
+    #[arg(long, value_name = "DURATION", default_value = "3s")]
+    pub timeout: String,
 }

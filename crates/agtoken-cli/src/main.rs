@@ -54,6 +54,7 @@ fn main() -> ExitCode {
         Command::Upgrade(args) => examine::upgrade(args),
         Command::Bench(args) => bench::run(args),
         Command::Serve(args) => serve(args),
+        Command::Healthcheck(args) => healthcheck(args),
         Command::ApiKey(args) => api_key(args),
         other => mint::mint(other),
     };
@@ -70,6 +71,27 @@ fn serve(args: cli::ServeArgs) -> Result<(), Failure> {
     let options =
         agtoken_server::ServeOptions { host: args.host, port: args.port, config: args.config, log_json: args.log_json };
     agtoken_server::serve_blocking(options).map_err(|e| Failure { code: 1, message: e.to_string() })
+}
+
+/// Exit 0 when ready, else 1 (never 2: Docker reserves it in HEALTHCHECKs), whatever failed.
+fn healthcheck(args: cli::HealthcheckArgs) -> Result<(), Failure> {
+    let text = args.timeout.trim();
+    let timeout = text
+        .parse::<u64>()
+        .map(std::time::Duration::from_secs)
+        .or_else(|_| humantime::parse_duration(text))
+        .ok()
+        .filter(|t| !t.is_zero())
+        .ok_or_else(|| Failure::refused(format!("--timeout {:?}: a duration such as 3s, 500ms or 2", args.timeout)))?;
+    let options =
+        agtoken_server::ServeOptions { host: args.host, port: args.port, config: args.config, log_json: false };
+    match agtoken_server::health::check_blocking(&options, timeout) {
+        Ok(line) => {
+            println!("{line}");
+            Ok(())
+        }
+        Err(e) => Err(Failure::refused(e.to_string())),
+    }
 }
 
 /// The key goes to stdout (for the caller's secret store); the configuration entry, which

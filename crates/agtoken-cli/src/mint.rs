@@ -201,6 +201,7 @@ pub fn mint(command: Command) -> Result<(), Failure> {
         | Command::Upgrade(_)
         | Command::Bench(_)
         | Command::Serve(_)
+        | Command::Healthcheck(_)
         | Command::ApiKey(_) => {
             unreachable!("dispatched in main")
         }

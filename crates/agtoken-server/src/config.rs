@@ -18,6 +18,7 @@
 //! | `AGTOKEN_COMPAT_LIFETIME` | lifetime the compatibility routes give when the request says none (default 3600; the docs' Go demo used 40) |
 //! | `AGTOKEN_BODY_LIMIT` | request body limit in bytes (default 16384) |
 //! | `AGTOKEN_REQUEST_TIMEOUT` | seconds (default 10) |
+//! | `AGTOKEN_SHUTDOWN_GRACE` | seconds in-flight requests get after SIGTERM/SIGINT (default 30; the container image sets 8, below Docker's 10 s stop timeout) |
 //!
 //! Several apps: a TOML file (see [`FileConfig`] and the crate README). With no app anywhere
 //! the server runs in **demo mode** with a throwaway app id and certificate.
@@ -250,15 +251,7 @@ impl Config {
     /// Builds the configuration from explicit sources (for tests and embedding): command-line
     /// options, an environment, and the text of a TOML file with its path.
     pub fn from_sources(options: &ServeOptions, env: &Env, file: Option<(&Path, &str)>) -> Result<Self, ServerError> {
-        let file_cfg = match file {
-            None => FileConfig::default(),
-            Some((path, text)) => toml::from_str::<FileConfig>(text).map_err(|e| {
-                ServerError::config(path.display().to_string(), "file", e.to_string().trim_end().replace('\n', " "))
-            })?,
-        };
-        let file_name = file.map_or_else(String::new, |(p, _)| p.display().to_string());
-        // Relative paths in the file (secrets, keys, JWKS) are relative to the file's folder.
-        let base_dir = file.and_then(|(p, _)| p.parent()).map_or_else(PathBuf::new, Path::to_path_buf);
+        let (file_cfg, file_name, base_dir) = parse_file(file)?;
         let mut warnings = Vec::new();
 
         let mut apps = Vec::new();
@@ -302,29 +295,8 @@ impl Config {
         };
 
         // Server settings: options > environment > file > defaults.
-        if let Some(host) = &file_cfg.host {
-            config.host = host.clone();
-        }
-        if let Some((host, _)) = env.get("AGTOKEN_HOST") {
-            config.host = host.to_owned();
-        }
-        if let Some(host) = &options.host {
-            config.host = host.clone();
-        }
-        if let Some(port) = file_cfg.port {
-            config.port = port;
-        }
-        for var in ["PORT", "SERVER_PORT"] {
-            // SERVER_PORT wins over PORT, as in the community token service.
-            if let Some((text, src)) = env.get(var) {
-                config.port = text.trim().parse().map_err(|_| {
-                    ServerError::config(src.describe(var), var, format!("{text:?} is not a port number 0..=65535"))
-                })?;
-            }
-        }
-        if let Some(port) = options.port {
-            config.port = port;
-        }
+        config.host = resolve_host(options, env, &file_cfg);
+        config.port = resolve_port(options, env, &file_cfg)?;
         if let Some(origins) = &file_cfg.cors_allow_origin {
             config.cors = match origins {
                 StringOrList::One(text) => CorsOrigins::parse(text, &file_name, "cors_allow_origin")?,
@@ -368,15 +340,19 @@ impl Config {
         if let Some(secs) = file_cfg.shutdown_grace_secs {
             config.shutdown_grace = Duration::from_secs(secs);
         }
+        if let Some(secs) = env_number::<u64>(env, "AGTOKEN_SHUTDOWN_GRACE")? {
+            config.shutdown_grace = Duration::from_secs(secs);
+        }
+        if config.shutdown_grace > Duration::from_secs(3600) {
+            return Err(ServerError::config(
+                "configuration",
+                "shutdown_grace_secs (AGTOKEN_SHUTDOWN_GRACE)",
+                "must be 0..=3600 seconds",
+            ));
+        }
 
         // TLS: environment over file.
-        let tls_file = |name: &str, value: &Option<PathBuf>| {
-            value.as_ref().map(|p| (crate::auth::resolve_path(&base_dir, p), file_name.clone(), name.to_owned()))
-        };
-        let tls_env =
-            |var: &str| env.get(var).map(|(v, src)| (PathBuf::from(v.trim()), src.describe(var), var.to_owned()));
-        let cert = tls_env("AGTOKEN_TLS_CERT_FILE").or_else(|| tls_file("tls_cert_file", &file_cfg.tls_cert_file));
-        let key = tls_env("AGTOKEN_TLS_KEY_FILE").or_else(|| tls_file("tls_key_file", &file_cfg.tls_key_file));
+        let (cert, key) = tls_paths(env, &file_cfg, &file_name, &base_dir);
         config.tls = match (cert, key) {
             (None, None) => None,
             (Some((cert, source, field)), Some((key, _, key_field))) => {
@@ -521,6 +497,103 @@ fn env_number<T: std::str::FromStr>(env: &Env, var: &str) -> Result<Option<T>, S
         Some((text, src)) => text.trim().parse().map(Some).map_err(|_| {
             ServerError::config(src.describe(var), var, format!("{text:?} is not a whole number in range"))
         }),
+    }
+}
+
+/// The TOML text parsed, the file's name (for messages; empty without a file) and its folder
+/// (relative paths in the file are relative to it).
+fn parse_file(file: Option<(&Path, &str)>) -> Result<(FileConfig, String, PathBuf), ServerError> {
+    let file_cfg = match file {
+        None => FileConfig::default(),
+        Some((path, text)) => toml::from_str::<FileConfig>(text).map_err(|e| {
+            ServerError::config(path.display().to_string(), "file", e.to_string().trim_end().replace('\n', " "))
+        })?,
+    };
+    let file_name = file.map_or_else(String::new, |(p, _)| p.display().to_string());
+    let base_dir = file.and_then(|(p, _)| p.parent()).map_or_else(PathBuf::new, Path::to_path_buf);
+    Ok((file_cfg, file_name, base_dir))
+}
+
+/// `--host`, else `AGTOKEN_HOST`, else the file's `host`, else `0.0.0.0`.
+fn resolve_host(options: &ServeOptions, env: &Env, file_cfg: &FileConfig) -> String {
+    if let Some(host) = &options.host {
+        return host.clone();
+    }
+    if let Some((host, _)) = env.get("AGTOKEN_HOST") {
+        return host.to_owned();
+    }
+    file_cfg.host.clone().unwrap_or_else(|| "0.0.0.0".into())
+}
+
+/// `--port`, else `SERVER_PORT`, else `PORT` (as in the community token service), else the
+/// file's `port`, else 8080.
+fn resolve_port(options: &ServeOptions, env: &Env, file_cfg: &FileConfig) -> Result<u16, ServerError> {
+    let mut port = file_cfg.port.unwrap_or(DEFAULT_PORT);
+    for var in ["PORT", "SERVER_PORT"] {
+        if let Some((text, src)) = env.get(var) {
+            port = text.trim().parse().map_err(|_| {
+                ServerError::config(src.describe(var), var, format!("{text:?} is not a port number 0..=65535"))
+            })?;
+        }
+    }
+    Ok(options.port.unwrap_or(port))
+}
+
+/// A TLS file setting: the path, where it came from, the setting's name.
+type TlsPath = (PathBuf, String, String);
+
+/// The TLS certificate and key files: `AGTOKEN_TLS_CERT_FILE`/`AGTOKEN_TLS_KEY_FILE`, else the
+/// file's `tls_cert_file`/`tls_key_file`.
+fn tls_paths(env: &Env, file_cfg: &FileConfig, file_name: &str, base_dir: &Path) -> (Option<TlsPath>, Option<TlsPath>) {
+    let from_file = |name: &str, value: &Option<PathBuf>| {
+        value.as_ref().map(|p| (crate::auth::resolve_path(base_dir, p), file_name.to_owned(), name.to_owned()))
+    };
+    let from_env =
+        |var: &str| env.get(var).map(|(v, src)| (PathBuf::from(v.trim()), src.describe(var), var.to_owned()));
+    let cert = from_env("AGTOKEN_TLS_CERT_FILE").or_else(|| from_file("tls_cert_file", &file_cfg.tls_cert_file));
+    let key = from_env("AGTOKEN_TLS_KEY_FILE").or_else(|| from_file("tls_key_file", &file_cfg.tls_key_file));
+    (cert, key)
+}
+
+/// Where a running server listens, as `agtoken serve` would work it out from the same options,
+/// environment, `.env` and TOML file: what `agtoken healthcheck` needs, without reading any
+/// secret (no app certificate, no TLS key).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Endpoint {
+    /// The listen address (`0.0.0.0` by default).
+    pub host: String,
+    /// The port.
+    pub port: u16,
+    /// The TLS certificate chain (PEM) when the server speaks HTTPS.
+    pub tls_cert_file: Option<PathBuf>,
+}
+
+impl Endpoint {
+    /// From the process environment, `.env` in the current directory and the TOML file of
+    /// `--config` or `AGTOKEN_CONFIG`, as [`Config::load`] reads them.
+    pub fn load(options: &ServeOptions) -> Result<Self, ServerError> {
+        let env = Env::from_process_and_dotenv(Path::new(".env"))?;
+        let path = options.config.clone().or_else(|| env.get("AGTOKEN_CONFIG").map(|(v, _)| PathBuf::from(v)));
+        let file = match path {
+            None => None,
+            Some(path) => {
+                let text = std::fs::read_to_string(&path)
+                    .map_err(|source| ServerError::ConfigFile { path: path.clone(), source })?;
+                Some((path, text))
+            }
+        };
+        Endpoint::from_sources(options, &env, file.as_ref().map(|(p, t)| (p.as_path(), t.as_str())))
+    }
+
+    /// From explicit sources, as [`Config::from_sources`].
+    pub fn from_sources(options: &ServeOptions, env: &Env, file: Option<(&Path, &str)>) -> Result<Self, ServerError> {
+        let (file_cfg, file_name, base_dir) = parse_file(file)?;
+        let (cert, _) = tls_paths(env, &file_cfg, &file_name, &base_dir);
+        Ok(Endpoint {
+            host: resolve_host(options, env, &file_cfg),
+            port: resolve_port(options, env, &file_cfg)?,
+            tls_cert_file: cert.map(|(path, _, _)| path),
+        })
     }
 }
 
@@ -957,6 +1030,49 @@ mod tests {
         assert_eq!(c.default_app().compat_lifetime, 40);
         assert_eq!(c.apps[1].token_version, Version::V006);
         assert!(c.apps[1].secondary_certificate.is_some());
+    }
+
+    #[test]
+    fn shutdown_grace_from_the_environment_over_the_file() {
+        let file = (Path::new("a.toml"), "shutdown_grace_secs = 20\n");
+        let c = Config::from_sources(&opts(), &Env::default(), Some(file)).unwrap();
+        assert_eq!(c.shutdown_grace, Duration::from_secs(20));
+        let env = Env::from_pairs([("AGTOKEN_SHUTDOWN_GRACE", "8")]);
+        let c = Config::from_sources(&opts(), &env, Some(file)).unwrap();
+        assert_eq!(c.shutdown_grace, Duration::from_secs(8));
+        let env = Env::from_pairs([("AGTOKEN_SHUTDOWN_GRACE", "soon")]);
+        let msg = Config::from_sources(&opts(), &env, None).unwrap_err().to_string();
+        assert!(msg.contains("AGTOKEN_SHUTDOWN_GRACE"), "{msg}");
+        let env = Env::from_pairs([("AGTOKEN_SHUTDOWN_GRACE", "7200")]);
+        let msg = Config::from_sources(&opts(), &env, None).unwrap_err().to_string();
+        assert!(msg.contains("AGTOKEN_SHUTDOWN_GRACE") && msg.contains("0..=3600"), "{msg}");
+    }
+
+    #[test]
+    fn endpoint_follows_the_precedence_of_serve_and_reads_no_secret() {
+        let file_text = "host = \"127.0.0.1\"\nport = 9443\ntls_cert_file = \"tls/chain.pem\"\ntls_key_file = \"/nonexistent/key.pem\"\n\
+                         [[apps]]\napp_id = \"970CA35de60c44645bbae8a215061b33\"\napp_certificate_file = \"/nonexistent/cert\"\n";
+        let file = Some((Path::new("/etc/agtoken/agtoken.toml"), file_text));
+        // The same sources as `serve`, but the certificate and key files are never opened.
+        let e = Endpoint::from_sources(&opts(), &Env::default(), file).unwrap();
+        assert_eq!(e.host, "127.0.0.1");
+        assert_eq!(e.port, 9443);
+        assert_eq!(e.tls_cert_file.as_deref(), Some(Path::new("/etc/agtoken/tls/chain.pem")));
+        let env = Env::from_pairs([("PORT", "7000"), ("AGTOKEN_HOST", "::1"), ("AGTOKEN_TLS_CERT_FILE", "/x.pem")]);
+        let e = Endpoint::from_sources(&opts(), &env, file).unwrap();
+        assert_eq!((e.host.as_str(), e.port), ("::1", 7000));
+        assert_eq!(e.tls_cert_file.as_deref(), Some(Path::new("/x.pem")));
+        let env = Env::from_pairs([("PORT", "7000"), ("SERVER_PORT", "7001")]);
+        let o = ServeOptions { host: Some("localhost".into()), ..opts() };
+        let e = Endpoint::from_sources(&o, &env, None).unwrap();
+        assert_eq!((e.host.as_str(), e.port, e.tls_cert_file.is_none()), ("localhost", 7001, true));
+        let o = ServeOptions { port: Some(1), ..opts() };
+        assert_eq!(Endpoint::from_sources(&o, &env, None).unwrap().port, 1);
+        let e = Endpoint::from_sources(&opts(), &Env::default(), None).unwrap();
+        assert_eq!((e.host.as_str(), e.port), ("0.0.0.0", 8080));
+        let env = Env::from_pairs([("PORT", "http")]);
+        let msg = Endpoint::from_sources(&opts(), &env, None).unwrap_err().to_string();
+        assert!(msg.contains("PORT") && msg.contains("not a port"), "{msg}");
     }
 
     #[test]

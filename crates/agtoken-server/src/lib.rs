@@ -27,6 +27,7 @@ pub mod audit;
 pub mod auth;
 pub mod config;
 pub mod error;
+pub mod health;
 pub mod issue;
 pub mod limit;
 pub mod metrics;
@@ -57,7 +58,7 @@ use hyper_util::service::TowerToHyperService;
 use tokio::net::TcpListener;
 use tower::ServiceExt as _;
 
-pub use config::{AppConfig, Config, CorsOrigins, Env};
+pub use config::{AppConfig, Config, CorsOrigins, Endpoint, Env};
 pub use error::{ApiError, ServerError};
 pub use state::AppState;
 

@@ -1,4 +1,5 @@
-//! Caller authentication, policy, rate limits and TLS (issue 5), on a real socket.
+//! Caller authentication, policy, rate limits and TLS (issue 5), and `agtoken healthcheck`
+//! over HTTP and HTTPS, on a real socket.
 
 #[allow(dead_code)]
 #[path = "../server/common.rs"]
@@ -7,6 +8,7 @@ mod support;
 
 mod api_key;
 mod config_errors;
+mod health;
 mod holes;
 mod jwt;
 mod limits;

@@ -15,7 +15,7 @@ use agtoken_server::tls::TlsSettings;
 use crate::common::*;
 
 /// A CA certificate (PEM) and a server certificate chain + key (PEM) for `localhost`.
-fn test_pki() -> (String, String, String) {
+pub(crate) fn test_pki() -> (String, String, String) {
     let ca_key = KeyPair::generate().unwrap();
     let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
     ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
