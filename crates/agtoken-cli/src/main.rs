@@ -171,3 +171,20 @@ fn api_key(args: cli::ApiKeyArgs) -> Result<(), Failure> {
     println!("{key}");
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn transpositions_count_one() {
+        assert_eq!(edit_distance("rct", "rtc"), 1);
+        assert_eq!(edit_distance("rct", "rtm"), 2);
+        assert_eq!(edit_distance("verfy", "verify"), 1);
+        assert_eq!(edit_distance("RTC", "rtc"), 0);
+        let names = ["rtc", "rtm", "rtm2", "chat", "verify", "inspect"];
+        assert_eq!(closest("rct", &names), ["rtc"]);
+        assert_eq!(closest("rt", &names), ["rtc", "rtm"]);
+        assert!(closest("zzzz", &names).is_empty());
+    }
+}

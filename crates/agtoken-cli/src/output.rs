@@ -290,3 +290,32 @@ pub fn print_token(token: &str, json: bool) -> Result<(), Failure> {
 pub fn print_json(value: &Value) {
     println!("{}", serde_json::to_string_pretty(value).expect("JSON values serialise"));
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ages_have_at_most_two_units() {
+        let cases = [
+            (1, "1s"),
+            (59, "59s"),
+            (600, "10m"),
+            (3500, "58m 20s"),
+            (3600, "1h"),
+            (3661, "1h 1m"),
+            (86_400, "1d"),
+            (90_061, "1d 1h"),
+            (31_557_600 * 3 + 16 * 86_400 + 15 * 3600 + 25 * 60 + 13, "3y 16d"),
+            (31_557_600 + 3600, "1y"),
+        ];
+        for (secs, text) in cases {
+            assert_eq!(age(secs), text, "{secs}");
+        }
+        let now = UnixTime::from_secs(1_700_000_000);
+        assert_eq!(relative(now.plus_secs(3500), now), "in 58m 20s");
+        assert_eq!(relative(UnixTime::from_secs(1_699_999_400), now), "10m ago");
+        assert_eq!(relative(now, now), "now");
+        assert_eq!(when(now.plus_secs(3600), now), "2023-11-14T23:13:20Z (1700003600, in 1h)");
+    }
+}

@@ -329,12 +329,14 @@ fn mangled(text: &str) -> Option<Error> {
         }
     }
     let quotes = ['"', '\'', '`'];
-    let first = text.chars().next();
-    if text.len() >= 2 && first.is_some_and(|q| quotes.contains(&q) && text.ends_with(q)) {
-        return mangled("it is in quotes", "give the token without the quotes around it");
-    }
-    if first.is_some_and(|q| quotes.contains(&q)) || text.ends_with(quotes) {
-        return mangled("it starts or ends with a quote", "give the token without quotes");
+    let unquoted = text.trim_matches(quotes).trim();
+    if unquoted.len() < text.len() && is_token(unquoted) {
+        let first = text.chars().next();
+        return if first.is_some_and(|q| quotes.contains(&q) && text.len() >= 2 && text.ends_with(q)) {
+            mangled("it is in quotes", "give the token without the quotes around it")
+        } else {
+            mangled("it starts or ends with a quote", "give the token without quotes")
+        };
     }
     if let Some(i) = text.find('=').filter(|&i| i <= 32) {
         if text.get(i + 1..).is_some_and(is_token) {
@@ -343,6 +345,10 @@ fn mangled(text: &str) -> Option<Error> {
                 "give only the value after \"=\"",
             );
         }
+    }
+    // The rest are changes inside a token: it must at least start like one.
+    if !is_token(text) {
+        return None;
     }
     let upper = text.to_ascii_uppercase();
     if ["%2B", "%2F", "%3D"].iter().any(|code| upper.contains(code)) {
@@ -675,6 +681,8 @@ mod tests {
         assert!(matches!(Token::parse("hello"), Err(Error::UnknownVersion { .. })));
         assert!(matches!(Token::parse("007%%%"), Err(Error::Base64 { .. })));
         assert!(matches!(Token::parse("\""), Err(Error::UnknownVersion { .. })));
+        assert!(matches!(Token::parse("\"hello\""), Err(Error::UnknownVersion { .. })));
+        assert!(matches!(Token::parse("hello world"), Err(Error::UnknownVersion { .. })));
     }
 
     #[test]
