@@ -928,7 +928,7 @@ mod tests {
         let c = Config::from_sources(&opts(), &env, None).unwrap();
         assert_eq!(c.default_app().certificate.expose_secret(), CERT);
         // The newer names win; APP_CERT_FILE reads a file like the other *_FILE variables.
-        let env = Env::from_pairs([("APP_ID", ID), ("APP_CERTIFICATE", CERT), ("APP_CERT", "0".repeat(32))]);
+        let env = Env::from_pairs([("APP_ID", ID), ("APP_CERTIFICATE", CERT), ("APP_CERT", &"0".repeat(32))]);
         assert_eq!(Config::from_sources(&opts(), &env, None).unwrap().default_app().certificate.expose_secret(), CERT);
         let dir = std::env::temp_dir().join(format!("agtoken-app-cert-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
