@@ -8,7 +8,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 /// the token server.
 ///
 /// Credentials come from --app-id/--app-certificate, else AGORA_APP_ID/AGORA_APP_CERTIFICATE,
-/// else APP_ID/APP_CERTIFICATE. The certificate is never printed. Tokens go to stdout, notes to
+/// else APP_ID/APP_CERTIFICATE (or APP_CERT). The certificate is never printed. Tokens go to stdout, notes to
 /// stderr. Exit codes: 0 ok, 1 token refused or unreadable, 2 bad usage or input.
 #[derive(Parser, Debug)]
 #[command(name = "agtoken", version, about, long_about = None, max_term_width = 100)]
@@ -55,7 +55,9 @@ pub enum Command {
     Upgrade(UpgradeArgs),
     /// Measure tokens per second on this machine (one core), like `openssl speed`.
     Bench(BenchArgs),
-    /// Run the token server.
+    /// Run the token server (configured by options, environment, .env or a TOML file; demo mode
+    /// without any).
+    #[command(after_help = "The environment it reads and demo mode: agtoken help serve", after_long_help = SERVE_HELP)]
     Serve(ServeArgs),
     /// Ask a running server on this host whether it is ready (GET /readyz): exit 0 when it
     /// answers 200, else 1. For container HEALTHCHECKs and probes (no shell or curl needed).
@@ -83,8 +85,8 @@ pub struct CommonArgs {
     /// App id (32 hex characters) [env: AGORA_APP_ID, APP_ID].
     #[arg(long)]
     pub app_id: Option<String>,
-    /// App certificate (32 hex characters) [env: AGORA_APP_CERTIFICATE, APP_CERTIFICATE].
-    /// Prefer the environment: command lines are visible to other users.
+    /// App certificate (32 hex characters) [env: AGORA_APP_CERTIFICATE, APP_CERTIFICATE,
+    /// APP_CERT]. Prefer the environment: command lines are visible to other users.
     #[arg(long)]
     pub app_certificate: Option<String>,
     /// How long the token is valid: 3600, 90s, 30m, 1h, or "unlimited" (stored as 0).
@@ -121,8 +123,8 @@ pub enum RoleArg {
 #[derive(Args, Debug, Clone)]
 #[group(required = false, multiple = false)]
 pub struct UidArgs {
-    /// Integer uid (0 = any uid).
-    #[arg(long)]
+    /// Integer uid, 0..=4294967295 (0 = any uid).
+    #[arg(long, value_parser = parse_uid, allow_negative_numbers = true)]
     pub uid: Option<u32>,
     /// String user account (a different identity from an integer uid with the same digits).
     #[arg(long)]
@@ -136,8 +138,9 @@ pub struct RtcArgs {
     pub channel: String,
     #[command(flatten)]
     pub who: UidArgs,
-    /// Role: a publisher may publish audio, video and data; a subscriber only joins.
-    #[arg(long, value_enum, default_value = "subscriber")]
+    /// Role: a publisher (the default, as in Agora's docs) may publish audio, video and data;
+    /// a subscriber (audience) only joins.
+    #[arg(long, value_enum, default_value = "publisher")]
     pub role: RoleArg,
     /// Expiry of every privilege without its own (default: the token's).
     #[arg(long, value_name = "DURATION")]
@@ -309,6 +312,10 @@ pub struct BuildArgs {
     /// The JSON spec: a file, or - for stdin.
     #[arg(long, value_name = "FILE")]
     pub spec: PathBuf,
+    /// The certificate to sign with when the spec has no "app_certificate" [env:
+    /// AGORA_APP_CERTIFICATE, APP_CERTIFICATE, APP_CERT].
+    #[arg(long)]
+    pub app_certificate: Option<String>,
 }
 
 #[derive(Args, Debug)]
@@ -346,7 +353,7 @@ pub struct VerifyArgs {
     /// App id the client initialised with [env: AGORA_APP_ID, APP_ID]; default: the token's own.
     #[arg(long)]
     pub app_id: Option<String>,
-    /// App certificate [env: AGORA_APP_CERTIFICATE, APP_CERTIFICATE].
+    /// App certificate [env: AGORA_APP_CERTIFICATE, APP_CERTIFICATE, APP_CERT].
     #[arg(long)]
     pub app_certificate: Option<String>,
     /// A secondary certificate (during a rotation) [env: AGORA_APP_CERTIFICATE_SECONDARY].
@@ -395,6 +402,63 @@ pub struct BenchArgs {
     /// Print JSON.
     #[arg(long)]
     pub json: bool,
+}
+
+/// `agtoken help serve`: the environment and demo mode (crates/agtoken-server/README.md has it all).
+const SERVE_HELP: &str = "\
+Configuration, highest precedence first: these options, the process environment, a .env file in
+the working directory, the TOML file (--config or AGTOKEN_CONFIG), defaults. A wrong value stops
+the server with a message naming the setting. Certificates are never logged or echoed.
+
+Environment:
+  AGORA_APP_ID, APP_ID            the app id (32 hexadecimal characters)
+  AGORA_APP_CERTIFICATE, APP_CERTIFICATE, APP_CERT
+                                  its certificate (APP_CERT: the community token service's name)
+  AGORA_APP_CERTIFICATE_SECONDARY, APP_CERTIFICATE_SECONDARY
+                                  a second certificate, accepted during a rotation
+  <certificate variable>_FILE     read it from that file (APP_CERTIFICATE_FILE=/run/secrets/cert)
+  SERVER_PORT (wins), PORT        port (default 8080)
+  AGTOKEN_HOST                    address to listen on (default 0.0.0.0)
+  CORS_ALLOW_ORIGIN               * (default) or https://a.example,https://b.example
+  AGTOKEN_CONFIG                  TOML file: several apps, auth, policy, limits (as --config)
+  AGTOKEN_TOKEN_VERSION           007 (default) or 006 for legacy fleets
+  AGTOKEN_DEFAULT_LIFETIME        seconds, when a request names none (default 3600)
+  AGTOKEN_MAX_LIFETIME            seconds, the longest a request may ask for (default 86400)
+  AGTOKEN_COMPAT_LIFETIME         seconds, compatibility routes whose request names none (3600)
+  AGTOKEN_BODY_LIMIT              request body limit in bytes (default 16384)
+  AGTOKEN_REQUEST_TIMEOUT         seconds (default 10)
+  AGTOKEN_TLS_CERT_FILE, AGTOKEN_TLS_KEY_FILE
+                                  serve HTTPS with this PEM certificate chain and key
+  RUST_LOG                        log filter (default info)
+
+Demo mode: with no app id and certificate anywhere, the server makes up a throwaway app, says so
+on start-up and on http://localhost:8080/, and serves everything. Agora refuses those tokens:
+they are for trying the APIs. Without auth (demo mode, or auth = \"none\" in the TOML file)
+anyone who reaches the server gets tokens; for production see the security section of
+crates/agtoken-server/README.md.
+
+Examples:
+  agtoken serve                                          demo mode
+  APP_ID=... APP_CERTIFICATE=... agtoken serve --port 9000
+  agtoken serve --config agtoken.toml --log-json";
+
+/// `--uid`: a whole number 0..=4294967295, with a message that says what to type instead.
+fn parse_uid(text: &str) -> Result<u32, String> {
+    let t = text.trim();
+    if let Ok(uid) = t.parse::<u32>() {
+        return Ok(uid);
+    }
+    let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
+    let why = match t.strip_prefix('-') {
+        Some(rest) if digits(rest) => match t.parse::<i32>() {
+            // What a signed 32-bit int (Java, Kotlin) holds for a uid above 2147483647.
+            Ok(n) => format!("uids are not negative (as a signed 32-bit int, {n} is uid {})", n as u32),
+            Err(_) => "uids are not negative".to_owned(),
+        },
+        _ if digits(t) => "too large".to_owned(),
+        _ => "not a whole number".to_owned(),
+    };
+    Err(format!("{why}: --uid takes 0..=4294967295 (0 = any user); for a string user id give --account instead"))
 }
 
 #[derive(Args, Debug)]

@@ -9,18 +9,61 @@ use serde_json::json;
 
 use crate::cli::{ActionArg, InspectArgs, UpgradeArgs, VerifyArgs};
 use crate::mint::uid;
-use crate::output::{self, relative, rfc3339};
+use crate::output::{self, rfc3339, when};
 use crate::Failure;
 
 fn parse(text: &str) -> Result<Token, Failure> {
     Token::parse(text).map_err(|e| {
         let agora = e.agora_error().map(|a| format!("\n  Agora would answer: {a}")).unwrap_or_default();
-        Failure::refused(format!("{e}{agora}"))
+        Failure::refused(format!("{}{agora}", output::refusal(&e, output::now())))
     })
 }
 
-fn when(t: UnixTime, now: UnixTime) -> String {
-    format!("{} ({}, {})", rfc3339(t), t.as_secs(), relative(t, now))
+/// Whether a 006 token was made for `given` (a channel, or a packed uid): `Some(true)` also
+/// for a wildcard token (made for `""`, it admits any); `None` when nothing was given.
+fn matches_006(given: Option<&str>, matches: impl Fn(&str) -> bool) -> Option<bool> {
+    given.map(|g| matches(g) || matches(""))
+}
+
+/// The headline: what the token admits and until when, from the library's grants, the same
+/// computation as for a verified token (inspect has no certificate: it verifies nothing).
+fn headline(out: &mut String, token: &Token, channel: Option<&str>, uid: Option<&str>, now: UnixTime) {
+    let grants = token.claimed_grants(channel.unwrap_or(""), uid.unwrap_or(""));
+    let mut admits: Vec<(&str, Vec<String>)> = Vec::new();
+    for g in &grants {
+        let name = g.capability.name().into_owned();
+        match admits.iter_mut().find(|(class, _)| *class == g.class()) {
+            Some((_, names)) if names.contains(&name) => {}
+            Some((_, names)) => names.push(name),
+            None => admits.push((g.class(), vec![name])),
+        }
+    }
+    let admits: Vec<String> = admits.iter().map(|(class, names)| format!("{class}: {}", names.join(", "))).collect();
+    let (Some(earliest), Some(latest)) = (grants.iter().map(|g| g.until).min(), grants.iter().map(|g| g.until).max())
+    else {
+        let _ = writeln!(out, "{:<13}nothing", "admits");
+        return;
+    };
+    let _ = writeln!(out, "{:<13}{} (if the signature verifies: inspect checks none)", "admits", admits.join("; "));
+    let mut first: Vec<String> = Vec::new();
+    for g in grants.iter().filter(|g| g.until == earliest) {
+        let name = g.capability.name().into_owned();
+        if !first.contains(&name) {
+            first.push(name);
+        }
+    }
+    if earliest == latest {
+        let _ = writeln!(out, "{:<13}{}: everything it admits ends then", "valid until", when(earliest, now));
+    } else {
+        let _ = writeln!(
+            out,
+            "{:<13}{}: {} ends first (renew by then)",
+            "earliest end",
+            when(earliest, now),
+            first.join(", ")
+        );
+        let _ = writeln!(out, "{:<13}{}: the last of what it admits ends", "latest end", when(latest, now));
+    }
 }
 
 fn privilege_lines(
@@ -45,26 +88,27 @@ fn describe(token: &Token, channel: Option<&str>, uid_str: Option<&str>, now: Un
     let mut out = String::new();
     let _ = writeln!(
         out,
-        "version     {}",
+        "version      {}",
         match token.version() {
             agtoken::Version::V007 => "007 (AccessToken2)",
             agtoken::Version::V006 => "006 (AccessToken, legacy)",
         }
     );
-    let _ = writeln!(out, "app id      {}", token.app_id());
+    let _ = writeln!(out, "app id       {}", token.app_id());
+    headline(&mut out, token, channel, uid_str, now);
     match token {
         Token::V007(p) => {
             let t = p.structure();
             let issued = t.issued_at as u64;
-            let _ = writeln!(out, "issued at   {}", when(UnixTime::from_secs(issued), now));
+            let _ = writeln!(out, "issued at    {}", when(UnixTime::from_secs(issued), now));
             let cap = match t.expire {
                 0 => " (expire 0: Agora's 24 h cap)".to_owned(),
                 e if e as u64 > agtoken::time::MAX_LIFETIME_SECS => format!(" (expire {e} s, capped by Agora at 24 h)"),
                 e => format!(" (expire {e} s after issue)"),
             };
-            let _ = writeln!(out, "expires at  {}{cap}", when(token.expires_at(), now));
-            let _ = writeln!(out, "salt        {}", t.salt);
-            let _ = writeln!(out, "services    {}", t.services.len());
+            let _ = writeln!(out, "token end    {}{cap}", when(token.expires_at(), now));
+            let _ = writeln!(out, "salt         {}", t.salt);
+            let _ = writeln!(out, "services     {}", t.services.len());
             for s in &t.services {
                 let _ = writeln!(out, "  - {s}");
                 privilege_lines(&mut out, s.service_type(), s.privileges(), issued, now);
@@ -73,27 +117,29 @@ fn describe(token: &Token, channel: Option<&str>, uid_str: Option<&str>, now: Un
         Token::V006(t) => {
             let _ = writeln!(
                 out,
-                "issued at   ~{} (not stored: ts - 24 h, as the reference sets ts)",
+                "issued at    ~{} (not stored: ts - 24 h, as the reference sets ts)",
                 when(token.issued_at(), now)
             );
-            let _ = writeln!(out, "expires at  {} (ts)", when(token.expires_at(), now));
-            let _ = writeln!(out, "salt        {}", t.salt());
-            let check = |name: &str, crc: u32, given: Option<&str>, matches: bool| match given {
-                None => format!(
-                    "{name:<11} only its CRC-32 is in a 006 token: {crc:08x} (pass --{} to check one)",
+            let _ = writeln!(out, "token end    {} (ts; a privilege may end sooner)", when(token.expires_at(), now));
+            let _ = writeln!(out, "salt         {}", t.salt());
+            let check = |name: &str, crc: u32, given: Option<&str>, wildcard: bool, matches: Option<bool>| match (
+                given, matches,
+            ) {
+                _ if wildcard => format!("{name:<12} any: the token was made for \"\" (CRC-32 {crc:08x})"),
+                (None, _) | (_, None) => format!(
+                    "{name:<12} only its CRC-32 is in a 006 token: {crc:08x} (pass --{} to check one)",
                     if name == "channel" { "channel" } else { "uid/--account" }
                 ),
-                Some(v) if matches => format!("{name:<11} {v:?} matches the CRC-32 {crc:08x}"),
-                Some(v) => format!(
-                    "{name:<11} {v:?} does NOT match the CRC-32 {crc:08x}: the token was made for another {name}"
+                (Some(v), Some(true)) => format!("{name:<12} {v:?} matches the CRC-32 {crc:08x}"),
+                (Some(v), Some(false)) => format!(
+                    "{name:<12} {v:?} does NOT match the CRC-32 {crc:08x}: the token was made for another {name}"
                 ),
             };
-            let _ = writeln!(
-                out,
-                "{}",
-                check("channel", t.crc_channel_name(), channel, channel.is_some_and(|c| t.channel_matches(c)))
-            );
-            let _ = writeln!(out, "{}", check("uid", t.crc_uid(), uid_str, uid_str.is_some_and(|u| t.uid_matches(u))));
+            let channel_ok = matches_006(channel, |c| t.channel_matches(c));
+            let uid_ok = matches_006(uid_str, |u| t.uid_matches(u));
+            let _ =
+                writeln!(out, "{}", check("channel", t.crc_channel_name(), channel, t.channel_matches(""), channel_ok));
+            let _ = writeln!(out, "{}", check("uid", t.crc_uid(), uid_str, t.uid_matches(""), uid_ok));
             let _ = writeln!(out, "privileges");
             for (&id, &value) in t.privileges() {
                 let name = Privilege006::from_id(id).map_or("unknown privilege", Privilege006::name);
@@ -126,9 +172,34 @@ pub fn inspect(args: InspectArgs) -> Result<(), Failure> {
         value["issued_at_utc"] = json!(rfc3339(token.issued_at()));
         value["expires_at_utc"] = json!(rfc3339(token.expires_at()));
         value["expires_in"] = json!(token.expires_at().as_secs() as i64 - now.as_secs() as i64);
+        let grants = token.claimed_grants(args.channel.as_deref().unwrap_or(""), uid_str.as_deref().unwrap_or(""));
+        let ends: Vec<UnixTime> = grants.iter().map(|g| g.until).collect();
+        for (key, end) in [("earliest_end", ends.iter().min()), ("latest_end", ends.iter().max())] {
+            value[key] = json!(end.map(|t| t.as_secs()));
+            value[format!("{key}_utc")] = json!(end.map(|t| rfc3339(*t)));
+        }
         output::print_json(&value);
     } else {
         print!("{}", describe(&token, args.channel.as_deref(), uid_str.as_deref(), now));
+    }
+    // A 006 token checked against an identity it was not made for: refused, as verify says.
+    if let Token::V006(t) = &token {
+        let mut wrong = Vec::new();
+        if let (Some(channel), Some(false)) =
+            (&args.channel, matches_006(args.channel.as_deref(), |c| t.channel_matches(c)))
+        {
+            wrong.push(format!("channel {channel:?}"));
+        }
+        if let (Some(uid), Some(false)) = (&uid_str, matches_006(uid_str.as_deref(), |u| t.uid_matches(u))) {
+            wrong.push(format!("{} {uid:?}", if args.who.account.is_some() { "account" } else { "uid" }));
+        }
+        if !wrong.is_empty() {
+            return Err(Failure::refused(format!(
+                "the token was not made for {}: the CRC-32 in it does not match\n  Agora would answer: {}",
+                wrong.join(" and "),
+                agtoken::AgoraError::RTC_INVALID_TOKEN
+            )));
+        }
     }
     Ok(())
 }
@@ -171,11 +242,14 @@ fn describe_action(action: &Action) -> String {
 pub fn verify(args: VerifyArgs) -> Result<(), Failure> {
     let text = output::token_text(&args.token)?;
     let primary = output::certificate(args.app_certificate.as_deref(), false)?;
-    let certificates =
-        match output::certificate_opt(args.secondary_certificate.as_deref(), "AGORA_APP_CERTIFICATE_SECONDARY")? {
-            Some(secondary) => CertificateSet::with_secondary(primary, secondary),
-            None => CertificateSet::new(primary),
-        };
+    let certificates = match output::certificate_opt(
+        args.secondary_certificate.as_deref(),
+        "--secondary-certificate",
+        "AGORA_APP_CERTIFICATE_SECONDARY",
+    )? {
+        Some(secondary) => CertificateSet::with_secondary(primary, secondary),
+        None => CertificateSet::new(primary),
+    };
     let action = action(&args)?;
     let now = match &args.at {
         Some(t) => output::instant("at", t)?,
@@ -184,17 +258,18 @@ pub fn verify(args: VerifyArgs) -> Result<(), Failure> {
     let product = action.as_ref().map_or(agtoken::Product::Rtc, Action::product);
     let refuse = |e: agtoken::Error| {
         let agora = e.agora_error_for(product);
+        let reason = output::refusal(&e, now);
         if args.json {
             output::print_json(&json!({
                 "admitted": false,
-                "reason": e.to_string(),
+                "reason": reason,
                 "agora_code": agora.map(|a| a.code),
                 "agora_name": agora.map(|a| a.name),
                 "agora_meaning": agora.map(|a| a.meaning),
             }));
         }
         let agora = agora.map(|a| format!("\n  Agora would answer: {a}")).unwrap_or_default();
-        Failure::refused(format!("refused: {e}{agora}"))
+        Failure::refused(format!("refused: {reason}{agora}"))
     };
     let token = Token::parse(&text).map_err(refuse)?;
     let app_id = match output::app_id_opt(args.app_id.as_deref())? {
@@ -250,18 +325,36 @@ pub fn upgrade(args: UpgradeArgs) -> Result<(), Failure> {
     let is_rtm = old.privileges().contains_key(&Privilege006::RtmLogin.id());
     let who = uid(&args.who);
     let (channel, uid_str) = if is_rtm {
-        let user = args
-            .user
-            .clone()
-            .ok_or_else(|| Failure::usage("an RTM 006 token: give --user (the account it was made for)"))?;
+        let user = args.user.clone().ok_or_else(|| {
+            Failure::usage(
+                "an RTM 006 token holds the user account only as CRC-32: give --user (the account it was made for)",
+            )
+        })?;
         (user, String::new())
     } else {
-        let channel =
-            args.channel.clone().ok_or_else(|| Failure::usage("give --channel (a 006 token holds only its CRC-32)"))?;
-        (channel, who.packed().into_owned())
+        // Everything missing in one message; a wildcard part (made for "") needs nothing.
+        let uid_given = args.who.uid.is_some() || args.who.account.is_some();
+        let missing: Vec<&str> = [
+            (args.channel.is_none() && !old.channel_matches(""), "--channel (the channel it was made for)"),
+            (!uid_given && !old.uid_matches(""), "--uid (0 for any user) or --account (the user it was made for)"),
+        ]
+        .into_iter()
+        .filter_map(|(missing, flag)| missing.then_some(flag))
+        .collect();
+        if !missing.is_empty() {
+            return Err(Failure::usage(format!(
+                "a 006 token holds channel and uid only as CRC-32, and upgrade must sign them into the 007 token: \
+                 give {}",
+                missing.join(" and ")
+            )));
+        }
+        (args.channel.clone().unwrap_or_default(), if uid_given { who.packed().into_owned() } else { String::new() })
     };
-    old.verify_signature(&CertificateSet::new(cert.clone()), &channel, &uid_str)
+    // Verified for the claimed identity ("" where the token is a wildcard), which the 007 token keeps.
+    let verified = Token::V006(old.clone())
+        .verify_claimed(&CertificateSet::new(cert.clone()), &channel, &uid_str)
         .map_err(|e| Failure::refused(format!("the 006 token does not verify for that channel and uid: {e}")))?;
+    let (channel, uid_str) = verified.identity_006().map(|(c, u)| (c.to_owned(), u.to_owned())).unwrap_or_default();
     let issued = match &args.common.issued_at {
         Some(t) => output::instant("issued-at", t)?,
         None => output::now(),
@@ -273,7 +366,7 @@ pub fn upgrade(args: UpgradeArgs) -> Result<(), Failure> {
         (abs as u64).checked_sub(issued.as_secs()).filter(|s| *s > 0).map(|s| s as u32).ok_or_else(|| {
             Failure::refused(format!(
                 "{what} expired at {}: nothing to upgrade",
-                rfc3339(UnixTime::from_secs(abs as u64))
+                when(UnixTime::from_secs(abs as u64), issued)
             ))
         })
     };

@@ -39,14 +39,15 @@ impl Failure {
     }
 }
 
+/// A library error met while minting: said in flags ([`output::cli_error`]).
 impl From<agtoken::Error> for Failure {
     fn from(e: agtoken::Error) -> Self {
-        Failure::usage(e.to_string())
+        Failure::usage(output::cli_error(&e, output::now()))
     }
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = Cli::try_parse().unwrap_or_else(|e| suggest_subcommand(e).exit());
     let result = match cli.command {
         Command::Build(args) => mint::build_spec(args),
         Command::Inspect(args) => examine::inspect(args),
@@ -67,10 +68,90 @@ fn main() -> ExitCode {
     }
 }
 
+/// Subcommand typos ranked by edit distance with transpositions (`rct` → `rtc`): clap ranks by
+/// Jaro similarity, which misses the commonest slip, two swapped letters in a short name.
+fn suggest_subcommand(mut error: clap::Error) -> clap::Error {
+    use clap::error::{ContextKind, ContextValue, ErrorKind};
+    if error.kind() != ErrorKind::InvalidSubcommand {
+        return error;
+    }
+    let Some(ContextValue::String(typed)) = error.get(ContextKind::InvalidSubcommand).cloned() else {
+        return error;
+    };
+    // The command whose subcommand was mistyped: follow the valid names before it.
+    let mut command = <Cli as clap::CommandFactory>::command();
+    for arg in std::env::args().skip(1).take_while(|a| *a != typed) {
+        match command.find_subcommand(&arg) {
+            Some(sub) => command = sub.clone(),
+            None => break,
+        }
+    }
+    let names: Vec<&str> = command.get_subcommands().map(|c| c.get_name()).filter(|n| *n != "help").collect();
+    let ours = closest(&typed, &names);
+    if !ours.is_empty() {
+        error.insert(ContextKind::SuggestedSubcommand, ContextValue::Strings(ours));
+    }
+    error
+}
+
+/// The names within a small edit distance of `typed` (Damerau: a transposition counts one),
+/// the closest first.
+fn closest(typed: &str, names: &[&str]) -> Vec<String> {
+    let limit = (typed.chars().count() / 3).max(1);
+    let mut ranked: Vec<(usize, &str)> =
+        names.iter().map(|n| (edit_distance(typed, n), *n)).filter(|(d, _)| *d <= limit).collect();
+    ranked.sort();
+    let best = ranked.first().map(|(d, _)| *d);
+    ranked.into_iter().filter(|(d, _)| Some(*d) == best).map(|(_, n)| n.to_owned()).collect()
+}
+
+/// Optimal-string-alignment distance: insertions, deletions, substitutions and transpositions
+/// of adjacent characters, case-insensitive.
+fn edit_distance(a: &str, b: &str) -> usize {
+    let a: Vec<char> = a.to_lowercase().chars().collect();
+    let b: Vec<char> = b.to_lowercase().chars().collect();
+    let mut d = vec![vec![0usize; b.len() + 1]; a.len() + 1];
+    for (i, row) in d.iter_mut().enumerate() {
+        row[0] = i;
+    }
+    for (j, cell) in d[0].iter_mut().enumerate() {
+        *cell = j;
+    }
+    for i in 1..=a.len() {
+        for j in 1..=b.len() {
+            let cost = usize::from(a[i - 1] != b[j - 1]);
+            let mut best = (d[i - 1][j] + 1).min(d[i][j - 1] + 1).min(d[i - 1][j - 1] + cost);
+            if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
+                best = best.min(d[i - 2][j - 2] + 1);
+            }
+            d[i][j] = best;
+        }
+    }
+    d[a.len()][b.len()]
+}
+
 fn serve(args: cli::ServeArgs) -> Result<(), Failure> {
     let options =
         agtoken_server::ServeOptions { host: args.host, port: args.port, config: args.config, log_json: args.log_json };
-    agtoken_server::serve_blocking(options).map_err(|e| Failure { code: 1, message: e.to_string() })
+    agtoken_server::serve_blocking(options).map_err(|e| {
+        let hint = match &e {
+            agtoken_server::ServerError::Bind { addr, source } if source.kind() == std::io::ErrorKind::AddrInUse => {
+                let port = addr.rsplit(':').next().unwrap_or("PORT");
+                format!(
+                    "\n  another process is listening on port {port}: give another port (--port 9000, or set \
+                     PORT / SERVER_PORT), or stop that process (`ss -ltnp 'sport = :{port}'` shows which)"
+                )
+            }
+            agtoken_server::ServerError::Bind { source, .. }
+                if source.kind() == std::io::ErrorKind::PermissionDenied =>
+            {
+                "\n  ports below 1024 need privileges: give a port of 1024 or above (--port 8080, or set PORT)"
+                    .to_owned()
+            }
+            _ => String::new(),
+        };
+        Failure { code: 1, message: format!("{e}{hint}") }
+    })
 }
 
 /// Exit 0 when ready, else 1 (never 2: Docker reserves it in HEALTHCHECKs), whatever failed.
@@ -111,4 +192,21 @@ fn api_key(args: cli::ApiKeyArgs) -> Result<(), Failure> {
     eprintln!();
     println!("{key}");
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn transpositions_count_one() {
+        assert_eq!(edit_distance("rct", "rtc"), 1);
+        assert_eq!(edit_distance("rct", "rtm"), 2);
+        assert_eq!(edit_distance("verfy", "verify"), 1);
+        assert_eq!(edit_distance("RTC", "rtc"), 0);
+        let names = ["rtc", "rtm", "rtm2", "chat", "verify", "inspect"];
+        assert_eq!(closest("rct", &names), ["rtc"]);
+        assert_eq!(closest("rt", &names), ["rtc", "rtm"]);
+        assert!(closest("zzzz", &names).is_empty());
+    }
 }

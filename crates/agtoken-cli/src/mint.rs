@@ -219,9 +219,20 @@ pub fn build_spec(args: BuildArgs) -> Result<(), Failure> {
         text = std::fs::read_to_string(&args.spec)
             .map_err(|e| Failure::usage(format!("reading {}: {e}", args.spec.display())))?;
     }
-    let value: serde_json::Value =
+    let mut value: serde_json::Value =
         serde_json::from_str(&text).map_err(|e| Failure::usage(format!("the spec is not valid JSON: {e}")))?;
-    let token = agtoken::spec::build_from_json(&value)?;
+    // Without a certificate of its own (`inspect --json` gives none), the one of every command.
+    if let Some(spec) = value.as_object_mut().filter(|o| o.get("app_certificate").is_none_or(|c| c.is_null())) {
+        let (certificate, _) = output::certificate_text(args.app_certificate.as_deref()).map_err(|_| {
+            Failure::usage(
+                "app_certificate: missing: put \"app_certificate\" in the spec, give --app-certificate or set \
+                 AGORA_APP_CERTIFICATE (or APP_CERTIFICATE)",
+            )
+        })?;
+        spec.insert("app_certificate".into(), certificate.into());
+    }
+    // The spec's own field names are the ones to show here.
+    let token = agtoken::spec::build_from_json(&value).map_err(|e| Failure::usage(e.to_string()))?;
     println!("{token}");
     Ok(())
 }

@@ -7,8 +7,9 @@
 //! | variable | meaning |
 //! |---|---|
 //! | `AGORA_APP_ID` or `APP_ID` | the app id (32 hex characters) |
-//! | `AGORA_APP_CERTIFICATE` or `APP_CERTIFICATE` | its primary certificate |
+//! | `AGORA_APP_CERTIFICATE` or `APP_CERTIFICATE` (or the community service's `APP_CERT`) | its primary certificate |
 //! | `AGORA_APP_CERTIFICATE_SECONDARY` or `APP_CERTIFICATE_SECONDARY` | optional secondary certificate (rotation) |
+//! | a certificate variable + `_FILE` (`APP_CERTIFICATE_FILE`, `APP_CERT_FILE`, …) | read it from that file |
 //! | `SERVER_PORT` or `PORT` | port (default 8080) |
 //! | `AGTOKEN_HOST` | address to listen on (default `0.0.0.0`) |
 //! | `CORS_ALLOW_ORIGIN` | `*` or a comma-separated list of origins (default `*`) |
@@ -307,7 +308,7 @@ impl Config {
             };
         }
         if let Some((text, src)) = env.get("CORS_ALLOW_ORIGIN") {
-            config.cors = CorsOrigins::parse(text, &src.describe("CORS_ALLOW_ORIGIN"), "CORS_ALLOW_ORIGIN")?;
+            config.cors = CorsOrigins::parse(text, src.describe(), "CORS_ALLOW_ORIGIN")?;
         }
         if let Some(limit) = file_cfg.body_limit_bytes {
             config.body_limit = limit;
@@ -397,7 +398,8 @@ impl Config {
 }
 
 const APP_ID_VARS: &[&str] = &["AGORA_APP_ID", "APP_ID"];
-const CERT_VARS: &[&str] = &["AGORA_APP_CERTIFICATE", "APP_CERTIFICATE"];
+/// `APP_CERT` (and `APP_CERT_FILE`): the older name the community token service reads.
+const CERT_VARS: &[&str] = &["AGORA_APP_CERTIFICATE", "APP_CERTIFICATE", "APP_CERT"];
 const SECONDARY_VARS: &[&str] = &["AGORA_APP_CERTIFICATE_SECONDARY", "APP_CERTIFICATE_SECONDARY"];
 
 /// A certificate from `VAR` or from the file named by `VAR_FILE` (for each name in `vars`):
@@ -412,14 +414,14 @@ fn secret_from_env(
         match (env.get(var), env.get(&file_var)) {
             (Some(_), Some((_, src))) => {
                 return Err(ServerError::config(
-                    src.describe(&file_var),
+                    src.describe(),
                     file_var.clone(),
                     format!("give {var} or {file_var}, not both"),
                 ))
             }
             (Some((v, src)), None) => return Ok(Some(((*var).to_owned(), v.to_owned(), src))),
             (None, Some((path, src))) => {
-                let value = read_secret_file(Path::new(path.trim()), &src.describe(&file_var), &file_var, warnings)?;
+                let value = read_secret_file(Path::new(path.trim()), src.describe(), &file_var, warnings)?;
                 return Ok(Some((file_var, value, src)));
             }
             (None, None) => {}
@@ -435,34 +437,35 @@ fn app_from_env(env: &Env, warnings: &mut Vec<String>) -> Result<Option<AppConfi
     let (id, cert) = match (id, cert) {
         (None, None) => {
             if let Some((var, _, src)) = secret_from_env(env, SECONDARY_VARS, warnings)? {
-                return Err(ServerError::config(src.describe(&var), var, "is set but no app id and certificate are"));
+                return Err(ServerError::config(src.describe(), var, "is set but no app id and certificate are"));
             }
             return Ok(None);
         }
         (Some((var, _, src)), None) => {
             return Err(ServerError::config(
-                src.describe(var),
+                src.describe(),
                 var,
-                "is set but AGORA_APP_CERTIFICATE/APP_CERTIFICATE is not: both are needed",
+                "is set but AGORA_APP_CERTIFICATE/APP_CERTIFICATE (or APP_CERT) is not: both are needed",
             ))
         }
         (None, Some((var, _, src))) => {
             return Err(ServerError::config(
-                src.describe(var),
+                src.describe(),
                 var,
                 "is set but AGORA_APP_ID/APP_ID is not: both are needed",
             ))
         }
         (Some(id), Some(cert)) => (id, cert),
     };
-    let app_id = AppId::new(id.1.trim()).map_err(|e| ServerError::config(id.2.describe(id.0), id.0, rule_of(&e)))?;
-    let certificate = AppCertificate::new(cert.1.trim())
-        .map_err(|e| ServerError::config(cert.2.describe(cert.0), cert.0, rule_of(&e)))?;
+    let app_id = AppId::new(id.1.trim()).map_err(|e| {
+        ServerError::config(id.2.describe(), id.0, format!("{}, got {}", rule_of(&e), shown(id.1.trim())))
+    })?;
+    let certificate =
+        AppCertificate::new(cert.1.trim()).map_err(|e| ServerError::config(cert.2.describe(), cert.0, rule_of(&e)))?;
     let mut app = AppConfig::new(app_id, certificate);
     if let Some((var, text, src)) = secret_from_env(env, SECONDARY_VARS, warnings)? {
-        app.secondary_certificate = Some(
-            AppCertificate::new(text.trim()).map_err(|e| ServerError::config(src.describe(&var), &var, rule_of(&e)))?,
-        );
+        app.secondary_certificate =
+            Some(AppCertificate::new(text.trim()).map_err(|e| ServerError::config(src.describe(), &var, rule_of(&e)))?);
     }
     apply_env_lifetimes(env, &mut app)?;
     app.validate("environment", "")?;
@@ -472,11 +475,7 @@ fn app_from_env(env: &Env, warnings: &mut Vec<String>) -> Result<Option<AppConfi
 fn apply_env_lifetimes(env: &Env, app: &mut AppConfig) -> Result<(), ServerError> {
     if let Some((text, src)) = env.get("AGTOKEN_TOKEN_VERSION") {
         app.token_version = parse_version(text).ok_or_else(|| {
-            ServerError::config(
-                src.describe("AGTOKEN_TOKEN_VERSION"),
-                "AGTOKEN_TOKEN_VERSION",
-                "must be \"007\" or \"006\"",
-            )
+            ServerError::config(src.describe(), "AGTOKEN_TOKEN_VERSION", "must be \"007\" or \"006\"")
         })?;
     }
     if let Some(v) = env_number::<u32>(env, "AGTOKEN_MAX_LIFETIME")? {
@@ -494,9 +493,11 @@ fn apply_env_lifetimes(env: &Env, app: &mut AppConfig) -> Result<(), ServerError
 fn env_number<T: std::str::FromStr>(env: &Env, var: &str) -> Result<Option<T>, ServerError> {
     match env.get(var) {
         None => Ok(None),
-        Some((text, src)) => text.trim().parse().map(Some).map_err(|_| {
-            ServerError::config(src.describe(var), var, format!("{text:?} is not a whole number in range"))
-        }),
+        Some((text, src)) => {
+            text.trim().parse().map(Some).map_err(|_| {
+                ServerError::config(src.describe(), var, format!("{text:?} is not a whole number in range"))
+            })
+        }
     }
 }
 
@@ -532,7 +533,7 @@ fn resolve_port(options: &ServeOptions, env: &Env, file_cfg: &FileConfig) -> Res
     for var in ["PORT", "SERVER_PORT"] {
         if let Some((text, src)) = env.get(var) {
             port = text.trim().parse().map_err(|_| {
-                ServerError::config(src.describe(var), var, format!("{text:?} is not a port number 0..=65535"))
+                ServerError::config(src.describe(), var, format!("{text:?} is not a port number 0..=65535"))
             })?;
         }
     }
@@ -549,7 +550,7 @@ fn tls_paths(env: &Env, file_cfg: &FileConfig, file_name: &str, base_dir: &Path)
         value.as_ref().map(|p| (crate::auth::resolve_path(base_dir, p), file_name.to_owned(), name.to_owned()))
     };
     let from_env =
-        |var: &str| env.get(var).map(|(v, src)| (PathBuf::from(v.trim()), src.describe(var), var.to_owned()));
+        |var: &str| env.get(var).map(|(v, src)| (PathBuf::from(v.trim()), src.describe().to_owned(), var.to_owned()));
     let cert = from_env("AGTOKEN_TLS_CERT_FILE").or_else(|| from_file("tls_cert_file", &file_cfg.tls_cert_file));
     let key = from_env("AGTOKEN_TLS_KEY_FILE").or_else(|| from_file("tls_key_file", &file_cfg.tls_key_file));
     (cert, key)
@@ -605,6 +606,17 @@ fn parse_version(text: &str) -> Option<Version> {
     }
 }
 
+/// A value that is not a secret (an app id), as a message shows it: quoted, at most 40
+/// characters, with its length.
+fn shown(text: &str) -> String {
+    let count = text.chars().count();
+    if count <= 40 {
+        format!("{text:?} ({count} characters)")
+    } else {
+        format!("{:?}… ({count} characters)", text.chars().take(32).collect::<String>())
+    }
+}
+
 /// The rule an id or certificate broke, without its value.
 fn rule_of(err: &agtoken::Error) -> String {
     match err {
@@ -629,10 +641,12 @@ pub enum EnvSource {
 }
 
 impl EnvSource {
-    fn describe(self, var: &str) -> String {
+    /// Where a value came from, as messages name it before the variable: `environment` or
+    /// `.env` (the variable is the message's field, named once).
+    fn describe(self) -> &'static str {
         match self {
-            EnvSource::Process => format!("environment variable {var}"),
-            EnvSource::DotEnv => format!(".env entry {var}"),
+            EnvSource::Process => "environment",
+            EnvSource::DotEnv => ".env",
         }
     }
 }
@@ -963,6 +977,39 @@ mod tests {
         let o = ServeOptions { port: Some(7), host: Some("127.0.0.1".into()), ..opts() };
         let c = Config::from_sources(&o, &env, None).unwrap();
         assert_eq!((c.host.as_str(), c.port), ("127.0.0.1", 7));
+    }
+
+    #[test]
+    fn a_wrong_app_id_is_named_once_and_shown() {
+        let env = Env::from_pairs([("APP_ID", "xyz"), ("APP_CERTIFICATE", CERT)]);
+        let msg = Config::from_sources(&opts(), &env, None).unwrap_err().to_string();
+        assert_eq!(
+            msg,
+            "configuration: environment: APP_ID: must be 32 hexadecimal characters, got \"xyz\" (3 characters)"
+        );
+        let long = "970CA35de60c44645bbae8a215061b33970CA35de60c44645bbae8a215061b33";
+        let env = Env::from_pairs([("AGORA_APP_ID", long), ("APP_CERTIFICATE", CERT)]);
+        let msg = Config::from_sources(&opts(), &env, None).unwrap_err().to_string();
+        assert_eq!(msg.matches("AGORA_APP_ID").count(), 1, "{msg}");
+        assert!(msg.ends_with("got \"970CA35de60c44645bbae8a215061b33\"… (64 characters)"), "{msg}");
+    }
+
+    #[test]
+    fn app_cert_is_the_community_services_name_of_the_certificate() {
+        let env = Env::from_pairs([("APP_ID", ID), ("APP_CERT", CERT)]);
+        let c = Config::from_sources(&opts(), &env, None).unwrap();
+        assert_eq!(c.default_app().certificate.expose_secret(), CERT);
+        // The newer names win; APP_CERT_FILE reads a file like the other *_FILE variables.
+        let env = Env::from_pairs([("APP_ID", ID), ("APP_CERTIFICATE", CERT), ("APP_CERT", &"0".repeat(32))]);
+        assert_eq!(Config::from_sources(&opts(), &env, None).unwrap().default_app().certificate.expose_secret(), CERT);
+        let dir = std::env::temp_dir().join(format!("agtoken-app-cert-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("cert");
+        std::fs::write(&path, format!("{CERT}\n")).unwrap();
+        let env = Env::from_pairs([("APP_ID", ID.to_owned()), ("APP_CERT_FILE", path.display().to_string())]);
+        let c = Config::from_sources(&opts(), &env, None).unwrap();
+        assert_eq!(c.default_app().certificate.expose_secret(), CERT);
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]

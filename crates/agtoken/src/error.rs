@@ -68,6 +68,16 @@ pub enum Error {
         /// What the decoder said.
         reason: String,
     },
+    /// The text is not a token as given, but looks like one that copying or transport changed:
+    /// a `Bearer ` or `name=` prefix, quotes around it, URL encoding (`%2B`, `%2F`, `%3D`), a
+    /// `+` turned into a space, a line break inside. `problem` says which, `fix` what to do.
+    #[error("not an Agora token as given: {problem}; {fix}")]
+    Mangled {
+        /// What is wrong with the text.
+        problem: &'static str,
+        /// What to do about it.
+        fix: &'static str,
+    },
     /// The 007 body is not a valid zlib stream.
     #[error("not an Agora token: the 007 body is not a valid zlib stream ({reason})")]
     Inflate {
@@ -208,6 +218,7 @@ impl Error {
             Invalid { .. } | TooLong { .. } | OutOfRange { .. } | Missing { .. } | InvalidSpec { .. } => Concern::Input,
             UnknownVersion { .. }
             | Base64 { .. }
+            | Mangled { .. }
             | Inflate { .. }
             | Truncated { .. }
             | TrailingBytes { .. }
@@ -248,6 +259,7 @@ impl Error {
         let kind = match self {
             UnknownVersion { .. }
             | Base64 { .. }
+            | Mangled { .. }
             | Inflate { .. }
             | Truncated { .. }
             | TrailingBytes { .. }

@@ -60,10 +60,43 @@ impl UnixTime {
     }
 }
 
+impl UnixTime {
+    /// The instant in RFC 3339, UTC, to the second: `2023-11-14T22:13:20Z`. Instants past
+    /// year 9999 (which RFC 3339 cannot write) are given as `<seconds> (Unix seconds)`.
+    pub fn to_rfc3339(self) -> String {
+        self.to_string()
+    }
+}
+
+/// RFC 3339 in UTC (`2023-11-14T22:13:20Z`), as every message of the library prints an
+/// instant; [`UnixTime::as_secs`] gives the number.
 impl fmt::Display for UnixTime {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}", self.0)
+        const SECS_PER_DAY: u64 = 86_400;
+        // 9999-12-31T23:59:59Z.
+        const LAST_RFC3339: u64 = 253_402_300_799;
+        if self.0 > LAST_RFC3339 {
+            return write!(f, "{} (Unix seconds)", self.0);
+        }
+        let days = (self.0 / SECS_PER_DAY) as i64;
+        let secs = self.0 % SECS_PER_DAY;
+        let (year, month, day) = civil_from_days(days);
+        write!(f, "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z", secs / 3600, secs / 60 % 60, secs % 60)
     }
+}
+
+/// The proleptic Gregorian date of a day count since 1970-01-01 (H. Hinnant's algorithm).
+fn civil_from_days(days: i64) -> (i64, u32, u32) {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    (year, month, day)
 }
 
 /// How long a token or a privilege stays valid.
@@ -249,6 +282,25 @@ mod tests {
             Err(Error::OutOfRange { field: "expire", .. })
         ));
         assert!(matches!(Expiry::secs(u32::MAX as u64).absolute_from(issued, "expire"), Err(Error::OutOfRange { .. })));
+    }
+
+    #[test]
+    fn instants_print_as_rfc3339() {
+        let cases = [
+            (0, "1970-01-01T00:00:00Z"),
+            (951_782_400, "2000-02-29T00:00:00Z"),
+            (1_577_840_400, "2020-01-01T01:00:00Z"),
+            (1_700_003_600, "2023-11-14T23:13:20Z"),
+            (4_102_444_799, "2099-12-31T23:59:59Z"),
+            (4_294_967_295, "2106-02-07T06:28:15Z"),
+            (253_402_300_799, "9999-12-31T23:59:59Z"),
+        ];
+        for (secs, text) in cases {
+            assert_eq!(UnixTime(secs).to_string(), text);
+            assert_eq!(UnixTime(secs).to_rfc3339(), text);
+        }
+        assert_eq!(UnixTime(253_402_300_800).to_string(), "253402300800 (Unix seconds)");
+        assert_eq!(UnixTime(u64::MAX).to_string(), format!("{} (Unix seconds)", u64::MAX));
     }
 
     #[test]

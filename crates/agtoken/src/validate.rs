@@ -66,6 +66,11 @@ pub fn chat_user_id(field: &'static str, user_id: &str) -> Result<()> {
     Ok(())
 }
 
+/// The rule a zero lifetime breaks ([`lifetime`]), for callers that say it in their own terms
+/// (the CLI's `--valid-for unlimited`, a request's field).
+pub const ZERO_LIFETIME_RULE: &str =
+    "a lifetime of 0 s would be stored as 0, which Agora reads as no limit of its own: use Expiry::Unlimited for that";
+
 /// A lifetime: not before the issue time, and at most 24 hours after it (Agora ends every
 /// token then). [`Expiry::Unlimited`] (stored as 0) keeps its documented meaning.
 pub fn lifetime(field: &'static str, expiry: Expiry, issued_at: UnixTime) -> Result<()> {
@@ -76,11 +81,7 @@ pub fn lifetime(field: &'static str, expiry: Expiry, issued_at: UnixTime) -> Res
     }
     match expiry.lifetime_secs(issued_at) {
         // 0 on the wire means "no limit of its own", the opposite of what a zero duration says.
-        Some(0) => Err(Error::invalid(
-            field,
-            "a lifetime of 0 s would be stored as 0, which Agora reads as no limit of its own: use Expiry::Unlimited for that",
-            "0 s",
-        )),
+        Some(0) => Err(Error::invalid(field, ZERO_LIFETIME_RULE, "0 s")),
         Some(secs) if secs > MAX_LIFETIME_SECS => Err(Error::invalid(
             field,
             "must be at most 24 hours (86400 s) after issue: Agora refuses longer-lived tokens",

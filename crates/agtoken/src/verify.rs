@@ -204,8 +204,17 @@ pub enum Token {
 impl Token {
     /// Parses a 006 or 007 token. Never panics, whatever the input; surrounding white space
     /// is ignored.
+    ///
+    /// A text that is not a token but looks like one changed by copying or transport (a
+    /// `Bearer ` or `token=` prefix, quotes around it, URL encoding, a `+` turned into a space,
+    /// a line break inside) is refused with [`Error::Mangled`], which says what to do: it is
+    /// never repaired silently.
     pub fn parse(text: &str) -> Result<Token> {
         let text = text.trim();
+        Self::parse_exact(text).map_err(|e| mangled(text).unwrap_or(e))
+    }
+
+    fn parse_exact(text: &str) -> Result<Token> {
         if text.starts_with(VERSION_007) {
             AccessToken2::parse(text).map(Token::V007)
         } else if text.starts_with(VERSION_006) {
@@ -277,19 +286,103 @@ impl Token {
         let Token::V006(t) = &self else {
             return self.verify(certificates);
         };
-        // A wildcard token was signed for "" in place of the channel or uid.
-        let wildcard_or = |matches: &dyn Fn(&str) -> bool, claimed: &str| {
-            if !matches(claimed) && matches("") {
-                String::new()
-            } else {
-                claimed.to_owned()
-            }
-        };
-        let channel = wildcard_or(&|c| t.channel_matches(c), channel);
-        let uid = wildcard_or(&|u| t.uid_matches(u), uid);
+        let (channel, uid) = claimed_identity_006(t, channel, uid);
         let certificate_index = t.verify_signature(certificates, &channel, &uid)?;
         Ok(VerifiedToken { token: self, certificate_index, identity_006: Some((channel, uid)) })
     }
+
+    /// What this token **would admit if its signature verifies**: the grants
+    /// [`VerifiedToken::grants`] gives after a successful `verify*`, computed from the
+    /// unverified fields (the same code), for showing a token without its certificate. The
+    /// signature is **not** checked: anyone can write these fields, so never decide anything on
+    /// them; verify and use [`VerifiedToken::grants`] for that.
+    ///
+    /// For a 006 token, `channel` (an RTM token: the user account) and the packed `uid` are the
+    /// identity it is claimed to be made for, as [`Token::verify_claimed`] takes them (where the
+    /// token's CRC-32 says `""`, a wildcard, that is used); its times do not depend on them. A
+    /// 007 token ignores them.
+    pub fn claimed_grants(&self, channel: &str, uid: &str) -> Vec<Grant> {
+        let holdings = match self {
+            Token::V007(t) => holdings_007(t.structure()),
+            Token::V006(t) => {
+                let (channel, uid) = claimed_identity_006(t, channel, uid);
+                holdings_006(t, &channel, &uid)
+            }
+        };
+        grants_of(&holdings, self.expires_at())
+    }
+}
+
+/// Why a text that failed to parse looks like a token changed by copying or transport, if it
+/// does. Only on the error path: parsing a good token pays nothing for it.
+fn mangled(text: &str) -> Option<Error> {
+    let mangled = |problem, fix| Some(Error::Mangled { problem, fix });
+    let is_token = |t: &str| t.starts_with(VERSION_007) || t.starts_with(VERSION_006);
+    // A prefix of at most 32 bytes before the version: `Bearer `, `token=`, `Authorization: Bearer `.
+    let head: String = text.chars().take(40).collect::<String>().to_ascii_lowercase();
+    if let Some(i) = head.find("bearer ") {
+        if text.get(i + 7..).is_some_and(|rest| is_token(rest.trim_start())) {
+            return mangled(
+                "it starts with \"Bearer \" (an HTTP Authorization header value)",
+                "give only the token after \"Bearer \"",
+            );
+        }
+    }
+    let quotes = ['"', '\'', '`'];
+    let unquoted = text.trim_matches(quotes).trim();
+    if unquoted.len() < text.len() && is_token(unquoted) {
+        let first = text.chars().next();
+        return if first.is_some_and(|q| quotes.contains(&q) && text.len() >= 2 && text.ends_with(q)) {
+            mangled("it is in quotes", "give the token without the quotes around it")
+        } else {
+            mangled("it starts or ends with a quote", "give the token without quotes")
+        };
+    }
+    if let Some(i) = text.find('=').filter(|&i| i <= 32) {
+        if text.get(i + 1..).is_some_and(is_token) {
+            return mangled(
+                "it starts with a name and \"=\" (a query string or form field)",
+                "give only the value after \"=\"",
+            );
+        }
+    }
+    // The rest are changes inside a token: it must at least start like one.
+    if !is_token(text) {
+        return None;
+    }
+    let upper = text.to_ascii_uppercase();
+    if ["%2B", "%2F", "%3D"].iter().any(|code| upper.contains(code)) {
+        return mangled(
+            "it is URL-encoded (it contains %2B, %2F or %3D)",
+            "decode it first: %2B is +, %2F is / and %3D is = (e.g. decodeURIComponent, urllib.parse.unquote)",
+        );
+    }
+    if text.contains(' ') && Token::parse_exact(&text.replace(' ', "+")).is_ok() {
+        return mangled(
+            "its '+' characters became spaces (URL form decoding of an unencoded token)",
+            "put the + back, and URL-encode the token where it travels in a URL or form",
+        );
+    }
+    if text.contains(char::is_whitespace) {
+        return mangled(
+            "it contains white space (a line break from wrapping, or a space)",
+            "give the token as one word, without spaces or line breaks",
+        );
+    }
+    None
+}
+
+/// The identity a 006 token is checked for: the claimed channel and uid, or `""` where the
+/// claim does not match the CRC-32 but `""` does (a wildcard token was signed for `""`).
+fn claimed_identity_006(t: &ParsedAccessToken006, channel: &str, uid: &str) -> (String, String) {
+    let wildcard_or = |matches: &dyn Fn(&str) -> bool, claimed: &str| {
+        if !matches(claimed) && matches("") {
+            String::new()
+        } else {
+            claimed.to_owned()
+        }
+    };
+    (wildcard_or(&|c| t.channel_matches(c), channel), wildcard_or(&|u| t.uid_matches(u), uid))
 }
 
 /// A token whose signature matched one of the certificates. Read-only: every fact it gives
@@ -533,5 +626,74 @@ fn channel_admits(scope: Option<&Scope>, requested: &str) -> Result<()> {
         None => Ok(()),
         Some(scope) if scope.admits(requested) => Ok(()),
         Some(_) => Err(Error::ChannelMismatch { token: scope_text(scope), requested: requested.to_owned() }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{AppCertificate, RtcToken};
+
+    /// A token whose base64 holds '+' and '/' (which URL encoding and form decoding change).
+    fn token(v006: bool) -> String {
+        let app = AppId::new("970CA35de60c44645bbae8a215061b33").unwrap();
+        let cert = AppCertificate::new("5CFd2fd1755d40ecb72977518be15d3b").unwrap();
+        (1..500)
+            .map(|salt| {
+                let b = RtcToken::builder(&app, &cert).channel("room-1").uid(Uid::Int(42)).salt(salt);
+                if v006 { b.build_v006() } else { b.build() }.unwrap()
+            })
+            .find(|t| t.contains('+') && t.contains('/'))
+            .expect("some salt gives both")
+    }
+
+    fn problem(text: &str) -> &'static str {
+        match Token::parse(text) {
+            Err(Error::Mangled { problem, .. }) => problem,
+            other => panic!("{text:?}: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn copy_and_transport_mistakes_are_named() {
+        for v006 in [false, true] {
+            let t = token(v006);
+            assert!(Token::parse(&format!("  {t}\n")).is_ok());
+            assert!(problem(&format!("Bearer {t}")).contains("Bearer"));
+            assert!(problem(&format!("Authorization: bearer {t}")).contains("Bearer"));
+            assert!(problem(&format!("\"{t}\"")).contains("quotes"));
+            assert!(problem(&format!("'{t}'")).contains("quotes"));
+            assert!(problem(&format!("{t}\"")).contains("quote"));
+            assert!(problem(&format!("token={t}")).contains("="));
+            let encoded = t.replace('+', "%2B").replace('/', "%2F").replace('=', "%3D");
+            assert!(problem(&encoded).contains("URL-encoded"));
+            assert!(problem(&t.replace('/', "%2f")).contains("URL-encoded"));
+            assert!(problem(&t.replace('+', " ")).contains("'+'"));
+            let wrapped = format!("{}\n{}", &t[..60], &t[60..]);
+            assert!(problem(&wrapped).contains("white space"));
+            // The message says what to do; the error stays a format error Agora answers 110 to.
+            let e = Token::parse(&format!("Bearer {t}")).unwrap_err();
+            assert!(e.to_string().contains("give only the token"), "{e}");
+            assert_eq!(e.concern(), crate::Concern::Format);
+            assert_eq!(e.agora_error(), Some(AgoraError::RTC_INVALID_TOKEN));
+        }
+        // Garbage stays garbage.
+        assert!(matches!(Token::parse("hello"), Err(Error::UnknownVersion { .. })));
+        assert!(matches!(Token::parse("007%%%"), Err(Error::Base64 { .. })));
+        assert!(matches!(Token::parse("\""), Err(Error::UnknownVersion { .. })));
+        assert!(matches!(Token::parse("\"hello\""), Err(Error::UnknownVersion { .. })));
+        assert!(matches!(Token::parse("hello world"), Err(Error::UnknownVersion { .. })));
+    }
+
+    #[test]
+    fn claimed_grants_of_a_006_token_honour_a_wildcard_crc() {
+        let app = AppId::new("970CA35de60c44645bbae8a215061b33").unwrap();
+        let cert = AppCertificate::new("5CFd2fd1755d40ecb72977518be15d3b").unwrap();
+        let t = RtcToken::builder(&app, &cert).channel("room-1").uid(Uid::Any).build_v006().unwrap();
+        let token = Token::parse(&t).unwrap();
+        let claimed = token.claimed_grants("room-1", "42");
+        assert!(claimed.iter().all(|g| g.user == Some(Scope::Any)), "{claimed:?}");
+        let verified = token.verify_claimed(&CertificateSet::new(cert), "room-1", "42").unwrap();
+        assert_eq!(claimed, verified.grants());
     }
 }

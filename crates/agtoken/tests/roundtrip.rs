@@ -288,6 +288,8 @@ proptest! {
         // Verifies with its certificate, with no other; found as the secondary too.
         let parsed = Token::parse(&token).unwrap();
         prop_assert_eq!(parsed.clone().verify(&certs(&cert)).unwrap().certificate_index(), 0);
+        // What it would admit unverified is what it admits verified (the identity is ignored).
+        prop_assert_eq!(parsed.claimed_grants("x", "y"), parsed.clone().verify(&certs(&cert)).unwrap().grants());
         let other = other_than(&cert);
         prop_assert_matches!(parsed.clone().verify(&certs(&other)), Err(Error::InvalidSignature { certificates: 1 }));
         let both = CertificateSet::with_secondary(AppCertificate::unchecked(other), certificate.clone());
@@ -415,6 +417,12 @@ proptest! {
         prop_assert_eq!(&p.with_identity(&t.channel_name, &t.uid), &t);
 
         prop_assert_eq!(p.verify_signature(&certs(&cert), &t.channel_name, &t.uid), Ok(0));
+        // What it would admit unverified, for its identity, is what it admits verified.
+        let token_006 = Token::V006(p.clone());
+        prop_assert_eq!(
+            token_006.claimed_grants(&t.channel_name, &t.uid),
+            token_006.clone().verify_claimed(&certs(&cert), &t.channel_name, &t.uid).unwrap().grants()
+        );
         prop_assert_eq!(
             p.verify_signature(&certs(&other_than(&cert)), &t.channel_name, &t.uid),
             Err(Error::InvalidSignature { certificates: 1 })

@@ -14,9 +14,10 @@ use crate::validate;
 /// What a user may do in an RTC channel.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Role {
-    /// Join and publish audio, video and data streams (role code 1).
+    /// Join and publish audio, video and data streams (role code 1). The default, as in
+    /// Agora's docs ("kRolePublisher (1): (Default)").
     Publisher,
-    /// Join only (role code 2). The default: least privilege.
+    /// Join only (role code 2): an audience member.
     Subscriber,
 }
 
@@ -94,7 +95,7 @@ impl RtcToken {
             channel: String::new(),
             channel_set: false,
             uid: Uid::Any,
-            role: Role::Subscriber,
+            role: Role::Publisher,
             privileges: None,
             join: None,
             publish: [None; 3],
@@ -139,7 +140,8 @@ impl<'a> RtcTokenBuilder<'a> {
         self
     }
 
-    /// The role (default: [`Role::Subscriber`]).
+    /// The role (default: [`Role::Publisher`], as in Agora's docs; [`Role::Subscriber`] for an
+    /// audience member who only joins).
     pub fn role(mut self, role: impl Into<Role>) -> Self {
         self.role = role.into();
         self
@@ -288,5 +290,27 @@ impl<'a> RtcTokenBuilder<'a> {
     /// Builds the legacy 006 token.
     pub fn build_v006(&self) -> Result<String> {
         self.build_token_v006()?.encode(self.common.certificate())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Token;
+
+    /// Agora's docs: "kRolePublisher (1): (Default)". Without `.role(…)` a token publishes.
+    #[test]
+    fn the_default_role_is_publisher_as_in_agoras_docs() {
+        let app = AppId::new("970CA35de60c44645bbae8a215061b33").unwrap();
+        let cert = AppCertificate::new("5CFd2fd1755d40ecb72977518be15d3b").unwrap();
+        let b = RtcToken::builder(&app, &cert).channel("c").uid(Uid::Int(5));
+        let Token::V007(t) = Token::parse(&b.build().unwrap()).unwrap() else { panic!("007") };
+        let ids: Vec<u16> = t.structure().services[0].privileges().keys().copied().collect();
+        assert_eq!(ids, [1, 2, 3, 4]);
+        let Token::V006(t) = Token::parse(&b.build_v006().unwrap()).unwrap() else { panic!("006") };
+        assert_eq!(t.privileges().keys().copied().collect::<Vec<u16>>(), [1, 2, 3, 4]);
+        let b = RtcToken::builder(&app, &cert).channel("c").uid(Uid::Int(5)).role(Role::Subscriber);
+        let Token::V007(t) = Token::parse(&b.build().unwrap()).unwrap() else { panic!("007") };
+        assert_eq!(t.structure().services[0].privileges().keys().copied().collect::<Vec<u16>>(), [1]);
     }
 }
