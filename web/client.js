@@ -55,14 +55,18 @@ const now = () => Date.now() + clockSkewMs;
 
 let API = "";
 
-async function call(path, body, signal) {
+/** Calls the API. `credential` (an API key or a bearer token, token requests only) goes in
+ *  `Authorization: Bearer …`; it is never logged, stored or put in an address. */
+async function call(path, body, signal, credential = "") {
   const timeout = AbortSignal.timeout(REQUEST_TIMEOUT_MS);
   const signals = signal ? AbortSignal.any([signal, timeout]) : timeout;
+  const headers = body === undefined ? {} : { "Content-Type": "application/json" };
+  if (credential) headers.Authorization = `Bearer ${credential}`;
   let res;
   try {
     res = await fetch(API + path, {
       method: body === undefined ? "GET" : "POST",
-      headers: body === undefined ? {} : { "Content-Type": "application/json" },
+      headers,
       body: body === undefined ? undefined : JSON.stringify(body),
       cache: "no-store",
       signal: signals,
@@ -169,6 +173,13 @@ function setStatus(state, text) {
   const node = $("status");
   node.dataset.state = state;
   node.textContent = text;
+}
+
+/** Scrolls the status (and the reason under it) into view: after Join, on a phone too. */
+function revealStatus() {
+  const reason = $("reason");
+  (reason.hidden ? $("status") : reason).scrollIntoView({ block: "nearest" });
+  $("status").scrollIntoView({ block: "nearest" });
 }
 
 function agoraReason(reason) {
@@ -285,29 +296,95 @@ function idKind() {
   return document.querySelector('input[name="idkind"]:checked')?.value ?? "uid";
 }
 
-function readForm() {
-  const channel = $("channel").value;
-  if (!channel) throw new Error("give a channel name");
-  if (new TextEncoder().encode(channel).length >= 64) throw new Error("a channel name is shorter than 64 bytes");
-  const bad = [...channel].find((c) => !CHANNEL_CHARS.test(c));
-  if (bad !== undefined) throw new Error(`a channel name may not contain ${JSON.stringify(bad)}`);
-  const kind = idKind();
-  let uid;
-  let account;
-  if (kind === "uid") {
-    const text = $("uid").value.trim();
-    if (!/^\d+$/.test(text) || Number(text) > MAX_UID) throw new Error(`uid must be a whole number 0..${MAX_UID}, got "${text}"`);
-    uid = Number(text);
+// Field errors: the message right under the field, `aria-invalid="true"` on the field and the
+// message first in its `aria-describedby`; cleared as soon as the value is fixed.
+
+function setFieldError(id, message) {
+  const input = $(id);
+  const node = $(`${id}-error`);
+  const errId = `${id}-error`;
+  const described = (input.getAttribute("aria-describedby") ?? "").split(/\s+/).filter((x) => x && x !== errId);
+  if (message) {
+    node.textContent = message;
+    node.hidden = false;
+    input.setAttribute("aria-invalid", "true");
+    described.unshift(errId);
   } else {
-    account = $("account").value;
-    if (!account) throw new Error("give an account (1 to 255 bytes)");
+    node.textContent = "";
+    node.hidden = true;
+    input.removeAttribute("aria-invalid");
   }
-  const expireText = $("expire").value.trim();
-  const max = config?.max_lifetime ?? 86400;
-  if (!/^\d+$/.test(expireText) || Number(expireText) < 1 || Number(expireText) > max) {
-    throw new Error(`lifetime must be 1..${max} seconds, got "${expireText}"`);
+  if (described.length) input.setAttribute("aria-describedby", described.join(" "));
+  else input.removeAttribute("aria-describedby");
+}
+
+/** Each form field's check, in the page's order: the problem as a sentence, or null. */
+const CHECKS = {
+  "auth-token": () => {
+    const text = $("auth-token").value.trim();
+    // What a header can carry: a key or a JWT is printable ASCII without spaces.
+    if (text && !/^[\x21-\x7e]+$/.test(text)) return "A key or token is printable ASCII without spaces.";
+    return null;
+  },
+  channel: () => {
+    const channel = $("channel").value;
+    if (!channel) return "Give a channel name.";
+    if (new TextEncoder().encode(channel).length >= 64) return "A channel name is shorter than 64 bytes.";
+    const bad = [...channel].find((c) => !CHANNEL_CHARS.test(c));
+    if (bad !== undefined) return `A channel name may not contain ${JSON.stringify(bad)}.`;
+    return null;
+  },
+  uid: () => {
+    if (idKind() !== "uid") return null;
+    const text = $("uid").value.trim();
+    if (!/^\d+$/.test(text) || Number(text) > MAX_UID) return `A uid is a whole number 0 to ${MAX_UID}, not "${text}".`;
+    return null;
+  },
+  account: () => {
+    if (idKind() !== "account") return null;
+    return $("account").value ? null : "Give an account (1 to 255 bytes).";
+  },
+  expire: () => {
+    const text = $("expire").value.trim();
+    const max = config?.max_lifetime ?? 86400;
+    if (!/^\d+$/.test(text) || Number(text) < 1 || Number(text) > max) return `A lifetime is 1 to ${max} seconds, not "${text}".`;
+    return null;
+  },
+};
+
+class FormError extends Error {
+  constructor(problems) {
+    super(problems.map((p) => p.message).join(" "));
+    this.name = "FormError";
+    this.problems = problems;
   }
-  return { channel, kind, uid, account, role: $("role").value, expire: Number(expireText), version: $("version").value };
+}
+
+/** The join parameters, or a FormError after marking every invalid field. */
+function readForm() {
+  const problems = [];
+  for (const [id, check] of Object.entries(CHECKS)) {
+    const message = check();
+    setFieldError(id, message);
+    if (message) problems.push({ id, message });
+  }
+  if (problems.length) throw new FormError(problems);
+  const kind = idKind();
+  return {
+    channel: $("channel").value,
+    kind,
+    uid: kind === "uid" ? Number($("uid").value.trim()) : undefined,
+    account: kind === "account" ? $("account").value : undefined,
+    role: $("role").value,
+    expire: Number($("expire").value.trim()),
+    version: $("version").value,
+    credential: $("auth-token").value.trim(),
+  };
+}
+
+/** Re-checks a field already marked invalid as it is edited: the error goes when it is fixed. */
+function recheck(id) {
+  if ($(id).getAttribute("aria-invalid") === "true") setFieldError(id, CHECKS[id]());
 }
 
 const who = (p) => (p.kind === "uid" ? `uid ${p.uid}` : `account "${p.account}"`);
@@ -324,12 +401,12 @@ function identity(p) {
 async function fetchToken(p, signal) {
   if (compatFits(p)) {
     const role = p.role === "publisher" ? 1 : 2;
-    const r = await call("/fetch_rtc_token", { uid: p.uid, channelName: p.channel, role }, signal);
+    const r = await call("/fetch_rtc_token", { uid: p.uid, channelName: p.channel, role }, signal, p.credential);
     if (typeof r.token !== "string") throw new ApiError("/fetch_rtc_token: no token in the answer", { retry: true });
     return { token: r.token, source: "POST /fetch_rtc_token" };
   }
   const body = { service: "rtc", channel: p.channel, ...identity(p), role: p.role, expire: p.expire, version: p.version };
-  const r = await call("/v1/tokens", body, signal);
+  const r = await call("/v1/tokens", body, signal, p.credential);
   return { token: r.token, source: "POST /v1/tokens" };
 }
 
@@ -473,13 +550,44 @@ async function join(p, { rejoin = false } = {}) {
     session.joined = true;
     setStatus("joined", `Joined “${p.channel}” as ${who(p)} (${p.role}).`);
     log(`joined: admitted until ${utc(verdict.expires_at)}`, "ok");
+    if (!rejoin) revealStatus();
     schedule(got, verdict, true);
   } catch (e) {
     if (ctl.signal.aborted) return;
-    setStatus("error", `Could not join: ${e.message}`);
+    const refusal = authRefusal(e, p);
+    setStatus("error", refusal ?? `Could not join: ${e.message}`);
     log(`join failed: ${e.message}`, "error");
     endSession();
+    if (!rejoin) revealStatus();
   }
+}
+
+/** What the credential field is called for this server's `auth`. */
+function credentialName() {
+  return config?.auth === "jwt" ? "bearer token (JWT)" : "API key";
+}
+
+/** The same with its article: "an API key", "a bearer token (JWT)". */
+const aCredential = () => (config?.auth === "jwt" ? "a " : "an ") + credentialName();
+
+/** A 401 or 403 from a token route, said as what to do (and marked on the key field); else null. */
+function authRefusal(e, p) {
+  if (!(e instanceof ApiError) || (e.status !== 401 && e.status !== 403)) return null;
+  const name = credentialName();
+  const detail = e.message;
+  let text;
+  if (e.status === 401) {
+    $("auth-row").hidden = false;
+    text = p.credential
+      ? `The token server did not accept this ${name}: check it, or ask its operator for a valid one. (${detail})`
+      : `This token server requires ${aCredential()} for tokens (HTTP 401): paste it into the “${$("auth-label").textContent}” field and join again.`;
+    setFieldError("auth-token", p.credential ? `Not accepted (HTTP 401). Check the ${name}.` : `Required by this server: paste your ${name}.`);
+  } else {
+    text = p.credential
+      ? `The token server refused this request for your ${name} (HTTP 403): its policy does not allow channel “${p.channel}”, ${who(p)}, ${p.role}, ${p.expire} s. Ask for ${aCredential()} whose rule allows it, or change the form. (${detail})`
+      : `The token server refused this request (HTTP 403). (${detail})`;
+  }
+  return text;
 }
 
 async function onWillExpire() {
@@ -642,10 +750,15 @@ function updateHints() {
     hint.textContent = "Tokens come from POST /v1/tokens.";
     return;
   }
+  let demo = "";
+  if (typeof config.demo_lifetime === "number") {
+    const d = config.demo_lifetime;
+    demo = `Demo mode: ${d} s, so that the renewal (30 s before expiry, as the SDK does) shows ${d > 30 ? `${d - 30} s` : "right"} after Join. `;
+  }
   hint.textContent =
-    `Max ${config.max_lifetime} s. With a uid, ${config.token_version} and ${config.compat_lifetime} s, the token comes from ` +
-    `POST /fetch_rtc_token, as in Agora's docs' client (that route takes no lifetime: this server gives ${config.compat_lifetime} s); ` +
-    "otherwise from POST /v1/tokens.";
+    demo +
+    `Max ${config.max_lifetime} s. With a uid, ${config.token_version} and ${config.compat_lifetime} s (the lifetime this server's ` +
+    "POST /fetch_rtc_token gives), the token comes from that route, as in Agora's docs' client; otherwise from POST /v1/tokens.";
   $("expire").max = String(config.max_lifetime);
 }
 
@@ -656,9 +769,20 @@ async function loadConfig() {
     $("demo-banner").hidden = !config.demo;
     pill.textContent = config.demo ? "demo mode" : "connected";
     pill.className = config.demo ? "pill warn" : "pill ok";
-    if (!expireEdited) $("expire").value = String(config.compat_lifetime);
+    // Demo mode: a short lifetime, so that the renewal loop shows within a minute of Join.
+    // Otherwise the lifetime of POST /fetch_rtc_token, so that the docs' client request is used.
+    if (!expireEdited) $("expire").value = String(config.demo_lifetime ?? config.compat_lifetime);
     if (!versionEdited) $("version").value = config.token_version;
-    log(`server ${config.server_version ?? "?"}: app ${config.app_id}, ${config.token_version} by default${config.demo ? ", DEMO MODE" : ""}`);
+    const auth = config.auth ?? "none";
+    if (auth !== "none") {
+      $("auth-label").textContent = auth === "jwt" ? "Bearer token (JWT)" : "API key";
+      $("auth-row").hidden = false;
+    }
+    log(
+      `server ${config.server_version ?? "?"}: app ${config.app_id}, ${config.token_version} by default` +
+        (config.demo ? `, DEMO MODE (lifetime ${config.demo_lifetime} s to show renewals)` : "") +
+        (auth !== "none" ? `, token requests need ${aCredential()} (auth = "${auth}")` : ""),
+    );
   } catch (e) {
     config = null;
     pill.textContent = "unreachable";
@@ -693,8 +817,15 @@ function main() {
   $("version").addEventListener("change", () => {
     versionEdited = true;
   });
-  for (const r of document.querySelectorAll('input[name="idkind"]')) r.addEventListener("change", syncIdentity);
+  for (const r of document.querySelectorAll('input[name="idkind"]')) {
+    r.addEventListener("change", () => {
+      syncIdentity();
+      recheck("uid");
+      recheck("account");
+    });
+  }
   syncIdentity();
+  for (const id of Object.keys(CHECKS)) $(id).addEventListener("input", () => recheck(id));
 
   $("join-form").addEventListener("submit", async (ev) => {
     ev.preventDefault();
@@ -703,10 +834,16 @@ function main() {
     try {
       p = readForm();
     } catch (e) {
-      setStatus("invalid", `Check the form: ${e.message}.`);
+      if (!(e instanceof FormError)) throw e;
+      setStatus("invalid", `Check the form: ${e.message}`);
+      // The first invalid field gets the focus, with its label and message in view.
+      const first = $(e.problems[0].id);
+      first.focus({ preventScroll: true });
+      first.parentElement.scrollIntoView({ block: "nearest" });
       return;
     }
     join(p);
+    revealStatus();
   });
   $("leave").addEventListener("click", leave);
   $("copy").addEventListener("click", copyToken);

@@ -1,10 +1,12 @@
 // End-to-end test of the web client in headless Debian Chromium, driven by playwright-core.
 //
-//   node tests/e2e/e2e.mjs URL [CORS_URL [BLOCKED_URL]]
+//   node tests/e2e/e2e.mjs URL [CORS_URL [BLOCKED_URL [AUTH_URL]]]
 //
-// URL: the page served by an agtoken server in demo mode whose /fetch_rtc_token gives 40 s tokens
-// (AGTOKEN_COMPAT_LIFETIME=40). CORS_URL: the page on one origin with ?api= another server that
-// allows that origin (CORS_ALLOW_ORIGIN). BLOCKED_URL: the page with ?api= a server that does not.
+// URL: the page served by an agtoken server in demo mode with the default settings (the page
+// fills in the demo lifetime /v1/config gives). CORS_URL: the page on one origin with ?api=
+// another server that allows that origin (CORS_ALLOW_ORIGIN). BLOCKED_URL: the page with ?api= a
+// server that does not. AUTH_URL: the page of a server whose app has auth = "api_key"; the key
+// is in the environment variable AGTOKEN_E2E_API_KEY.
 // Started by `cargo test` (crates/agtoken-server/tests/e2e.rs), which runs the servers.
 // Exit 0 when every check passed; screenshots go to tests/e2e/artifacts/.
 
@@ -14,11 +16,13 @@ import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 
-const [url, corsUrl, blockedUrl] = process.argv.slice(2);
-if (!url) {
-  console.error("usage: node e2e.mjs URL [CORS_URL [BLOCKED_URL]]");
+const [url, corsUrl, blockedUrl, authUrl] = process.argv.slice(2);
+const API_KEY = process.env.AGTOKEN_E2E_API_KEY ?? "";
+if (!url || (authUrl && !API_KEY)) {
+  console.error("usage: node e2e.mjs URL [CORS_URL [BLOCKED_URL [AUTH_URL]]] (AUTH_URL needs AGTOKEN_E2E_API_KEY)");
   process.exit(2);
 }
+const PHONE = { width: 390, height: 844 };
 const CHROMIUM = process.env.CHROMIUM_PATH || "/usr/bin/chromium";
 const here = dirname(fileURLToPath(import.meta.url));
 const artifacts = join(here, "artifacts");
@@ -32,6 +36,12 @@ function check(cond, message) {
 
 const CHANNEL = "e2e-room";
 const UID = 4242;
+
+/** Whether an element lies entirely within the viewport of its page. */
+async function inViewport(locator, viewport) {
+  const box = await locator.boundingBox();
+  return box !== null && box.y >= 0 && box.y + box.height <= viewport.height && box.x >= 0 && box.x + box.width <= viewport.width;
+}
 
 /** Console errors and uncaught exceptions of a page. */
 function watch(page, name) {
@@ -66,7 +76,7 @@ try {
   step(`chromium ${context.browser()?.version() ?? ""} started`);
   await context.grantPermissions(["clipboard-read", "clipboard-write"], { origin: new URL(url).origin });
 
-  // ---- 1. join with a 40 s lifetime, renewals, the token panel, a refused case ------------------
+  // ---- 1. demo mode, nothing typed but channel and uid: the renewal shows within a minute -------
   const page = context.pages()[0] ?? (await context.newPage());
   const errors = watch(page, "main");
   const response = await page.goto(url, { waitUntil: "load" });
@@ -74,20 +84,26 @@ try {
   const csp = response.headers()["content-security-policy"] ?? "";
   check(/default-src 'none'/.test(csp) && /connect-src 'self'$/.test(csp), `the page's CSP allows only self: ${csp}`);
   await page.locator("#demo-banner").waitFor({ state: "visible", timeout: 5000 });
-  step("page loaded, demo banner shown");
+  await page.locator("#api-state").filter({ hasText: "demo mode" }).waitFor({ timeout: 5000 });
+  // The server runs with the defaults: /fetch_rtc_token gives 3600 s, and the page's lifetime
+  // comes from /v1/config's demo_lifetime.
+  const serverConfig = await (await fetch(new URL("/v1/config", url))).json();
+  check(serverConfig.demo === true && serverConfig.auth === "none", `demo mode without auth: ${JSON.stringify(serverConfig)}`);
+  check(serverConfig.compat_lifetime === 3600 && serverConfig.demo_lifetime < serverConfig.compat_lifetime, `a short demo lifetime: ${JSON.stringify(serverConfig)}`);
+  check((await page.inputValue("#expire")) === String(serverConfig.demo_lifetime), `the page fills in the server's demo lifetime ${serverConfig.demo_lifetime}: ${await page.inputValue("#expire")}`);
+  check(await page.locator("#auth-row").isHidden(), "no key field without auth");
+  step(`page loaded, demo banner shown, lifetime ${serverConfig.demo_lifetime} s from /v1/config`);
 
   await page.fill("#channel", CHANNEL);
   await page.check("#idkind-uid");
   await page.fill("#uid", String(UID));
   await page.selectOption("#role", "publisher");
-  await page.fill("#expire", "40");
-  await page.selectOption("#version", "007");
   const joinClicked = Date.now();
   await page.click("#join");
   const status = page.locator("[data-testid=status]");
   await page.waitForFunction(() => /\bjoined\b/i.test(document.querySelector("[data-testid=status]").textContent), null, { timeout: 10_000 });
   step(`status: ${await status.textContent()}`);
-  check((await page.textContent("#source")) === "POST /fetch_rtc_token", "a 40 s 007 uid token comes from /fetch_rtc_token (the docs' client request)");
+  check((await page.textContent("#source")) === "POST /v1/tokens", "a demo-lifetime token comes from /v1/tokens (/fetch_rtc_token gives 3600 s)");
 
   const first = (await page.textContent("[data-testid=token]")).trim();
   check(/^007/.test(first), `the token panel shows a 007 token: ${first.slice(0, 20)}…`);
@@ -101,7 +117,7 @@ try {
   ).json();
   const rtc = decoded.services?.find((s) => s.name === "rtc");
   check(rtc?.channel_name === CHANNEL && rtc?.uid === String(UID), `token decodes to ${CHANNEL}/${UID}: ${JSON.stringify(rtc)}`);
-  check(decoded.expire === 40, `lifetime 40 s: ${decoded.expire}`);
+  check(decoded.expire === serverConfig.demo_lifetime, `lifetime ${serverConfig.demo_lifetime} s: ${decoded.expire}`);
   check((await page.textContent("#token-decoded [data-field=channel_name]")) === CHANNEL, "panel shows the channel");
   check((await page.textContent("#token-decoded [data-field=uid]")) === String(UID), "panel shows the uid");
   check((await page.locator("#token-decoded table.privileges tbody tr").count()) === 4, "panel lists the 4 publisher privileges");
@@ -112,9 +128,49 @@ try {
   const copied = await page.evaluate(() => navigator.clipboard.readText());
   check(copied === first, "the copy button puts the token on the clipboard");
 
-  // At least one renewal within 30 s of joining (with 40 s tokens the SDK renews 10 s in).
+  // ---- 1a. (while the first page waits for its renewal) a phone: field errors, the status ------
+  {
+    const p = await context.newPage();
+    const errs = watch(p, "phone");
+    await p.setViewportSize(PHONE);
+    await p.goto(url, { waitUntil: "load" });
+    await p.locator("#api-state").filter({ hasText: "demo mode" }).waitFor({ timeout: 5000 });
+    await p.fill("#channel", "phone-room");
+    await p.fill("#uid", "12x");
+    // As a thumb does: scroll just far enough to see Join at the bottom of the screen, tap it.
+    const tapJoin = async () => {
+      await p.locator("#join").evaluate((b) => b.scrollIntoView({ block: "end" }));
+      await p.click("#join");
+    };
+    await tapJoin();
+    const uidError = p.locator("#uid-error");
+    await uidError.waitFor({ state: "visible", timeout: 5000 });
+    check((await p.getAttribute("#uid", "aria-invalid")) === "true", "a bad uid is marked aria-invalid");
+    check(((await p.getAttribute("#uid", "aria-describedby")) ?? "").split(" ").includes("uid-error"), "the uid's aria-describedby names its error");
+    check(/uid/i.test(await uidError.textContent()), `the error names the uid: ${await uidError.textContent()}`);
+    const fieldBox = await p.locator("#uid").boundingBox();
+    const errorBox = await uidError.boundingBox();
+    const gap = errorBox.y - (fieldBox.y + fieldBox.height);
+    check(gap >= 0 && gap < 12, `the error is right under the field (gap ${gap} px)`);
+    check(await inViewport(uidError, PHONE) && (await inViewport(p.locator("label[for=uid]"), PHONE)), `the error and the field's label are on screen: ${JSON.stringify(errorBox)}`);
+    check((await p.getAttribute("[data-testid=status]", "data-state")) === "invalid", "the status says the form is invalid");
+    await p.screenshot({ path: join(artifacts, "phone-form-error.png") });
+    await p.fill("#uid", String(UID + 1));
+    check((await p.getAttribute("#uid", "aria-invalid")) === null && (await uidError.isHidden()), "fixing the uid clears its error");
+    await tapJoin();
+    await p.waitForFunction(() => /\bjoined\b/i.test(document.querySelector("[data-testid=status]").textContent), null, { timeout: 10_000 });
+    const statusBox = await p.locator("[data-testid=status]").boundingBox();
+    check(await inViewport(p.locator("[data-testid=status]"), PHONE), `after Join the status is on a 390×844 screen: ${JSON.stringify(statusBox)}`);
+    await p.screenshot({ path: join(artifacts, "phone-joined.png") });
+    check(errs.length === 0, `no console errors:\n${errs.join("\n")}`);
+    step(`phone: uid error under the field (aria-invalid), cleared when fixed; after Join the status at y ${Math.round(statusBox.y)}–${Math.round(statusBox.y + statusBox.height)} of 844`);
+    await p.close();
+  }
+
+  // The renewal, with nothing typed but the channel and the uid: within a minute of Join
+  // (the SDK renews 30 s before expiry: 10 s in with the demo's 40 s).
   await page.waitForFunction(() => Number(document.querySelector("[data-testid=renewals]").textContent) >= 1, null, {
-    timeout: Math.max(1000, 30_000 - (Date.now() - joinClicked)),
+    timeout: Math.max(1000, 60_000 - (Date.now() - joinClicked)),
   });
   const renewedAfter = (Date.now() - joinClicked) / 1000;
   const second = (await page.textContent("[data-testid=token]")).trim();
@@ -140,7 +196,7 @@ try {
 
   await page.screenshot({ path: join(artifacts, "client.png"), fullPage: true });
   // Phone-sized.
-  await page.setViewportSize({ width: 390, height: 844 });
+  await page.setViewportSize(PHONE);
   await page.waitForTimeout(200);
   const overflow = await page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
   check(overflow <= 0, `no horizontal scrolling on a 390 px wide screen (overflow ${overflow} px)`);
@@ -222,6 +278,45 @@ try {
     check((await p3.textContent("#api-state")) === "unreachable", "the API state says unreachable");
     step("an API without CORS for this origin: the page explains it (CORS_ALLOW_ORIGIN)");
     await p3.close();
+  }
+  // ---- 4. a server whose app requires an API key: the page asks for it -----------------------
+  if (authUrl) {
+    const p4 = await context.newPage();
+    const errs = watch(p4, "auth");
+    const sent = [];
+    // allHeaders(): headers() leaves out security-related headers.
+    p4.on("request", (r) => sent.push(r.allHeaders().then((h) => ({ path: new URL(r.url()).pathname, authorization: h.authorization ?? null }))));
+    await p4.goto(authUrl, { waitUntil: "load" });
+    await p4.locator("#api-state").filter({ hasText: "connected" }).waitFor({ timeout: 5000 });
+    await p4.locator("#auth-row").waitFor({ state: "visible", timeout: 5000 });
+    check((await p4.textContent("#auth-label")) === "API key", `the field is labelled API key: ${await p4.textContent("#auth-label")}`);
+    await p4.fill("#channel", "auth-room");
+    await p4.fill("#uid", String(UID));
+    await p4.click("#join");
+    await p4.locator("[data-testid=status][data-state=error]").waitFor({ timeout: 10_000 });
+    const refused = await p4.textContent("[data-testid=status]");
+    check(/requires an API key/.test(refused) && /401/.test(refused), `without a key: the 401 message says what to do: ${refused}`);
+    check((await p4.getAttribute("#auth-token", "aria-invalid")) === "true" && (await p4.locator("#auth-token-error").isVisible()), "the key field is marked");
+    await p4.screenshot({ path: join(artifacts, "auth-401.png") });
+    step(`auth: without a key: ${refused.slice(0, 100)}…`);
+    await p4.fill("#auth-token", API_KEY);
+    check((await p4.getAttribute("#auth-token", "aria-invalid")) === null, "typing a key clears the mark");
+    await p4.click("#join");
+    await p4.waitForFunction(() => /\bjoined\b/i.test(document.querySelector("[data-testid=status]").textContent), null, { timeout: 10_000 });
+    check((await p4.textContent("#source")) === "POST /fetch_rtc_token", "with the key, the docs' request (compat lifetime) gives the token");
+    const requests = await Promise.all(sent);
+    const tokenRequests = requests.filter((r) => r.path === "/fetch_rtc_token");
+    check(tokenRequests.length === 2 && tokenRequests[0].authorization === null && tokenRequests[1].authorization === `Bearer ${API_KEY}`, `the key went as Authorization: Bearer on the token request: ${JSON.stringify(tokenRequests.map((r) => r.authorization !== null))}`);
+    const leaked = requests.filter((r) => r.path !== "/fetch_rtc_token" && r.authorization !== null).map((r) => r.path);
+    check(leaked.length === 0, `the key goes only with token requests, not to ${leaked.join(", ")}`);
+    const kept = await p4.evaluate(() => ({ local: localStorage.length, session: sessionStorage.length, cookie: document.cookie }));
+    check(kept.local === 0 && kept.session === 0 && kept.cookie === "", `the key is not stored: ${JSON.stringify(kept)}`);
+    check(!p4.url().includes(API_KEY) && !(await p4.textContent("body")).includes(API_KEY), "the key is not in the address or on the page");
+    await p4.screenshot({ path: join(artifacts, "auth-joined.png") });
+    const unexpected = errs.filter((e) => !/status of 401/.test(e));
+    check(unexpected.length === 0, `no console errors but the 401:\n${unexpected.join("\n")}`);
+    step("auth: with the key, joined (Authorization: Bearer on /fetch_rtc_token only, nothing stored)");
+    await p4.close();
   }
   await page.close();
 } catch (e) {

@@ -1,7 +1,7 @@
 //! The web client in `web/` (`index.html`, `client.js`, `style.css`, `favicon.svg`), embedded
 //! in the binary at build time and served at `GET /`; and `GET /v1/config`, which tells the
-//! client what it needs to know about the server (demo mode, the default app's token version
-//! and lifetimes).
+//! client what it needs to know about the server (demo mode and the lifetime the page suggests
+//! in it, the default app's token version, lifetimes and whether it requires credentials).
 //!
 //! The page's Content-Security-Policy allows only this origin: scripts, styles, images and
 //! `fetch` all stay on it. The one exception is the API the page was told to use with
@@ -17,6 +17,7 @@ use axum::http::{header, HeaderName, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
+use crate::config::Config;
 use crate::state::AppState;
 
 const INDEX_HTML: &str = include_str!("../../../web/index.html");
@@ -92,26 +93,40 @@ pub(crate) async fn favicon() -> Response {
     asset("image/svg+xml", FAVICON_SVG, None)
 }
 
+/// The lifetime the web client fills in by default in demo mode, seconds: the docs' Go demo
+/// value, so that the SDK's renewal (30 s before expiry) shows 10 s after Join. Only the
+/// page's default: the server's own lifetimes (`compat_lifetime` included) are unchanged.
+pub(crate) const DEMO_LIFETIME_SECS: u32 = 40;
+
 /// `GET /v1/config`: what the web client shows and decides with. `demo` is true when the
-/// server signs with a throwaway app (Agora refuses its tokens); `compat_lifetime` is the
-/// lifetime `POST /fetch_rtc_token` gives (it takes none in its request). No secret here.
+/// server signs with a throwaway app (Agora refuses its tokens); `demo_lifetime` is then the
+/// lifetime the page fills in ([`DEMO_LIFETIME_SECS`], within the app's maximum), `null`
+/// otherwise; `compat_lifetime` is the lifetime `POST /fetch_rtc_token` gives (it takes none
+/// in its request); `auth` is how the default app's token routes authenticate callers
+/// (`none`, `api_key`, `jwt`: the page then asks for a key or token). No secret here.
 pub(crate) async fn config(State(state): State<AppState>) -> Response {
-    let config = state.config();
+    let body = config_body(state.config(), state.now().as_secs());
+    let mut r = (StatusCode::OK, body.to_string()).into_response();
+    r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    r.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    r
+}
+
+/// The body of `GET /v1/config` at `now` (Unix seconds).
+fn config_body(config: &Config, now: u64) -> serde_json::Value {
     let app = config.default_app();
-    let body = json!({
+    json!({
         "demo": config.demo,
+        "demo_lifetime": config.demo.then(|| DEMO_LIFETIME_SECS.min(app.max_lifetime)),
+        "auth": app.auth.kind(),
         "app_id": app.app_id.as_str(),
         "token_version": app.token_version.as_str(),
         "default_lifetime": app.default_lifetime,
         "max_lifetime": app.max_lifetime,
         "compat_lifetime": app.compat_lifetime,
-        "server_time": state.now().as_secs(),
+        "server_time": now,
         "server_version": env!("CARGO_PKG_VERSION"),
-    });
-    let mut r = (StatusCode::OK, body.to_string()).into_response();
-    r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
-    r.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    r
+    })
 }
 
 #[cfg(test)]
@@ -135,5 +150,23 @@ mod tests {
         let with = csp(Some("http://127.0.0.1:9/x"));
         assert!(with.to_str().unwrap().ends_with("connect-src 'self' http://127.0.0.1:9"));
         assert_eq!(csp(Some("http://evil\r\nX: y")), plain);
+    }
+
+    #[test]
+    fn config_tells_the_page_the_demo_lifetime_and_auth() {
+        let mut demo = Config::demo();
+        let body = config_body(&demo, 7);
+        assert_eq!(body["demo"], true);
+        assert_eq!(body["demo_lifetime"], DEMO_LIFETIME_SECS);
+        assert_eq!(body["compat_lifetime"], 3600, "the server's own lifetimes are unchanged in demo mode");
+        assert_eq!(body["auth"], "none");
+        assert_eq!(body["server_time"], 7);
+        demo.apps[0].max_lifetime = 30;
+        assert_eq!(config_body(&demo, 7)["demo_lifetime"], 30, "never over the app's maximum");
+        let mut real = demo.clone();
+        real.demo = false;
+        assert!(config_body(&real, 7)["demo_lifetime"].is_null());
+        let text = config_body(&demo, 7).to_string();
+        assert!(!text.contains(demo.apps[0].certificate.expose_secret()), "no certificate in /v1/config");
     }
 }

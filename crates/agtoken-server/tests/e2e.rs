@@ -1,8 +1,10 @@
-//! The web client in a real browser: starts the server (demo mode, `/fetch_rtc_token` giving
-//! 40 s tokens as in the docs' Go demo) and two more for the cross-origin checks, then runs
-//! `node tests/e2e/e2e.mjs` (playwright-core driving Debian's headless Chromium), which joins,
-//! watches a renewal, decodes the token, checks a refusal, retries and re-join while the token
-//! server fails, the console and CORS, and leaves screenshots in `tests/e2e/artifacts/`.
+//! The web client in a real browser: starts the server (demo mode with the default settings),
+//! two more for the cross-origin checks and one whose app requires an API key, then runs
+//! `node tests/e2e/e2e.mjs` (playwright-core driving Debian's headless Chromium), which joins
+//! with nothing typed but the channel and uid and sees the renewal within a minute, decodes the
+//! token, checks a refusal, field errors and the status on a phone-sized screen, retries and
+//! re-join while the token server fails, the console, CORS and the API key field, and leaves
+//! screenshots in `tests/e2e/artifacts/`.
 //!
 //! Needs `/usr/bin/chromium` (`apt-get install chromium`) and Node.js; runs `npm ci` in
 //! `tests/e2e` when `node_modules` is missing. `AGTOKEN_SKIP_E2E=1` skips it, loudly.
@@ -17,7 +19,7 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 
 const CHROMIUM: &str = "/usr/bin/chromium";
-/// The browser part takes about 25 s; this only stops a hung run.
+/// The browser part takes about 30 s; this only stops a hung run.
 const LIMIT: Duration = Duration::from_secs(120);
 
 fn e2e_dir() -> PathBuf {
@@ -29,6 +31,36 @@ fn e2e_dir() -> PathBuf {
 fn config(vars: &[(&str, &str)]) -> Config {
     Config::from_sources(&ServeOptions::default(), &Env::from_pairs(vars.iter().copied()), None)
         .expect("a valid configuration")
+}
+
+/// A server whose (only) app requires an API key, as `agtoken serve --config` would read it
+/// (the TOML is not written anywhere): one rule lets the key get RTC tokens. The key is made
+/// now, as `agtoken api-key` makes them.
+fn api_key_config() -> (Config, String) {
+    let (key, sha256) = agtoken_server::auth::generate_api_key();
+    let toml = format!(
+        r#"
+[[apps]]
+app_id = "970CA35de60c44645bbae8a215061b33"
+app_certificate = "5CFd2fd1755d40ecb72977518be15d3b"
+auth = "api_key"
+compat_lifetime_secs = 600
+
+[[apps.api_keys]]
+name = "e2e"
+sha256 = "{sha256}"
+
+[[apps.policy]]
+name = "e2e"
+api_keys = ["e2e"]
+services = ["rtc"]
+"#
+    );
+    let path = Path::new("e2e-api-key.toml");
+    let config = Config::from_sources(&ServeOptions::default(), &Env::default(), Some((path, &toml)))
+        .expect("a valid API key configuration");
+    assert!(!config.demo && config.default_app().auth.kind() == "api_key");
+    (config, key)
 }
 
 /// Whether to run: `false` (with a loud message) only when `AGTOKEN_SKIP_E2E=1`. Otherwise
@@ -65,11 +97,12 @@ fn prepare(dir: &Path) -> bool {
     true
 }
 
-/// Runs `node e2e.mjs args…` with a time limit; returns (success, stdout + stderr).
-fn run_browser_test(dir: &Path, args: &[String]) -> (bool, String) {
+/// Runs `node e2e.mjs args…` (with `envs`) with a time limit; returns (success, stdout + stderr).
+fn run_browser_test(dir: &Path, args: &[String], envs: &[(&str, &str)]) -> (bool, String) {
     let mut child = Command::new("node")
         .arg(dir.join("e2e.mjs"))
         .args(args)
+        .envs(envs.iter().copied())
         .current_dir(dir)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
@@ -117,24 +150,26 @@ fn web_client_in_headless_chromium() {
     let (stop, stopped) = watch::channel(false);
 
     // Bind first: the page's origin goes into the CORS settings of the API server.
-    let (page, api, blocked) = rt.block_on(async {
+    let (page, api, blocked, keyed) = rt.block_on(async {
         let bind = || async { TcpListener::bind("127.0.0.1:0").await.expect("bind 127.0.0.1:0") };
-        (bind().await, bind().await, bind().await)
+        (bind().await, bind().await, bind().await, bind().await)
     });
     let page_origin = format!("http://{}", page.local_addr().unwrap());
     let api_origin = format!("http://{}", api.local_addr().unwrap());
     let blocked_origin = format!("http://{}", blocked.local_addr().unwrap());
+    let keyed_origin = format!("http://{}", keyed.local_addr().unwrap());
 
-    // The page's server: demo mode; /fetch_rtc_token gives 40 s tokens (AGTOKEN_COMPAT_LIFETIME=40,
-    // the docs' Go demo value) so that a 40 s join goes through the docs' client request.
-    let main = config(&[("AGTOKEN_COMPAT_LIFETIME", "40")]);
+    // The page's server: demo mode with the defaults, as `agtoken serve` starts with no
+    // configuration (/fetch_rtc_token gives 3600 s; the page fills in /v1/config's demo lifetime).
+    let main = config(&[]);
     assert!(main.demo, "no app configured: demo mode");
     // An API server on another origin that allows the page's origin, and one that does not.
     let cors = config(&[("CORS_ALLOW_ORIGIN", page_origin.as_str())]);
     let no_cors = config(&[("CORS_ALLOW_ORIGIN", "https://elsewhere.example")]);
+    let (with_key, api_key) = api_key_config();
 
     let mut servers = Vec::new();
-    for (listener, config) in [(page, main), (api, cors), (blocked, no_cors)] {
+    for (listener, config) in [(page, main), (api, cors), (blocked, no_cors), (keyed, with_key)] {
         let mut stopped = stopped.clone();
         let shutdown = async move {
             let _ = stopped.wait_for(|s| *s).await;
@@ -146,9 +181,10 @@ fn web_client_in_headless_chromium() {
         format!("{page_origin}/"),
         format!("{page_origin}/?api={api_origin}"),
         format!("{page_origin}/?api={blocked_origin}"),
+        format!("{keyed_origin}/"),
     ];
     let started = Instant::now();
-    let (ok, output) = run_browser_test(&dir, &args);
+    let (ok, output) = run_browser_test(&dir, &args, &[("AGTOKEN_E2E_API_KEY", api_key.as_str())]);
     eprintln!("{output}");
     eprintln!("e2e: browser test took {:.1} s", started.elapsed().as_secs_f64());
 
