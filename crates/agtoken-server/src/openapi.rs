@@ -250,6 +250,8 @@ pub fn document() -> Value {
         "responses": {"200": json_response("settings (never a certificate)", json!({"type": "object", "properties": {
             "demo": {"type": "boolean"}, "app_id": {"type": "string"}, "token_version": {"type": "string", "enum": ["007", "006"]},
             "default_lifetime": {"type": "integer"}, "max_lifetime": {"type": "integer"}, "compat_lifetime": {"type": "integer"},
+            "demo_lifetime": {"type": "integer", "nullable": true, "description": "demo mode: the lifetime the web client fills in (renewals show within a minute)"},
+            "auth": {"type": "string", "enum": ["none", "api_key", "jwt"], "description": "what the default app's token routes require"},
             "server_time": {"type": "integer"}, "server_version": {"type": "string"}}}))}}}));
 
     let mut doc = json!({
