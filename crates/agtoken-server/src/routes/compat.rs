@@ -480,6 +480,17 @@ fn generate(state: &AppState, map: &Map<String, Value>) -> Result<String, Genera
     let apaas = if f.get("serviceApaas").is_some() { f.object("serviceApaas") } else { f.object("serviceEducation") }
         .map_err(params)?;
 
+    // The generator's Chat and APaaS services are switched on per kind (enableUser/enableApp);
+    // an "enable" there would be ignored by the original: refuse it rather than issue a token
+    // without the service the caller believes it asked for.
+    for service in [&chat, &apaas] {
+        let name = service.1;
+        if service.get("enable").is_some() {
+            return Err(params(format!(
+                "{name}.enable: this service is enabled per kind: set {name}.enableUser (with userUuid) and/or {name}.enableApp"
+            )));
+        }
+    }
     let app = state.default_app();
     let lifetime = lifetime(app, Some(token_expire), "tokenExpireTs").map_err(params)?;
     if privilege_expire > u64::from(app.cfg.max_lifetime) {
@@ -900,7 +911,16 @@ fn get_token_inner(state: &AppState, map: &Map<String, Value>) -> Result<String,
     let f = GoFields(map, "");
     let token_type = f.string("tokenType").map_err(bad)?;
     let channel = f.string("channel").map_err(bad)?;
-    let role = f.string("role").map_err(bad)?;
+    // A string in the service; a number (as the community service's RTC paths take) is read as
+    // its digits.
+    let role_digits;
+    let role = match f.get("role") {
+        Some(Value::Number(n)) if n.is_u64() => {
+            role_digits = n.to_string();
+            role_digits.as_str()
+        }
+        _ => f.string("role").map_err(bad)?,
+    };
     let uid = match f.get("uid") {
         // The service's field is a string; a number is taken as its digits.
         Some(Value::Number(n)) if n.is_u64() => n.to_string(),

@@ -296,3 +296,30 @@ async fn spring_server_plain_text_routes() {
     assert_expires_in(&admitted, 3600);
     server.stop().await.unwrap();
 }
+
+#[tokio::test]
+async fn get_token_takes_a_numeric_role_and_the_generator_refuses_a_bare_chat_enable() {
+    let server = start(config()).await;
+    for (role, publishes) in [("1", true), ("2", false), ("\"1\"", true), ("\"publisher\"", true)] {
+        let body = format!(r#"{{"tokenType":"rtc","channel":"room-1","uid":"42","role":{role},"expire":600}}"#);
+        let reply = server.post_json("/getToken", &body).await;
+        assert_eq!(reply.status, 200, "{body}: {reply:?}");
+        let token = reply.json()["token"].as_str().unwrap().to_owned();
+        assert!(admit(&token, &join("room-1", Uid::Int(42))).is_ok());
+        assert_eq!(admit(&token, &publish("room-1", Uid::Int(42))).is_ok(), publishes, "{body}");
+    }
+    let reply =
+        server.post_json("/getToken", r#"{"tokenType":"rtc","channel":"c","uid":"42","role":7,"expire":60}"#).await;
+    assert_eq!(reply.status, 400, "{reply:?}");
+    // The generator enables Chat per kind: a bare "enable" would have been ignored.
+    for service in ["serviceChat", "serviceApaas"] {
+        let body = format!(
+            r#"{{"channelName":"c","uid":"42","serviceRtc":{{"enable":true,"role":1}},"{service}":{{"enable":true}}}}"#
+        );
+        let reply = server.post_json("/token/generate", &body).await;
+        assert_eq!(reply.status, 400, "{body}: {reply:?}");
+        let message = reply.json()["message"].as_str().unwrap().to_owned();
+        assert!(message.contains(&format!("{service}.enable")) && message.contains("enableUser"), "{message}");
+    }
+    server.stop().await.unwrap();
+}
