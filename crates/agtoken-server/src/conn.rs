@@ -3,7 +3,7 @@
 //! - **Cap** (`max_connections`): the loop takes a permit of a semaphore *before* `accept` and
 //!   the connection's task holds it, so at most that many connections are open (TLS handshakes
 //!   included). When all are taken the loop stops accepting: new connections wait in the
-//!   kernel's listen backlog until one closes. Logged at most once per 10 s with a count;
+//!   kernel's listen backlog (1,024) until one closes. Logged at most once per 10 s with a count;
 //!   `agtoken_connection_limit_hits_total` and `agtoken_connections_open` in `/metrics`.
 //! - **First request** (`first_request_timeout`): from accept, the TLS handshake and the first
 //!   complete request head (HTTP/1) or stream (HTTP/2) must arrive within it, else the
@@ -50,6 +50,21 @@ const H2_PING_INTERVAL: Duration = Duration::from_secs(20);
 const H2_PING_TIMEOUT: Duration = Duration::from_secs(10);
 /// File descriptors the process needs besides its connections (listener, runtime, logs, files).
 const FD_RESERVE: u64 = 32;
+
+/// Connections the kernel completes and queues for `accept` (capped by `net.core.somaxconn`).
+/// Beyond the cap, new connections wait here; tokio's `TcpListener::bind` gives 128, which a
+/// burst fills at once, and the kernel then drops SYNs that clients retry only after 1, 3, 7 s.
+pub(crate) const LISTEN_BACKLOG: u32 = 1024;
+
+/// A listener on `addr` with a backlog of [`LISTEN_BACKLOG`] (and `SO_REUSEADDR` on Unix, as
+/// `TcpListener::bind` sets it).
+pub(crate) fn bind(addr: SocketAddr) -> io::Result<TcpListener> {
+    let socket = if addr.is_ipv4() { tokio::net::TcpSocket::new_v4()? } else { tokio::net::TcpSocket::new_v6()? };
+    #[cfg(unix)]
+    socket.set_reuseaddr(true)?;
+    socket.bind(addr)?;
+    socket.listen(LISTEN_BACKLOG)
+}
 
 /// What every connection task shares.
 struct Shared {
@@ -260,7 +275,10 @@ async fn drive<I>(
                     closing = Some(now);
                     continue;
                 }
-                Some(deadline) => deadline,
+                // Before the first request, `deadline` is the first-request one; a request that
+                // starts and ends meanwhile makes it `idle_timeout` after its end, which is never
+                // before `now + idle_timeout`: looking again by then is soon enough.
+                Some(deadline) => deadline.min(now + shared.idle_timeout),
                 // Requests in flight: look again later (each ends within request_timeout).
                 None => now + shared.idle_timeout,
             },

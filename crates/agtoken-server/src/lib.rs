@@ -110,8 +110,7 @@ async fn serve(config: Config) -> Result<(), ServerError> {
     let first = *addrs
         .first()
         .ok_or_else(|| ServerError::Address { addr: addr_text.clone(), message: "resolves to no address".into() })?;
-    let listener =
-        TcpListener::bind(first).await.map_err(|source| ServerError::Bind { addr: addr_text.clone(), source })?;
+    let listener = conn::bind(first).map_err(|source| ServerError::Bind { addr: addr_text.clone(), source })?;
     let local = listener.local_addr().map_err(|source| ServerError::Bind { addr: addr_text.clone(), source })?;
 
     if config.demo {
