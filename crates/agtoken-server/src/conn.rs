@@ -202,33 +202,47 @@ impl Drop for Slot {
 }
 
 /// One connection, from accept to close.
-async fn connection(shared: &Shared, stream: TcpStream, peer: SocketAddr, mut stop: watch::Receiver<()>) {
+async fn connection(shared: &Shared, stream: TcpStream, peer: SocketAddr, stop: watch::Receiver<()>) {
     let accepted = Instant::now();
     let first_deadline = accepted + shared.first_request_timeout;
     // Small answers: send them now rather than wait for more to coalesce.
     let _ = stream.set_nodelay(true);
     match &shared.tls {
         None => drive(shared, stream, peer, accepted, first_deadline, stop).await,
+        // Boxed: inline, the TLS state would make every plain connection's task as large.
         Some(acceptor) => {
-            let handshake = tokio::time::timeout_at(first_deadline, acceptor.accept(stream));
-            let stream = tokio::select! {
-                biased;
-                _ = stop.changed() => return,
-                result = handshake => match result {
-                    Ok(Ok(stream)) => stream,
-                    Ok(Err(e)) => {
-                        tracing::debug!(error = %e, "TLS handshake failed");
-                        return;
-                    }
-                    Err(_) => {
-                        tracing::debug!("TLS handshake timed out (first_request_timeout)");
-                        return;
-                    }
-                },
-            };
-            drive(shared, stream, peer, accepted, first_deadline, stop).await;
+            Box::pin(tls_connection(shared, acceptor, stream, peer, accepted, first_deadline, stop)).await
         }
     }
+}
+
+/// [`connection`] over TLS: the handshake within the first-request timeout, then HTTP.
+async fn tls_connection(
+    shared: &Shared,
+    acceptor: &tokio_rustls::TlsAcceptor,
+    stream: TcpStream,
+    peer: SocketAddr,
+    accepted: Instant,
+    first_deadline: Instant,
+    mut stop: watch::Receiver<()>,
+) {
+    let handshake = tokio::time::timeout_at(first_deadline, acceptor.accept(stream));
+    let stream = tokio::select! {
+        biased;
+        _ = stop.changed() => return,
+        result = handshake => match result {
+            Ok(Ok(stream)) => stream,
+            Ok(Err(e)) => {
+                tracing::debug!(error = %e, "TLS handshake failed");
+                return;
+            }
+            Err(_) => {
+                tracing::debug!("TLS handshake timed out (first_request_timeout)");
+                return;
+            }
+        },
+    };
+    drive(shared, stream, peer, accepted, first_deadline, stop).await;
 }
 
 /// Serves HTTP on `io` until the peer closes, the connection idles out, or shutdown.
