@@ -64,7 +64,9 @@ pub fn app(state: AppState) -> axum::Router {
 /// Serves `state` on `listener` until `shutdown` completes, then stops accepting, lets the
 /// requests in flight finish (`/readyz` answers 503 meanwhile) and returns. Connections are
 /// bounded in number (`max_connections`) and in time (`first_request_timeout`, `idle_timeout`,
-/// `header_read_timeout`): see the crate README, "Connections".
+/// `header_read_timeout`): see the crate README, "Connections". `agtoken serve` binds its
+/// listener with a backlog of 1,024 (tokio's `TcpListener::bind` gives 128), where connections
+/// wait while `max_connections` are open.
 pub async fn run(
     listener: TcpListener,
     state: AppState,
