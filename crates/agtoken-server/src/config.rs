@@ -20,6 +20,9 @@
 //! | `AGTOKEN_BODY_LIMIT` | request body limit in bytes (default 16384) |
 //! | `AGTOKEN_REQUEST_TIMEOUT` | seconds (default 10) |
 //! | `AGTOKEN_SHUTDOWN_GRACE` | seconds in-flight requests get after SIGTERM/SIGINT (default 30; the container image sets 8, below Docker's 10 s stop timeout) |
+//! | `AGTOKEN_MAX_CONNECTIONS` | most connections open at once (default 768) |
+//! | `AGTOKEN_FIRST_REQUEST_TIMEOUT` | seconds from accept to the first request (default 10) |
+//! | `AGTOKEN_IDLE_TIMEOUT` | seconds a connection may idle (default 30) |
 //!
 //! Several apps: a TOML file (see [`FileConfig`] and the crate README). With no app anywhere
 //! the server runs in **demo mode** with a throwaway app id and certificate.
@@ -52,6 +55,13 @@ pub const DEFAULT_BODY_LIMIT: usize = 16 * 1024;
 pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
 /// Default time a client may take to send a request head (also the idle keep-alive limit).
 pub const DEFAULT_HEADER_READ_TIMEOUT: Duration = Duration::from_secs(30);
+/// Default cap on open connections: three quarters of the usual open-file limit of 1,024,
+/// leaving 256 descriptors for everything else (see the crate README, "Connections").
+pub const DEFAULT_MAX_CONNECTIONS: usize = 768;
+/// Default time from accept to the first complete request (TLS handshake included).
+pub const DEFAULT_FIRST_REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
+/// Default time a connection may stay open with no request in flight.
+pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(30);
 /// Default time given to in-flight requests after SIGINT/SIGTERM.
 pub const DEFAULT_SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
 
@@ -181,6 +191,14 @@ pub struct Config {
     /// Time a client may take to send a request's head; also how long an idle keep-alive
     /// connection stays open. Slow or idle clients cannot hold connections forever.
     pub header_read_timeout: Duration,
+    /// Most connections open at once (TLS handshakes included); more wait in the listen backlog.
+    pub max_connections: usize,
+    /// Time from accept to the first complete request head (HTTP/1) or stream (HTTP/2), the
+    /// TLS handshake included; a connection that sends nothing is closed after it.
+    pub first_request_timeout: Duration,
+    /// Time a connection may stay open with no request in flight (HTTP/1 keep-alive, HTTP/2
+    /// with no open stream, TLS after the handshake).
+    pub idle_timeout: Duration,
     /// Time in-flight requests get after SIGINT/SIGTERM.
     pub shutdown_grace: Duration,
     /// Demo mode: a throwaway app that Agora does not know.
@@ -208,6 +226,9 @@ impl Config {
             body_limit: DEFAULT_BODY_LIMIT,
             request_timeout: DEFAULT_REQUEST_TIMEOUT,
             header_read_timeout: DEFAULT_HEADER_READ_TIMEOUT,
+            max_connections: DEFAULT_MAX_CONNECTIONS,
+            first_request_timeout: DEFAULT_FIRST_REQUEST_TIMEOUT,
+            idle_timeout: DEFAULT_IDLE_TIMEOUT,
             shutdown_grace: DEFAULT_SHUTDOWN_GRACE,
             demo: false,
             tls: None,
@@ -350,6 +371,30 @@ impl Config {
                 "shutdown_grace_secs (AGTOKEN_SHUTDOWN_GRACE)",
                 "must be 0..=3600 seconds",
             ));
+        }
+        let max =
+            server_number(env, "AGTOKEN_MAX_CONNECTIONS", &file_name, "max_connections", file_cfg.max_connections)?;
+        config.max_connections = max.map_or(Ok(config.max_connections), |(n, source, field)| {
+            usize::try_from(n)
+                .ok()
+                .filter(|n| (1..=1_000_000).contains(n))
+                .ok_or_else(|| ServerError::config(source, field, format!("must be 1..=1000000 connections, got {n}")))
+        })?;
+        for (var, key, file_value, target) in [
+            (
+                "AGTOKEN_FIRST_REQUEST_TIMEOUT",
+                "first_request_timeout_secs",
+                file_cfg.first_request_timeout_secs,
+                &mut config.first_request_timeout,
+            ),
+            ("AGTOKEN_IDLE_TIMEOUT", "idle_timeout_secs", file_cfg.idle_timeout_secs, &mut config.idle_timeout),
+        ] {
+            if let Some((secs, source, field)) = server_number(env, var, &file_name, key, file_value)? {
+                if !(1..=3600).contains(&secs) {
+                    return Err(ServerError::config(source, field, format!("must be 1..=3600 seconds, got {secs}")));
+                }
+                *target = Duration::from_secs(secs);
+            }
         }
 
         // TLS: environment over file.
@@ -598,6 +643,22 @@ impl Endpoint {
     }
 }
 
+/// A whole-number server setting from the environment's `var`, else the file's `key`: the
+/// value, and the source and name to give in an error about it.
+fn server_number(
+    env: &Env,
+    var: &str,
+    file_name: &str,
+    key: &str,
+    file_value: Option<u64>,
+) -> Result<Option<(u64, String, String)>, ServerError> {
+    if let Some(n) = env_number::<u64>(env, var)? {
+        let source = env.get(var).map_or_else(|| var.to_owned(), |(_, src)| src.describe().to_owned());
+        return Ok(Some((n, source, var.to_owned())));
+    }
+    Ok(file_value.map(|n| (n, file_name.to_owned(), key.to_owned())))
+}
+
 fn parse_version(text: &str) -> Option<Version> {
     match text.trim() {
         "007" | "7" => Some(Version::V007),
@@ -713,6 +774,9 @@ pub enum StringOrList {
 /// body_limit_bytes = 16384
 /// request_timeout_secs = 10
 /// header_read_timeout_secs = 30
+/// max_connections = 768
+/// first_request_timeout_secs = 10
+/// idle_timeout_secs = 30
 /// shutdown_grace_secs = 30
 /// default_app = "970CA35de60c44645bbae8a215061b33"   # else the first app
 ///
@@ -742,6 +806,12 @@ pub struct FileConfig {
     pub header_read_timeout_secs: Option<u64>,
     /// Shutdown grace period.
     pub shutdown_grace_secs: Option<u64>,
+    /// Most connections open at once.
+    pub max_connections: Option<u64>,
+    /// Time from accept to the first complete request, TLS handshake included.
+    pub first_request_timeout_secs: Option<u64>,
+    /// Time a connection may stay open with no request in flight.
+    pub idle_timeout_secs: Option<u64>,
     /// HTTPS: PEM certificate chain.
     pub tls_cert_file: Option<PathBuf>,
     /// HTTPS: PEM private key.

@@ -36,6 +36,7 @@ pub mod policy;
 pub mod tls;
 
 mod body;
+mod conn;
 mod guard;
 mod logging;
 mod routes;
@@ -49,14 +50,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use std::time::Duration;
-
-use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
-use hyper_util::server::conn::auto;
-use hyper_util::server::graceful::GracefulShutdown;
-use hyper_util::service::TowerToHyperService;
 use tokio::net::TcpListener;
-use tower::ServiceExt as _;
 
 pub use config::{AppConfig, Config, CorsOrigins, Endpoint, Env};
 pub use error::{ApiError, ServerError};
@@ -69,62 +63,17 @@ pub fn app(state: AppState) -> axum::Router {
 }
 
 /// Serves `state` on `listener` until `shutdown` completes, then stops accepting, lets the
-/// requests in flight finish (`/readyz` answers 503 meanwhile) and returns.
+/// requests in flight finish (`/readyz` answers 503 meanwhile) and returns. Connections are
+/// bounded in number (`max_connections`) and in time (`first_request_timeout`, `idle_timeout`,
+/// `header_read_timeout`): see the crate README, "Connections". `agtoken serve` binds its
+/// listener with a backlog of 1,024 (tokio's `TcpListener::bind` gives 128), where connections
+/// wait while `max_connections` are open.
 pub async fn run(
     listener: TcpListener,
     state: AppState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> io::Result<()> {
-    let router = app(state.clone());
-    let mut builder = auto::Builder::new(TokioExecutor::new());
-    builder.http1().timer(TokioTimer::new()).header_read_timeout(state.config().header_read_timeout);
-    builder.http2().timer(TokioTimer::new());
-    let graceful = GracefulShutdown::new();
-    let tls = state.config().tls.as_ref().map(tls::TlsSettings::acceptor);
-    // The peer address goes into each request only when the security layer reads it.
-    let with_peer = state.guarded();
-    tokio::pin!(shutdown);
-    loop {
-        tokio::select! {
-            biased;
-            () = &mut shutdown => break,
-            accepted = listener.accept() => {
-                let (stream, peer) = match accepted {
-                    Ok(accepted) => accepted,
-                    Err(e) => {
-                        // Out of file descriptors and the like: wait, do not spin.
-                        tracing::warn!(error = %e, "accept failed");
-                        tokio::time::sleep(Duration::from_millis(50)).await;
-                        continue;
-                    }
-                };
-                // Small answers: send them now rather than wait for more to coalesce.
-                let _ = stream.set_nodelay(true);
-                let peer = with_peer.then_some(axum::extract::ConnectInfo(peer));
-                let service = TowerToHyperService::new(router.clone().map_request(move |mut req: hyper::Request<hyper::body::Incoming>| {
-                    if let Some(peer) = peer {
-                        req.extensions_mut().insert(peer);
-                    }
-                    req
-                }));
-                if let Some(acceptor) = &tls {
-                    let timeout = state.config().header_read_timeout;
-                    tls::spawn(acceptor.clone(), stream, service, builder.clone(), graceful.watcher(), timeout);
-                    continue;
-                }
-                let connection = builder.serve_connection(TokioIo::new(stream), service).into_owned();
-                let connection = graceful.watch(connection);
-                tokio::spawn(async move {
-                    let _ = connection.await;
-                });
-            }
-        }
-    }
-    drop(listener);
-    state.set_ready(false);
-    tracing::info!("shutting down: no new connections, draining requests in flight");
-    graceful.shutdown().await;
-    Ok(())
+    conn::serve(listener, state, shutdown).await
 }
 
 /// Options of `agtoken serve`.
@@ -164,8 +113,7 @@ async fn serve(config: Config) -> Result<(), ServerError> {
     let first = *addrs
         .first()
         .ok_or_else(|| ServerError::Address { addr: addr_text.clone(), message: "resolves to no address".into() })?;
-    let listener =
-        TcpListener::bind(first).await.map_err(|source| ServerError::Bind { addr: addr_text.clone(), source })?;
+    let listener = conn::bind(first).map_err(|source| ServerError::Bind { addr: addr_text.clone(), source })?;
     let local = listener.local_addr().map_err(|source| ServerError::Bind { addr: addr_text.clone(), source })?;
 
     if config.demo {

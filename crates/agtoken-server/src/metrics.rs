@@ -107,6 +107,10 @@ pub struct Metrics {
     /// `[service][version]`, version 0 = 007, 1 = 006.
     issued: Vec<[AtomicU64; 2]>,
     refused: AtomicU64,
+    /// Connections: open now, times the accept loop found `max_connections` open, accept errors.
+    connections_open: AtomicU64,
+    connection_limit_hits: AtomicU64,
+    accept_errors: AtomicU64,
     started: std::time::Instant,
 }
 
@@ -116,6 +120,9 @@ impl Default for Metrics {
             routes: ROUTES.iter().map(|_| RouteStats::new()).collect(),
             issued: SERVICES.iter().map(|_| [AtomicU64::new(0), AtomicU64::new(0)]).collect(),
             refused: AtomicU64::new(0),
+            connections_open: AtomicU64::new(0),
+            connection_limit_hits: AtomicU64::new(0),
+            accept_errors: AtomicU64::new(0),
             started: std::time::Instant::now(),
         }
     }
@@ -147,6 +154,26 @@ impl Metrics {
     /// Counts one request that was refused before a token was built (policy, later rate limits).
     pub fn refused(&self) {
         self.refused.fetch_add(1, Relaxed);
+    }
+
+    /// A connection was accepted.
+    pub(crate) fn connection_opened(&self) {
+        self.connections_open.fetch_add(1, Relaxed);
+    }
+
+    /// A connection closed.
+    pub(crate) fn connection_closed(&self) {
+        self.connections_open.fetch_sub(1, Relaxed);
+    }
+
+    /// The accept loop found `max_connections` open and waits for one to close.
+    pub(crate) fn connection_limit_hit(&self) {
+        self.connection_limit_hits.fetch_add(1, Relaxed);
+    }
+
+    /// `accept` failed (e.g. out of file descriptors).
+    pub(crate) fn accept_error(&self) {
+        self.accept_errors.fetch_add(1, Relaxed);
     }
 
     /// Total tokens issued so far (all services counted once per token service).
@@ -207,6 +234,17 @@ impl Metrics {
         out.push_str("# HELP agtoken_tokens_refused_total Token requests refused by policy before building.\n");
         out.push_str("# TYPE agtoken_tokens_refused_total counter\n");
         let _ = writeln!(out, "agtoken_tokens_refused_total {}", self.refused.load(Relaxed));
+        out.push_str("# HELP agtoken_connections_open Connections open (accepted, not yet closed).\n");
+        out.push_str("# TYPE agtoken_connections_open gauge\n");
+        let _ = writeln!(out, "agtoken_connections_open {}", self.connections_open.load(Relaxed));
+        out.push_str(
+            "# HELP agtoken_connection_limit_hits_total Times the server stopped accepting because max_connections were open.\n",
+        );
+        out.push_str("# TYPE agtoken_connection_limit_hits_total counter\n");
+        let _ = writeln!(out, "agtoken_connection_limit_hits_total {}", self.connection_limit_hits.load(Relaxed));
+        out.push_str("# HELP agtoken_accept_errors_total Failed accepts (e.g. out of file descriptors).\n");
+        out.push_str("# TYPE agtoken_accept_errors_total counter\n");
+        let _ = writeln!(out, "agtoken_accept_errors_total {}", self.accept_errors.load(Relaxed));
         out.push_str("# HELP agtoken_apps Apps configured.\n# TYPE agtoken_apps gauge\n");
         let _ = writeln!(out, "agtoken_apps {apps}");
         out.push_str(
@@ -249,5 +287,13 @@ mod tests {
         );
         assert!(text.contains("agtoken_http_request_duration_seconds_count{route=\"/fetch_rtc_token\"} 3"));
         assert!(text.contains("agtoken_tokens_issued_total{service=\"rtc\",version=\"007\"} 1"));
+        m.connection_opened();
+        m.connection_opened();
+        m.connection_closed();
+        m.connection_limit_hit();
+        let text = m.render(1, false);
+        assert!(text.contains("\nagtoken_connections_open 1\n"), "{text}");
+        assert!(text.contains("\nagtoken_connection_limit_hits_total 1\n"), "{text}");
+        assert!(text.contains("\nagtoken_accept_errors_total 0\n"), "{text}");
     }
 }

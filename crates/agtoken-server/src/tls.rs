@@ -2,17 +2,13 @@
 //! `http/1.1`) when a certificate chain and a private key (PEM files) are configured:
 //! `tls_cert_file` / `tls_key_file` in the TOML file or `AGTOKEN_TLS_CERT_FILE` /
 //! `AGTOKEN_TLS_KEY_FILE`. The handshake runs on the connection's own task, within the
-//! header-read timeout; the files are read at start-up (restart or roll to pick up a renewed
-//! certificate).
+//! first-request timeout (`conn.rs`); the files are read at start-up (restart or roll to pick
+//! up a renewed certificate).
 
 use std::fmt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use hyper_util::rt::TokioIo;
-use hyper_util::server::conn::auto;
-use hyper_util::server::graceful::Watcher;
-use tokio::net::TcpStream;
 use tokio_rustls::rustls::pki_types::pem::PemObject;
 use tokio_rustls::rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use tokio_rustls::rustls::{self, ServerConfig};
@@ -65,36 +61,4 @@ impl TlsSettings {
     pub(crate) fn acceptor(&self) -> TlsAcceptor {
         TlsAcceptor::from(self.server_config.clone())
     }
-}
-
-/// Serves one TCP connection over TLS on its own task: the handshake (bounded by `timeout`),
-/// then HTTP as on a plain connection, watched for graceful shutdown.
-pub(crate) fn spawn<S>(
-    acceptor: TlsAcceptor,
-    stream: TcpStream,
-    service: S,
-    builder: auto::Builder<hyper_util::rt::TokioExecutor>,
-    watcher: Watcher,
-    timeout: std::time::Duration,
-) where
-    S: hyper::service::Service<
-            hyper::Request<hyper::body::Incoming>,
-            Response = hyper::Response<axum::body::Body>,
-            Error = std::convert::Infallible,
-        > + Send
-        + 'static,
-    S::Future: Send + 'static,
-{
-    tokio::spawn(async move {
-        let stream = match tokio::time::timeout(timeout, acceptor.accept(stream)).await {
-            Ok(Ok(stream)) => stream,
-            Ok(Err(e)) => {
-                tracing::debug!(error = %e, "TLS handshake failed");
-                return;
-            }
-            Err(_) => return,
-        };
-        let connection = builder.serve_connection(TokioIo::new(stream), service).into_owned();
-        let _ = watcher.watch(connection).await;
-    });
 }

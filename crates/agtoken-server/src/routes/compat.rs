@@ -684,7 +684,11 @@ fn path_error(what: &'static str, rejection: PathRejection) -> Community {
 }
 
 /// `GET /rtc/:channel/:role/:tokentype/:uid/` (community) and `GET /rtc/:channel/:uid/:role/token`
-/// (Spring): same depth, the literal last segment `token` decides.
+/// (Spring): same depth. The third segment decides: the community's is a token type (`uid`,
+/// `userAccount`, `account`), which the Spring's (a role: `1`, `2`, `publisher`, …) never is, so no
+/// request is valid for both. A community request for an account named `token`
+/// (`/rtc/ch/publisher/userAccount/token/`) stays a community request; a last segment `token`
+/// after anything else is the Spring route (and gets the Spring route's error when invalid).
 pub(crate) async fn rtc_four(
     State(state): State<AppState>,
     path: Result<Path<(String, String, String, String)>, PathRejection>,
@@ -694,7 +698,8 @@ pub(crate) async fn rtc_four(
         Ok(p) => p,
         Err(rejection) => return path_error("RTC", rejection).into_response(),
     };
-    if d == "token" {
+    let community_tokentype = matches!(c.as_str(), "uid" | "userAccount" | "account");
+    if d == "token" && !community_tokentype {
         return spring_rtc(&state, &a, &b, &c);
     }
     community_rtc(&state, "/rtc/{a}/{b}/{c}/{d}", &a, &b, &c, &d, query.as_deref())

@@ -3,5 +3,6 @@
 mod common;
 mod compat;
 mod errors;
+mod rtc_four;
 mod shutdown;
 mod v1;

@@ -1,0 +1,520 @@
+//! Connections: the accept loop and the life of each connection, bounded in number and in time.
+//!
+//! - **Cap** (`max_connections`): the loop takes a permit of a semaphore *before* `accept` and
+//!   the connection's task holds it, so at most that many connections are open (TLS handshakes
+//!   included). When all are taken the loop stops accepting: new connections wait in the
+//!   kernel's listen backlog (1,024) until one closes. Logged at most once per 10 s with a count;
+//!   `agtoken_connection_limit_hits_total` and `agtoken_connections_open` in `/metrics`.
+//! - **First request** (`first_request_timeout`): from accept, the TLS handshake and the first
+//!   complete request head (HTTP/1) or stream (HTTP/2) must arrive within it, else the
+//!   connection is closed. Our own timer: hyper-util's protocol detection (`auto`) reads the
+//!   first bytes with none (hyper issue 3962), and hyper's header-read timer starts after it.
+//! - **Idle** (`idle_timeout`): a connection with no request in flight for that long is closed,
+//!   whatever its protocol (HTTP/1, HTTP/2 with no open stream, either over TLS). HTTP/1 is also
+//!   bound by `header_read_timeout` between requests: hyper 1.x starts that timer as soon as it
+//!   waits for the next head.
+//! - **Closing** (idle, or server shutdown): hyper's graceful shutdown (HTTP/1: close when
+//!   idle; HTTP/2: GOAWAY, then a ping). A connection with nothing in flight is dropped at most
+//!   1 s later, so a peer that never answers the ping cannot hold it; one with requests in
+//!   flight gets up to `request_timeout` + 1 s, which is all a request may take anyway.
+//! - **HTTP/2 pings**: after 20 s without a frame the server pings, and closes the connection
+//!   when the ping is not answered within 10 s (a peer that vanished).
+//! - **accept errors** (out of file descriptors, …): exponential backoff from 1 ms to 1 s, reset
+//!   by the next success, logged at most once per 10 s with a count; `agtoken_accept_errors_total`.
+//!   Errors about the one connection (reset before accept) are retried at once.
+
+use std::future::Future;
+use std::io;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::server::conn::auto;
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{watch, OwnedSemaphorePermit, Semaphore};
+use tokio::time::Instant;
+use tower::ServiceExt as _;
+
+use crate::state::AppState;
+
+/// Log lines about the cap and about accept errors: at most one per this period.
+pub(crate) const LOG_EVERY: Duration = Duration::from_secs(10);
+/// How long a closing connection with nothing in flight may take to finish on its own.
+const CLOSE_GRACE: Duration = Duration::from_secs(1);
+/// HTTP/2: ping after this long without a frame from the peer…
+const H2_PING_INTERVAL: Duration = Duration::from_secs(20);
+/// …and close when the ping is not answered within this.
+const H2_PING_TIMEOUT: Duration = Duration::from_secs(10);
+/// File descriptors the process needs besides its connections (listener, runtime, logs, files).
+const FD_RESERVE: u64 = 32;
+
+/// Connections the kernel completes and queues for `accept` (capped by `net.core.somaxconn`).
+/// Beyond the cap, new connections wait here; tokio's `TcpListener::bind` gives 128, which a
+/// burst fills at once, and the kernel then drops SYNs that clients retry only after 1, 3, 7 s.
+pub(crate) const LISTEN_BACKLOG: u32 = 1024;
+
+/// A listener on `addr` with a backlog of [`LISTEN_BACKLOG`] (and `SO_REUSEADDR` on Unix, as
+/// `TcpListener::bind` sets it).
+pub(crate) fn bind(addr: SocketAddr) -> io::Result<TcpListener> {
+    let socket = if addr.is_ipv4() { tokio::net::TcpSocket::new_v4()? } else { tokio::net::TcpSocket::new_v6()? };
+    #[cfg(unix)]
+    socket.set_reuseaddr(true)?;
+    socket.bind(addr)?;
+    socket.listen(LISTEN_BACKLOG)
+}
+
+/// What every connection task shares.
+struct Shared {
+    router: axum::Router,
+    builder: auto::Builder<TokioExecutor>,
+    tls: Option<tokio_rustls::TlsAcceptor>,
+    /// Whether requests carry the peer address (the security layer reads it).
+    with_peer: bool,
+    first_request_timeout: Duration,
+    idle_timeout: Duration,
+    request_timeout: Duration,
+}
+
+/// Serves `state` on `listener` until `shutdown` completes (see [`crate::run`]).
+pub(crate) async fn serve(
+    listener: TcpListener,
+    state: AppState,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> io::Result<()> {
+    let config = state.config();
+    let max_connections = config.max_connections;
+    if let Some(warning) = fd_limit_warning(max_connections, open_file_limit()) {
+        tracing::warn!("{warning}");
+    }
+    let mut builder = auto::Builder::new(TokioExecutor::new());
+    builder.http1().timer(TokioTimer::new()).header_read_timeout(config.header_read_timeout);
+    builder.http2().timer(TokioTimer::new()).keep_alive_interval(H2_PING_INTERVAL).keep_alive_timeout(H2_PING_TIMEOUT);
+    let shared = Arc::new(Shared {
+        router: crate::app(state.clone()),
+        builder,
+        tls: config.tls.as_ref().map(crate::tls::TlsSettings::acceptor),
+        with_peer: state.guarded(),
+        first_request_timeout: config.first_request_timeout,
+        idle_timeout: config.idle_timeout,
+        request_timeout: config.request_timeout,
+    });
+    let slots = Arc::new(Semaphore::new(max_connections));
+    // Shutdown is announced to every connection task; all of them gone = the sender's `closed()`.
+    let (stop_tx, stop_rx) = watch::channel(());
+    let mut cap_log = Throttle::new(LOG_EVERY);
+    let mut error_log = Throttle::new(LOG_EVERY);
+    let mut backoff = Backoff::default();
+    tokio::pin!(shutdown);
+    'serve: loop {
+        let permit = match slots.clone().try_acquire_owned() {
+            Ok(permit) => permit,
+            Err(_) => {
+                state.metrics().connection_limit_hit();
+                if let Some(times) = cap_log.event(Instant::now()) {
+                    tracing::warn!(
+                        max_connections,
+                        times,
+                        "connection limit reached: {max_connections} connections open (max_connections); \
+                         new connections wait in the listen backlog until one closes \
+                         (logged at most once per {} s, times = since the last line)",
+                        LOG_EVERY.as_secs()
+                    );
+                }
+                tokio::select! {
+                    biased;
+                    () = &mut shutdown => break 'serve,
+                    permit = slots.clone().acquire_owned() => permit.expect("the semaphore is never closed"),
+                }
+            }
+        };
+        let (stream, peer) = loop {
+            let accepted = tokio::select! {
+                biased;
+                () = &mut shutdown => break 'serve,
+                accepted = listener.accept() => accepted,
+            };
+            match accepted {
+                Ok(accepted) => {
+                    backoff.reset();
+                    break accepted;
+                }
+                // That one connection went away before it was accepted: nothing to wait for.
+                Err(e) if is_connection_error(&e) => continue,
+                Err(e) => {
+                    state.metrics().accept_error();
+                    let delay = backoff.next_delay();
+                    if let Some(times) = error_log.event(Instant::now()) {
+                        tracing::warn!(
+                            error = %e,
+                            times,
+                            retry_in_ms = u64::try_from(delay.as_millis()).unwrap_or(u64::MAX),
+                            "accept failed (out of file descriptors? see max_connections and ulimit -n); \
+                             retrying with backoff up to 1 s (logged at most once per {} s, times = since the last line)",
+                            LOG_EVERY.as_secs()
+                        );
+                    }
+                    tokio::select! {
+                        biased;
+                        () = &mut shutdown => break 'serve,
+                        () = tokio::time::sleep(delay) => {}
+                    }
+                }
+            }
+        };
+        let slot = Slot::new(permit, state.clone());
+        let shared = shared.clone();
+        let stop = stop_rx.clone();
+        tokio::spawn(async move {
+            let _slot = slot;
+            connection(&shared, stream, peer, stop).await;
+        });
+    }
+    drop(listener);
+    state.set_ready(false);
+    tracing::info!("shutting down: no new connections, draining requests in flight");
+    let _ = stop_tx.send(());
+    drop(stop_rx);
+    stop_tx.closed().await;
+    Ok(())
+}
+
+/// Holds one of the `max_connections` permits, and the open-connections gauge, while a
+/// connection lives.
+struct Slot {
+    _permit: OwnedSemaphorePermit,
+    state: AppState,
+}
+
+impl Slot {
+    fn new(permit: OwnedSemaphorePermit, state: AppState) -> Slot {
+        state.metrics().connection_opened();
+        Slot { _permit: permit, state }
+    }
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        self.state.metrics().connection_closed();
+    }
+}
+
+/// One connection, from accept to close.
+async fn connection(shared: &Shared, stream: TcpStream, peer: SocketAddr, stop: watch::Receiver<()>) {
+    let accepted = Instant::now();
+    let first_deadline = accepted + shared.first_request_timeout;
+    // Small answers: send them now rather than wait for more to coalesce.
+    let _ = stream.set_nodelay(true);
+    match &shared.tls {
+        None => drive(shared, stream, peer, accepted, first_deadline, stop).await,
+        // Boxed: inline, the TLS state would make every plain connection's task as large.
+        Some(acceptor) => {
+            Box::pin(tls_connection(shared, acceptor, stream, peer, accepted, first_deadline, stop)).await
+        }
+    }
+}
+
+/// [`connection`] over TLS: the handshake within the first-request timeout, then HTTP.
+async fn tls_connection(
+    shared: &Shared,
+    acceptor: &tokio_rustls::TlsAcceptor,
+    stream: TcpStream,
+    peer: SocketAddr,
+    accepted: Instant,
+    first_deadline: Instant,
+    mut stop: watch::Receiver<()>,
+) {
+    let handshake = tokio::time::timeout_at(first_deadline, acceptor.accept(stream));
+    let stream = tokio::select! {
+        biased;
+        _ = stop.changed() => return,
+        result = handshake => match result {
+            Ok(Ok(stream)) => stream,
+            Ok(Err(e)) => {
+                tracing::debug!(error = %e, "TLS handshake failed");
+                return;
+            }
+            Err(_) => {
+                tracing::debug!("TLS handshake timed out (first_request_timeout)");
+                return;
+            }
+        },
+    };
+    drive(shared, stream, peer, accepted, first_deadline, stop).await;
+}
+
+/// Serves HTTP on `io` until the peer closes, the connection idles out, or shutdown.
+async fn drive<I>(
+    shared: &Shared,
+    io: I,
+    peer: SocketAddr,
+    accepted: Instant,
+    first_deadline: Instant,
+    mut stop: watch::Receiver<()>,
+) where
+    I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    let activity = Arc::new(Activity::new(accepted));
+    let peer = shared.with_peer.then_some(axum::extract::ConnectInfo(peer));
+    let router = shared.router.clone();
+    let tracked = activity.clone();
+    let service = hyper::service::service_fn(move |mut req: hyper::Request<hyper::body::Incoming>| {
+        if let Some(peer) = peer {
+            req.extensions_mut().insert(peer);
+        }
+        let busy = Busy::new(tracked.clone());
+        let call = router.clone().oneshot(req);
+        async move {
+            let response = call.await;
+            drop(busy);
+            response
+        }
+    });
+    let connection = shared.builder.serve_connection(TokioIo::new(io), service);
+    tokio::pin!(connection);
+    // When the connection was asked to close (idle or shutdown).
+    let mut closing: Option<Instant> = None;
+    loop {
+        let now = Instant::now();
+        let wake = match closing {
+            None => match activity.idle_deadline(first_deadline, shared.idle_timeout) {
+                Some(deadline) if deadline <= now => {
+                    tracing::debug!(
+                        served = activity.served(),
+                        "closing an idle connection (first_request_timeout or idle_timeout)"
+                    );
+                    connection.as_mut().graceful_shutdown();
+                    closing = Some(now);
+                    continue;
+                }
+                // Before the first request, `deadline` is the first-request one; a request that
+                // starts and ends meanwhile makes it `idle_timeout` after its end, which is never
+                // before `now + idle_timeout`: looking again by then is soon enough.
+                Some(deadline) => deadline.min(now + shared.idle_timeout),
+                // Requests in flight: look again later (each ends within request_timeout).
+                None => now + shared.idle_timeout,
+            },
+            Some(since) => {
+                let hard = since + shared.request_timeout + CLOSE_GRACE;
+                let busy = activity.in_flight() > 0;
+                if now >= hard || (!busy && now >= since + CLOSE_GRACE) {
+                    // Dropping the connection closes the socket.
+                    return;
+                }
+                if busy {
+                    (now + CLOSE_GRACE).min(hard)
+                } else {
+                    since + CLOSE_GRACE
+                }
+            }
+        };
+        tokio::select! {
+            biased;
+            _ = connection.as_mut() => return,
+            _ = stop.changed(), if closing.is_none() => {
+                connection.as_mut().graceful_shutdown();
+                closing = Some(Instant::now());
+            }
+            () = tokio::time::sleep_until(wake) => {}
+        }
+    }
+}
+
+/// The requests of one connection: how many are in flight, and when the last one ended.
+struct Activity {
+    start: Instant,
+    in_flight: AtomicUsize,
+    /// Milliseconds from `start` to the end of the last request; `u64::MAX` before the first.
+    last_end_ms: AtomicU64,
+    served: AtomicU64,
+}
+
+impl Activity {
+    fn new(start: Instant) -> Activity {
+        Activity {
+            start,
+            in_flight: AtomicUsize::new(0),
+            last_end_ms: AtomicU64::new(u64::MAX),
+            served: AtomicU64::new(0),
+        }
+    }
+
+    fn in_flight(&self) -> usize {
+        self.in_flight.load(Ordering::Acquire)
+    }
+
+    fn served(&self) -> u64 {
+        self.served.load(Ordering::Relaxed)
+    }
+
+    /// When the connection counts as idle: `None` while a request is in flight; before any
+    /// request, `first`; else `idle` after the last request ended.
+    fn idle_deadline(&self, first: Instant, idle: Duration) -> Option<Instant> {
+        if self.in_flight() > 0 {
+            return None;
+        }
+        match self.last_end_ms.load(Ordering::Acquire) {
+            u64::MAX => Some(first),
+            ms => Some(self.start + Duration::from_millis(ms) + idle),
+        }
+    }
+}
+
+/// A request in flight on its connection, from its complete head to its response.
+struct Busy(Arc<Activity>);
+
+impl Busy {
+    fn new(activity: Arc<Activity>) -> Busy {
+        activity.in_flight.fetch_add(1, Ordering::AcqRel);
+        Busy(activity)
+    }
+}
+
+impl Drop for Busy {
+    fn drop(&mut self) {
+        let activity = &self.0;
+        let ms = u64::try_from(activity.start.elapsed().as_millis()).unwrap_or(u64::MAX - 1);
+        activity.last_end_ms.store(ms, Ordering::Release);
+        activity.served.fetch_add(1, Ordering::Relaxed);
+        activity.in_flight.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+/// Errors of `accept` that concern only the connection being accepted.
+fn is_connection_error(e: &io::Error) -> bool {
+    matches!(
+        e.kind(),
+        io::ErrorKind::ConnectionRefused | io::ErrorKind::ConnectionAborted | io::ErrorKind::ConnectionReset
+    )
+}
+
+/// Exponential backoff: 1 ms, doubling, at most 1 s; back to 1 ms on [`Backoff::reset`].
+#[derive(Debug)]
+pub(crate) struct Backoff {
+    next: Duration,
+}
+
+impl Backoff {
+    pub(crate) const MIN: Duration = Duration::from_millis(1);
+    pub(crate) const MAX: Duration = Duration::from_secs(1);
+
+    /// The pause before the next attempt.
+    pub(crate) fn next_delay(&mut self) -> Duration {
+        let delay = self.next;
+        self.next = (delay * 2).min(Self::MAX);
+        delay
+    }
+
+    /// After a success.
+    pub(crate) fn reset(&mut self) {
+        self.next = Self::MIN;
+    }
+}
+
+impl Default for Backoff {
+    fn default() -> Self {
+        Backoff { next: Self::MIN }
+    }
+}
+
+/// Rate-limits a log line: at most one per `every`, reporting how many events it stands for.
+#[derive(Debug)]
+pub(crate) struct Throttle {
+    every: Duration,
+    last_line: Option<Instant>,
+    events: u64,
+}
+
+impl Throttle {
+    pub(crate) fn new(every: Duration) -> Throttle {
+        Throttle { every, last_line: None, events: 0 }
+    }
+
+    /// Counts one event at `now`; `Some(events since the last line, this one included)` when a
+    /// line is due.
+    pub(crate) fn event(&mut self, now: Instant) -> Option<u64> {
+        self.events += 1;
+        match self.last_line {
+            Some(last) if now.saturating_duration_since(last) < self.every => None,
+            _ => {
+                self.last_line = Some(now);
+                Some(std::mem::take(&mut self.events))
+            }
+        }
+    }
+}
+
+/// The soft limit on open files (`ulimit -n`), where the system tells it (Linux).
+fn open_file_limit() -> Option<u64> {
+    let text = std::fs::read_to_string("/proc/self/limits").ok()?;
+    let line = text.lines().find(|l| l.starts_with("Max open files"))?;
+    line["Max open files".len()..].split_whitespace().next()?.parse().ok()
+}
+
+/// A warning when `max_connections` cannot be reached under the open-file limit: `accept`
+/// would fail (EMFILE) before the cap, and every other file the server opens with it.
+fn fd_limit_warning(max_connections: usize, limit: Option<u64>) -> Option<String> {
+    let limit = limit?;
+    let needed = u64::try_from(max_connections).unwrap_or(u64::MAX).saturating_add(FD_RESERVE);
+    (needed > limit).then(|| {
+        format!(
+            "max_connections = {max_connections} but the open-file limit (ulimit -n) is {limit}: accept will fail \
+             with \"too many open files\" before the cap is reached; lower max_connections to at most {} or \
+             raise the limit",
+            limit.saturating_sub(FD_RESERVE)
+        )
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_from_1_ms_to_1_s_and_resets() {
+        let mut b = Backoff::default();
+        let delays: Vec<u128> = (0..13).map(|_| b.next_delay().as_millis()).collect();
+        assert_eq!(delays, [1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1000, 1000, 1000]);
+        b.reset();
+        assert_eq!(b.next_delay(), Duration::from_millis(1));
+    }
+
+    #[test]
+    fn throttle_says_once_per_period_with_the_count() {
+        let start = Instant::now();
+        let mut t = Throttle::new(Duration::from_secs(10));
+        assert_eq!(t.event(start), Some(1));
+        for ms in [1, 500, 9_999] {
+            assert_eq!(t.event(start + Duration::from_millis(ms)), None);
+        }
+        assert_eq!(t.event(start + Duration::from_secs(10)), Some(4));
+        assert_eq!(t.event(start + Duration::from_secs(11)), None);
+        assert_eq!(t.event(start + Duration::from_secs(25)), Some(2));
+    }
+
+    #[test]
+    fn activity_deadlines() {
+        let start = Instant::now();
+        let first = start + Duration::from_secs(10);
+        let idle = Duration::from_secs(30);
+        let activity = Arc::new(Activity::new(start));
+        assert_eq!(activity.idle_deadline(first, idle), Some(first));
+        let busy = Busy::new(activity.clone());
+        assert_eq!(activity.idle_deadline(first, idle), None);
+        drop(busy);
+        let deadline = activity.idle_deadline(first, idle).unwrap();
+        assert!(deadline >= start + idle && deadline <= Instant::now() + idle, "{deadline:?}");
+        assert_eq!(activity.served(), 1);
+    }
+
+    #[test]
+    fn warns_when_the_cap_is_above_the_open_file_limit() {
+        assert_eq!(fd_limit_warning(768, Some(1024)), None);
+        assert_eq!(fd_limit_warning(768, None), None);
+        let w = fd_limit_warning(1000, Some(1024)).unwrap();
+        assert!(w.contains("max_connections = 1000") && w.contains("1024") && w.contains("at most 992"), "{w}");
+        assert!(open_file_limit().is_none_or(|n| n > 0));
+    }
+}
