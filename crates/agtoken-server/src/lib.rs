@@ -29,6 +29,7 @@ pub mod config;
 pub mod error;
 pub mod issue;
 pub mod limit;
+pub mod limit_store;
 pub mod metrics;
 pub mod openapi;
 pub mod policy;
