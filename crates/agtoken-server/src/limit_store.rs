@@ -241,6 +241,22 @@ impl SharedStore {
         }
     }
 
+    /// Starts connecting in the background when called within the Tokio runtime (as the
+    /// server's start-up is), so that the first requests do not spend their deadline on the
+    /// TCP and TLS handshakes. Outside a runtime the connection is made on first use.
+    pub(crate) fn connect_in_background(&self) {
+        if tokio::runtime::Handle::try_current().is_err() {
+            return;
+        }
+        if let Ok(mut conn) = self.connection() {
+            tokio::spawn(async move {
+                // Bounded by the manager's connection timeout and retries; the outcome is seen
+                // by the first call (or `/readyz`).
+                let _ = redis::cmd("PING").query_async::<String>(&mut conn).await;
+            });
+        }
+    }
+
     pub(crate) fn settings(&self) -> &LimitsStore {
         &self.settings
     }

@@ -79,6 +79,9 @@ impl AppState {
             .collect();
         let per_ip = config.per_ip_rate_limit.map(|rate| Limiter::scoped(rate, "ip".to_owned()));
         let store = config.limits_store.clone().map(SharedStore::new);
+        if let Some(store) = &store {
+            store.connect_in_background();
+        }
         let guarded = per_ip.is_some() || config.tls.is_some() || config.apps.iter().any(|a| !a.auth.is_none());
         AppState {
             inner: Arc::new(Shared {

@@ -12,4 +12,5 @@ mod jwt;
 mod limits;
 mod policy_property;
 mod readme;
+mod shared_limits;
 mod tls;
