@@ -224,17 +224,15 @@ async fn app_of(state: &AppState, route: Option<&str>, req: Request) -> (Request
             Some(Err(_)) | None => break,
         }
     }
-    #[derive(serde::Deserialize)]
-    struct Named {
-        app_id: Option<String>,
-    }
-    #[derive(serde::Deserialize)]
-    struct Peek {
-        app_id: Option<String>,
-        structure: Option<Named>,
-    }
-    let named =
-        serde_json::from_slice::<Peek>(&bytes).ok().and_then(|p| p.structure.and_then(|s| s.app_id).or(p.app_id));
+    // Parsed as the route parses it (a JSON object; the last of repeated keys counts), and
+    // read as it reads it: `structure.app_id` when it is a string, else `app_id`.
+    let named = match serde_json::from_slice::<serde_json::Value>(&bytes) {
+        Ok(serde_json::Value::Object(map)) => {
+            let inner = map.get("structure").and_then(|s| s.get("app_id")).and_then(serde_json::Value::as_str);
+            inner.or_else(|| map.get("app_id").and_then(serde_json::Value::as_str)).map(str::to_owned)
+        }
+        _ => None,
+    };
     let index = named.and_then(|id| state.apps().iter().position(|a| a.id() == id)).unwrap_or(0);
     (Request::from_parts(parts, axum::body::Body::from(bytes)), index)
 }

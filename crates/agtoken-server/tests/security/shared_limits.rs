@@ -385,6 +385,15 @@ async fn v1_requests_for_another_app_count_against_that_app() {
         statuses.push(servers[i % 3].send("POST", "/v1/tokens", &headers, body.as_bytes()).await.status);
     }
     assert_eq!(statuses, [200, 200, 429, 429, 429, 429]);
+    // A repeated key counts as the route reads it (the last one): the other app's limit, in
+    // Redis (its replicas' memories have admitted nobody yet, so a decision there would be 200).
+    let repeated =
+        format!(r#"{{"app_id":"{APP_ID}","app_id":"{APP_ID2}","service":"rtc","channel":"room-1","uid":42}}"#);
+    for server in &servers {
+        let reply = server.send("POST", "/v1/tokens", &headers, repeated.as_bytes()).await;
+        assert_eq!(reply.status, 429, "{reply:?}");
+    }
+    assert_eq!(metric_sum(&servers, r#"agtoken_limits_store_fallbacks_total{fallback="local"}"#), 0.0);
     // The default app is not limited, and its requests are not charged to the other's caller.
     for server in &servers {
         assert_eq!(server.post_json("/v1/tokens", BODY).await.status, 200);
