@@ -134,6 +134,9 @@ done
 curl -fsS "http://127.0.0.1:$PORT/healthz" >/dev/null
 
 rss_kib() { awk '/^VmRSS/ {print $2}' "/proc/$SERVER_PID/status"; }
+# CPU time (user + system) of a process so far, in clock ticks.
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+TICKS="$(getconf CLK_TCK)"
 hwm_kib() { awk '/^VmHWM/ {print $2}' "/proc/$SERVER_PID/status"; }
 
 run() {
@@ -157,6 +160,11 @@ run v1 /v1/tokens "$WORK/v1.lua"
 echo "RSS after $((2 * DURATION)) s of load: $(( $(rss_kib) / 1024 )) MiB (peak $(( $(hwm_kib) / 1024 )) MiB)"
 issued="$(curl -fsS "http://127.0.0.1:$PORT/metrics" | awk '/^agtoken_tokens_issued_total\{service="rtc",version="007"\}/ {print $2}')"
 echo "tokens issued (from /metrics): $issued"
+per_request() { awk -v t="$1" -v hz="$TICKS" -v n="$issued" 'BEGIN {printf "%.1f s of CPU, %.1f us per token request", t / hz, t / hz / n * 1e6}'; }
+echo "server: $(per_request "$(cpu_ticks "$SERVER_PID")")"
+if [[ -n "$REDIS_PID" ]]; then
+    echo "redis-server: $(per_request "$(cpu_ticks "$REDIS_PID")")"
+fi
 if [[ "$BENCH_LIMITS" != none ]]; then
     curl -fsS "http://127.0.0.1:$PORT/metrics" | grep -E '^agtoken_(rate_limit_decisions|limits_store)' || true
 fi
