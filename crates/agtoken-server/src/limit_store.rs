@@ -245,6 +245,12 @@ impl SharedStore {
     /// server's start-up is), so that the first requests do not spend their deadline on the
     /// TCP and TLS handshakes. Outside a runtime the connection is made on first use.
     pub(crate) fn connect_in_background(&self) {
+        tracing::info!(
+            store = %self.settings.redacted,
+            fallback = self.settings.fallback.as_str(),
+            timeout_ms = u64::try_from(self.settings.timeout.as_millis()).unwrap_or(u64::MAX),
+            "rate limits are counted in this store for every replica that uses it"
+        );
         if tokio::runtime::Handle::try_current().is_err() {
             return;
         }

@@ -116,4 +116,7 @@ async fn the_store_is_logged_without_its_password() {
         assert!(line.contains(&named), "{line}");
     }
     assert!(lost.iter().all(|l| l.contains("\"fallback\":\"local\"")), "{lost:?}");
+    let started: Vec<&str> = text.lines().filter(|l| l.contains("rate limits are counted in this store")).collect();
+    assert_eq!(started.len(), 2, "{text}");
+    assert!(started.iter().all(|l| l.contains(&named) && l.contains("\"timeout_ms\":100")), "{started:?}");
 }
