@@ -232,6 +232,9 @@ pub(crate) struct SharedStore {
 
 impl SharedStore {
     pub(crate) fn new(settings: LimitsStore) -> SharedStore {
+        // The redis crate builds its rustls client with the process's default provider: make
+        // it ring, the one the server's own TLS uses (a no-op when one is already installed).
+        let _ = tokio_rustls::rustls::crypto::ring::default_provider().install_default();
         SharedStore {
             settings,
             connection: OnceLock::new(),
