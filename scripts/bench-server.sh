@@ -7,16 +7,23 @@
 #
 # Environment: DURATION (s per route, default 30), CONNECTIONS (32), PORT (18089),
 # BENCH_LOG=null|file|off (server logs: formatted and discarded (default), written to a file
-# in the temp dir, or turned off with RUST_LOG=warn).
+# in the temp dir, or turned off with RUST_LOG=warn),
+# BENCH_LIMITS=none|local|redis (default none: demo mode, anonymous; local: one app with
+# API-key auth and a per-caller rule limit of 1000000/s, so nothing is refused, counted in
+# memory; redis: the same counted in a redis-server this script starts on REDIS_PORT (18090)
+# of 127.0.0.1 with no persistence, and stops at the end).
 #
-# The server runs in demo mode (no configuration) on 127.0.0.1, beside wrk on the same
-# machine; it is stopped with SIGTERM at the end and must exit 0 (graceful shutdown).
+# The server runs on 127.0.0.1, beside wrk on the same machine (demo mode unless
+# BENCH_LIMITS is set); it is stopped with SIGTERM at the end and must exit 0 (graceful
+# shutdown).
 set -euo pipefail
 
 DURATION="${DURATION:-30}"
 CONNECTIONS="${CONNECTIONS:-32}"
 PORT="${PORT:-18089}"
 BENCH_LOG="${BENCH_LOG:-null}"
+BENCH_LIMITS="${BENCH_LIMITS:-none}"
+REDIS_PORT="${REDIS_PORT:-18090}"
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 TARGET_DIR="${CARGO_TARGET_DIR:-$ROOT/target}"
 
@@ -32,25 +39,82 @@ BIN="$TARGET_DIR/release/examples/serve"
 
 WORK="$(mktemp -d)"
 SERVER_PID=""
+REDIS_PID=""
 cleanup() {
     if [[ -n "$SERVER_PID" ]] && kill -0 "$SERVER_PID" 2>/dev/null; then
         kill -TERM "$SERVER_PID" 2>/dev/null || true
         wait "$SERVER_PID" 2>/dev/null || true
     fi
+    if [[ -n "$REDIS_PID" ]] && kill -0 "$REDIS_PID" 2>/dev/null; then
+        kill -TERM "$REDIS_PID" 2>/dev/null || true
+        wait "$REDIS_PID" 2>/dev/null || true
+    fi
     rm -rf "$WORK"
 }
 trap cleanup EXIT
 
-cat >"$WORK/fetch.lua" <<'EOF'
+random_hex() { od -An -N16 -tx1 /dev/urandom | tr -d ' \n'; }
+# An API key for the BENCH_LIMITS runs (a throwaway: the configuration holds its SHA-256).
+BENCH_KEY="agtk_bench_$(random_hex)"
+KEY_HEADER=""
+if [[ "$BENCH_LIMITS" != none ]]; then
+    KEY_HEADER="wrk.headers[\"X-Api-Key\"] = \"$BENCH_KEY\""
+fi
+cat >"$WORK/fetch.lua" <<EOF
 wrk.method = "POST"
 wrk.body   = '{"uid":1234,"ChannelName":"bench","role":1}'
 wrk.headers["Content-Type"] = "application/json"
+$KEY_HEADER
 EOF
-cat >"$WORK/v1.lua" <<'EOF'
+cat >"$WORK/v1.lua" <<EOF
 wrk.method = "POST"
 wrk.body   = '{"service":"rtc","channel":"bench","uid":1234,"role":"publisher","expire":3600}'
 wrk.headers["Content-Type"] = "application/json"
+$KEY_HEADER
 EOF
+
+CONFIG_ARGS=()
+case "$BENCH_LIMITS" in
+    none) ;;
+    local | redis)
+        STORE=""
+        if [[ "$BENCH_LIMITS" == redis ]]; then
+            if ! command -v redis-server >/dev/null 2>&1; then
+                echo "installing redis-server (Debian package)…" >&2
+                apt-get update -qq >/dev/null
+                DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server >/dev/null
+            fi
+            redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --save '' --appendonly no --loglevel warning \
+                >"$WORK/redis.log" 2>&1 &
+            REDIS_PID=$!
+            for _ in $(seq 1 50); do
+                if (exec 3<>"/dev/tcp/127.0.0.1/$REDIS_PORT") 2>/dev/null; then break; fi
+                sleep 0.1
+            done
+            STORE="limits_store = \"redis://127.0.0.1:$REDIS_PORT\""
+        fi
+        random_hex >"$WORK/certificate"
+        chmod 600 "$WORK/certificate"
+        cat >"$WORK/agtoken.toml" <<EOF
+$STORE
+[[apps]]
+app_id = "$(random_hex)"
+app_certificate_file = "certificate"
+auth = "api_key"
+[[apps.api_keys]]
+name = "bench"
+sha256 = "$(printf %s "$BENCH_KEY" | sha256sum | cut -d' ' -f1)"
+[[apps.policy]]
+name = "bench"
+api_keys = ["bench"]
+services = ["rtc"]
+channels = ["bench"]
+rate_limit = "1000000/s"
+EOF
+        CONFIG_ARGS=(--config "$WORK/agtoken.toml")
+        ;;
+    *) echo "BENCH_LIMITS must be none, local or redis" >&2; exit 2 ;;
+esac
 
 case "$BENCH_LOG" in
     null) LOG_TARGET=/dev/null; RUST_LOG_VALUE=info ;;
@@ -61,7 +125,7 @@ esac
 
 # Demo mode: no app configured anywhere (no env credentials, no .env in the working dir).
 (cd "$WORK" && exec env -u APP_ID -u APP_CERTIFICATE -u AGORA_APP_ID -u AGORA_APP_CERTIFICATE -u AGTOKEN_CONFIG \
-    RUST_LOG="$RUST_LOG_VALUE" "$BIN" --host 127.0.0.1 --port "$PORT" >"$LOG_TARGET" 2>"$WORK/stderr.log") &
+    RUST_LOG="$RUST_LOG_VALUE" "$BIN" --host 127.0.0.1 --port "$PORT" "${CONFIG_ARGS[@]}" >"$LOG_TARGET" 2>"$WORK/stderr.log") &
 SERVER_PID=$!
 for _ in $(seq 1 50); do
     if curl -fsS "http://127.0.0.1:$PORT/healthz" >/dev/null 2>&1; then break; fi
@@ -70,6 +134,9 @@ done
 curl -fsS "http://127.0.0.1:$PORT/healthz" >/dev/null
 
 rss_kib() { awk '/^VmRSS/ {print $2}' "/proc/$SERVER_PID/status"; }
+# CPU time (user + system) of a process so far, in clock ticks.
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+TICKS="$(getconf CLK_TCK)"
 hwm_kib() { awk '/^VmHWM/ {print $2}' "/proc/$SERVER_PID/status"; }
 
 run() {
@@ -86,13 +153,21 @@ run() {
     printf '%-18s %12s req/s   p50 %8s   p99 %8s   non-2xx %s %s\n' "$path" "$rps" "$p50" "$p99" "${non2xx:-0}" "$errors"
 }
 
-echo "machine: $(nproc) cores; wrk -t1 -c$CONNECTIONS -d${DURATION}s --latency; server logs: $BENCH_LOG" >&2
+echo "machine: $(nproc) cores; wrk -t1 -c$CONNECTIONS -d${DURATION}s --latency; server logs: $BENCH_LOG; limits: $BENCH_LIMITS" >&2
 echo "RSS at start: $(( $(rss_kib) / 1024 )) MiB"
 run fetch /fetch_rtc_token "$WORK/fetch.lua"
 run v1 /v1/tokens "$WORK/v1.lua"
 echo "RSS after $((2 * DURATION)) s of load: $(( $(rss_kib) / 1024 )) MiB (peak $(( $(hwm_kib) / 1024 )) MiB)"
 issued="$(curl -fsS "http://127.0.0.1:$PORT/metrics" | awk '/^agtoken_tokens_issued_total\{service="rtc",version="007"\}/ {print $2}')"
 echo "tokens issued (from /metrics): $issued"
+per_request() { awk -v t="$1" -v hz="$TICKS" -v n="$issued" 'BEGIN {printf "%.1f s of CPU, %.1f us per token request", t / hz, t / hz / n * 1e6}'; }
+echo "server: $(per_request "$(cpu_ticks "$SERVER_PID")")"
+if [[ -n "$REDIS_PID" ]]; then
+    echo "redis-server: $(per_request "$(cpu_ticks "$REDIS_PID")")"
+fi
+if [[ "$BENCH_LIMITS" != none ]]; then
+    curl -fsS "http://127.0.0.1:$PORT/metrics" | grep -E '^agtoken_(rate_limit_decisions|limits_store)' || true
+fi
 
 kill -TERM "$SERVER_PID"
 status=0

@@ -23,6 +23,11 @@
 //! | `AGTOKEN_MAX_CONNECTIONS` | most connections open at once (default 768) |
 //! | `AGTOKEN_FIRST_REQUEST_TIMEOUT` | seconds from accept to the first request (default 10) |
 //! | `AGTOKEN_IDLE_TIMEOUT` | seconds a connection may idle (default 30) |
+//! | `AGTOKEN_LIMITS_STORE` | `redis://HOST:PORT[/DB]` or `rediss://…`: rate limits shared by every replica |
+//! | `AGTOKEN_LIMITS_STORE_PASSWORD_FILE` | a file holding its password (AUTH) |
+//! | `AGTOKEN_LIMITS_STORE_CA_FILE` | PEM CA certificates to trust for `rediss://` instead of the system's |
+//! | `AGTOKEN_LIMITS_STORE_FALLBACK` | `local` (default) or `refuse`: when the store does not answer |
+//! | `AGTOKEN_LIMITS_STORE_TIMEOUT_MS` | deadline of one call to the store (default 100) |
 //!
 //! Several apps: a TOML file (see [`FileConfig`] and the crate README). With no app anywhere
 //! the server runs in **demo mode** with a throwaway app id and certificate.
@@ -38,6 +43,7 @@ use serde::Deserialize;
 use crate::auth::{Auth, FileApiKey, FileJwt};
 use crate::error::ServerError;
 use crate::limit::Rate;
+use crate::limit_store::{Fallback, LimitsStore};
 use crate::policy::{FileRule, Rule};
 use crate::secrets::read_secret_file;
 use crate::tls::TlsSettings;
@@ -210,6 +216,9 @@ pub struct Config {
     /// A header that carries the client's address (set by the proxy in front; its last
     /// entry is used). Unset: the peer address.
     pub client_ip_header: Option<HeaderName>,
+    /// The shared rate-limit store: the per-caller and per-address limits count once for
+    /// every replica that uses it. Unset: each replica counts in its own memory.
+    pub limits_store: Option<LimitsStore>,
     /// Start-up warnings (secrets files readable by others, auth without audience, …),
     /// logged when the server starts.
     pub warnings: Vec<String>,
@@ -234,6 +243,7 @@ impl Config {
             tls: None,
             per_ip_rate_limit: None,
             client_ip_header: None,
+            limits_store: None,
             warnings: Vec::new(),
         }
     }
@@ -429,6 +439,17 @@ impl Config {
                 ServerError::config(&file_name, "client_ip_header", format!("{name:?} is not a header name"))
             })?);
         }
+        config.limits_store = limits_store(env, &file_cfg, &file_name, &base_dir, &mut warnings)?;
+        if config.limits_store.is_some()
+            && config.per_ip_rate_limit.is_none()
+            && config.apps.iter().all(|a| a.rate_limit.is_none() && a.policy.iter().all(|r| r.rate_limit.is_none()))
+        {
+            warnings.push(
+                "limits_store is set but no rate limit is configured (per_ip_rate_limit, rate_limit): \
+                 nothing is counted in it"
+                    .to_owned(),
+            );
+        }
         for (i, app) in config.apps.iter().enumerate() {
             if app.auth.is_none() && !config.demo {
                 warnings.push(format!(
@@ -440,6 +461,93 @@ impl Config {
         config.warnings = warnings;
         Ok(config)
     }
+}
+
+/// The `limits_store` settings: environment over file. Each error names the setting.
+fn limits_store(
+    env: &Env,
+    file_cfg: &FileConfig,
+    file_name: &str,
+    base_dir: &Path,
+    warnings: &mut Vec<String>,
+) -> Result<Option<LimitsStore>, ServerError> {
+    // (value, where it came from, the setting's name there)
+    let text = |var: &str, key: &str, file_value: Option<String>| -> Option<(String, String, String)> {
+        match env.get(var) {
+            Some((v, src)) => Some((v.trim().to_owned(), src.describe().to_owned(), var.to_owned())),
+            None => file_value.map(|v| (v, file_name.to_owned(), key.to_owned())),
+        }
+    };
+    let path = |var: &str, key: &str, file_value: &Option<PathBuf>| -> Option<(PathBuf, String, String)> {
+        match env.get(var) {
+            Some((v, src)) => Some((PathBuf::from(v.trim()), src.describe().to_owned(), var.to_owned())),
+            None => file_value
+                .as_ref()
+                .map(|p| (crate::auth::resolve_path(base_dir, p), file_name.to_owned(), key.to_owned())),
+        }
+    };
+    let url = text("AGTOKEN_LIMITS_STORE", "limits_store", file_cfg.limits_store.clone());
+    let password =
+        path("AGTOKEN_LIMITS_STORE_PASSWORD_FILE", "limits_store_password_file", &file_cfg.limits_store_password_file);
+    let ca = path("AGTOKEN_LIMITS_STORE_CA_FILE", "limits_store_ca_file", &file_cfg.limits_store_ca_file);
+    let fallback =
+        text("AGTOKEN_LIMITS_STORE_FALLBACK", "limits_store_fallback", file_cfg.limits_store_fallback.clone());
+    let timeout = text(
+        "AGTOKEN_LIMITS_STORE_TIMEOUT_MS",
+        "limits_store_timeout_ms",
+        file_cfg.limits_store_timeout_ms.map(|ms| ms.to_string()),
+    );
+    let Some((url, source, field)) = url else {
+        let given = [
+            password.as_ref().map(|p| (&p.1, &p.2)),
+            ca.as_ref().map(|p| (&p.1, &p.2)),
+            fallback.as_ref().map(|f| (&f.1, &f.2)),
+            timeout.as_ref().map(|t| (&t.1, &t.2)),
+        ]
+        .into_iter()
+        .flatten()
+        .next();
+        return match given {
+            Some((source, field)) => Err(ServerError::config(
+                source.as_str(),
+                field.as_str(),
+                "given without limits_store (AGTOKEN_LIMITS_STORE)",
+            )),
+            None => Ok(None),
+        };
+    };
+    let password = match &password {
+        Some((path, source, field)) => Some(read_secret_file(path, source, field, warnings)?),
+        None => None,
+    };
+    let ca_pem = match &ca {
+        Some((path, source, field)) => {
+            let pem = std::fs::read(path)
+                .map_err(|e| ServerError::config(source, field, format!("cannot read {}: {e}", path.display())))?;
+            if !String::from_utf8_lossy(&pem).contains("-----BEGIN CERTIFICATE-----") {
+                return Err(ServerError::config(source, field, format!("{} holds no PEM certificate", path.display())));
+            }
+            Some(pem)
+        }
+        None => None,
+    };
+    let mut store = LimitsStore::new(&url, password.as_deref(), ca_pem.as_deref()).map_err(|m| {
+        // The message never repeats the URL, which may carry a password.
+        match (&ca, m.starts_with("TLS settings") || m.contains("CA file")) {
+            (Some((_, ca_source, ca_field)), true) => ServerError::config(ca_source, ca_field, m),
+            _ => ServerError::config(&source, &field, m),
+        }
+    })?;
+    if let Some((text, source, field)) = fallback {
+        store.fallback = Fallback::parse(&text).map_err(|m| ServerError::config(source, field, m))?;
+    }
+    if let Some((text, source, field)) = timeout {
+        let ms: u64 = text.parse().ok().filter(|ms| (1..=10_000).contains(ms)).ok_or_else(|| {
+            ServerError::config(&source, &field, format!("must be 1..=10000 milliseconds, got {text:?}"))
+        })?;
+        store.timeout = Duration::from_millis(ms);
+    }
+    Ok(Some(store))
 }
 
 const APP_ID_VARS: &[&str] = &["AGORA_APP_ID", "APP_ID"];
@@ -822,6 +930,16 @@ pub struct FileConfig {
     pub per_ip_rate_limit_burst: Option<u32>,
     /// The header that carries the client address behind a proxy (e.g. `X-Forwarded-For`).
     pub client_ip_header: Option<String>,
+    /// The shared rate-limit store, `redis://HOST:PORT[/DB]` or `rediss://…`.
+    pub limits_store: Option<String>,
+    /// A file holding the store's password (AUTH).
+    pub limits_store_password_file: Option<PathBuf>,
+    /// PEM CA certificates to trust for `rediss://` (instead of the system's roots).
+    pub limits_store_ca_file: Option<PathBuf>,
+    /// `"local"` (default) or `"refuse"`: what to do when the store does not answer.
+    pub limits_store_fallback: Option<String>,
+    /// Deadline of one call to the store, milliseconds (default 100).
+    pub limits_store_timeout_ms: Option<u64>,
     /// App id of the default app.
     pub default_app: Option<String>,
     /// The apps.

@@ -2,6 +2,12 @@
 //! per-address rate limit, or TLS):
 //!
 //! - the per-address rate limit of the API routes, before the route runs (429 + `Retry-After`);
+//! - with a shared rate-limit store (`limits_store`), the per-caller limit too: the store is
+//!   asked here, where the request may wait for it, and `issue.rs` (synchronous) takes the
+//!   decision from the request context. The caller is authenticated here for the app the route
+//!   will issue for (the default app, or on `/v1/tokens` the body's `app_id`), and that result
+//!   is what `issue.rs` uses. A store that gives no answer with fallback `refuse` is a 503 +
+//!   `Retry-After` here, before the route runs;
 //! - the request context of every other route: the credential headers and the client address,
 //!   in a task-local that [`AppState::issue`](crate::state::AppState) reads. The check itself
 //!   is in `issue.rs`, the one place every token goes through; a route that issues without
@@ -21,6 +27,7 @@ use axum::response::{IntoResponse, Response};
 use crate::auth::{Caller, Credentials};
 use crate::error::ApiError;
 use crate::limit::retry_after_secs;
+use crate::limit_store::{Verdict, OPEN_FOR};
 use crate::state::AppState;
 
 tokio::task_local! {
@@ -40,9 +47,15 @@ pub(crate) struct RequestCtx {
     pub(crate) caller: RefCell<Authenticated>,
     /// The per-caller limit was charged for this request.
     pub(crate) charged: Cell<bool>,
+    /// The shared store's per-caller decision, made before the route ran: (app index, rule
+    /// index, admitted or the wait).
+    pub(crate) precharged: Cell<Option<Precharged>>,
     pub(crate) retry_after: Cell<Option<u64>>,
     pub(crate) unauthenticated: Cell<bool>,
 }
+
+/// A per-caller decision of the shared store: (app index, rule index, admitted or the wait).
+pub(crate) type Precharged = (usize, usize, Result<(), std::time::Duration>);
 
 impl RequestCtx {
     pub(crate) fn credentials(&self) -> Credentials<'_> {
@@ -108,27 +121,48 @@ pub(crate) async fn guard(State(state): State<AppState>, req: Request, next: Nex
     let mut response = 'answer: {
         if limited {
             if let (Some(limiter), Some(ip)) = (state.per_ip_limiter(), client) {
-                if let Err(wait) = limiter.check(&ip) {
-                    let secs = retry_after_secs(wait);
-                    let reason =
-                        format!("rate limit of {} per client address exceeded; retry in {secs} s", limiter.rate());
-                    crate::audit::refused_early(route.unwrap_or("-"), client, 429, &reason);
-                    state.metrics().refused();
-                    let mut r = ApiError::new(StatusCode::TOO_MANY_REQUESTS, "rate_limited", reason).into_response();
-                    r.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(secs));
-                    break 'answer r;
+                match state.limit(limiter, &ip).await {
+                    Verdict::Allowed => {}
+                    Verdict::Wait(wait) => {
+                        let secs = retry_after_secs(wait);
+                        let reason =
+                            format!("rate limit of {} per client address exceeded; retry in {secs} s", limiter.rate());
+                        crate::audit::refused_early(route.unwrap_or("-"), client, 429, &reason);
+                        state.metrics().refused();
+                        let mut r =
+                            ApiError::new(StatusCode::TOO_MANY_REQUESTS, "rate_limited", reason).into_response();
+                        r.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(secs));
+                        break 'answer r;
+                    }
+                    Verdict::Unavailable => break 'answer store_unavailable(&state, route, client),
                 }
             }
         }
         if !issuing {
             break 'answer next.run(req).await;
         }
+        let authorization = req.headers().get(header::AUTHORIZATION).cloned();
+        let api_key = req.headers().get("x-api-key").cloned();
+        let (req, caller, precharged) = if state.limits_store().is_some() {
+            let (req, app) = app_of(&state, route, req).await;
+            let credentials = Credentials {
+                authorization: authorization.as_ref().map(HeaderValue::as_bytes),
+                api_key: api_key.as_ref().map(HeaderValue::as_bytes),
+            };
+            match precharge(&state, app, &credentials).await {
+                Ok((caller, precharged)) => (req, caller, precharged),
+                Err(()) => break 'answer store_unavailable(&state, route, client),
+            }
+        } else {
+            (req, None, None)
+        };
         let ctx = RequestCtx {
             client,
-            authorization: req.headers().get(header::AUTHORIZATION).cloned(),
-            api_key: req.headers().get("x-api-key").cloned(),
-            caller: RefCell::new(None),
+            authorization,
+            api_key,
+            caller: RefCell::new(caller),
             charged: Cell::new(false),
+            precharged: Cell::new(precharged),
             retry_after: Cell::new(None),
             unauthenticated: Cell::new(false),
         };
@@ -152,4 +186,84 @@ pub(crate) async fn guard(State(state): State<AppState>, req: Request, next: Nex
         response.headers_mut().insert(header::STRICT_TRANSPORT_SECURITY, HSTS);
     }
     response
+}
+
+/// 503 + `Retry-After` when the shared store gave no answer and the fallback is `refuse`.
+fn store_unavailable(state: &AppState, route: Option<&str>, client: Option<IpAddr>) -> Response {
+    let secs = OPEN_FOR.as_secs().max(1);
+    let reason = format!("the rate-limit store is unavailable; retry in {secs} s");
+    crate::audit::refused_early(route.unwrap_or("-"), client, 503, &reason);
+    state.metrics().refused();
+    let mut r = ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", reason).into_response();
+    r.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(secs));
+    r
+}
+
+/// The index of the app an issuing route will issue for: the default app, except on
+/// `/v1/tokens` with several apps, where the body says (`app_id`, or `structure.app_id`; the
+/// route refuses a request where both are given and differ, or that names an unknown app,
+/// before it issues anything). The body is read here (at most the body limit plus one byte,
+/// so that the route still answers 413 over it) and handed on unchanged.
+async fn app_of(state: &AppState, route: Option<&str>, req: Request) -> (Request, usize) {
+    use http_body_util::BodyExt as _;
+
+    if route != Some("/v1/tokens") || state.apps().len() < 2 {
+        return (req, 0);
+    }
+    let limit = state.config().body_limit;
+    let (parts, mut body) = req.into_parts();
+    let mut bytes = Vec::new();
+    while bytes.len() <= limit {
+        match body.frame().await {
+            Some(Ok(frame)) => {
+                if let Ok(data) = frame.into_data() {
+                    bytes.extend_from_slice(&data);
+                }
+            }
+            // The route answers what it would for a body cut short (or too long).
+            Some(Err(_)) | None => break,
+        }
+    }
+    // Parsed as the route parses it (a JSON object; the last of repeated keys counts), and
+    // read as it reads it: `structure.app_id` when it is a string, else `app_id`.
+    let named = match serde_json::from_slice::<serde_json::Value>(&bytes) {
+        Ok(serde_json::Value::Object(map)) => {
+            let inner = map.get("structure").and_then(|s| s.get("app_id")).and_then(serde_json::Value::as_str);
+            inner.or_else(|| map.get("app_id").and_then(serde_json::Value::as_str)).map(str::to_owned)
+        }
+        _ => None,
+    };
+    let index = named.and_then(|id| state.apps().iter().position(|a| a.id() == id)).unwrap_or(0);
+    (Request::from_parts(parts, axum::body::Body::from(bytes)), index)
+}
+
+/// With a shared store: authenticates the caller for app `index` and, when the rule that
+/// selects it has a per-caller limit, asks the store. Gives the authentication result (which
+/// `issue.rs` reuses) and the decision; `Err` when the store gave no answer and the fallback
+/// is `refuse`. A refusal by authentication or policy is left to `issue.rs`.
+async fn precharge(
+    state: &AppState,
+    index: usize,
+    credentials: &Credentials<'_>,
+) -> Result<(Authenticated, Option<Precharged>), ()> {
+    let app = &state.apps()[index];
+    if app.cfg.auth.is_none() {
+        return Ok((None, None));
+    }
+    let result = app.cfg.auth.authenticate(credentials, state.now().as_secs()).map(Arc::new);
+    let authenticated = Some((index, result.clone()));
+    let Ok(caller) = result else {
+        return Ok((authenticated, None));
+    };
+    let Some(limiter) = crate::policy::select(&app.cfg.policy, &caller)
+        .and_then(|(rule, _)| app.limiter(rule).map(|limiter| (rule, limiter)))
+    else {
+        return Ok((authenticated, None));
+    };
+    let (rule, limiter) = limiter;
+    match state.limit(limiter, &caller.id).await {
+        Verdict::Allowed => Ok((authenticated, Some((index, rule, Ok(()))))),
+        Verdict::Wait(wait) => Ok((authenticated, Some((index, rule, Err(wait))))),
+        Verdict::Unavailable => Err(()),
+    }
 }

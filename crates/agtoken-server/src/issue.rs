@@ -256,7 +256,7 @@ impl AppState {
             };
             if !ctx.charged.replace(true) {
                 if let Some(limiter) = app.limiter(rule_index) {
-                    if let Err(wait) = limiter.check(&caller.id) {
+                    if let Err(wait) = self.charge_caller(ctx, (index, rule_index), limiter, &caller.id) {
                         let secs = retry_after_secs(wait);
                         ctx.retry_after.set(Some(secs));
                         let message = format!(

@@ -30,6 +30,7 @@ pub mod error;
 pub mod health;
 pub mod issue;
 pub mod limit;
+pub mod limit_store;
 pub mod metrics;
 pub mod openapi;
 pub mod policy;

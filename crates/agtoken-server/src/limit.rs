@@ -1,9 +1,11 @@
 //! Rate limits: GCRA (the `governor` crate), keyed by caller or by client address.
 //!
 //! A limit is written `"30/min"` (also `/s`, `/h`) with an optional burst (default: the count,
-//! i.e. the whole allowance at once). Limits live in this process's memory: **they are per
-//! replica**, so N replicas behind a load balancer let through up to N times the configured
-//! rate. A refusal says when to come back (`Retry-After`).
+//! i.e. the whole allowance at once). Without `limits_store`, limits live in this process's
+//! memory: **they are per replica**, so N replicas behind a load balancer let through up to N
+//! times the configured rate. With it, the same GCRA runs in Redis for the whole fleet
+//! (`limit_store.rs`), and this in-memory limiter is the fallback. A refusal says when to come
+//! back (`Retry-After`).
 
 use std::fmt;
 use std::hash::Hash;
@@ -75,16 +77,25 @@ const SWEEP_EVERY: u64 = 4096;
 /// One rate per key (caller id, client address), in this replica's memory.
 pub(crate) struct Limiter<K: Hash + Eq + Clone> {
     rate: Rate,
+    /// What this limiter counts, in the shared store's keys (`ip`, `APP_ID:rule:N`, `APP_ID:app`).
+    scope: String,
     inner: RateLimiter<K, DashMapStateStore<K>, MonotonicClock>,
     clock: MonotonicClock,
     checks: AtomicU64,
 }
 
 impl<K: Hash + Eq + Clone> Limiter<K> {
+    #[cfg(test)]
     pub(crate) fn new(rate: Rate) -> Self {
+        Limiter::scoped(rate, String::new())
+    }
+
+    /// A limiter whose keys in the shared store are `scope:KEY`.
+    pub(crate) fn scoped(rate: Rate, scope: String) -> Self {
         let clock = MonotonicClock;
         Limiter {
             rate,
+            scope,
             inner: RateLimiter::dashmap_with_clock(rate.quota(), clock.clone()),
             clock,
             checks: AtomicU64::new(0),
@@ -93,6 +104,14 @@ impl<K: Hash + Eq + Clone> Limiter<K> {
 
     pub(crate) fn rate(&self) -> Rate {
         self.rate
+    }
+
+    /// The shared store's key for `key`.
+    pub(crate) fn store_key(&self, key: &K) -> String
+    where
+        K: fmt::Display,
+    {
+        format!("{}:{key}", self.scope)
     }
 
     /// Takes one request from `key`'s allowance, or says how long until one is free.

@@ -6,7 +6,7 @@
 //! allocation on the request path, and the text format is a few dozen lines to write.
 
 use std::fmt::Write as _;
-use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::atomic::{AtomicU64, AtomicU8, Ordering::Relaxed};
 use std::time::Duration;
 
 use agtoken::Version;
@@ -111,6 +111,14 @@ pub struct Metrics {
     connections_open: AtomicU64,
     connection_limit_hits: AtomicU64,
     accept_errors: AtomicU64,
+    /// Rate-limit decisions `[store][outcome]`: store 0 = redis, 1 = local; outcome 0 = allowed, 1 = refused.
+    limit_decisions: [[AtomicU64; 2]; 2],
+    /// Calls to the shared store that failed or missed their deadline.
+    store_errors: AtomicU64,
+    /// Decisions made without the shared store, by fallback: 0 = local, 1 = refuse.
+    store_fallbacks: [AtomicU64; 2],
+    /// The shared store: 0 not configured, 1 up, 2 down.
+    store_up: AtomicU8,
     started: std::time::Instant,
 }
 
@@ -123,6 +131,10 @@ impl Default for Metrics {
             connections_open: AtomicU64::new(0),
             connection_limit_hits: AtomicU64::new(0),
             accept_errors: AtomicU64::new(0),
+            limit_decisions: std::array::from_fn(|_| [AtomicU64::new(0), AtomicU64::new(0)]),
+            store_errors: AtomicU64::new(0),
+            store_fallbacks: [AtomicU64::new(0), AtomicU64::new(0)],
+            store_up: AtomicU8::new(0),
             started: std::time::Instant::now(),
         }
     }
@@ -174,6 +186,26 @@ impl Metrics {
     /// `accept` failed (e.g. out of file descriptors).
     pub(crate) fn accept_error(&self) {
         self.accept_errors.fetch_add(1, Relaxed);
+    }
+
+    /// Counts one rate-limit decision, made in Redis (`shared`) or in this replica's memory.
+    pub fn limit_decision(&self, shared: bool, allowed: bool) {
+        self.limit_decisions[usize::from(!shared)][usize::from(!allowed)].fetch_add(1, Relaxed);
+    }
+
+    /// Counts one failed call to the shared store (error or deadline).
+    pub fn limits_store_error(&self) {
+        self.store_errors.fetch_add(1, Relaxed);
+    }
+
+    /// Counts one decision made without the shared store: in memory (`local`) or refused.
+    pub fn limits_store_fallback(&self, local: bool) {
+        self.store_fallbacks[usize::from(!local)].fetch_add(1, Relaxed);
+    }
+
+    /// Sets the shared store's state (`None`: not configured).
+    pub fn set_limits_store_up(&self, up: Option<bool>) {
+        self.store_up.store(up.map_or(0, |up| if up { 1 } else { 2 }), Relaxed);
     }
 
     /// Total tokens issued so far (all services counted once per token service).
@@ -245,6 +277,34 @@ impl Metrics {
         out.push_str("# HELP agtoken_accept_errors_total Failed accepts (e.g. out of file descriptors).\n");
         out.push_str("# TYPE agtoken_accept_errors_total counter\n");
         let _ = writeln!(out, "agtoken_accept_errors_total {}", self.accept_errors.load(Relaxed));
+        out.push_str("# HELP agtoken_rate_limit_decisions_total Rate-limit decisions, by where they were made (redis: the shared store, local: this replica's memory) and outcome.\n");
+        out.push_str("# TYPE agtoken_rate_limit_decisions_total counter\n");
+        for (store, counters) in ["redis", "local"].iter().zip(&self.limit_decisions) {
+            for (outcome, counter) in ["allowed", "refused"].iter().zip(counters) {
+                let n = counter.load(Relaxed);
+                let _ =
+                    writeln!(out, "agtoken_rate_limit_decisions_total{{store=\"{store}\",outcome=\"{outcome}\"}} {n}");
+            }
+        }
+        out.push_str("# HELP agtoken_limits_store_errors_total Calls to the shared rate-limit store that failed or missed their deadline.\n");
+        out.push_str("# TYPE agtoken_limits_store_errors_total counter\n");
+        let _ = writeln!(out, "agtoken_limits_store_errors_total {}", self.store_errors.load(Relaxed));
+        out.push_str("# HELP agtoken_limits_store_fallbacks_total Rate-limit decisions made without the shared store, by fallback.\n");
+        out.push_str("# TYPE agtoken_limits_store_fallbacks_total counter\n");
+        for (fallback, counter) in ["local", "refuse"].iter().zip(&self.store_fallbacks) {
+            let _ = writeln!(
+                out,
+                "agtoken_limits_store_fallbacks_total{{fallback=\"{fallback}\"}} {}",
+                counter.load(Relaxed)
+            );
+        }
+        match self.store_up.load(Relaxed) {
+            0 => {}
+            state => {
+                out.push_str("# HELP agtoken_limits_store_up 1 while the shared rate-limit store answers, 0 while decisions are made without it.\n# TYPE agtoken_limits_store_up gauge\n");
+                let _ = writeln!(out, "agtoken_limits_store_up {}", u8::from(state == 1));
+            }
+        }
         out.push_str("# HELP agtoken_apps Apps configured.\n# TYPE agtoken_apps gauge\n");
         let _ = writeln!(out, "agtoken_apps {apps}");
         out.push_str(

@@ -9,6 +9,7 @@ use agtoken::{CertificateSet, Clock, OsSalt, SaltSource, SystemClock, UnixTime};
 
 use crate::config::{AppConfig, Config};
 use crate::limit::Limiter;
+use crate::limit_store::SharedStore;
 use crate::metrics::Metrics;
 
 /// What every handler shares. Cheap to clone (one `Arc`).
@@ -26,6 +27,8 @@ pub(crate) struct Shared {
     pub(crate) ready: AtomicBool,
     /// The per-address rate limit, if configured.
     pub(crate) per_ip: Option<Limiter<IpAddr>>,
+    /// The shared rate-limit store (`limits_store`), if configured.
+    pub(crate) store: Option<SharedStore>,
     /// Whether the security layer is in the router (auth, per-address limit or TLS).
     pub(crate) guarded: bool,
 }
@@ -63,15 +66,22 @@ impl AppState {
                     Some(second) => CertificateSet::with_secondary(cfg.certificate.clone(), second.clone()),
                     None => CertificateSet::new(cfg.certificate.clone()),
                 };
+                let id = cfg.app_id.as_str();
                 App {
                     cfg: cfg.clone(),
                     certs,
-                    rule_limits: cfg.policy.iter().map(|r| r.rate_limit.map(Limiter::new)).collect(),
-                    default_limit: cfg.rate_limit.map(Limiter::new),
+                    rule_limits: (cfg.policy.iter().enumerate())
+                        .map(|(i, r)| r.rate_limit.map(|rate| Limiter::scoped(rate, format!("{id}:rule:{i}"))))
+                        .collect(),
+                    default_limit: cfg.rate_limit.map(|rate| Limiter::scoped(rate, format!("{id}:app"))),
                 }
             })
             .collect();
-        let per_ip = config.per_ip_rate_limit.map(Limiter::new);
+        let per_ip = config.per_ip_rate_limit.map(|rate| Limiter::scoped(rate, "ip".to_owned()));
+        let store = config.limits_store.clone().map(SharedStore::new);
+        if let Some(store) = &store {
+            store.connect_in_background();
+        }
         let guarded = per_ip.is_some() || config.tls.is_some() || config.apps.iter().any(|a| !a.auth.is_none());
         AppState {
             inner: Arc::new(Shared {
@@ -82,6 +92,7 @@ impl AppState {
                 salts,
                 ready: AtomicBool::new(true),
                 per_ip,
+                store,
                 guarded,
             }),
         }
@@ -105,6 +116,7 @@ impl AppState {
 
     /// The Prometheus text of the metrics.
     pub fn metrics_text(&self) -> String {
+        self.inner.metrics.set_limits_store_up(self.limits_store().map(|s| !s.is_down()));
         self.inner.metrics.render(self.inner.apps.len(), self.inner.config.demo)
     }
 
@@ -130,6 +142,15 @@ impl AppState {
 
     pub(crate) fn per_ip_limiter(&self) -> Option<&Limiter<IpAddr>> {
         self.inner.per_ip.as_ref()
+    }
+
+    /// The shared rate-limit store, if configured.
+    pub(crate) fn limits_store(&self) -> Option<&SharedStore> {
+        self.inner.store.as_ref()
+    }
+
+    pub(crate) fn apps(&self) -> &[App] {
+        &self.inner.apps
     }
 
     /// Whether the security layer (auth context, per-address limit, HSTS) is needed.

@@ -5,6 +5,7 @@ use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
+use crate::limit_store::Fallback;
 use crate::state::AppState;
 
 fn with_type(status: StatusCode, body: String, content_type: &'static str) -> Response {
@@ -18,13 +19,47 @@ pub(crate) async fn healthz() -> Response {
     with_type(StatusCode::OK, r#"{"status":"ok"}"#.to_owned(), "application/json")
 }
 
-/// `GET /readyz`: 200 while accepting work, 503 once shutdown has begun.
+/// `GET /readyz`: 200 while accepting work, 503 once shutdown has begun. With a shared
+/// rate-limit store, the store is checked (a PING, or the last failure while its breaker is
+/// open): unreachable with `limits_store_fallback = "refuse"` is 503 with the reason; with
+/// `"local"` the answer stays 200 and says `degraded`.
 pub(crate) async fn readyz(State(state): State<AppState>) -> Response {
-    let (status, body) = if state.is_ready() {
-        (StatusCode::OK, json!({"status": "ready", "apps": state.config().apps.len(), "demo": state.config().demo}))
-    } else {
-        (StatusCode::SERVICE_UNAVAILABLE, json!({"status": "draining"}))
-    };
+    if !state.is_ready() {
+        return with_type(
+            StatusCode::SERVICE_UNAVAILABLE,
+            json!({"status": "draining"}).to_string(),
+            "application/json",
+        );
+    }
+    let mut body = json!({"status": "ready", "apps": state.config().apps.len(), "demo": state.config().demo});
+    let mut status = StatusCode::OK;
+    if let Some(store) = state.limits_store() {
+        let settings = store.settings();
+        match store.check().await {
+            Ok(()) => body["limits_store"] = json!("up"),
+            Err((why, reason)) => {
+                if matches!(why, crate::limit_store::Unavailable::Failed) {
+                    state.metrics().limits_store_error();
+                }
+                body["limits_store"] = json!("down");
+                match settings.fallback {
+                    Fallback::Refuse => {
+                        status = StatusCode::SERVICE_UNAVAILABLE;
+                        body["status"] = json!("not_ready");
+                        body["reason"] = json!(format!(
+                            "rate-limit store unavailable ({reason}) and limits_store_fallback = \"refuse\""
+                        ));
+                    }
+                    Fallback::Local => {
+                        body["degraded"] = json!(format!(
+                            "rate-limit store unavailable ({reason}): limits count in each replica's memory \
+                             (limits_store_fallback = \"local\")"
+                        ));
+                    }
+                }
+            }
+        }
+    }
     with_type(status, body.to_string(), "application/json")
 }
 

@@ -14,4 +14,6 @@ mod jwt;
 mod limits;
 mod policy_property;
 mod readme;
+mod redis_server;
+mod shared_limits;
 mod tls;
