@@ -1,14 +1,16 @@
 //! Criterion benchmarks: token build and parse+verify, and beside them the floor — what the
 //! cryptography and encoding alone cost (3 × HMAC-SHA256, the deflate of the same content,
-//! base64) — with a general-purpose deflater for comparison.
+//! base64) — with general-purpose deflaters for comparison, fresh and with a reused state.
 //!
-//! `cargo bench -p agtoken --bench tokens` (numbers in the README).
+//! `cargo bench -p agtoken --features internals --bench tokens` (numbers in the README). The
+//! rows for the crate's own deflate/inflate need the `internals` feature (the module is private
+//! without it); without the feature the other rows still run.
 
 use std::hint::black_box;
 
-use agtoken::{
-    deflate, Action, AppCertificate, AppId, CertificateSet, FixedSalt, Role, RtcToken, Token, Uid, UnixTime,
-};
+#[cfg(feature = "internals")]
+use agtoken::deflate;
+use agtoken::{Action, AppCertificate, AppId, CertificateSet, FixedSalt, Role, RtcToken, Token, Uid, UnixTime};
 use base64::Engine as _;
 use criterion::{criterion_group, criterion_main, Criterion};
 use hmac::{Hmac, KeyInit, Mac};
@@ -63,23 +65,68 @@ fn benches(c: &mut Criterion) {
             black_box(m.finalize().into_bytes())
         })
     });
-    g.bench_function(format!("deflate {} bytes (agtoken)", content.len()), |b| {
+    let n = content.len();
+    #[cfg(feature = "internals")]
+    g.bench_function(format!("deflate {n} bytes (agtoken)"), |b| {
         b.iter(|| {
             let mut out = Vec::with_capacity(256);
             deflate::zlib_compress(black_box(&content), &mut out);
             black_box(out)
         })
     });
-    g.bench_function(format!("deflate {} bytes (miniz_oxide level 6)", content.len()), |b| {
-        b.iter(|| black_box(miniz_oxide::deflate::compress_to_vec_zlib(black_box(&content), 6)))
-    });
-    let mut compressed = Vec::new();
-    deflate::zlib_compress(&content, &mut compressed);
+    // General-purpose deflaters, zlib format, on the same content: miniz_oxide directly, zlib-rs
+    // through flate2 (its `zlib-rs` backend, see Cargo.toml). "fresh" builds the state per call
+    // (what `compress_to_vec_zlib` does); "reused" keeps one compressor and resets it between
+    // inputs, the best case for a server that keeps one per thread.
+    for level in [1u8, 6] {
+        g.bench_function(format!("deflate {n} bytes (miniz_oxide level {level}, fresh)"), |b| {
+            b.iter(|| black_box(miniz_oxide::deflate::compress_to_vec_zlib(black_box(&content), level)))
+        });
+        g.bench_function(format!("deflate {n} bytes (miniz_oxide level {level}, reused CompressorOxide)"), |b| {
+            use miniz_oxide::deflate::core::{compress, create_comp_flags_from_zip_params, CompressorOxide};
+            use miniz_oxide::deflate::core::{TDEFLFlush, TDEFLStatus};
+            let mut compressor = CompressorOxide::new(create_comp_flags_from_zip_params(level.into(), 15, 0));
+            let mut out = vec![0; 512];
+            b.iter(|| {
+                compressor.reset();
+                let (status, _, written) = compress(&mut compressor, black_box(&content), &mut out, TDEFLFlush::Finish);
+                assert_eq!(status, TDEFLStatus::Done);
+                black_box(&out[..written]);
+            })
+        });
+        g.bench_function(format!("deflate {n} bytes (flate2/zlib-rs level {level}, reused Compress)"), |b| {
+            let mut compressor = flate2::Compress::new(flate2::Compression::new(level.into()), true);
+            let mut out = Vec::with_capacity(512);
+            b.iter(|| {
+                compressor.reset();
+                out.clear();
+                let status =
+                    compressor.compress_vec(black_box(&content), &mut out, flate2::FlushCompress::Finish).unwrap();
+                assert_eq!(status, flate2::Status::StreamEnd);
+                black_box(&out);
+            })
+        });
+    }
+    // The token's own zlib stream (no need for the crate's deflater to get one).
+    let compressed = base64::engine::general_purpose::STANDARD.decode(&token[3..]).unwrap();
+    #[cfg(feature = "internals")]
     g.bench_function("inflate (agtoken)", |b| {
         b.iter(|| {
             let mut out = Vec::with_capacity(256);
             deflate::zlib_decompress(black_box(&compressed), &mut out, 1 << 20).unwrap();
             black_box(out)
+        })
+    });
+    g.bench_function("inflate (flate2/zlib-rs, reused Decompress)", |b| {
+        let mut decompressor = flate2::Decompress::new(true);
+        let mut out = Vec::with_capacity(512);
+        b.iter(|| {
+            decompressor.reset(true);
+            out.clear();
+            let status =
+                decompressor.decompress_vec(black_box(&compressed), &mut out, flate2::FlushDecompress::Finish).unwrap();
+            assert_eq!(status, flate2::Status::StreamEnd);
+            black_box(&out);
         })
     });
     g.bench_function("base64 encode", |b| {

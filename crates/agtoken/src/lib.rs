@@ -45,12 +45,20 @@
 //! Layout: [`v007`] and [`v006`] are the formats at the byte level (any structure the format
 //! allows); [`build`] holds the builders (what is sensible); [`verify`] parses, verifies and
 //! checks admission; [`spec`] is the JSON form shared by the CLI and the server.
+//!
+//! Cargo features: `internals` makes the crate's own zlib deflate/inflate (`agtoken::deflate`)
+//! public for the benchmarks and the fuzz targets. It is **not a stable API**: it may change or
+//! go away in any release, and it is hidden from the documentation.
 
 #[macro_use]
 mod macros;
 pub mod build;
+// Public only with the `internals` feature (benchmarks and fuzzing; not a stable API).
+#[cfg(feature = "internals")]
 #[doc(hidden)]
-pub mod deflate; // public for the benchmarks only: not a stable API
+pub mod deflate;
+#[cfg(not(feature = "internals"))]
+mod deflate;
 pub mod error;
 pub mod grant;
 pub mod ids;
