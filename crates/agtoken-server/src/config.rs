@@ -266,18 +266,8 @@ impl Config {
     /// `.env` in the current directory (if present), the TOML file of `--config` or
     /// `AGTOKEN_CONFIG` (if any).
     pub fn load(options: &ServeOptions) -> Result<Self, ServerError> {
-        let env = Env::from_process_and_dotenv(Path::new(".env"))?;
-        let path = options.config.clone().or_else(|| env.get("AGTOKEN_CONFIG").map(|(v, _)| PathBuf::from(v)));
-        let file = match path {
-            None => None,
-            Some(path) => {
-                let text = std::fs::read_to_string(&path)
-                    .map_err(|source| ServerError::ConfigFile { path: path.clone(), source })?;
-                Some((path, text))
-            }
-        };
-        let file_ref = file.as_ref().map(|(p, t)| (p.as_path(), t.as_str()));
-        Config::from_sources(options, &env, file_ref)
+        let (env, file) = read_sources(options)?;
+        Config::from_sources(options, &env, file.as_ref().map(|(p, t)| (p.as_path(), t.as_str())))
     }
 
     /// Builds the configuration from explicit sources (for tests and embedding): command-line
@@ -722,20 +712,27 @@ pub struct Endpoint {
     pub tls_cert_file: Option<PathBuf>,
 }
 
+/// The process environment with `.env` in the current directory, and the TOML file of
+/// `--config` or `AGTOKEN_CONFIG` (its path and text), as `serve` and `healthcheck` read them.
+fn read_sources(options: &ServeOptions) -> Result<(Env, Option<(PathBuf, String)>), ServerError> {
+    let env = Env::from_process_and_dotenv(Path::new(".env"))?;
+    let path = options.config.clone().or_else(|| env.get("AGTOKEN_CONFIG").map(|(v, _)| PathBuf::from(v)));
+    let file = match path {
+        None => None,
+        Some(path) => {
+            let text = std::fs::read_to_string(&path)
+                .map_err(|source| ServerError::ConfigFile { path: path.clone(), source })?;
+            Some((path, text))
+        }
+    };
+    Ok((env, file))
+}
+
 impl Endpoint {
     /// From the process environment, `.env` in the current directory and the TOML file of
     /// `--config` or `AGTOKEN_CONFIG`, as [`Config::load`] reads them.
     pub fn load(options: &ServeOptions) -> Result<Self, ServerError> {
-        let env = Env::from_process_and_dotenv(Path::new(".env"))?;
-        let path = options.config.clone().or_else(|| env.get("AGTOKEN_CONFIG").map(|(v, _)| PathBuf::from(v)));
-        let file = match path {
-            None => None,
-            Some(path) => {
-                let text = std::fs::read_to_string(&path)
-                    .map_err(|source| ServerError::ConfigFile { path: path.clone(), source })?;
-                Some((path, text))
-            }
-        };
+        let (env, file) = read_sources(options)?;
         Endpoint::from_sources(options, &env, file.as_ref().map(|(p, t)| (p.as_path(), t.as_str())))
     }
 

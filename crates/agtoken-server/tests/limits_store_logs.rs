@@ -2,9 +2,12 @@
 //! level (its own test binary): the store is named without its password (given in the URL or
 //! in a file), its loss and its return are each said once, and no line holds the password.
 
+#[path = "support/capture.rs"]
+mod capture;
 #[allow(dead_code)]
 #[path = "server/common.rs"]
 mod common;
+use capture::Capture;
 #[allow(dead_code)]
 #[path = "security/redis_server.rs"]
 mod redis_server;
@@ -12,26 +15,11 @@ mod redis_server;
 #[path = "security/support.rs"]
 mod support;
 
-use std::io::Write;
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use common::*;
 use redis_server::Redis;
 use support::*;
-
-#[derive(Clone, Default)]
-struct Capture(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Capture {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
 
 const PASSWORD: &str = "redis-password-for-the-log-test-7f3a9c";
 const KEY: &str = "agtk_logs_store_0123456789abcdef0123456789abcdef0123456789abcd";
@@ -51,15 +39,7 @@ async fn until_up(server: &Server) {
 #[tokio::test]
 async fn the_store_is_logged_without_its_password() {
     let Some(mut redis) = Redis::start(&["--requirepass", PASSWORD]) else { return };
-    let capture = Capture::default();
-    let writer = capture.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .json()
-        .flatten_event(true)
-        .with_writer(move || writer.clone())
-        .with_max_level(tracing::Level::TRACE)
-        .finish();
-    tracing::subscriber::set_global_default(subscriber).unwrap();
+    let capture = Capture::install();
 
     let settings = format!(
         "auth = \"api_key\"\nrate_limit = \"100/min\"\n[[apps.api_keys]]\nname = \"backend\"\nsha256 = \"{}\"\n\
@@ -83,7 +63,7 @@ async fn the_store_is_logged_without_its_password() {
     for server in [&first, &second] {
         assert_eq!(server.send("POST", "/v1/tokens", &headers, body).await.status, 200);
     }
-    let captured = || String::from_utf8(capture.0.lock().unwrap().clone()).unwrap();
+    let captured = || capture.text();
     let before_kill = captured().len();
     redis.kill();
     for server in [&first, &second] {

@@ -1,42 +1,21 @@
 //! One log line per issued token, with a fingerprint; never the token, never the certificate.
 
-use std::io::Write;
-use std::sync::{Arc, Mutex};
-
 use serde_json::Value;
 
 // Its own test binary with a global subscriber: a thread-local one in a shared binary can
 // miss events when another test registers the callsite first (tracing's interest cache).
+#[path = "support/capture.rs"]
+mod capture;
 #[allow(dead_code)]
 #[path = "server/common.rs"]
 mod common;
+use capture::Capture;
 
 use common::*;
 
-#[derive(Clone, Default)]
-struct Capture(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Capture {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
 #[tokio::test]
 async fn issued_tokens_are_logged_by_fingerprint_only() {
-    let capture = Capture::default();
-    let writer = capture.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .json()
-        .flatten_event(true)
-        .with_writer(move || writer.clone())
-        .with_max_level(tracing::Level::TRACE)
-        .finish();
-    tracing::subscriber::set_global_default(subscriber).expect("the only subscriber of this binary");
+    let capture = Capture::install();
 
     let server = start(config()).await;
     let mut tokens = Vec::new();
@@ -49,7 +28,7 @@ async fn issued_tokens_are_logged_by_fingerprint_only() {
     server.post_json("/fetch_rtc_token", r#"{"uid":"bad"}"#).await;
     server.stop().await.unwrap();
 
-    let text = String::from_utf8(capture.0.lock().unwrap().clone()).unwrap();
+    let text = capture.text();
     assert!(!text.contains(CERT), "the certificate was logged");
     for token in &tokens {
         assert!(!text.contains(token.as_str()), "a token was logged");

@@ -3,33 +3,20 @@
 //! hold an app certificate, an API key, a bearer token, a JWT secret, a TLS key or an issued
 //! token. Its own test binary, so the global subscriber sees every line of the run.
 
+#[path = "support/capture.rs"]
+mod capture;
 #[allow(dead_code)]
 #[path = "server/common.rs"]
 mod common;
+use capture::Capture;
 #[allow(dead_code)]
 #[path = "security/support.rs"]
 mod support;
-
-use std::io::Write;
-use std::sync::{Arc, Mutex};
 
 use serde_json::{json, Value};
 
 use common::*;
 use support::*;
-
-#[derive(Clone, Default)]
-struct Capture(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Capture {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
 
 const BACKEND_KEY: &str = "agtk_logs_backend_5f1e0c2a9b8d7e6f5a4b3c2d1e0f9a8b7c6d5e4f3a2b1c0d";
 const WRONG_KEY: &str = "agtk_logs_wrong_00000000000000000000000000000000000000000000000000";
@@ -37,15 +24,7 @@ const JWT_SECRET: &str = "a-jwt-secret-for-the-log-test-that-is-long-enough";
 
 #[tokio::test]
 async fn a_full_run_logs_no_secret_and_no_token() {
-    let capture = Capture::default();
-    let writer = capture.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .json()
-        .flatten_event(true)
-        .with_writer(move || writer.clone())
-        .with_max_level(tracing::Level::TRACE)
-        .finish();
-    tracing::subscriber::set_global_default(subscriber).unwrap();
+    let capture = Capture::install();
 
     let mut secrets: Vec<String> = vec![CERT.into(), CERT.to_lowercase(), BACKEND_KEY.into(), WRONG_KEY.into()];
     secrets.push(JWT_SECRET.into());
@@ -137,7 +116,7 @@ uid_claim = "sub"
     server.stop().await.unwrap();
     secrets.extend(key_pem.lines().filter(|l| !l.starts_with("-----")).map(str::to_owned));
 
-    let text = String::from_utf8(capture.0.lock().unwrap().clone()).unwrap();
+    let text = capture.text();
     for secret in &secrets {
         assert!(!text.contains(secret.as_str()), "logged: {secret}");
     }

@@ -257,29 +257,16 @@ impl Error {
             NoPermission,
         }
         let kind = match self {
-            UnknownVersion { .. }
-            | Base64 { .. }
-            | Mangled { .. }
-            | Inflate { .. }
-            | Truncated { .. }
-            | TrailingBytes { .. }
-            | NotUtf8 { .. }
-            | Malformed { .. }
-            | InvalidSignature { .. }
-            | ChannelMismatch { .. }
-            | UidMismatch { .. }
-            | UidKindMismatch { .. }
-            | WrongService { .. } => Kind::Invalid,
             AppIdMismatch { .. } => Kind::AppId,
             TokenExpired { .. } | PrivilegeExpired { .. } => Kind::Expired,
             MissingPrivilege { .. } => Kind::NoPermission,
-            // Not refusals: a builder's input, a JSON structure, a missing claimed identity.
-            Invalid { .. }
-            | TooLong { .. }
-            | OutOfRange { .. }
-            | Missing { .. }
-            | InvalidSpec { .. }
-            | IdentityRequired => return None,
+            // Anything else the edge cannot read or accept is "invalid token"; a builder's input,
+            // a JSON structure or a missing claimed identity is no refusal at all. `concern` is
+            // exhaustive, so a new variant is placed there before it compiles.
+            _ => match self.concern() {
+                Concern::Format | Concern::Refused => Kind::Invalid,
+                Concern::Input | Concern::Usage => return None,
+            },
         };
         let product = match self {
             WrongService { product, .. } => *product,
