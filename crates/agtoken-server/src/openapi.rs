@@ -333,6 +333,9 @@ fn add_security(doc: &mut Value) {
                 .entry("403")
                 .or_insert_with(|| shape("a policy rule refuses this token; the message names the rule"));
             responses.entry("429").or_insert_with(|| shape("over the rate limit; Retry-After says when to retry"));
+            responses.entry("503").or_insert_with(|| {
+                shape("the shared rate-limit store (limits_store) does not answer and limits_store_fallback is refuse; Retry-After says when to retry")
+            });
         }
     }
 }
