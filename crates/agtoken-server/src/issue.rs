@@ -87,7 +87,7 @@ impl<'a> Judged<'a> {
         let mut classes: Vec<&'static str> = Vec::new();
         let mut services: Vec<usize> = Vec::new();
         for g in grants {
-            let class = policy::class_of(g);
+            let class = g.class();
             if !classes.contains(&class) {
                 classes.push(class);
             }

@@ -67,12 +67,6 @@ pub struct Rule {
     pub rate_limit: Option<Rate>,
 }
 
-/// The policy's name for what a grant is for: [`Grant::class`] (the library's description of
-/// the services: `rtc`, …, `chat_app`, `apaas_app`, `other`).
-pub fn class_of(grant: &Grant) -> &'static str {
-    grant.class()
-}
-
 /// The RTC role a token's grants amount to: `publisher` when it may publish, `admin` when it may
 /// administrate the channel (006), else `subscriber`; `None` without RTC grants.
 pub fn rtc_role(grants: &[Grant]) -> Option<&'static str> {
@@ -144,7 +138,7 @@ impl Rule {
     }
 
     fn check_grant(&self, caller: &Caller, grant: &Grant) -> Result<(), String> {
-        let class = class_of(grant);
+        let class = grant.class();
         if !self.services.iter().any(|s| s == class) {
             return Err(format!("service {class} is not allowed (allowed: {})", self.services.join(", ")));
         }
@@ -504,10 +498,10 @@ mod tests {
             capability: Capability::ApaasApp,
             until: NOW,
         };
-        assert_eq!(class_of(&app), "apaas_app");
-        assert_eq!(class_of(&join("a", "1")), "rtc");
+        assert_eq!(app.class(), "apaas_app");
+        assert_eq!(join("a", "1").class(), "rtc");
         let unknown = Grant { service_code: 99, service: None, capability: Capability::ServiceOnly, ..app };
-        assert_eq!(class_of(&unknown), "other");
+        assert_eq!(unknown.class(), "other");
         assert_eq!(rtc_role(&[join("a", "1")]), Some("subscriber"));
         assert_eq!(rtc_role(&[join("a", "1"), rtc("a", "1", Capability::PublishData, 1)]), Some("publisher"));
         assert_eq!(rtc_role(&[rtc("a", "1", Capability::AdministrateChannel, 1)]), Some("admin"));

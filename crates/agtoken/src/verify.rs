@@ -584,10 +584,10 @@ fn holds_007(t: &AccessToken2) -> String {
     names.join("; ")
 }
 
-fn scope_text(scope: Option<&Scope>) -> String {
+fn scope_text(scope: Option<&Scope>) -> &str {
     match scope {
-        Some(Scope::Exact(text) | Scope::Pattern(text)) => text.clone(),
-        Some(Scope::Any) | None => String::new(),
+        Some(Scope::Exact(text) | Scope::Pattern(text)) => text,
+        Some(Scope::Any) | None => "",
     }
 }
 
@@ -625,7 +625,7 @@ fn channel_admits(scope: Option<&Scope>, requested: &str) -> Result<()> {
     match scope {
         None => Ok(()),
         Some(scope) if scope.admits(requested) => Ok(()),
-        Some(_) => Err(Error::ChannelMismatch { token: scope_text(scope), requested: requested.to_owned() }),
+        Some(_) => Err(Error::ChannelMismatch { token: scope_text(scope).to_owned(), requested: requested.to_owned() }),
     }
 }
 
