@@ -31,6 +31,7 @@ pub const ROUTES: &[&str] = &[
     "/chat/account/{uid}/",
     "/chat/user/{user}/token",
     "/getToken",
+    "/token/getNew",
     "/ping",
     "/v1/tokens",
     "/v1/tokens/inspect",

@@ -183,6 +183,16 @@ pub fn document() -> Value {
         "responses": {
             "200": json_response("the token", json!({"type": "object", "properties": {"token": {"type": "string"}}})),
             "400": json_response("what is wrong", json!({"type": "object", "properties": {"error": {"type": "string"}}}))}}}));
+    paths.insert("/token/getNew".into(), json!({"post": {
+        "tags": ["compatibility"], "summary": "Community Go backend middleware: any token type (the route Agora's docs point to)",
+        "description": "Same body as /getToken. An RTM request with a channel also grants RTC join and data-stream publishing on it; a chat request with an empty uid gives an app token. Errors are plain text, as Go's http.Error writes them.",
+        "requestBody": json_body(json!({"type": "object", "properties": {
+            "tokenType": {"type": "string", "enum": ["rtc", "rtm", "chat"]}, "channel": {"type": "string"},
+            "role": {"type": "string", "enum": ["publisher", "subscriber"]}, "uid": {"type": "string", "description": "digits: an integer uid; else an account. For chat, empty gives an app token."},
+            "expire": {"type": "integer", "description": "seconds; 0 or absent: the default"}}, "required": ["tokenType"]})),
+        "responses": {
+            "200": json_response("the token", json!({"type": "object", "properties": {"token": {"type": "string"}}})),
+            "400": text_response("what is wrong")}}}));
     paths.insert("/ping".into(), json!({"get": {"tags": ["compatibility"], "summary": "Community token service: liveness",
         "responses": {"200": json_response("pong", json!({"type": "object", "properties": {"message": {"type": "string", "example": "pong"}}}))}}}));
     paths.insert(

@@ -33,6 +33,7 @@ use crate::state::{App, AppState};
 const RTC: &[&str] = &["rtc"];
 const RTM: &[&str] = &["rtm"];
 const CHAT: &[&str] = &["chat"];
+const RTM_RTC: &[&str] = &["rtm", "rtc"];
 
 fn json_response(status: StatusCode, body: String) -> Response {
     let mut r = (status, body).into_response();
@@ -885,39 +886,100 @@ fn community_chat(state: &AppState, user: Option<&str>, query: Option<&str>) -> 
     })
 }
 
+/// The two routes with the community services' `TokenRequest` body
+/// `{"tokenType", "channel", "role", "uid", "expire"}` → `{"token"}`: the community token
+/// service's `POST /getToken` (errors as JSON `{"error"}`) and the community Go backend
+/// middleware's `POST /token/getNew` (errors as Go's `http.Error`: plain text, 400).
+#[derive(Clone, Copy)]
+enum TokenRequestRoute {
+    GetToken,
+    GetNew,
+}
+
+impl TokenRequestRoute {
+    fn path(self) -> &'static str {
+        match self {
+            TokenRequestRoute::GetToken => "/getToken",
+            TokenRequestRoute::GetNew => "/token/getNew",
+        }
+    }
+
+    fn error(self, status: StatusCode, message: String) -> Response {
+        match self {
+            TokenRequestRoute::GetToken => json_response(status, json!({"error": message}).to_string()),
+            TokenRequestRoute::GetNew => {
+                let mut r = text_response(status, format!("{message}\n"));
+                r.headers_mut().insert("x-content-type-options", HeaderValue::from_static("nosniff"));
+                no_cache(r)
+            }
+        }
+    }
+
+    fn answer(self, token: String) -> Response {
+        let r = json_response(StatusCode::OK, json!({"token": token}).to_string());
+        match self {
+            TokenRequestRoute::GetToken => r,
+            TokenRequestRoute::GetNew => no_cache(r),
+        }
+    }
+}
+
+/// The Go middleware's `NoCache` headers: a token must not be kept by a cache on the way.
+fn no_cache(mut r: Response) -> Response {
+    let h = r.headers_mut();
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("private, no-cache, no-store, must-revalidate"));
+    h.insert(header::EXPIRES, HeaderValue::from_static("-1"));
+    h.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
+    r
+}
+
 /// `POST /getToken` `{"tokenType", "channel", "role", "uid", "expire"}` → `{"token"}`.
 pub(crate) async fn get_token(State(state): State<AppState>, body: Result<Bytes, BytesRejection>) -> Response {
-    let error = |status: StatusCode, m: String| json_response(status, json!({"error": m}).to_string());
+    token_request(&state, TokenRequestRoute::GetToken, body)
+}
+
+/// `POST /token/getNew`: the community Go backend middleware's token route (Agora's docs point
+/// to it), same body and answer as `/getToken`; errors are plain text.
+pub(crate) async fn get_new(State(state): State<AppState>, body: Result<Bytes, BytesRejection>) -> Response {
+    token_request(&state, TokenRequestRoute::GetNew, body)
+}
+
+fn token_request(state: &AppState, route: TokenRequestRoute, body: Result<Bytes, BytesRejection>) -> Response {
     let bytes = match body {
         Ok(b) => b,
         Err(r) if r.status() == StatusCode::PAYLOAD_TOO_LARGE => {
-            return error(
+            return route.error(
                 StatusCode::PAYLOAD_TOO_LARGE,
                 format!("request body larger than {} bytes", state.config().body_limit),
             )
         }
-        Err(r) => return error(StatusCode::BAD_REQUEST, r.to_string()),
+        Err(r) => return route.error(StatusCode::BAD_REQUEST, r.to_string()),
     };
     let map = match serde_json::from_slice::<Value>(&bytes) {
         Ok(Value::Object(map)) => map,
         Ok(other) => {
-            return error(StatusCode::BAD_REQUEST, format!("the body must be a JSON object, not {}", kind(&other)))
+            return route
+                .error(StatusCode::BAD_REQUEST, format!("the body must be a JSON object, not {}", kind(&other)))
         }
-        Err(e) => return error(StatusCode::BAD_REQUEST, format!("invalid JSON: {e}")),
+        Err(e) => return route.error(StatusCode::BAD_REQUEST, format!("invalid JSON: {e}")),
     };
-    match get_token_inner(&state, &map) {
-        Ok(token) => json_response(StatusCode::OK, json!({"token": token}).to_string()),
-        Err((status, m)) => error(status, m),
+    match token_request_inner(state, route, &map) {
+        Ok(token) => route.answer(token),
+        Err((status, m)) => route.error(status, m),
     }
 }
 
-fn get_token_inner(state: &AppState, map: &Map<String, Value>) -> Result<String, (StatusCode, String)> {
+fn token_request_inner(
+    state: &AppState,
+    route: TokenRequestRoute,
+    map: &Map<String, Value>,
+) -> Result<String, (StatusCode, String)> {
     let bad = |m: String| (StatusCode::BAD_REQUEST, m);
     let f = GoFields(map, "");
     let token_type = f.string("tokenType").map_err(bad)?;
     let channel = f.string("channel").map_err(bad)?;
-    // A string in the service; a number (as the community service's RTC paths take) is read as
-    // its digits.
+    // A string in the services; a number (as the community service's RTC paths take) is read
+    // as its digits.
     let role_digits;
     let role = match f.get("role") {
         Some(Value::Number(n)) if n.is_u64() => {
@@ -927,7 +989,7 @@ fn get_token_inner(state: &AppState, map: &Map<String, Value>) -> Result<String,
         _ => f.string("role").map_err(bad)?,
     };
     let uid = match f.get("uid") {
-        // The service's field is a string; a number is taken as its digits.
+        // The services' field is a string; a number is taken as its digits.
         Some(Value::Number(n)) if n.is_u64() => n.to_string(),
         _ => f.string("uid").map_err(bad)?.to_owned(),
     };
@@ -936,7 +998,16 @@ fn get_token_inner(state: &AppState, map: &Map<String, Value>) -> Result<String,
     let lifetime = lifetime(app, Some(expire), "expire").map_err(bad)?;
     let refused = |f: Failure| match f {
         Failure::Refused(r) => (r.status, r.message),
-        Failure::Build(e) => bad(rename(&e, &[("account", "uid")])),
+        Failure::Build(e) => bad(rename(&e, &[("account", "uid"), ("rtm_user_id", "uid")])),
+    };
+    let intent = |services: &'static [&'static str], channel: &'static str, role| Intent {
+        route: route.path(),
+        app_id: app.id(),
+        services,
+        channel,
+        user: "",
+        role,
+        lifetime,
     };
     match token_type {
         "rtc" => {
@@ -951,49 +1022,83 @@ fn get_token_inner(state: &AppState, map: &Map<String, Value>) -> Result<String,
                 "publisher" | "1" => Role::Publisher,
                 other => return Err(bad(format!("role: must be \"publisher\" or \"subscriber\", got {other:?}"))),
             };
-            // Digits are an integer uid (as the service does), anything else an account.
-            let uid_value = uid.parse::<u32>().map_or_else(|_| Uid::Account(uid.clone()), Uid::Int);
-            let intent = Intent {
-                route: "/getToken",
-                app_id: app.id(),
-                services: RTC,
-                channel,
-                user: &uid,
-                role: Some(role),
-                lifetime,
-            };
+            let uid_value = uid_of(&uid).map_err(bad)?;
+            let intent = Intent { channel, user: &uid, ..intent(RTC, "", Some(role)) };
             issue(state, &intent, || build_rtc(state, app, channel, uid_value, role, lifetime)).map_err(refused)
         }
         "rtm" => {
             if uid.is_empty() {
                 return Err(bad("invalid: missing user ID or account".into()));
             }
-            let intent = Intent {
-                route: "/getToken",
-                app_id: app.id(),
-                services: RTM,
-                channel,
-                user: &uid,
-                role: None,
-                lifetime,
-            };
-            issue(state, &intent, || build_rtm(state, app, &uid, lifetime)).map_err(refused)
+            if channel.is_empty() {
+                let intent = Intent { user: &uid, ..intent(RTM, "", None) };
+                issue(state, &intent, || build_rtm(state, app, &uid, lifetime)).map_err(refused)
+            } else {
+                // As the services' RTM builder does: a channel adds RTC join + data-stream
+                // publishing for the same user on that channel ("*": every channel).
+                let intent = Intent { channel, user: &uid, ..intent(RTM_RTC, "", None) };
+                issue(state, &intent, || build_rtm_with_stream(state, app, &uid, channel, lifetime)).map_err(refused)
+            }
         }
         "chat" => {
             let user = (!uid.is_empty()).then_some(uid.as_str());
-            let intent = Intent {
-                route: "/getToken",
-                app_id: app.id(),
-                services: CHAT,
-                channel: "",
-                user: &uid,
-                role: None,
-                lifetime,
-            };
+            let intent = Intent { user: &uid, ..intent(CHAT, "", None) };
             issue(state, &intent, || build_chat(state, app, user, lifetime)).map_err(refused)
         }
         _ => Err(bad("Unsupported tokenType".into())),
     }
+}
+
+/// The services' rule for `uid`: a number is an integer uid (0 = any user; any spelling that
+/// reads as a number, `+0` and `00` too, so a wildcard cannot hide as an account), anything else
+/// an account. Go truncates digits above 32 bits to a different uid; refused here.
+fn uid_of(uid: &str) -> Result<Uid, String> {
+    match uid.parse::<u32>() {
+        Ok(n) => Ok(Uid::Int(n)),
+        Err(_) if is_decimal(uid.strip_prefix('+').unwrap_or(uid)) => Err(format!(
+            "uid: {uid} is larger than 4294967295, the largest integer uid; an account must contain a non-digit"
+        )),
+        Err(_) => Ok(Uid::Account(uid.to_owned())),
+    }
+}
+
+fn is_decimal(text: &str) -> bool {
+    !text.is_empty() && text.bytes().all(|b| b.is_ascii_digit())
+}
+
+/// An RTM login for `user` plus RTC join and data-stream publishing on `channel` for the same
+/// user (the community services' `rtmtokenbuilder2.BuildToken(…, channel)`). 007 only.
+fn build_rtm_with_stream(
+    state: &AppState,
+    app: &App,
+    user: &str,
+    channel: &str,
+    lifetime: u32,
+) -> agtoken::Result<Built> {
+    if app.cfg.token_version == Version::V006 {
+        return Err(agtoken::Error::Invalid {
+            field: "channel",
+            rule: "an RTM token with a stream channel exists only as AccessToken2 (this app issues 006 tokens)",
+            value: channel.to_owned(),
+        });
+    }
+    let mut token = RtcToken::builder(&app.cfg.app_id, &app.cfg.certificate)
+        .channel(channel)
+        .uid(Uid::Account(user.to_owned()))
+        .role(Role::Subscriber)
+        .with_rtm(user, None)
+        .valid_for(Duration::from_secs(lifetime.into()))
+        .issued_at(state.now())
+        .salt(state.salt())
+        .build_token()?;
+    for service in &mut token.services {
+        if let Service::Rtc { privileges, .. } = service {
+            if let Some(&join) = privileges.get(&RtcPrivilege::JoinChannel.id()) {
+                privileges.insert(RtcPrivilege::PublishDataStream.id(), join);
+            }
+        }
+    }
+    Ok(Built { token: token.encode(&app.cfg.certificate)?, claimed_006: None })
 }
 
 /// `GET /ping` → `{"message": "pong"}`.

@@ -54,6 +54,8 @@ pub(crate) fn router(state: AppState) -> Router {
         .route("/chat/account/{uid}", get(compat::chat_account))
         .route("/chat/account/{uid}/", get(compat::chat_account))
         .route("/getToken", post(compat::get_token))
+        // 5. the community Go backend middleware (where Agora's docs now point)
+        .route("/token/getNew", post(compat::get_new))
         .route("/ping", get(compat::ping))
         // 4. the docs' Spring chat server
         .route("/chat/app/token", get(compat::spring_chat_app))

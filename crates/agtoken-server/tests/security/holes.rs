@@ -258,6 +258,7 @@ async fn hole_3_a_uid_text_that_reads_as_0_is_a_wildcard_on_every_route() {
                 "/getToken",
                 r#"{"tokenType":"rtc","channel":"room-1","role":"subscriber","uid":"+0","expire":600}"#,
             ),
+            ("POST", "/token/getNew", r#"{"tokenType":"rtc","channel":"room-1","uid":"00"}"#),
         ];
         for (method, path, body) in cases {
             let reply = send(&server, VIEWER_KEY, method, path, body).await;
@@ -272,6 +273,34 @@ async fn hole_3_a_uid_text_that_reads_as_0_is_a_wildcard_on_every_route() {
         assert!(admit(&token, &publish("room-1", Uid::Int(7))).is_err());
         server.stop().await.unwrap();
     }
+}
+
+/// `/token/getNew` goes through the same judging: what the built token admits decides.
+#[tokio::test]
+async fn go_middleware_route_is_judged_on_what_its_tokens_admit() {
+    let server = server("get-new", "007").await;
+    // An RTM token with a channel also admits RTC on it: not for an RTM-only caller.
+    let with_stream = r#"{"tokenType":"rtm","uid":"bob","channel":"room-1"}"#;
+    let reply = send(&server, RTM_ONLY_KEY, "POST", "/token/getNew", with_stream).await;
+    assert_refused(&reply, "rtc");
+    let reply = send(&server, RTM_ONLY_KEY, "POST", "/token/getNew", r#"{"tokenType":"rtm","uid":"bob"}"#).await;
+    assert_eq!(reply.status, 200, "{reply:?}");
+    // A chat app token (empty uid) needs a rule that allows chat app tokens.
+    let reply = send(&server, BACKEND_KEY, "POST", "/token/getNew", r#"{"tokenType":"chat"}"#).await;
+    assert_refused(&reply, "chat");
+    // A viewer asking for publisher on its channels is refused; subscriber is fine.
+    let publisher = r#"{"tokenType":"rtc","channel":"room-1","uid":"42","role":"publisher"}"#;
+    let reply = send(&server, VIEWER_KEY, "POST", "/token/getNew", publisher).await;
+    assert_refused(&reply, "needs the publisher role");
+    let reply =
+        send(&server, VIEWER_KEY, "POST", "/token/getNew", r#"{"tokenType":"rtc","channel":"room-1","uid":"42"}"#)
+            .await;
+    assert_eq!(reply.status, 200, "{reply:?}");
+    // No key: 401, in the route's plain-text error shape.
+    let reply = server.post_json("/token/getNew", r#"{"tokenType":"rtm","uid":"bob"}"#).await;
+    assert_eq!(reply.status, 401, "{reply:?}");
+    assert!(reply.header("content-type").unwrap().starts_with("text/plain"), "{reply:?}");
+    server.stop().await.unwrap();
 }
 
 #[tokio::test]

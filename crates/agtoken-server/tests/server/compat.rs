@@ -274,6 +274,88 @@ async fn community_get_token() {
     server.stop().await.unwrap();
 }
 
+/// `POST /token/getNew` (the community Go backend middleware), each token type as its README's
+/// client sends it; errors are Go's `http.Error`: plain text, status 400.
+#[tokio::test]
+async fn go_middleware_get_new() {
+    let server = start(config()).await;
+    let token = |reply: &Reply| {
+        assert_eq!(reply.status, 200, "{reply:?}");
+        assert!(reply.header("cache-control").unwrap().contains("no-store"), "{reply:?}");
+        reply.json()["token"].as_str().unwrap().to_owned()
+    };
+    // RTC: an account, publisher; digits, no role (subscriber: join only); expire absent = 3600 s.
+    let reply = server
+        .post_json(
+            "/token/getNew",
+            r#"{"tokenType":"rtc","channel":"my-channel","role":"publisher","uid":"alice","expire":600}"#,
+        )
+        .await;
+    let admitted = admit(&token(&reply), &publish("my-channel", Uid::Account("alice".into()))).unwrap();
+    assert_expires_in(&admitted, 600);
+    let reply = server.post_json("/token/getNew", r#"{"TokenType":"rtc","Channel":"c","UID":"42"}"#).await;
+    let t = token(&reply);
+    let admitted = admit(&t, &join("c", Uid::Int(42))).unwrap();
+    assert_expires_in(&admitted, 3600);
+    assert!(admit(&t, &publish("c", Uid::Int(42))).is_err(), "no role is subscriber");
+    // RTM without a channel: login only.
+    let reply = server.post_json("/token/getNew", r#"{"tokenType":"rtm","uid":"bob"}"#).await;
+    let t = token(&reply);
+    admit(&t, &Action::RtmLogin { user_id: "bob".into() }).unwrap();
+    assert!(admit(&t, &join("c", Uid::Account("bob".into()))).is_err());
+    // RTM with a channel: also RTC join and data-stream publishing there, as the same user.
+    let reply = server.post_json("/token/getNew", r#"{"tokenType":"rtm","uid":"bob","channel":"stream-1"}"#).await;
+    let t = token(&reply);
+    admit(&t, &Action::RtmLogin { user_id: "bob".into() }).unwrap();
+    admit(&t, &join("stream-1", Uid::Account("bob".into()))).unwrap();
+    let data =
+        Action::Publish { channel: "stream-1".into(), uid: Uid::Account("bob".into()), media: agtoken::Media::Data };
+    admit(&t, &data).unwrap();
+    assert!(admit(&t, &publish("stream-1", Uid::Account("bob".into()))).is_err(), "no audio publishing");
+    // Chat: an empty uid gives an app token, else a user token.
+    let reply = server.post_json("/token/getNew", r#"{"tokenType":"chat"}"#).await;
+    admit(&token(&reply), &Action::ChatApp).unwrap();
+    let reply = server.post_json("/token/getNew", r#"{"tokenType":"chat","uid":"bob","expire":120}"#).await;
+    let admitted = admit(&token(&reply), &Action::ChatLogin { user_id: "bob".into() }).unwrap();
+    assert_expires_in(&admitted, 120);
+
+    // Errors: plain text naming what is wrong.
+    for (body, expected) in [
+        (r#"{"tokenType":"video"}"#, "Unsupported tokenType"),
+        (r#"{"tokenType":"rtc","uid":"42"}"#, "invalid: missing channel name"),
+        (r#"{"tokenType":"rtc","channel":"c"}"#, "invalid: missing user ID or account"),
+        (r#"{"tokenType":"rtm"}"#, "invalid: missing user ID or account"),
+        (r#"{"tokenType":"rtc","channel":"c","uid":"4294967296"}"#, "uid: 4294967296 is larger than 4294967295"),
+        (r#"{"tokenType":"rtc","channel":"c","uid":"1","role":"owner"}"#, "role: must be"),
+        (r#"{"tokenType":"rtc","channel":"c","uid":"1","expire":"60"}"#, "expire"),
+        (r#"["rtc"]"#, "the body must be a JSON object"),
+        (r#"{"tokenType":"rtc""#, "invalid JSON"),
+    ] {
+        let reply = server.post_json("/token/getNew", body).await;
+        assert_eq!(reply.status, 400, "{body}: {reply:?}");
+        assert!(reply.header("content-type").unwrap().starts_with("text/plain"), "{body}: {reply:?}");
+        assert!(reply.body.starts_with(expected) && reply.body.ends_with('\n'), "{body}: {:?}", reply.body);
+    }
+    server.stop().await.unwrap();
+}
+
+/// The community token service's `/getToken` shares the body and, like its RTM builder, adds RTC
+/// data-stream publishing on a given channel to an RTM token.
+#[tokio::test]
+async fn get_token_rtm_with_a_channel_adds_the_data_stream() {
+    let server = start(config()).await;
+    let reply = server.post_json("/getToken", r#"{"tokenType":"rtm","uid":"bob","channel":"s"}"#).await;
+    assert_eq!(reply.status, 200, "{reply:?}");
+    let t = reply.json()["token"].as_str().unwrap().to_owned();
+    admit(&t, &Action::RtmLogin { user_id: "bob".into() }).unwrap();
+    let data = Action::Publish { channel: "s".into(), uid: Uid::Account("bob".into()), media: agtoken::Media::Data };
+    admit(&t, &data).unwrap();
+    let reply = server.post_json("/getToken", r#"{"tokenType":"video"}"#).await;
+    assert_eq!(reply.status, 400);
+    assert_eq!(reply.json()["error"], "Unsupported tokenType", "JSON errors on /getToken");
+    server.stop().await.unwrap();
+}
+
 // ---- 4. the docs' Spring chat + RTC server -------------------------------------------------------
 
 #[tokio::test]

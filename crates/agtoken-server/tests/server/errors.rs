@@ -48,9 +48,15 @@ async fn fetch_rtc_token_bad_input() {
 async fn huge_bodies_are_413_everywhere() {
     let server = start(config()).await;
     let huge = format!(r#"{{"uid":1,"ChannelName":"c","role":1,"pad":"{}"}}"#, "x".repeat(20_000));
-    for path in
-        ["/fetch_rtc_token", "/token/generate", "/getToken", "/v1/tokens", "/v1/tokens/inspect", "/v1/tokens/verify"]
-    {
+    for path in [
+        "/fetch_rtc_token",
+        "/token/generate",
+        "/getToken",
+        "/token/getNew",
+        "/v1/tokens",
+        "/v1/tokens/inspect",
+        "/v1/tokens/verify",
+    ] {
         let reply = server.post_json(path, &huge).await;
         assert_eq!(reply.status, 413, "{path}: {}", reply.body);
         assert!(reply.body.contains("16384"), "{path}: {}", reply.body);
@@ -326,8 +332,15 @@ async fn arbitrary_input_never_gives_5xx() {
         "\"expire\"",
         "\"x\"",
     ];
-    let posts =
-        ["/fetch_rtc_token", "/token/generate", "/getToken", "/v1/tokens", "/v1/tokens/inspect", "/v1/tokens/verify"];
+    let posts = [
+        "/fetch_rtc_token",
+        "/token/generate",
+        "/getToken",
+        "/token/getNew",
+        "/v1/tokens",
+        "/v1/tokens/inspect",
+        "/v1/tokens/verify",
+    ];
     for i in 0..600 {
         let n = (next() % 24) as usize;
         let body: String = (0..n).map(|_| fragments[(next() % fragments.len() as u64) as usize]).collect();
