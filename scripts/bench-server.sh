@@ -16,6 +16,13 @@
 # The server runs on 127.0.0.1, beside wrk on the same machine (demo mode unless
 # BENCH_LIMITS is set); it is stopped with SIGTERM at the end and must exit 0 (graceful
 # shutdown).
+#
+# Then the comparison with the floor: examples/minimal.rs, a bare axum server that parses the
+# same /fetch_rtc_token body and builds the same token with the same library (no logging, CORS,
+# limits, metrics, auth, policy or parse-back). COMPARE_ROUNDS (default 3) rounds of
+# COMPARE_DURATION (default 10) s each, agtoken serve and minimal interleaved, each measured as
+# CPU time of the server process (user + system, from /proc) per completed request; prints each
+# round and the median ratio. COMPARE_ROUNDS=0 skips it.
 set -euo pipefail
 
 DURATION="${DURATION:-30}"
@@ -34,13 +41,22 @@ if ! command -v wrk >/dev/null 2>&1; then
 fi
 
 echo "building the server (release)…" >&2
-(cd "$ROOT" && cargo build --release -q -p agtoken-server --example serve)
+(cd "$ROOT" && cargo build --release -q -p agtoken-server --example serve --example minimal)
 BIN="$TARGET_DIR/release/examples/serve"
+MINIMAL_BIN="$TARGET_DIR/release/examples/minimal"
+COMPARE_ROUNDS="${COMPARE_ROUNDS:-3}"
+COMPARE_DURATION="${COMPARE_DURATION:-10}"
+MINIMAL_PORT="${MINIMAL_PORT:-18088}"
 
 WORK="$(mktemp -d)"
 SERVER_PID=""
 REDIS_PID=""
+MINIMAL_PID=""
 cleanup() {
+    if [[ -n "$MINIMAL_PID" ]] && kill -0 "$MINIMAL_PID" 2>/dev/null; then
+        kill -TERM "$MINIMAL_PID" 2>/dev/null || true
+        wait "$MINIMAL_PID" 2>/dev/null || true
+    fi
     if [[ -n "$SERVER_PID" ]] && kill -0 "$SERVER_PID" 2>/dev/null; then
         kill -TERM "$SERVER_PID" 2>/dev/null || true
         wait "$SERVER_PID" 2>/dev/null || true
@@ -167,6 +183,44 @@ if [[ -n "$REDIS_PID" ]]; then
 fi
 if [[ "$BENCH_LIMITS" != none ]]; then
     curl -fsS "http://127.0.0.1:$PORT/metrics" | grep -E '^agtoken_(rate_limit_decisions|limits_store)' || true
+fi
+
+# ---- the floor: agtoken serve vs examples/minimal, interleaved ----
+# cpu_per_request PID URL SCRIPT: "<req/s> <µs of the process's CPU per completed request>".
+cpu_per_request() {
+    local pid="$1" url="$2" script="$3" before after out requests rps
+    before="$(cpu_ticks "$pid")"
+    out="$(wrk -t1 -c"$CONNECTIONS" -d"${COMPARE_DURATION}s" -s "$script" "$url")"
+    after="$(cpu_ticks "$pid")"
+    requests="$(awk '/requests in/ {print $1}' <<<"$out")"
+    rps="$(awk '/^Requests\/sec/ {print $2}' <<<"$out")"
+    if grep -q 'Non-2xx' <<<"$out"; then
+        echo "non-2xx answers from $url:" >&2
+        echo "$out" >&2
+        return 1
+    fi
+    awk -v a="$after" -v b="$before" -v hz="$TICKS" -v n="$requests" -v rps="$rps" \
+        'BEGIN {printf "%s %.2f\n", rps, (a - b) / hz / n * 1e6}'
+}
+if ((COMPARE_ROUNDS > 0)); then
+    "$MINIMAL_BIN" --port "$MINIMAL_PORT" >/dev/null 2>"$WORK/minimal.log" &
+    MINIMAL_PID=$!
+    for _ in $(seq 1 50); do
+        if (exec 3<>"/dev/tcp/127.0.0.1/$MINIMAL_PORT") 2>/dev/null; then break; fi
+        sleep 0.1
+    done
+    echo "floor: POST /fetch_rtc_token, agtoken serve vs examples/minimal, $COMPARE_ROUNDS rounds of ${COMPARE_DURATION}s each, CPU per request"
+    ratios=()
+    for round in $(seq 1 "$COMPARE_ROUNDS"); do
+        read -r serve_rps serve_us < <(cpu_per_request "$SERVER_PID" "http://127.0.0.1:$PORT/fetch_rtc_token" "$WORK/fetch.lua")
+        read -r min_rps min_us < <(cpu_per_request "$MINIMAL_PID" "http://127.0.0.1:$MINIMAL_PORT/fetch_rtc_token" "$WORK/fetch.lua")
+        ratio="$(awk -v s="$serve_us" -v m="$min_us" 'BEGIN {printf "%.2f", s / m}')"
+        ratios+=("$ratio")
+        printf 'round %d: agtoken serve %8.2f us/req (%s req/s)   minimal %8.2f us/req (%s req/s)   ratio %s\n' \
+            "$round" "$serve_us" "$serve_rps" "$min_us" "$min_rps" "$ratio"
+    done
+    median="$(printf '%s\n' "${ratios[@]}" | sort -n | awk '{a[NR] = $1} END {print a[int((NR + 1) / 2)]}')"
+    echo "CPU per request, agtoken serve / minimal (median of $COMPARE_ROUNDS): $median"
 fi
 
 kill -TERM "$SERVER_PID"

@@ -209,6 +209,38 @@ impl Error {
         Error::Truncated { field, offset, needed, available }
     }
 
+    /// The input field this error is about, as the library names it (`channel`, `account`,
+    /// `expire`, …), for an input error; `None` otherwise.
+    pub fn input_field(&self) -> Option<&str> {
+        match self {
+            Error::Invalid { field, .. } | Error::TooLong { field, .. } | Error::OutOfRange { field, .. } => Some(field),
+            Error::Missing { field } => Some(field),
+            _ => None,
+        }
+    }
+
+    /// The same error with its input field named as the caller's API names it: a server route
+    /// whose JSON says `channelName` where the library says `channel` passes
+    /// `&[("channel", "channelName")]`. Other errors, and fields not in `names`, are unchanged.
+    #[must_use]
+    pub fn with_field_names(mut self, names: &[(&str, &'static str)]) -> Self {
+        let to = |field: &str| names.iter().find(|(from, _)| *from == field).map(|(_, to)| *to);
+        match &mut self {
+            Error::Invalid { field, .. } | Error::TooLong { field, .. } | Error::OutOfRange { field, .. } => {
+                if let Some(to) = to(field) {
+                    *field = to;
+                }
+            }
+            Error::Missing { field } => {
+                if let Some(to) = to(field) {
+                    *field = to.to_owned();
+                }
+            }
+            _ => {}
+        }
+        self
+    }
+
     /// Which concern this error belongs to: a bad input to a builder (or a JSON structure), a
     /// text that is not a readable token, or a token Agora would refuse. Exhaustive: a new
     /// variant must be placed here before it compiles.
@@ -339,5 +371,25 @@ mod concern_tests {
             let mapped = error.agora_error().is_some();
             assert_eq!(mapped, matches!(concern, Concern::Format | Concern::Refused), "{error}");
         }
+    }
+}
+
+#[cfg(test)]
+mod field_name_tests {
+    use super::*;
+
+    #[test]
+    fn a_renamed_field_shows_in_the_message_and_others_stay() {
+        let names: &[(&str, &'static str)] = &[("channel", "channelName"), ("uid", "UID")];
+        let e = Error::invalid("channel", "must be at most 64 bytes", "x").with_field_names(names);
+        assert_eq!(e.input_field(), Some("channelName"));
+        assert!(e.to_string().starts_with("channelName: must be at most 64 bytes"), "{e}");
+        let e = Error::Missing { field: "uid".into() }.with_field_names(names);
+        assert_eq!(e.to_string(), "UID: missing");
+        let e = Error::TooLong { field: "account", len: 70_000 }.with_field_names(names);
+        assert_eq!(e.input_field(), Some("account"), "not in the list: unchanged");
+        let e = Error::InvalidSignature { certificates: 1 }.with_field_names(names);
+        assert_eq!(e.input_field(), None);
+        assert_eq!(e, Error::InvalidSignature { certificates: 1 });
     }
 }

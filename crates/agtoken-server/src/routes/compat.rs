@@ -132,25 +132,13 @@ enum Failure {
 }
 
 /// The library's field names, as each compatibility API names them.
-fn rename(err: &agtoken::Error, names: &[(&str, &str)]) -> String {
-    let mut text = err.to_string();
-    if let agtoken::Error::Invalid { field, .. } | agtoken::Error::TooLong { field, .. } = err {
-        if let Some((_, to)) = names.iter().find(|(from, _)| from == field) {
-            if let Some(rest) = text.strip_prefix(field) {
-                text = format!("{to}{rest}");
-            }
-        }
-    }
-    text
+fn rename(err: &agtoken::Error, names: &[(&str, &'static str)]) -> String {
+    err.clone().with_field_names(names).to_string()
 }
 
 fn field_of(err: &agtoken::Error, names: &[(&str, &'static str)]) -> Option<&'static str> {
-    match err {
-        agtoken::Error::Invalid { field, .. } | agtoken::Error::TooLong { field, .. } => {
-            names.iter().find(|(from, _)| from == field).map(|(_, to)| *to)
-        }
-        _ => None,
-    }
+    let field = err.input_field()?;
+    names.iter().find(|(from, _)| *from == field).map(|(_, to)| *to)
 }
 
 /// A lifetime from a request: `None`/0 means the app's compatibility lifetime (where the
@@ -1108,7 +1096,7 @@ pub(crate) async fn ping() -> Response {
 
 // ---- 4. The docs' Spring chat + RTC server -------------------------------------------------------
 
-fn spring_result(result: Result<String, Failure>, names: &[(&str, &str)]) -> Response {
+fn spring_result(result: Result<String, Failure>, names: &[(&str, &'static str)]) -> Response {
     match result {
         Ok(token) => text_response(StatusCode::OK, token),
         Err(Failure::Refused(r)) => text_response(r.status, r.message),
