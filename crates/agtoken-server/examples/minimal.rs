@@ -62,9 +62,8 @@ fn main() -> ExitCode {
     let app_id = Box::leak(Box::new(AppId::new("970CA35de60c44645bbae8a215061b33").expect("a valid app id")));
     let certificate =
         Box::leak(Box::new(AppCertificate::new("5CFd2fd1755d40ecb72977518be15d3b").expect("a valid certificate")));
-    let app = Router::new()
-        .route("/fetch_rtc_token", post(fetch_rtc_token))
-        .with_state(Credentials { app_id, certificate });
+    let app =
+        Router::new().route("/fetch_rtc_token", post(fetch_rtc_token)).with_state(Credentials { app_id, certificate });
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("a tokio runtime");
     runtime.block_on(async move {
         let listener = tokio::net::TcpListener::bind(SocketAddr::from((Ipv4Addr::LOCALHOST, port)))

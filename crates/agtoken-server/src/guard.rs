@@ -8,7 +8,8 @@
 //!   will issue for (the default app, or on `/v1/tokens` the body's `app_id`), and that result
 //!   is what `issue.rs` uses. A store that gives no answer with fallback `refuse` is a 503 +
 //!   `Retry-After` here, before the route runs;
-//! - the request context of every other route: the credential headers and the client address,
+//! - the request context of every route the table (`routes::TABLE`) classes as issuing: the
+//!   credential headers and the client address,
 //!   in a task-local that [`AppState::issue`](crate::state::AppState) reads. The check itself
 //!   is in `issue.rs`, the one place every token goes through; a route that issues without
 //!   this context is refused (fail closed) when its app has auth;
@@ -28,6 +29,7 @@ use crate::auth::{Caller, Credentials};
 use crate::error::ApiError;
 use crate::limit::retry_after_secs;
 use crate::limit_store::{Verdict, OPEN_FOR};
+use crate::routes::Class;
 use crate::state::AppState;
 
 tokio::task_local! {
@@ -66,23 +68,6 @@ impl RequestCtx {
     }
 }
 
-/// Routes that never issue a token; every other route gets the request context.
-const NOT_ISSUING: &[&str] = &[
-    "/ping",
-    "/healthz",
-    "/readyz",
-    "/metrics",
-    "/openapi.json",
-    "/v1/config",
-    "/",
-    "/client.js",
-    "/style.css",
-    "/favicon.svg",
-];
-
-/// Routes under the per-address limit besides the issuing ones.
-const LIMITED: &[&str] = &["/v1/tokens/inspect", "/v1/tokens/verify"];
-
 const HSTS: HeaderValue = HeaderValue::from_static("max-age=31536000");
 const CHALLENGE: HeaderValue = HeaderValue::from_static("Bearer realm=\"agtoken\"");
 
@@ -113,8 +98,10 @@ fn client_ip_as_sent(state: &AppState, headers: &HeaderMap, peer: Option<SocketA
 pub(crate) async fn guard(State(state): State<AppState>, req: Request, next: Next) -> Response {
     let route = req.extensions().get::<MatchedPath>().cloned();
     let route = route.as_ref().map(MatchedPath::as_str);
-    let issuing = route.is_some_and(|r| !NOT_ISSUING.contains(&r));
-    let limited = issuing || route.is_some_and(|r| LIMITED.contains(&r));
+    // The route's class, from the route table; a request that matched no route is open (404).
+    let class = crate::routes::lookup(route).map_or(Class::Open, |r| r.class);
+    let issuing = class == Class::Issuing;
+    let limited = class != Class::Open;
     let peer = req.extensions().get::<ConnectInfo<SocketAddr>>().map(|c| c.0);
     let client = client_ip(&state, req.headers(), peer);
 

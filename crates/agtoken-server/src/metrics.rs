@@ -11,55 +11,17 @@ use std::time::Duration;
 
 use agtoken::Version;
 
-/// Every route pattern the router knows, as `MatchedPath` gives it; the label of a request
-/// that matched none is `unmatched`.
-pub const ROUTES: &[&str] = &[
-    "/fetch_rtc_token",
-    "/token/generate",
-    "/rtc/{a}/{b}/{c}/{d}",
-    "/rtc/{a}/{b}/{c}/{d}/",
-    "/rtm/{uid}",
-    "/rtm/{uid}/",
-    "/rte/{channel}/{role}/{tokentype}/{rtcuid}",
-    "/rte/{channel}/{role}/{tokentype}/{rtcuid}/",
-    "/rte/{channel}/{role}/{tokentype}/{rtcuid}/{rtmuid}",
-    "/rte/{channel}/{role}/{tokentype}/{rtcuid}/{rtmuid}/",
-    "/chat/app",
-    "/chat/app/",
-    "/chat/app/token",
-    "/chat/account/{uid}",
-    "/chat/account/{uid}/",
-    "/chat/user/{user}/token",
-    "/getToken",
-    "/token/getNew",
-    "/ping",
-    "/v1/tokens",
-    "/v1/tokens/inspect",
-    "/v1/tokens/verify",
-    "/healthz",
-    "/readyz",
-    "/metrics",
-    "/openapi.json",
-    "/",
-    "/v1/config",
-    "/client.js",
-    "/style.css",
-    "/favicon.svg",
-    "other",
-    "unmatched",
-];
-
-const UNMATCHED: usize = ROUTES.len() - 1;
-const OTHER: usize = ROUTES.len() - 2;
-
-/// The index of a route pattern in [`ROUTES`]: `other` for a route the table does not list
-/// (add it here to give it its own label), `unmatched` when no route matched (404).
-pub fn route_index(pattern: Option<&str>) -> usize {
-    match pattern {
-        None => UNMATCHED,
-        Some(p) => ROUTES.iter().position(|r| *r == p).unwrap_or(OTHER),
-    }
+/// The `route` label of each route of the table (`routes::TABLE`, its declared pattern: a
+/// trailing-slash variant counts under its route), then `unmatched` for a request that matched
+/// no route (404). Derived from the table, so no route can lack a label.
+pub fn route_labels() -> &'static [&'static str] {
+    static LABELS: std::sync::LazyLock<Vec<&'static str>> =
+        std::sync::LazyLock::new(|| crate::routes::TABLE.iter().map(|r| r.path).chain([UNMATCHED_LABEL]).collect());
+    &LABELS
 }
+
+/// The label of requests that matched no route.
+pub const UNMATCHED_LABEL: &str = "unmatched";
 
 const STATUSES: &[u16] = &[200, 204, 400, 401, 403, 404, 405, 408, 413, 415, 422, 429, 500, 503];
 const STATUS_SLOTS: usize = STATUSES.len() + 1; // + "other"
@@ -126,7 +88,7 @@ pub struct Metrics {
 impl Default for Metrics {
     fn default() -> Self {
         Metrics {
-            routes: ROUTES.iter().map(|_| RouteStats::new()).collect(),
+            routes: route_labels().iter().map(|_| RouteStats::new()).collect(),
             issued: SERVICES.iter().map(|_| [AtomicU64::new(0), AtomicU64::new(0)]).collect(),
             refused: AtomicU64::new(0),
             connections_open: AtomicU64::new(0),
@@ -142,9 +104,11 @@ impl Default for Metrics {
 }
 
 impl Metrics {
-    /// Counts one answered request.
-    pub fn observe(&self, route: usize, status: u16, elapsed: Duration) {
-        let stats = &self.routes[route.min(UNMATCHED)];
+    /// Counts one answered request of the route at `route` in the table (`None`: no route
+    /// matched).
+    pub(crate) fn observe(&self, route: Option<usize>, status: u16, elapsed: Duration) {
+        let unmatched = self.routes.len() - 1;
+        let stats = &self.routes[route.map_or(unmatched, |r| r.min(unmatched))];
         stats.by_status[status_slot(status)].fetch_add(1, Relaxed);
         let us = u64::try_from(elapsed.as_micros()).unwrap_or(u64::MAX);
         // Buckets are stored non-cumulatively and summed when rendered.
@@ -219,7 +183,7 @@ impl Metrics {
         let mut out = String::with_capacity(4096);
         out.push_str("# HELP agtoken_http_requests_total HTTP requests answered, by route pattern and status.\n");
         out.push_str("# TYPE agtoken_http_requests_total counter\n");
-        for (route, stats) in ROUTES.iter().zip(&self.routes) {
+        for (route, stats) in route_labels().iter().zip(&self.routes) {
             for (slot, counter) in stats.by_status.iter().enumerate() {
                 let n = counter.load(Relaxed);
                 if n == 0 {
@@ -233,7 +197,7 @@ impl Metrics {
             "# HELP agtoken_http_request_duration_seconds Time from request to response head, by route pattern.\n",
         );
         out.push_str("# TYPE agtoken_http_request_duration_seconds histogram\n");
-        for (route, stats) in ROUTES.iter().zip(&self.routes) {
+        for (route, stats) in route_labels().iter().zip(&self.routes) {
             let count = stats.count.load(Relaxed);
             if count == 0 {
                 continue;
@@ -330,12 +294,12 @@ mod tests {
     #[test]
     fn renders_counters_and_cumulative_buckets() {
         let m = Metrics::default();
-        let r = route_index(Some("/fetch_rtc_token"));
+        let r = crate::routes::index_of(Some("/fetch_rtc_token"));
         m.observe(r, 200, Duration::from_micros(80));
         m.observe(r, 200, Duration::from_micros(3000));
         m.observe(r, 400, Duration::from_micros(120));
-        m.observe(route_index(None), 404, Duration::from_micros(10));
-        assert_eq!(ROUTES[route_index(Some("/not/in/the/table"))], "other");
+        m.observe(None, 404, Duration::from_micros(10));
+        assert_eq!(crate::routes::index_of(Some("/not/in/the/table")), None);
         m.issued(service_index(Some(agtoken::ServiceType::Rtc)), Version::V007);
         let text = m.render(1, false);
         assert!(text.contains("agtoken_http_requests_total{route=\"/fetch_rtc_token\",status=\"200\"} 2"), "{text}");

@@ -1,225 +1,730 @@
-//! The OpenAPI 3.0 document of every route, written by hand and rendered once.
+//! The OpenAPI 3.0 document, derived from the route table (`routes::TABLE`): each route
+//! declares its operation with one of the functions here (its parameters, request body and
+//! answers in its own shape), and [`document`] adds what follows from the route's declaration:
+//! its path (and trailing-slash variant), its method, the security schemes and 401/403/429/503
+//! of a token-issuing route, the 429/503 of the per-address limit, 413/415 of a route that
+//! reads a body, and the 408 of the request timeout, each in the shape the server answers it.
+//!
+//! Lengths: JSON Schema counts characters, Agora (and this server) count bytes. The limits
+//! below are Agora's byte limits; for ASCII text the two agree.
 
-use std::sync::LazyLock;
+use serde_json::{json, Map, Value};
 
-use serde_json::{json, Value};
+use crate::config::Config;
+use crate::routes::{Body, Class, Route, TABLE};
 
-static DOCUMENT: LazyLock<String> = LazyLock::new(|| document().to_string());
+/// One documented operation of a route: its path in the document (`None`: the route's own
+/// pattern) and the OpenAPI operation object.
+pub(crate) struct Operation {
+    /// The documented path, when it differs from the router's pattern (one pattern can serve
+    /// two APIs, or a parameter be a fixed word in one of them).
+    pub(crate) path: Option<&'static str>,
+    /// The operation object.
+    pub(crate) operation: Value,
+    /// The schema of this route's own refusals (401, 403, 429 from `issue.rs`), and their
+    /// media type; `None` for the v1 error shape.
+    pub(crate) refusal: Option<(&'static str, Value)>,
+}
 
-/// The document as JSON text.
-pub fn document_text() -> &'static str {
-    &DOCUMENT
+/// What the document depends on in the configuration: the default app's maximum lifetime.
+#[derive(Clone, Copy)]
+pub(crate) struct Limits {
+    max_lifetime: u32,
+}
+
+/// The document for `config`, as JSON text.
+pub fn document_text(config: &Config) -> String {
+    document_for(config).to_string()
+}
+
+/// The document for the demo configuration (the default lifetimes).
+pub fn document() -> Value {
+    document_for(&Config::demo())
+}
+
+/// The document for `config`: every route of the table, in the table's order.
+pub fn document_for(config: &Config) -> Value {
+    let limits = Limits { max_lifetime: config.default_app().max_lifetime };
+    let mut paths = Map::new();
+    for route in TABLE {
+        for Operation { path, operation, refusal } in (route.doc)(limits) {
+            let path = path.unwrap_or(route.path);
+            let operation = derived(route, operation, refusal);
+            let method = route.method.as_str().to_ascii_lowercase();
+            let mut variants = vec![path.to_owned()];
+            if route.trailing_slash {
+                variants.push(format!("{path}/"));
+            }
+            for variant in variants {
+                let item = paths.entry(variant).or_insert_with(|| json!({}));
+                item[&method] = operation.clone();
+            }
+        }
+    }
+    json!({
+        "openapi": "3.0.3",
+        "info": {
+            "title": "agtoken server",
+            "version": env!("CARGO_PKG_VERSION"),
+            "description": "Agora token server: the APIs of the token servers in Agora's docs (unchanged on the wire) and a v1 API. Every v1 error is {\"error\": {\"code\", \"message\", \"field\"}}; unknown routes answer 404 and other methods 405 (with Allow) in that shape; 408 when a request takes longer than the timeout. Lengths are Agora's, in bytes (JSON Schema counts characters: the same for ASCII)."
+        },
+        "tags": [
+            {"name": "compatibility", "description": "Routes of the docs' servers; each keeps its own answer and error shapes"},
+            {"name": "v1", "description": "The clean API"},
+            {"name": "operations", "description": "Health, readiness, metrics"},
+            {"name": "web", "description": "The web client and what it reads"}
+        ],
+        "paths": paths,
+        "components": {
+            "schemas": {
+                "Error": error_schema(),
+                "BuildRequest": build_request_schema(),
+                "StructureRequest": structure_request_schema(),
+                "TokenResponse": token_response_schema(),
+                "VerifyResponse": verify_response_schema(),
+            },
+            "securitySchemes": {
+                "bearer": {"type": "http", "scheme": "bearer",
+                    "description": "An API key (auth = \"api_key\") or a JWT from the app's identity provider (auth = \"jwt\")"},
+                "apiKey": {"type": "apiKey", "in": "header", "name": "X-Api-Key"}
+            }
+        }
+    })
+}
+
+/// Adds to `operation` what follows from the route's declaration.
+fn derived(route: &Route, mut operation: Value, refusal: Option<(&'static str, Value)>) -> Value {
+    let own = |description: &str| match &refusal {
+        Some((media, schema)) => content(description, media, schema.clone()),
+        None => json_response(description, error_ref()),
+    };
+    let mut extra: Vec<(&str, Value)> = Vec::new();
+    if route.class == Class::Issuing {
+        // {} first: with auth = "none" (and in demo mode) the route is open.
+        operation["security"] = json!([{}, {"bearer": []}, {"apiKey": []}]);
+        extra.push((
+            "401",
+            own("no valid API key or bearer token (the app configures auth); WWW-Authenticate says how"),
+        ));
+        extra.push(("403", own("a policy rule refuses this token; the message names the rule")));
+        extra.push(("429", own("over the per-caller rate limit; Retry-After says when to retry")));
+    }
+    if route.class != Class::Open {
+        extra.push((
+            "429",
+            json_response("over the per-address rate limit; Retry-After says when to retry", error_ref()),
+        ));
+        extra.push((
+            "503",
+            json_response(
+                "the shared rate-limit store (limits_store) does not answer and limits_store_fallback is refuse; Retry-After says when to retry",
+                error_ref(),
+            ),
+        ));
+    }
+    if route.body != Body::None {
+        extra.push((
+            "413",
+            json_response("body over the limit, refused before it is sent (Expect: 100-continue)", error_ref()),
+        ));
+    }
+    if route.body == Body::Json {
+        extra.push(("415", json_response("Content-Type is not application/json", error_ref())));
+    }
+    extra.push(("408", json_response("the request took longer than the server's request timeout", error_ref())));
+    let responses = operation["responses"].as_object_mut().expect("every operation documents its answers");
+    for (status, response) in extra {
+        merge_response(responses, status, response);
+    }
+    operation
+}
+
+/// Adds `response` under `status`; where the route already documents that status with a body
+/// of the same media type, the body is either schema (`anyOf`).
+fn merge_response(responses: &mut Map<String, Value>, status: &str, response: Value) {
+    let Some(existing) = responses.get_mut(status) else {
+        responses.insert(status.to_owned(), response);
+        return;
+    };
+    let Some(new_content) = response.get("content").and_then(Value::as_object) else { return };
+    let content = existing.as_object_mut().expect("a response object").entry("content").or_insert_with(|| json!({}));
+    for (media, body) in new_content {
+        match content.get_mut(media) {
+            None => {
+                content[media] = body.clone();
+            }
+            Some(current) if current["schema"] != body["schema"] => {
+                let mut either = match current["schema"].get("anyOf") {
+                    Some(Value::Array(list)) => list.clone(),
+                    _ => vec![current["schema"].clone()],
+                };
+                if !either.contains(&body["schema"]) {
+                    either.push(body["schema"].clone());
+                }
+                current["schema"] = json!({"anyOf": either});
+            }
+            Some(_) => {}
+        }
+    }
+}
+
+fn content(description: &str, media: &str, schema: Value) -> Value {
+    json!({"description": description, "content": {media: {"schema": schema}}})
+}
+
+fn json_response(description: &str, schema: Value) -> Value {
+    content(description, "application/json", schema)
+}
+
+fn text_response(description: &str) -> Value {
+    content(description, "text/plain", json!({"type": "string"}))
 }
 
 fn json_body(schema: Value) -> Value {
     json!({"required": true, "content": {"application/json": {"schema": schema}}})
 }
 
-fn json_response(description: &str, schema: Value) -> Value {
-    json!({"description": description, "content": {"application/json": {"schema": schema}}})
-}
-
-fn text_response(description: &str) -> Value {
-    json!({"description": description, "content": {"text/plain": {"schema": {"type": "string"}}}})
-}
-
 fn error_ref() -> Value {
     json!({"$ref": "#/components/schemas/Error"})
 }
 
-fn v1_errors(extra: &[(&str, &str)]) -> Value {
-    let mut map = serde_json::Map::new();
-    for (status, description) in [
-        ("400", "malformed JSON, a wrong type, an unknown field or a number out of range"),
-        ("413", "body over the limit (16 KiB by default)"),
-        ("415", "Content-Type is not application/json"),
-        ("422", "well-formed but against a rule (channel name, lifetime, unknown app)"),
-    ]
-    .iter()
-    .chain(extra)
-    {
-        map.insert((*status).into(), json_response(description, error_ref()));
+fn one(operation: Value) -> Vec<Operation> {
+    vec![Operation { path: None, operation, refusal: None }]
+}
+
+fn one_refusing(operation: Value, media: &'static str, refusal: Value) -> Vec<Operation> {
+    vec![Operation { path: None, operation, refusal: Some((media, refusal)) }]
+}
+
+// ---- shared schemas ----------------------------------------------------------------------
+
+/// Agora's channel name: 1 to 63 bytes of `a-z A-Z 0-9 space ! # $ % & ( ) + - : ; < = . > ? @
+/// [ ] ^ _ { } | ~ ,` (and `*`, a pattern).
+fn channel_schema() -> Value {
+    json!({"type": "string", "minLength": 1, "maxLength": 63,
+           "pattern": "^[a-zA-Z0-9 !#$%&()+\\-:;<=.>?@\\[\\]^_{}|~,*]+$",
+           "description": "channel name: 1 to 63 bytes of a-z A-Z 0-9 space ! # $ % & ( ) + - : ; < = . > ? @ [ ] ^ _ { } | ~ ,"})
+}
+
+fn uint32() -> Value {
+    json!({"type": "integer", "minimum": 0, "maximum": 4294967295u32})
+}
+
+/// A text of `min..=max` bytes.
+fn text(min: u32, max: u32, description: &str) -> Value {
+    json!({"type": "string", "minLength": min, "maxLength": max, "description": description})
+}
+
+/// A lifetime in seconds, at most the default app's maximum.
+fn lifetime(l: Limits, min: u32, description: &str) -> Value {
+    json!({"type": "integer", "minimum": min, "maximum": l.max_lifetime, "description": description})
+}
+
+fn path_param(name: &str, schema: Value) -> Value {
+    json!({"name": name, "in": "path", "required": true, "schema": schema})
+}
+
+/// A schema with `nullable` (OpenAPI 3.0): the originals (Go) read `null` as the zero value.
+fn nullable(mut schema: Value) -> Value {
+    schema["nullable"] = json!(true);
+    schema
+}
+
+/// A regular expression matching `name` in any ASCII case (Go's `encoding/json` matches keys so).
+fn any_case(name: &str) -> String {
+    let mut re = String::from("^");
+    for c in name.chars() {
+        if c.is_ascii_alphabetic() {
+            re.push('[');
+            re.push(c.to_ascii_lowercase());
+            re.push(c.to_ascii_uppercase());
+            re.push(']');
+        } else {
+            re.push(c);
+        }
     }
-    Value::Object(map)
+    re.push('$');
+    re
 }
 
-fn path_param(name: &str, description: &str) -> Value {
-    json!({"name": name, "in": "path", "required": true, "description": description, "schema": {"type": "string"}})
+/// A Go-decoded object: `properties` under their usual names, the same schemas for any other
+/// ASCII case of the names (`patternProperties`), other keys ignored.
+fn go_object(properties: Value) -> Value {
+    let patterns: Map<String, Value> =
+        properties.as_object().expect("an object").iter().map(|(k, v)| (any_case(k), v.clone())).collect();
+    json!({"type": "object", "properties": properties, "patternProperties": patterns})
 }
 
-fn expiry_param() -> Value {
-    json!({"name": "expiry", "in": "query", "required": false,
-        "description": "token lifetime in seconds (default: the server's compat_lifetime, 3600 unless configured)",
-        "schema": {"type": "integer", "minimum": 1, "maximum": 86400}})
+fn error_schema() -> Value {
+    json!({"type": "object", "required": ["error"], "properties": {"error": {"type": "object", "required": ["code", "message", "field"], "properties": {
+        "code": {"type": "string", "enum": ["invalid_json", "invalid_body", "invalid_type", "unknown_field", "out_of_range", "missing_field", "invalid_value", "unknown_app", "invalid_token", "payload_too_large", "unsupported_media_type", "not_found", "method_not_allowed", "timeout", "unauthorized", "forbidden", "rate_limited", "unavailable"]},
+        "message": {"type": "string"},
+        "field": {"type": "string", "nullable": true, "description": "the request field, as a JSON path"}}}}})
 }
 
-fn community_error() -> Value {
-    json_response(
-        "bad parameter: {\"message\": …, \"status\": 400}, or a token the rules refuse: {\"error\": …, \"status\": 400}",
-        json!({"type": "object", "properties": {"message": {"type": "string"}, "error": {"type": "string"}, "status": {"type": "integer"}}}),
+// ---- 1. the docs' Go sample server -------------------------------------------------------
+
+pub(crate) fn fetch_rtc_token(_: Limits) -> Vec<Operation> {
+    let answer = json!({"type": "object", "required": ["code", "message"], "properties": {
+        "code": {"type": "string", "description": "the HTTP status, as text"}, "message": {"type": "string"},
+        "field": {"type": "string", "nullable": true}}});
+    one_refusing(
+        json!({
+            "tags": ["compatibility"],
+            "summary": "The docs' Go sample server: an RTC token for the default app",
+            "description": "As Go's encoding/json reads the original's struct: keys in any ASCII case (the docs' web client sends channelName, the Android client ChannelName; the last of two spellings counts), null is the zero value, other keys are ignored, and what follows the first JSON value is not read. uid 0 admits any uid. role 1 publisher, 2 subscriber; 0 (absent) and 101 (deprecated) act as publisher. The lifetime is the app's compat_lifetime. Refused on purpose (400), where the original issues: a missing or empty ChannelName (its token would admit every channel).",
+            "requestBody": json_body(json!({
+                "allOf": [go_object(json!({
+                    "uid": nullable(uint32()),
+                    "ChannelName": channel_schema(),
+                    "role": nullable(json!({"type": "integer", "enum": [0, 1, 2, 101]}))}))],
+                "required": ["ChannelName"],
+                "example": {"uid": 1234, "ChannelName": "test", "role": 1}})),
+            "responses": {
+                "200": json_response("the token", json!({"type": "object", "required": ["code", "token"], "properties": {"code": {"type": "string", "enum": ["200"]}, "token": {"type": "string"}}})),
+                "400": json_response("malformed JSON, a wrong type, an out-of-range or missing field, a channel name against Agora's rules", answer.clone()),
+                "413": json_response("body over the limit", answer.clone()),
+            }
+        }),
+        "application/json",
+        answer,
     )
 }
 
-fn with_trailing_slash(paths: &mut serde_json::Map<String, Value>, path: &str, item: Value) {
-    paths.insert(format!("{path}/"), item.clone());
-    paths.insert(path.to_owned(), item);
+// ---- 2. the docs' Docker token generator -------------------------------------------------
+
+pub(crate) fn token_generate(l: Limits) -> Vec<Operation> {
+    let error = json!({"type": "object", "required": ["code", "message", "data"], "properties": {
+        "code": {"type": "integer", "enum": [-1, -2]}, "message": {"type": "string"}, "data": {"type": "string"}}});
+    let enable = nullable(json!({"type": "boolean"}));
+    let per_kind = |name: &str| {
+        go_object(json!({
+            "enableUser": enable.clone(), "enableApp": enable.clone(),
+            "userUuid": nullable(text(0, 255, &format!("{name} user id, 1 to 255 bytes when enableUser")))
+        }))
+    };
+    // The original enables services with `enable` (RTC, RTM, FPA) or `enableUser`/`enableApp`
+    // (Chat, APaaS); a token with none of them holds nothing.
+    let enabled = |service: &str, key: &str| json!({"required": [service], "properties": {service: {"required": [key], "properties": {key: {"enum": [true]}}}}});
+    one_refusing(
+        json!({
+            "tags": ["compatibility"],
+            "summary": "The docs' Docker token generator: one 007 token holding every enabled service",
+            "description": "Keys in any ASCII case, null as absent (as Go reads them). tokenExpireTs and privilegeExpireTs are seconds from now (0: the app's compat_lifetime / as long as the token). serviceEducation is another name of serviceApaas. Refused on purpose (400, code -1 or -2) where the original issues a useless or dangerous token: no service enabled, RTC without channelName, RTM without uid, Chat/APaaS enableUser without userUuid, `enable` on Chat/APaaS (which the original ignores).",
+            "requestBody": json_body(json!({
+                "allOf": [go_object(json!({
+                    "channelName": nullable(json!({"type": "string"})),
+                    "uid": nullable(text(0, 255, "the user: RTC uid or account (\"\" or \"0\": any), RTM user id (1 to 64 bytes)")),
+                    "tokenExpireTs": nullable(lifetime(l, 0, "seconds; 0: the app's compat_lifetime")),
+                    "privilegeExpireTs": nullable(lifetime(l, 0, "seconds; 0: as long as the token")),
+                    "serviceRtc": nullable(go_object(json!({"enable": enable.clone(), "role": nullable(json!({"type": "integer", "enum": [0, 1, 2], "description": "1 publisher; 2 (or 0) subscriber"}))}))),
+                    "serviceRtm": nullable(go_object(json!({"enable": enable.clone()}))),
+                    "serviceFpa": nullable(go_object(json!({"enable": enable.clone()}))),
+                    "serviceChat": nullable(per_kind("Chat")),
+                    "serviceApaas": nullable(per_kind("APaaS")),
+                    "serviceEducation": nullable(per_kind("APaaS"))
+                }))],
+                "anyOf": [
+                    {"allOf": [enabled("serviceRtc", "enable"), {"required": ["channelName"], "properties": {"channelName": channel_schema()}}]},
+                    {"allOf": [enabled("serviceRtm", "enable"), {"required": ["uid"], "properties": {"uid": {"type": "string", "minLength": 1, "maxLength": 64}}}]},
+                    enabled("serviceFpa", "enable"),
+                    {"allOf": [enabled("serviceChat", "enableUser"), {"properties": {"serviceChat": {"required": ["userUuid"], "properties": {"userUuid": {"type": "string", "minLength": 1}}}}}]},
+                    enabled("serviceChat", "enableApp"),
+                    {"allOf": [enabled("serviceApaas", "enableUser"), {"properties": {"serviceApaas": {"required": ["userUuid"], "properties": {"userUuid": {"type": "string", "minLength": 1}}}}}]},
+                    enabled("serviceApaas", "enableApp")
+                ],
+                "example": {"channelName": "channel_name_test", "uid": "12345678", "tokenExpireTs": 3600, "privilegeExpireTs": 3600, "serviceRtc": {"enable": true, "role": 1}, "serviceRtm": {"enable": true}}})),
+            "responses": {
+                "200": json_response("the token", json!({"type": "object", "required": ["code", "message", "data"], "properties": {"code": {"type": "integer", "enum": [0]}, "message": {"type": "string", "enum": ["Success"]}, "data": {"type": "object", "required": ["token"], "properties": {"token": {"type": "string"}}}}})),
+                "400": json_response("code -1: bad parameters; code -2: the token could not be generated", error.clone()),
+                "413": json_response("body over the limit", error.clone()),
+            }
+        }),
+        "application/json",
+        json!({"type": "object", "required": ["code", "message", "data"], "properties": {"code": {"type": "integer", "enum": [-1]}, "message": {"type": "string"}, "data": {"type": "string"}}}),
+    )
 }
 
-/// The document.
-pub fn document() -> Value {
-    let rtc_role = path_param("role", "publisher | subscriber (also 1 | 2)");
-    let tokentype = path_param("tokentype", "uid (a number; 0 admits any user) | userAccount (a string)");
-    let mut paths = serde_json::Map::new();
+// ---- 3. the community token service ------------------------------------------------------
 
-    paths.insert("/fetch_rtc_token".into(), json!({"post": {
-        "tags": ["compatibility"],
-        "summary": "The docs' Go sample server: an RTC token for the default app",
-        "description": "Field names are matched in any ASCII case (the docs' web client sends channelName, the Android client ChannelName). uid 0 admits any uid. role 1 publisher, 2 subscriber; 0 and 101 (deprecated) act as publisher. The lifetime is the app's compat_lifetime.",
-        "requestBody": json_body(json!({"type": "object", "properties": {
-            "uid": {"type": "integer", "minimum": 0, "maximum": 4294967295u32},
-            "ChannelName": {"type": "string", "maxLength": 63},
-            "role": {"type": "integer", "enum": [0, 1, 2, 101]}}, "required": ["ChannelName"],
-            "example": {"uid": 1234, "ChannelName": "test", "role": 1}})),
-        "responses": {
-            "200": json_response("the token", json!({"type": "object", "properties": {"code": {"type": "string", "example": "200"}, "token": {"type": "string"}}})),
-            "400": json_response("malformed JSON, wrong type, out-of-range or missing field", json!({"type": "object", "properties": {"code": {"type": "string", "example": "400"}, "message": {"type": "string"}, "field": {"type": "string", "nullable": true}}})),
-            "405": json_response("any method but POST (and OPTIONS preflight)", error_ref()),
-            "413": {"description": "body over the limit"}
-        }}}));
+fn community_error() -> Value {
+    json!({"type": "object", "required": ["status"], "properties": {"message": {"type": "string"}, "error": {"type": "string"}, "status": {"type": "integer"}}})
+}
 
-    paths.insert("/token/generate".into(), json!({"post": {
-        "tags": ["compatibility"],
-        "summary": "The docs' Docker token generator: one 007 token holding every enabled service",
-        "description": "tokenExpireTs and privilegeExpireTs are seconds from now (0: the default lifetime / as long as the token). serviceEducation is accepted as another name of serviceApaas.",
-        "requestBody": json_body(json!({"type": "object", "properties": {
-            "channelName": {"type": "string"}, "uid": {"type": "string"},
-            "tokenExpireTs": {"type": "integer"}, "privilegeExpireTs": {"type": "integer"},
-            "serviceRtc": {"type": "object", "properties": {"enable": {"type": "boolean"}, "role": {"type": "integer", "enum": [1, 2]}}},
-            "serviceRtm": {"type": "object", "properties": {"enable": {"type": "boolean"}}},
-            "serviceFpa": {"type": "object", "properties": {"enable": {"type": "boolean"}}},
-            "serviceChat": {"type": "object", "properties": {"enableUser": {"type": "boolean"}, "enableApp": {"type": "boolean"}, "userUuid": {"type": "string"}}},
-            "serviceApaas": {"type": "object", "properties": {"enableUser": {"type": "boolean"}, "enableApp": {"type": "boolean"}, "userUuid": {"type": "string"}}}},
-            "example": {"channelName": "channel_name_test", "uid": "12345678", "tokenExpireTs": 3600, "privilegeExpireTs": 3600, "serviceRtc": {"enable": true, "role": 1}, "serviceRtm": {"enable": true}}})),
-        "responses": {
-            "200": json_response("the token", json!({"type": "object", "properties": {"code": {"type": "integer", "example": 0}, "message": {"type": "string", "example": "Success"}, "data": {"type": "object", "properties": {"token": {"type": "string"}}}}})),
-            "400": json_response("code -1: bad parameters; code -2: the token could not be generated", json!({"type": "object", "properties": {"code": {"type": "integer", "enum": [-1, -2]}, "message": {"type": "string"}, "data": {"type": "string"}}}))
-        }}}));
+fn community_refusal() -> Value {
+    json!({"type": "object", "required": ["error", "status"], "properties": {"error": {"type": "string"}, "status": {"type": "integer"}}})
+}
 
-    with_trailing_slash(
-        &mut paths,
-        "/rtc/{channel}/{role}/{tokentype}/{uid}",
-        json!({"get": {
-        "tags": ["compatibility"],
-        "summary": "Community token service: RTC token. When the last segment is the literal `token`, this is the Spring server's /rtc/{channel}/{uid}/{role}/token instead (plain-text answer).",
-        "parameters": [path_param("channel", "channel name"), rtc_role, tokentype, path_param("uid", "uid or account"), expiry_param()],
-        "responses": {"200": json_response("the token", json!({"type": "object", "properties": {"rtcToken": {"type": "string"}}})), "400": community_error()}}}),
-    );
-    paths.insert("/rtc/{channel}/{uid}/{role}/token".into(), json!({"get": {
-        "tags": ["compatibility"],
-        "summary": "The docs' Spring server: RTC token as plain text (role 1 publisher, 2 subscriber)",
-        "parameters": [path_param("channel", "channel name"), path_param("uid", "a number; 0 admits any user"), path_param("role", "1 | 2")],
-        "responses": {"200": text_response("the token"), "400": text_response("what is wrong")}}}));
-    with_trailing_slash(
-        &mut paths,
-        "/rtm/{uid}",
-        json!({"get": {
-        "tags": ["compatibility"], "summary": "Community token service: RTM token",
-        "parameters": [path_param("uid", "RTM user id (not empty, not 0)"), expiry_param()],
-        "responses": {"200": json_response("the token", json!({"type": "object", "properties": {"rtmToken": {"type": "string"}}})), "400": community_error()}}}),
-    );
-    let rte_params = |with_rtm: bool| {
-        let mut p = vec![
-            path_param("channel", "channel name"),
-            path_param("role", "publisher | subscriber (also 1 | 2)"),
-            path_param("tokentype", "uid | userAccount"),
-            path_param("rtcuid", "RTC uid or account"),
-        ];
-        if with_rtm {
-            p.push(path_param("rtmuid", "RTM user id (default: rtcuid)"));
-        }
-        p.push(expiry_param());
-        p
-    };
-    let rte_ok = json_response(
+fn expiry_params(l: Limits) -> Vec<Value> {
+    let description = "token lifetime in seconds (default: the app's compat_lifetime); expireTime is another name of it (the first of the two counts)";
+    vec![
+        json!({"name": "expiry", "in": "query", "required": false, "description": description, "schema": lifetime(l, 1, "seconds")}),
+        json!({"name": "expireTime", "in": "query", "required": false, "description": description, "schema": lifetime(l, 1, "seconds")}),
+    ]
+}
+
+fn role_param() -> Value {
+    path_param(
+        "role",
+        json!({"type": "string", "enum": ["publisher", "subscriber", "1", "2", "0", "101"], "description": "publisher (also 1, and 0 or 101) | subscriber (also 2)"}),
+    )
+}
+
+fn rtc_uid_param(name: &str, min: u32) -> Value {
+    path_param(
+        name,
+        json!({"type": "integer", "minimum": min, "maximum": 4294967295u32, "description": "the uid; 0 admits any user"}),
+    )
+}
+
+fn community(l: Limits, summary: &str, mut parameters: Vec<Value>, ok: Value) -> Value {
+    parameters.extend(expiry_params(l));
+    json!({"tags": ["compatibility"], "summary": summary, "parameters": parameters,
+        "responses": {"200": ok, "400": json_response("a bad parameter ({\"message\", \"status\": 400}) or a token Agora's rules refuse ({\"error\", \"status\": 400})", community_error())}})
+}
+
+fn community_ops(operations: Vec<(Option<&'static str>, Value)>) -> Vec<Operation> {
+    operations
+        .into_iter()
+        .map(|(path, operation)| Operation {
+            path,
+            operation,
+            refusal: Some(("application/json", community_refusal())),
+        })
+        .collect()
+}
+
+fn rtc_token_ok() -> Value {
+    json_response(
+        "the token",
+        json!({"type": "object", "required": ["rtcToken"], "properties": {"rtcToken": {"type": "string"}}}),
+    )
+}
+
+pub(crate) fn rtc_four(l: Limits) -> Vec<Operation> {
+    let account = |name: &str| path_param(name, text(1, 255, "a user account, 1 to 255 bytes"));
+    let mut ops = community_ops(vec![
+        (
+            Some("/rtc/{channel}/{role}/uid/{uid}"),
+            community(
+                l,
+                "Community token service: RTC token for an integer uid",
+                vec![path_param("channel", channel_schema()), role_param(), rtc_uid_param("uid", 0)],
+                rtc_token_ok(),
+            ),
+        ),
+        (
+            Some("/rtc/{channel}/{role}/userAccount/{account}"),
+            community(
+                l,
+                "Community token service: RTC token for a user account",
+                vec![path_param("channel", channel_schema()), role_param(), account("account")],
+                rtc_token_ok(),
+            ),
+        ),
+        (
+            Some("/rtc/{channel}/{role}/account/{account}"),
+            community(
+                l,
+                "Community token service: RTC token for a user account (another name of userAccount)",
+                vec![path_param("channel", channel_schema()), role_param(), account("account")],
+                rtc_token_ok(),
+            ),
+        ),
+    ]);
+    ops.push(Operation {
+        path: Some("/rtc/{channel}/{uid}/{role}/token"),
+        operation: json!({
+            "tags": ["compatibility"],
+            "summary": "The docs' Spring server: RTC token as plain text",
+            "description": "Served by the same pattern as the community service's /rtc/{channel}/{role}/{tokentype}/{uid}: a third segment uid, userAccount or account makes it a community request (JSON answers).",
+            "parameters": [path_param("channel", channel_schema()), rtc_uid_param("uid", 0),
+                path_param("role", json!({"type": "string", "enum": ["1", "2", "0", "101", "publisher", "subscriber"], "description": "1 publisher (also 0, 101), 2 subscriber"}))],
+            "responses": {"200": text_response("the token"), "400": text_response("what is wrong")}}),
+        refusal: Some(("text/plain", json!({"type": "string"}))),
+    });
+    ops
+}
+
+pub(crate) fn rtm(l: Limits) -> Vec<Operation> {
+    community_ops(vec![(
+        None,
+        community(
+            l,
+            "Community token service: RTM token",
+            vec![path_param(
+                "uid",
+                json!({"type": "string", "minLength": 1, "maxLength": 64, "not": {"enum": ["0"]}, "description": "RTM user id, 1 to 64 bytes, not 0"}),
+            )],
+            json_response(
+                "the token",
+                json!({"type": "object", "required": ["rtmToken"], "properties": {"rtmToken": {"type": "string"}}}),
+            ),
+        ),
+    )])
+}
+
+fn rte_ok() -> Value {
+    json_response(
         "both tokens",
-        json!({"type": "object", "properties": {"rtcToken": {"type": "string"}, "rtmToken": {"type": "string"}}}),
-    );
-    with_trailing_slash(
-        &mut paths,
-        "/rte/{channel}/{role}/{tokentype}/{rtcuid}",
-        json!({"get": {
-        "tags": ["compatibility"], "summary": "Community token service: RTC and RTM tokens",
-        "parameters": rte_params(false), "responses": {"200": rte_ok.clone(), "400": community_error()}}}),
-    );
-    with_trailing_slash(
-        &mut paths,
-        "/rte/{channel}/{role}/{tokentype}/{rtcuid}/{rtmuid}",
-        json!({"get": {
-        "tags": ["compatibility"], "summary": "Community token service: RTC and RTM tokens, RTM for another user id",
-        "parameters": rte_params(true), "responses": {"200": rte_ok, "400": community_error()}}}),
-    );
-    let chat_ok =
-        json_response("the token", json!({"type": "object", "properties": {"chatToken": {"type": "string"}}}));
-    with_trailing_slash(
-        &mut paths,
-        "/chat/app",
-        json!({"get": {
-        "tags": ["compatibility"], "summary": "Community token service: Chat app token",
-        "parameters": [expiry_param()], "responses": {"200": chat_ok.clone(), "400": community_error()}}}),
-    );
-    with_trailing_slash(
-        &mut paths,
-        "/chat/account/{uid}",
-        json!({"get": {
-        "tags": ["compatibility"], "summary": "Community token service: Chat user token",
-        "parameters": [path_param("uid", "Chat user id"), expiry_param()], "responses": {"200": chat_ok, "400": community_error()}}}),
-    );
-    paths.insert("/getToken".into(), json!({"post": {
-        "tags": ["compatibility"], "summary": "Community token service: any token type",
-        "requestBody": json_body(json!({"type": "object", "properties": {
-            "tokenType": {"type": "string", "enum": ["rtc", "rtm", "chat"]}, "channel": {"type": "string"},
-            "role": {"type": "string", "enum": ["publisher", "subscriber"]}, "uid": {"type": "string", "description": "digits: an integer uid; else an account. For chat, empty gives an app token."},
-            "expire": {"type": "integer", "description": "seconds; 0 or absent: the default"}}, "required": ["tokenType"]})),
-        "responses": {
-            "200": json_response("the token", json!({"type": "object", "properties": {"token": {"type": "string"}}})),
-            "400": json_response("what is wrong", json!({"type": "object", "properties": {"error": {"type": "string"}}}))}}}));
-    paths.insert("/token/getNew".into(), json!({"post": {
-        "tags": ["compatibility"], "summary": "Community Go backend middleware: any token type (the route Agora's docs point to)",
-        "description": "Same body as /getToken. An RTM request with a channel also grants RTC join and data-stream publishing on it; a chat request with an empty uid gives an app token. Errors are plain text, as Go's http.Error writes them.",
-        "requestBody": json_body(json!({"type": "object", "properties": {
-            "tokenType": {"type": "string", "enum": ["rtc", "rtm", "chat"]}, "channel": {"type": "string"},
-            "role": {"type": "string", "enum": ["publisher", "subscriber"]}, "uid": {"type": "string", "description": "digits: an integer uid; else an account. For chat, empty gives an app token."},
-            "expire": {"type": "integer", "description": "seconds; 0 or absent: the default"}}, "required": ["tokenType"]})),
-        "responses": {
-            "200": json_response("the token", json!({"type": "object", "properties": {"token": {"type": "string"}}})),
-            "400": text_response("what is wrong")}}}));
-    paths.insert("/ping".into(), json!({"get": {"tags": ["compatibility"], "summary": "Community token service: liveness",
-        "responses": {"200": json_response("pong", json!({"type": "object", "properties": {"message": {"type": "string", "example": "pong"}}}))}}}));
-    paths.insert(
-        "/chat/app/token".into(),
-        json!({"get": {"tags": ["compatibility"], "summary": "The docs' Spring server: Chat app token as plain text",
-        "responses": {"200": text_response("the token")}}}),
-    );
-    paths.insert("/chat/user/{user}/token".into(), json!({"get": {"tags": ["compatibility"], "summary": "The docs' Spring server: Chat user token as plain text",
-        "parameters": [path_param("user", "Chat user id")], "responses": {"200": text_response("the token"), "400": text_response("what is wrong")}}}));
+        json!({"type": "object", "required": ["rtcToken", "rtmToken"], "properties": {"rtcToken": {"type": "string"}, "rtmToken": {"type": "string"}}}),
+    )
+}
 
-    paths.insert("/v1/tokens".into(), json!({"post": {
+/// The RTM user id of `/rte`: 1 to 64 bytes, not `0`.
+fn rtm_user(description: &str) -> Value {
+    json!({"type": "string", "minLength": 1, "maxLength": 64, "not": {"enum": ["0"]}, "description": description})
+}
+
+pub(crate) fn rte(l: Limits) -> Vec<Operation> {
+    community_ops(vec![
+        (
+            Some("/rte/{channel}/{role}/uid/{rtcuid}"),
+            community(
+                l,
+                "Community token service: RTC and RTM tokens for an integer uid (also the RTM user id)",
+                vec![path_param("channel", channel_schema()), role_param(), rtc_uid_param("rtcuid", 1)],
+                rte_ok(),
+            ),
+        ),
+        (
+            Some("/rte/{channel}/{role}/userAccount/{rtcuid}"),
+            community(
+                l,
+                "Community token service: RTC and RTM tokens for a user account (also the RTM user id)",
+                vec![
+                    path_param("channel", channel_schema()),
+                    role_param(),
+                    path_param("rtcuid", rtm_user("the account and RTM user id, 1 to 64 bytes, not 0")),
+                ],
+                rte_ok(),
+            ),
+        ),
+        (
+            Some("/rte/{channel}/{role}/account/{rtcuid}"),
+            community(
+                l,
+                "Community token service: RTC and RTM tokens for a user account (another name of userAccount)",
+                vec![
+                    path_param("channel", channel_schema()),
+                    role_param(),
+                    path_param("rtcuid", rtm_user("the account and RTM user id, 1 to 64 bytes, not 0")),
+                ],
+                rte_ok(),
+            ),
+        ),
+    ])
+}
+
+pub(crate) fn rte_with_rtm(l: Limits) -> Vec<Operation> {
+    let rtmuid = || path_param("rtmuid", rtm_user("the RTM user id, 1 to 64 bytes, not 0"));
+    community_ops(vec![
+        (
+            Some("/rte/{channel}/{role}/uid/{rtcuid}/{rtmuid}"),
+            community(
+                l,
+                "Community token service: RTC token for an integer uid and RTM token for another user id",
+                vec![path_param("channel", channel_schema()), role_param(), rtc_uid_param("rtcuid", 0), rtmuid()],
+                rte_ok(),
+            ),
+        ),
+        (
+            Some("/rte/{channel}/{role}/userAccount/{rtcuid}/{rtmuid}"),
+            community(
+                l,
+                "Community token service: RTC token for a user account and RTM token for another user id",
+                vec![
+                    path_param("channel", channel_schema()),
+                    role_param(),
+                    path_param("rtcuid", text(1, 255, "a user account")),
+                    rtmuid(),
+                ],
+                rte_ok(),
+            ),
+        ),
+        (
+            Some("/rte/{channel}/{role}/account/{rtcuid}/{rtmuid}"),
+            community(
+                l,
+                "Community token service: the same (another name of userAccount)",
+                vec![
+                    path_param("channel", channel_schema()),
+                    role_param(),
+                    path_param("rtcuid", text(1, 255, "a user account")),
+                    rtmuid(),
+                ],
+                rte_ok(),
+            ),
+        ),
+    ])
+}
+
+fn chat_ok() -> Value {
+    json_response(
+        "the token",
+        json!({"type": "object", "required": ["chatToken"], "properties": {"chatToken": {"type": "string"}}}),
+    )
+}
+
+pub(crate) fn chat_app(l: Limits) -> Vec<Operation> {
+    community_ops(vec![(None, community(l, "Community token service: Chat app token", vec![], chat_ok()))])
+}
+
+pub(crate) fn chat_account(l: Limits) -> Vec<Operation> {
+    community_ops(vec![(
+        None,
+        community(
+            l,
+            "Community token service: Chat user token",
+            vec![path_param("uid", text(1, 255, "Chat user id, 1 to 255 bytes"))],
+            chat_ok(),
+        ),
+    )])
+}
+
+/// `/getToken` and `/token/getNew`: one body, errors as JSON `{"error"}` or as plain text.
+fn token_request(l: Limits, summary: &str, description: &str, text_errors: bool) -> Vec<Operation> {
+    let (media, error) = if text_errors {
+        ("text/plain", json!({"type": "string"}))
+    } else {
+        (
+            "application/json",
+            json!({"type": "object", "required": ["error"], "properties": {"error": {"type": "string"}}}),
+        )
+    };
+    let error_response = |what: &str| content(what, media, error.clone());
+    let expire = nullable(lifetime(l, 0, "seconds; 0 or absent: the app's compat_lifetime"));
+    let variant = |token_type: &str, extra: Value, required: &[&str]| {
+        let mut properties = json!({
+            "tokenType": {"type": "string", "enum": [token_type]},
+            "channel": nullable(json!({"type": "string"})),
+            "role": nullable(json!({"oneOf": [{"type": "string"}, {"type": "integer", "minimum": 0}]})),
+            "uid": nullable(json!({"oneOf": [{"type": "string"}, {"type": "integer", "minimum": 0}]})),
+            "expire": expire.clone()
+        });
+        for (k, v) in extra.as_object().expect("an object") {
+            properties[k] = v.clone();
+        }
+        let mut schema = go_object(properties);
+        let mut all: Vec<&str> = vec!["tokenType"];
+        all.extend(required);
+        schema["required"] = json!(all);
+        schema
+    };
+    let rtc = variant(
+        "rtc",
+        json!({
+            "channel": channel_schema(),
+            "role": nullable(json!({"oneOf": [{"type": "string", "enum": ["", "publisher", "subscriber", "1", "2"]}, {"type": "integer", "enum": [1, 2]}], "description": "publisher (1) | subscriber (2, the default)"})),
+            "uid": {"oneOf": [{"type": "string", "minLength": 1, "maxLength": 255, "description": "digits: an integer uid; else an account"}, uint32()]}
+        }),
+        &["channel", "uid"],
+    );
+    let rtm = variant(
+        "rtm",
+        json!({"uid": {"oneOf": [{"type": "string", "minLength": 1, "maxLength": 64}, {"type": "integer", "minimum": 0, "maximum": 999_999_999_999_999i64}]}}),
+        &["uid"],
+    );
+    let chat = variant(
+        "chat",
+        json!({"uid": nullable(json!({"oneOf": [{"type": "string", "maxLength": 255, "description": "the Chat user id; empty or absent: an app token"}, {"type": "integer", "minimum": 0}]}))}),
+        &[],
+    );
+    one_refusing(
+        json!({
+            "tags": ["compatibility"], "summary": summary, "description": description,
+            "requestBody": json_body(json!({"oneOf": [rtc, rtm, chat],
+                "example": {"tokenType": "rtc", "channel": "room-1", "role": "publisher", "uid": "1234", "expire": 3600}})),
+            "responses": {
+                "200": json_response("the token", json!({"type": "object", "required": ["token"], "properties": {"token": {"type": "string"}}})),
+                "400": error_response("what is wrong (an unsupported tokenType too)"),
+                "413": error_response("body over the limit")}}),
+        media,
+        error,
+    )
+}
+
+pub(crate) fn get_token(l: Limits) -> Vec<Operation> {
+    token_request(
+        l,
+        "Community token service: any token type",
+        "Keys in any ASCII case, null as absent. uid and role are strings in the original; numbers are read as their digits. An RTM request with a channel also grants RTC join and data-stream publishing there; a chat request with an empty uid gives an app token.",
+        false,
+    )
+}
+
+pub(crate) fn get_new(l: Limits) -> Vec<Operation> {
+    token_request(
+        l,
+        "Community Go backend middleware: any token type (the route Agora's docs point to)",
+        "The body and rules of /getToken. Errors are plain text, as Go's http.Error writes them; answers carry no-cache headers.",
+        true,
+    )
+}
+
+pub(crate) fn ping(_: Limits) -> Vec<Operation> {
+    one(json!({"tags": ["compatibility"], "summary": "Community token service: liveness",
+        "responses": {"200": json_response("pong", json!({"type": "object", "required": ["message"], "properties": {"message": {"type": "string", "enum": ["pong"]}}}))}}))
+}
+
+// ---- 4. the docs' Spring chat server -------------------------------------------------------
+
+pub(crate) fn spring_chat_app(_: Limits) -> Vec<Operation> {
+    one_refusing(
+        json!({"tags": ["compatibility"], "summary": "The docs' Spring server: Chat app token as plain text",
+            "responses": {"200": text_response("the token")}}),
+        "text/plain",
+        json!({"type": "string"}),
+    )
+}
+
+pub(crate) fn spring_chat_user(_: Limits) -> Vec<Operation> {
+    one_refusing(
+        json!({"tags": ["compatibility"], "summary": "The docs' Spring server: Chat user token as plain text",
+            "parameters": [path_param("user", text(1, 255, "Chat user id, 1 to 255 bytes"))],
+            "responses": {"200": text_response("the token"), "400": text_response("what is wrong")}}),
+        "text/plain",
+        json!({"type": "string"}),
+    )
+}
+
+// ---- v1 ------------------------------------------------------------------------------------
+
+fn v1_error(description: &str) -> Value {
+    json_response(description, error_ref())
+}
+
+pub(crate) fn v1_create(_: Limits) -> Vec<Operation> {
+    one(json!({
         "tags": ["v1"], "summary": "Build a token: builder style, or the full structure",
         "description": "The app certificate always comes from the server's configuration, never from the request. Lifetimes are capped by the app's max_lifetime.",
         "requestBody": json_body(json!({"oneOf": [
             {"$ref": "#/components/schemas/BuildRequest"}, {"$ref": "#/components/schemas/StructureRequest"}]})),
         "responses": {
             "200": json_response("the token", json!({"$ref": "#/components/schemas/TokenResponse"})),
-            "400": v1_errors(&[])["400"].clone(), "413": v1_errors(&[])["413"].clone(),
-            "415": v1_errors(&[])["415"].clone(), "422": v1_errors(&[])["422"].clone()}}}));
-    paths.insert("/v1/tokens/inspect".into(), json!({"post": {
+            "400": v1_error("malformed JSON, a wrong type, an unknown field or a number out of range"),
+            "413": v1_error("body over the limit (16 KiB by default)"),
+            "422": v1_error("well-formed but against a rule (channel name, lifetime, unknown app)")}}))
+}
+
+pub(crate) fn v1_inspect(_: Limits) -> Vec<Operation> {
+    one(json!({
         "tags": ["v1"], "summary": "Every field of a token, with absolute times; the signature checked when the app is configured",
-        "requestBody": json_body(json!({"type": "object", "required": ["token"], "properties": {
-            "token": {"type": "string"}, "channel": {"type": "string", "description": "006 only: the channel it was made for"},
-            "uid": {"type": "integer"}, "account": {"type": "string"}}})),
-        "responses": {"200": json_response("the structure (as agtoken inspect --json) plus issued_at, expires_at (unix and RFC 3339), expires_in, expired, server_time, app_known, signature_valid (null when it cannot be checked), certificate, privilege_expiries",
-            json!({"type": "object", "additionalProperties": true})), "422": json_response("not a token (code invalid_token)", error_ref())}}}));
-    paths.insert("/v1/tokens/verify".into(), json!({"post": {
+        "requestBody": json_body(json!({"type": "object", "required": ["token"], "additionalProperties": false, "properties": {
+            "token": {"type": "string"},
+            "channel": nullable(json!({"type": "string", "description": "006 only: the channel it was made for"})),
+            "uid": nullable(json!({"oneOf": [uint32(), {"type": "string"}], "description": "006 only: the uid (a number) or account it was made for"})),
+            "account": nullable(json!({"type": "string", "description": "006 only: the account (instead of uid)"}))}})),
+        "responses": {
+            "200": json_response("the structure (as agtoken inspect --json) plus issued_at, expires_at (unix and RFC 3339), expires_in, expired, server_time, app_known, signature_valid (null when it cannot be checked), certificate, privilege_expiries",
+                json!({"type": "object", "additionalProperties": true})),
+            "400": v1_error("malformed JSON, a wrong type, an unknown field or a number out of range"),
+            "413": v1_error("body over the limit"),
+            "422": v1_error("not a token (code invalid_token), or uid and account both given")}}))
+}
+
+pub(crate) fn v1_verify(_: Limits) -> Vec<Operation> {
+    one(json!({
         "tags": ["v1"], "summary": "What Agora would answer for an action with this token",
         "requestBody": json_body(json!({"type": "object", "required": ["token", "action"], "properties": {
             "token": {"type": "string"},
@@ -229,125 +734,100 @@ pub fn document() -> Value {
             "at": {"oneOf": [{"type": "integer"}, {"type": "string", "format": "date-time"}], "description": "default: now"},
             "app_id": {"type": "string", "description": "the app the client initialised with (default: the token's, if configured)"}}})),
         "responses": {"200": json_response("the answer (a refusal is a 200 with admitted false)", json!({"$ref": "#/components/schemas/VerifyResponse"})),
-            "400": v1_errors(&[])["400"].clone(), "422": v1_errors(&[])["422"].clone()}}}));
-    paths.insert("/healthz".into(), json!({"get": {"tags": ["operations"], "summary": "Liveness",
-        "responses": {"200": json_response("ok", json!({"type": "object", "properties": {"status": {"type": "string"}}}))}}}));
-    paths.insert("/readyz".into(), json!({"get": {"tags": ["operations"], "summary": "Readiness: 503 once shutdown has begun",
-        "responses": {"200": json_response("ready", json!({"type": "object"})), "503": json_response("draining", json!({"type": "object"}))}}}));
-    paths.insert("/metrics".into(), json!({"get": {"tags": ["operations"], "summary": "Prometheus metrics: requests by route and status, latency histogram, tokens issued by service",
-        "responses": {"200": text_response("Prometheus text format 0.0.4")}}}));
-    paths.insert(
-        "/openapi.json".into(),
-        json!({"get": {"tags": ["operations"], "summary": "This document",
-        "responses": {"200": json_response("OpenAPI 3.0", json!({"type": "object"}))}}}),
-    );
-    paths.insert("/".into(), json!({"get": {"tags": ["web"], "summary": "The web client (web/, embedded)",
-        "parameters": [{"name": "api", "in": "query", "required": false, "schema": {"type": "string"},
-            "description": "origin of another agtoken server for the page to call (that server must allow this origin with CORS_ALLOW_ORIGIN)"}],
-        "responses": {"200": {"description": "HTML", "content": {"text/html": {"schema": {"type": "string"}}}}}}}));
-    for (path, media, what) in [
-        ("/client.js", "text/javascript", "the web client's script"),
-        ("/style.css", "text/css", "the web client's style sheet"),
-        ("/favicon.svg", "image/svg+xml", "the icon"),
-    ] {
-        paths.insert(
-            path.into(),
-            json!({"get": {"tags": ["web"], "summary": what,
-            "responses": {"200": {"description": what, "content": {media: {"schema": {"type": "string"}}}}}}}),
-        );
-    }
-    paths.insert("/v1/config".into(), json!({"get": {"tags": ["web"], "summary": "What a client needs to know about this server and its default app",
+            "400": v1_error("malformed JSON, a wrong type, an unknown field or a number out of range"),
+            "413": v1_error("body over the limit"),
+            "422": v1_error("a field the action needs is missing, or an unknown app")}}))
+}
+
+// ---- operations and the web client ----------------------------------------------------------
+
+pub(crate) fn healthz(_: Limits) -> Vec<Operation> {
+    one(json!({"tags": ["operations"], "summary": "Liveness",
+        "responses": {"200": json_response("ok", json!({"type": "object", "required": ["status"], "properties": {"status": {"type": "string", "enum": ["ok"]}}}))}}))
+}
+
+pub(crate) fn readyz(_: Limits) -> Vec<Operation> {
+    one(
+        json!({"tags": ["operations"], "summary": "Readiness: 503 once shutdown has begun, or while the shared rate-limit store is down with limits_store_fallback refuse",
+        "responses": {"200": json_response("ready", json!({"type": "object", "required": ["status"], "properties": {"status": {"type": "string"}}})),
+            "503": json_response("draining or not ready", json!({"type": "object", "required": ["status"], "properties": {"status": {"type": "string"}}}))}}),
+    )
+}
+
+pub(crate) fn metrics(_: Limits) -> Vec<Operation> {
+    one(
+        json!({"tags": ["operations"], "summary": "Prometheus metrics: requests by route and status, latency histogram, tokens issued by service",
+        "responses": {"200": text_response("Prometheus text format 0.0.4")}}),
+    )
+}
+
+pub(crate) fn openapi(_: Limits) -> Vec<Operation> {
+    one(json!({"tags": ["operations"], "summary": "This document",
+        "responses": {"200": json_response("OpenAPI 3.0", json!({"type": "object"}))}}))
+}
+
+pub(crate) fn web_config(_: Limits) -> Vec<Operation> {
+    one(json!({"tags": ["web"], "summary": "What a client needs to know about this server and its default app",
         "responses": {"200": json_response("settings (never a certificate)", json!({"type": "object", "properties": {
             "demo": {"type": "boolean"}, "app_id": {"type": "string"}, "token_version": {"type": "string", "enum": ["007", "006"]},
             "default_lifetime": {"type": "integer"}, "max_lifetime": {"type": "integer"}, "compat_lifetime": {"type": "integer"},
             "demo_lifetime": {"type": "integer", "nullable": true, "description": "demo mode: the lifetime the web client fills in (renewals show within a minute)"},
             "auth": {"type": "string", "enum": ["none", "api_key", "jwt"], "description": "what the default app's token routes require"},
-            "server_time": {"type": "integer"}, "server_version": {"type": "string"}}}))}}}));
-
-    let mut doc = json!({
-        "openapi": "3.0.3",
-        "info": {
-            "title": "agtoken server",
-            "version": env!("CARGO_PKG_VERSION"),
-            "description": "Agora token server: the APIs of the token servers in Agora's docs (unchanged on the wire) and a v1 API. Every v1 error is {\"error\": {\"code\", \"message\", \"field\"}}; unknown routes answer 404 and wrong methods 405 in that shape; 408 when a request takes longer than the timeout; 429 is reserved for rate limits."
-        },
-        "tags": [
-            {"name": "compatibility", "description": "Routes of the docs' servers; each keeps its own answer and error shapes"},
-            {"name": "v1", "description": "The clean API"},
-            {"name": "operations", "description": "Health, readiness, metrics"},
-            {"name": "web", "description": "The web client and what it reads"}
-        ],
-        "paths": paths,
-        "components": {"schemas": {
-            "Error": {"type": "object", "required": ["error"], "properties": {"error": {"type": "object", "required": ["code", "message", "field"], "properties": {
-                "code": {"type": "string", "enum": ["invalid_json", "invalid_body", "invalid_type", "unknown_field", "out_of_range", "missing_field", "invalid_value", "unknown_app", "invalid_token", "payload_too_large", "unsupported_media_type", "not_found", "method_not_allowed", "timeout", "forbidden", "rate_limited"]},
-                "message": {"type": "string"},
-                "field": {"type": "string", "nullable": true, "description": "the request field, as a JSON path"}}}}},
-            "BuildRequest": build_request_schema(),
-            "StructureRequest": {"type": "object", "required": ["structure"], "properties": {
-                "app_id": {"type": "string"},
-                "structure": {"type": "object", "description": "the JSON form of agtoken inspect --json (without app_certificate); issue_ts, salt, expire (007) and ts (006) are filled in when absent",
-                    "example": {"version": "007", "services": [{"name": "rtc", "channel_name": "room-1", "uid": "1234", "privileges": {"1": 3600}}]}}}},
-            "TokenResponse": {"type": "object", "properties": {
-                "token": {"type": "string"}, "version": {"type": "string"}, "app_id": {"type": "string"},
-                "issued_at": {"type": "integer"}, "issued_at_rfc3339": {"type": "string"},
-                "expires_at": {"type": "integer", "description": "when the token (or, 006, its privileges) stops admitting joins"},
-                "expires_at_rfc3339": {"type": "string"}, "expires_in": {"type": "integer"},
-                "server_time": {"type": "integer", "description": "the server's clock, to correct a client's"},
-                "structure": {"type": "object", "description": "what the token holds, as /v1/tokens/inspect shows it"}}},
-            "VerifyResponse": {"type": "object", "required": ["admitted", "server_time"], "properties": {
-                "admitted": {"type": "boolean"},
-                "reason": {"type": "object", "properties": {
-                    "message": {"type": "string"}, "agora_code": {"type": "integer", "nullable": true},
-                    "agora_name": {"type": "string", "nullable": true}, "agora_meaning": {"type": "string", "nullable": true},
-                    "product": {"type": "string", "enum": ["rtc", "rtm", "chat"]}}},
-                "expires_at": {"type": "integer"}, "expires_at_rfc3339": {"type": "string"},
-                "certificate": {"type": "string", "enum": ["primary", "secondary"]},
-                "app_id": {"type": "string"}, "checked_at": {"type": "integer"}, "server_time": {"type": "integer"}}}
-        }}
-    });
-    add_security(&mut doc);
-    doc
+            "server_time": {"type": "integer"}, "server_version": {"type": "string"}}}))}}))
 }
 
-/// Every route that issues a token authenticates its caller when the app configures `auth`
-/// (API key or JWT bearer) and applies the policy and rate limits: document the schemes, and
-/// 401/403/429 on those routes, in each route family's error shape.
-fn add_security(doc: &mut Value) {
-    doc["components"]["securitySchemes"] = json!({
-        "bearer": {"type": "http", "scheme": "bearer",
-            "description": "An API key (auth = \"api_key\") or a JWT from the app's identity provider (auth = \"jwt\")"},
-        "apiKey": {"type": "apiKey", "in": "header", "name": "X-Api-Key"}
-    });
-    let Some(paths) = doc["paths"].as_object_mut() else { return };
-    for (path, item) in paths.iter_mut() {
-        let Some(item) = item.as_object_mut() else { continue };
-        for operation in item.values_mut() {
-            let tags = operation["tags"].as_array().cloned().unwrap_or_default();
-            let issues = tags.iter().any(|t| t == "compatibility") && path != "/ping" || path == "/v1/tokens";
-            if !issues {
-                continue;
-            }
-            // {} first: with auth = "none" (and in demo mode) the route is open.
-            operation["security"] = json!([{}, {"bearer": []}, {"apiKey": []}]);
-            let Some(responses) = operation["responses"].as_object_mut() else { continue };
-            let shape = |description: &str| {
-                if path == "/v1/tokens" {
-                    json_response(description, error_ref())
-                } else {
-                    json!({"description": format!("{description} (in this route's own error shape)")})
-                }
-            };
-            responses.entry("401").or_insert_with(|| shape("no valid API key or bearer token (auth configured)"));
-            responses
-                .entry("403")
-                .or_insert_with(|| shape("a policy rule refuses this token; the message names the rule"));
-            responses.entry("429").or_insert_with(|| shape("over the rate limit; Retry-After says when to retry"));
-            responses.entry("503").or_insert_with(|| {
-                shape("the shared rate-limit store (limits_store) does not answer and limits_store_fallback is refuse; Retry-After says when to retry")
-            });
-        }
-    }
+pub(crate) fn web_index(_: Limits) -> Vec<Operation> {
+    one(json!({"tags": ["web"], "summary": "The web client (web/, embedded)",
+        "parameters": [{"name": "api", "in": "query", "required": false, "schema": {"type": "string"},
+            "description": "origin of another agtoken server for the page to call (that server must allow this origin with CORS_ALLOW_ORIGIN)"}],
+        "responses": {"200": content("HTML", "text/html", json!({"type": "string"}))}}))
+}
+
+fn asset(what: &str, media: &str) -> Vec<Operation> {
+    one(
+        json!({"tags": ["web"], "summary": what, "responses": {"200": content(what, media, json!({"type": "string"}))}}),
+    )
+}
+
+pub(crate) fn web_client_js(_: Limits) -> Vec<Operation> {
+    asset("the web client's script", "text/javascript")
+}
+
+pub(crate) fn web_style_css(_: Limits) -> Vec<Operation> {
+    asset("the web client's style sheet", "text/css")
+}
+
+pub(crate) fn web_favicon(_: Limits) -> Vec<Operation> {
+    asset("the icon", "image/svg+xml")
+}
+
+fn structure_request_schema() -> Value {
+    json!({"type": "object", "required": ["structure"], "properties": {
+        "app_id": {"type": "string"},
+        "structure": {"type": "object", "description": "the JSON form of agtoken inspect --json (without app_certificate); issue_ts, salt, expire (007) and ts (006) are filled in when absent",
+            "example": {"version": "007", "services": [{"name": "rtc", "channel_name": "room-1", "uid": "1234", "privileges": {"1": 3600}}]}}}})
+}
+
+fn token_response_schema() -> Value {
+    json!({"type": "object", "properties": {
+        "token": {"type": "string"}, "version": {"type": "string"}, "app_id": {"type": "string"},
+        "issued_at": {"type": "integer"}, "issued_at_rfc3339": {"type": "string"},
+        "expires_at": {"type": "integer", "description": "when the token (or, 006, its privileges) stops admitting joins"},
+        "expires_at_rfc3339": {"type": "string"}, "expires_in": {"type": "integer"},
+        "server_time": {"type": "integer", "description": "the server's clock, to correct a client's"},
+        "structure": {"type": "object", "description": "what the token holds, as /v1/tokens/inspect shows it"}}})
+}
+
+fn verify_response_schema() -> Value {
+    json!({"type": "object", "required": ["admitted", "server_time"], "properties": {
+        "admitted": {"type": "boolean"},
+        "reason": {"type": "object", "properties": {
+            "message": {"type": "string"}, "agora_code": {"type": "integer", "nullable": true},
+            "agora_name": {"type": "string", "nullable": true}, "agora_meaning": {"type": "string", "nullable": true},
+            "product": {"type": "string", "enum": ["rtc", "rtm", "chat"]}}},
+        "expires_at": {"type": "integer"}, "expires_at_rfc3339": {"type": "string"},
+        "certificate": {"type": "string", "enum": ["primary", "secondary"]},
+        "app_id": {"type": "string"}, "checked_at": {"type": "integer"}, "server_time": {"type": "integer"}}})
 }
 
 /// The builder-style request of `POST /v1/tokens`: one schema per kind of request, generated
@@ -394,19 +874,22 @@ fn build_request_schema() -> Value {
 
 #[cfg(test)]
 mod tests {
+    use super::*;
+
     #[test]
-    fn document_lists_every_route() {
-        let doc = super::document();
+    fn every_route_is_documented_with_its_method() {
+        let doc = document();
         let paths = doc["paths"].as_object().unwrap();
-        for route in crate::metrics::ROUTES.iter().filter(|r| !matches!(**r, "unmatched" | "other")) {
-            // The router's parameter names are generic where two APIs share a depth.
-            let documented = paths.keys().any(|p| {
-                let norm = |s: &str| {
-                    s.split('/').map(|seg| if seg.starts_with('{') { "{}" } else { seg }).collect::<Vec<_>>().join("/")
-                };
-                norm(p) == norm(route)
-            });
-            assert!(documented, "{route} is not in openapi.json");
+        for route in TABLE {
+            let method = route.method.as_str().to_ascii_lowercase();
+            let limits = Limits { max_lifetime: 86_400 };
+            for op in (route.doc)(limits) {
+                let path = op.path.unwrap_or(route.path);
+                assert!(paths[path][&method].is_object(), "{} {path} is not in openapi.json", route.method);
+                if route.trailing_slash {
+                    assert!(paths[&format!("{path}/")][&method].is_object(), "{path}/ is not in openapi.json");
+                }
+            }
         }
     }
 }

@@ -213,7 +213,9 @@ impl Error {
     /// `expire`, …), for an input error; `None` otherwise.
     pub fn input_field(&self) -> Option<&str> {
         match self {
-            Error::Invalid { field, .. } | Error::TooLong { field, .. } | Error::OutOfRange { field, .. } => Some(field),
+            Error::Invalid { field, .. } | Error::TooLong { field, .. } | Error::OutOfRange { field, .. } => {
+                Some(field)
+            }
             Error::Missing { field } => Some(field),
             _ => None,
         }

@@ -1,24 +1,153 @@
-//! The router: compatibility routes, the v1 API, operations endpoints, the web page; and
-//! the layers every request goes through (CORS, body limit, timeout, metrics).
+//! The route table ([`TABLE`]): one declaration per route, from which the router, the metrics
+//! labels (`metrics.rs`), the security layer's classes (`guard.rs`) and the OpenAPI document
+//! (`openapi.rs`) are derived; and the layers every request goes through (CORS, body limit,
+//! timeout, metrics).
+//!
+//! A new route is one entry in [`TABLE`] (and its handler, and the function that documents it
+//! in `openapi.rs`). Nothing else lists routes.
 
 pub(crate) mod compat;
 pub(crate) mod ops;
 pub(crate) mod v1;
 
+use std::collections::HashMap;
+use std::sync::LazyLock;
 use std::time::Instant;
 
 use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
 use axum::http::{header, HeaderValue, Method, Uri};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::{get, post, MethodRouter};
 use axum::Router;
 use tower_http::cors::{AllowHeaders, AllowOrigin, CorsLayer};
 
 use crate::config::CorsOrigins;
 use crate::error::ApiError;
-use crate::metrics::route_index;
+use crate::openapi as doc;
 use crate::state::AppState;
+
+/// What the security layer (`guard.rs`) does on a route.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Class {
+    /// Issues tokens: authentication and policy (`issue.rs`), per-caller and per-address limits.
+    Issuing,
+    /// Issues nothing but is under the per-address limit (inspect, verify).
+    Limited,
+    /// Neither: health, metrics, the document, the web client.
+    Open,
+}
+
+/// How a route reads its body, for the statuses the document derives (413, 415).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Body {
+    /// No body is read.
+    None,
+    /// A body of any declared type, read as JSON (the compatibility routes, as their originals).
+    Any,
+    /// `Content-Type: application/json` required (415 otherwise): the v1 routes.
+    Json,
+}
+
+/// One route: everything the server knows about it, in one place.
+pub(crate) struct Route {
+    /// The method.
+    pub(crate) method: Method,
+    /// The router's pattern; also the route's metrics label and, unless its documentation says
+    /// otherwise, its path in the OpenAPI document.
+    pub(crate) path: &'static str,
+    /// Also served at `path` + `/` (the community token service's clients call both).
+    pub(crate) trailing_slash: bool,
+    /// What the security layer does on it.
+    pub(crate) class: Class,
+    /// How it reads its body.
+    pub(crate) body: Body,
+    /// The handler.
+    handler: fn() -> MethodRouter<AppState>,
+    /// Its OpenAPI operations (one per documented path: one router pattern may serve two APIs).
+    pub(crate) doc: fn(doc::Limits) -> Vec<doc::Operation>,
+}
+
+macro_rules! route {
+    ($method:ident $path:literal $(+ $slash:ident)?, $class:ident, $body:ident, $handler:expr, $doc:expr) => {
+        Route {
+            method: Method::$method,
+            path: $path,
+            trailing_slash: route!(@slash $($slash)?),
+            class: Class::$class,
+            body: Body::$body,
+            handler: || route!(@method $method)($handler),
+            doc: $doc,
+        }
+    };
+    (@slash slash) => { true };
+    (@slash) => { false };
+    (@method GET) => { get };
+    (@method POST) => { post };
+}
+
+/// Every route. `+ slash`: also at the path with a trailing `/`.
+pub(crate) static TABLE: &[Route] = &[
+    // 1. the docs' Go sample server
+    route!(POST "/fetch_rtc_token", Issuing, Any, compat::fetch_rtc_token, doc::fetch_rtc_token),
+    // 2. the docs' Docker token generator
+    route!(POST "/token/generate", Issuing, Any, compat::token_generate, doc::token_generate),
+    // 3. the community token service, and 4. the Spring server's RTC route (same depth)
+    route!(GET "/rtc/{a}/{b}/{c}/{d}" + slash, Issuing, None, compat::rtc_four, doc::rtc_four),
+    route!(GET "/rtm/{uid}" + slash, Issuing, None, compat::rtm, doc::rtm),
+    route!(GET "/rte/{channel}/{role}/{tokentype}/{rtcuid}" + slash, Issuing, None, compat::rte, doc::rte),
+    route!(
+        GET "/rte/{channel}/{role}/{tokentype}/{rtcuid}/{rtmuid}" + slash,
+        Issuing, None, compat::rte_with_rtm, doc::rte_with_rtm
+    ),
+    route!(GET "/chat/app" + slash, Issuing, None, compat::chat_app, doc::chat_app),
+    route!(GET "/chat/account/{uid}" + slash, Issuing, None, compat::chat_account, doc::chat_account),
+    route!(POST "/getToken", Issuing, Any, compat::get_token, doc::get_token),
+    // 5. the community Go backend middleware (where Agora's docs now point)
+    route!(POST "/token/getNew", Issuing, Any, compat::get_new, doc::get_new),
+    route!(GET "/ping", Open, None, compat::ping, doc::ping),
+    // 4. the docs' Spring chat server
+    route!(GET "/chat/app/token", Issuing, None, compat::spring_chat_app, doc::spring_chat_app),
+    route!(GET "/chat/user/{user}/token", Issuing, None, compat::spring_chat_user, doc::spring_chat_user),
+    // v1
+    route!(POST "/v1/tokens", Issuing, Json, v1::create, doc::v1_create),
+    route!(POST "/v1/tokens/inspect", Limited, Json, v1::inspect, doc::v1_inspect),
+    route!(POST "/v1/tokens/verify", Limited, Json, v1::verify, doc::v1_verify),
+    // operations
+    route!(GET "/healthz", Open, None, ops::healthz, doc::healthz),
+    route!(GET "/readyz", Open, None, ops::readyz, doc::readyz),
+    route!(GET "/metrics", Open, None, ops::metrics, doc::metrics),
+    route!(GET "/openapi.json", Open, None, ops::openapi, doc::openapi),
+    // the web client
+    route!(GET "/v1/config", Open, None, crate::web::config, doc::web_config),
+    route!(GET "/", Open, None, crate::web::index, doc::web_index),
+    route!(GET "/client.js", Open, None, crate::web::client_js, doc::web_client_js),
+    route!(GET "/style.css", Open, None, crate::web::style_css, doc::web_style_css),
+    route!(GET "/favicon.svg", Open, None, crate::web::favicon, doc::web_favicon),
+];
+
+/// The route a matched pattern (`MatchedPath`, with or without its trailing slash) belongs to,
+/// by its index in [`TABLE`].
+static BY_PATTERN: LazyLock<HashMap<String, usize>> = LazyLock::new(|| {
+    let mut map = HashMap::new();
+    for (index, route) in TABLE.iter().enumerate() {
+        map.insert(route.path.to_owned(), index);
+        if route.trailing_slash {
+            map.insert(format!("{}/", route.path), index);
+        }
+    }
+    map
+});
+
+/// The index in [`TABLE`] of the route that matched `pattern` (the `MatchedPath`), if any.
+pub(crate) fn index_of(pattern: Option<&str>) -> Option<usize> {
+    BY_PATTERN.get(pattern?).copied()
+}
+
+/// The route that matched `pattern`.
+pub(crate) fn lookup(pattern: Option<&str>) -> Option<&'static Route> {
+    index_of(pattern).map(|i| &TABLE[i])
+}
 
 /// Builds the router for `state`.
 pub(crate) fn router(state: AppState) -> Router {
@@ -35,47 +164,14 @@ pub(crate) fn router(state: AppState) -> Router {
     };
     let body_limit = config.body_limit;
 
-    let router = Router::new()
-        // 1. the docs' Go sample server
-        .route("/fetch_rtc_token", post(compat::fetch_rtc_token))
-        // 2. the docs' Docker token generator
-        .route("/token/generate", post(compat::token_generate))
-        // 3. the community token service, and 4. the Spring server's RTC route (same depth)
-        .route("/rtc/{a}/{b}/{c}/{d}", get(compat::rtc_four))
-        .route("/rtc/{a}/{b}/{c}/{d}/", get(compat::rtc_four))
-        .route("/rtm/{uid}", get(compat::rtm))
-        .route("/rtm/{uid}/", get(compat::rtm))
-        .route("/rte/{channel}/{role}/{tokentype}/{rtcuid}", get(compat::rte))
-        .route("/rte/{channel}/{role}/{tokentype}/{rtcuid}/", get(compat::rte))
-        .route("/rte/{channel}/{role}/{tokentype}/{rtcuid}/{rtmuid}", get(compat::rte_with_rtm))
-        .route("/rte/{channel}/{role}/{tokentype}/{rtcuid}/{rtmuid}/", get(compat::rte_with_rtm))
-        .route("/chat/app", get(compat::chat_app))
-        .route("/chat/app/", get(compat::chat_app))
-        .route("/chat/account/{uid}", get(compat::chat_account))
-        .route("/chat/account/{uid}/", get(compat::chat_account))
-        .route("/getToken", post(compat::get_token))
-        // 5. the community Go backend middleware (where Agora's docs now point)
-        .route("/token/getNew", post(compat::get_new))
-        .route("/ping", get(compat::ping))
-        // 4. the docs' Spring chat server
-        .route("/chat/app/token", get(compat::spring_chat_app))
-        .route("/chat/user/{user}/token", get(compat::spring_chat_user))
-        // v1
-        .route("/v1/tokens", post(v1::create))
-        .route("/v1/tokens/inspect", post(v1::inspect))
-        .route("/v1/tokens/verify", post(v1::verify))
-        // operations
-        .route("/healthz", get(ops::healthz))
-        .route("/readyz", get(ops::readyz))
-        .route("/metrics", get(ops::metrics))
-        .route("/openapi.json", get(ops::openapi))
-        .route("/v1/config", get(crate::web::config))
-        .route("/", get(crate::web::index))
-        .route("/client.js", get(crate::web::client_js))
-        .route("/style.css", get(crate::web::style_css))
-        .route("/favicon.svg", get(crate::web::favicon))
-        .fallback(not_found)
-        .method_not_allowed_fallback(method_not_allowed);
+    let mut router = Router::new();
+    for route in TABLE {
+        router = router.route(route.path, (route.handler)());
+        if route.trailing_slash {
+            router = router.route(&format!("{}/", route.path), (route.handler)());
+        }
+    }
+    let router = router.fallback(not_found).method_not_allowed_fallback(method_not_allowed);
     // Authentication context, per-address limit, HSTS: only when configured (see guard.rs).
     let router = if state.guarded() {
         router.layer(middleware::from_fn_with_state(state.clone(), crate::guard::guard))
@@ -100,7 +196,7 @@ async fn method_not_allowed(method: Method, uri: Uri) -> ApiError {
 /// Times the request out and counts it by route pattern and status.
 async fn track(State(state): State<AppState>, req: Request, next: Next) -> Response {
     let start = Instant::now();
-    let route = route_index(req.extensions().get::<MatchedPath>().map(MatchedPath::as_str));
+    let route = index_of(req.extensions().get::<MatchedPath>().map(MatchedPath::as_str));
     let timeout = state.config().request_timeout;
     // `Expect: 100-continue` with a declared body over the limit: refuse before the body is read,
     // so the client never gets a `100 Continue` inviting it to send it. (Without `Expect`, the
@@ -120,4 +216,93 @@ async fn track(State(state): State<AppState>, req: Request, next: Next) -> Respo
     };
     state.metrics().observe(route, response.status().as_u16(), start.elapsed());
     response
+}
+
+#[cfg(test)]
+mod tests {
+    use axum::body::Body as HttpBody;
+    use axum::http::Request as HttpRequest;
+    use http_body_util::BodyExt as _;
+    use tower::ServiceExt as _;
+
+    use super::*;
+    use crate::config::Config;
+
+    /// A concrete request path for a route pattern.
+    fn concrete(pattern: &str) -> String {
+        let sample = |name: &str| match name {
+            "a" | "channel" => "ch",
+            "b" | "role" => "publisher",
+            "c" | "tokentype" => "uid",
+            "d" | "rtcuid" => "5",
+            _ => "someone",
+        };
+        pattern
+            .split('/')
+            .map(|seg| seg.strip_prefix('{').and_then(|s| s.strip_suffix('}')).map_or(seg, sample))
+            .collect::<Vec<_>>()
+            .join("/")
+    }
+
+    async fn call(app: &Router, method: &Method, path: &str) -> (u16, String) {
+        let mut request = HttpRequest::builder().method(method).uri(path);
+        if method == Method::POST {
+            request = request.header(header::CONTENT_TYPE, "application/json");
+        }
+        let response = app.clone().oneshot(request.body(HttpBody::from("{}")).unwrap()).await.unwrap();
+        let status = response.status().as_u16();
+        let body = response.into_body().collect().await.unwrap().to_bytes();
+        (status, String::from_utf8_lossy(&body).into_owned())
+    }
+
+    /// Walks the table through the real router: every route (and its trailing-slash variant) is
+    /// routed (not the 404 fallback) and counted under its own metrics label.
+    #[tokio::test]
+    async fn every_route_of_the_table_is_routed_and_has_its_metrics_label() {
+        let app = router(AppState::new(Config::demo()));
+        let mut expected = Vec::new();
+        for route in TABLE {
+            let mut paths = vec![concrete(route.path)];
+            if route.trailing_slash {
+                paths.push(format!("{}/", concrete(route.path)));
+            }
+            for path in paths {
+                let (status, body) = call(&app, &route.method, &path).await;
+                let code = serde_json::from_str::<serde_json::Value>(&body)
+                    .ok()
+                    .and_then(|v| v["error"]["code"].as_str().map(str::to_owned));
+                assert!(
+                    !matches!(code.as_deref(), Some("not_found" | "method_not_allowed")),
+                    "{} {path} ({}) is not routed: {status} {body}",
+                    route.method,
+                    route.path
+                );
+                expected.push((route.path, path));
+            }
+        }
+        let (_, metrics) = call(&app, &Method::GET, "/metrics").await;
+        for (label, path) in expected {
+            let line = format!("agtoken_http_requests_total{{route=\"{label}\",");
+            assert!(metrics.contains(&line), "{path} is not counted under {label}:\n{metrics}");
+        }
+        assert!(!metrics.contains("route=\"unmatched\""), "a route of the table fell through:\n{metrics}");
+        // A path outside the table is the 404 fallback, counted as unmatched.
+        assert_eq!(call(&app, &Method::GET, "/no/such/route").await.0, 404);
+        let (_, metrics) = call(&app, &Method::GET, "/metrics").await;
+        assert!(metrics.contains("agtoken_http_requests_total{route=\"unmatched\",status=\"404\"} 1"), "{metrics}");
+    }
+
+    #[test]
+    fn every_pattern_finds_its_route_and_a_method_is_declared_once_per_path() {
+        let mut seen = std::collections::HashSet::new();
+        for (i, route) in TABLE.iter().enumerate() {
+            assert_eq!(index_of(Some(route.path)), Some(i));
+            if route.trailing_slash {
+                assert_eq!(index_of(Some(&format!("{}/", route.path))), Some(i));
+            }
+            assert!(seen.insert((route.method.clone(), route.path)), "{} {} declared twice", route.method, route.path);
+        }
+        assert_eq!(index_of(Some("/not/a/route")), None);
+        assert_eq!(index_of(None), None);
+    }
 }

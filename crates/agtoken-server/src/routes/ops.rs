@@ -69,6 +69,6 @@ pub(crate) async fn metrics(State(state): State<AppState>) -> Response {
 }
 
 /// `GET /openapi.json`.
-pub(crate) async fn openapi() -> Response {
-    with_type(StatusCode::OK, crate::openapi::document_text().to_owned(), "application/json")
+pub(crate) async fn openapi(State(state): State<AppState>) -> Response {
+    with_type(StatusCode::OK, crate::openapi::document_text(state.config()), "application/json")
 }
