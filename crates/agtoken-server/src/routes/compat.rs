@@ -161,12 +161,24 @@ fn lifetime(app: &App, asked: Option<u64>, field: &str) -> Result<u32, String> {
 struct FetchRequest {
     uid: Option<u64>,
     channel: Option<String>,
+    /// The channel name's key as the client spelled it, for messages (see [`channel_key`]).
+    channel_key: Option<&'static str>,
     role: Option<u64>,
+}
+
+/// The channel name's key as the client sent it: the docs' web client sends `channelName`, its
+/// Android client `ChannelName`; any other ASCII case of it is answered as one of these or as
+/// the lower-case spelling.
+fn channel_key(sent: &str) -> &'static str {
+    ["ChannelName", "channelName", "channelname", "CHANNELNAME", "Channelname"]
+        .into_iter()
+        .find(|k| *k == sent)
+        .unwrap_or("ChannelName")
 }
 
 enum FetchKey {
     Uid,
-    Channel,
+    Channel(&'static str),
     Role,
     Other,
 }
@@ -183,7 +195,7 @@ impl<'de> serde::Deserialize<'de> for FetchKey {
                 Ok(if k.eq_ignore_ascii_case("uid") {
                     FetchKey::Uid
                 } else if k.eq_ignore_ascii_case("channelname") {
-                    FetchKey::Channel
+                    FetchKey::Channel(channel_key(k))
                 } else if k.eq_ignore_ascii_case("role") {
                     FetchKey::Role
                 } else {
@@ -261,8 +273,9 @@ impl<'de> Visitor<'de> for FetchSeed<'_> {
                     req.uid = map.next_value::<U32Field>()?.0;
                     self.field.set(None);
                 }
-                FetchKey::Channel => {
-                    self.field.set(Some("ChannelName"));
+                FetchKey::Channel(key) => {
+                    self.field.set(Some(key));
+                    req.channel_key = Some(key);
                     req.channel = map.next_value::<Option<String>>()?;
                     self.field.set(None);
                 }
@@ -327,11 +340,13 @@ pub(crate) async fn fetch_rtc_token(State(state): State<AppState>, body: Result<
             )
         }
     };
+    let channel_key = req.channel_key.unwrap_or("ChannelName");
     let channel = match req.channel.as_deref() {
         None | Some("") => return fetch_error(
-            "Bad request. Field ChannelName is required: a token for an empty channel name would admit every channel."
-                .to_owned(),
-            Some("ChannelName"),
+            format!(
+                "Bad request. Field {channel_key} is required: a token for an empty channel name would admit every channel."
+            ),
+            Some(channel_key),
         ),
         Some(c) => c,
     };
@@ -360,7 +375,7 @@ pub(crate) async fn fetch_rtc_token(State(state): State<AppState>, body: Result<
             json_response(r.status, json!({"code": r.status.as_u16().to_string(), "message": r.message}).to_string())
         }
         Err(Failure::Build(e)) => {
-            let names = [("channel", "ChannelName"), ("uid", "uid")];
+            let names = [("channel", channel_key), ("uid", "uid")];
             fetch_error(format!("Bad request. {}", rename(&e, &names)), field_of(&e, &names))
         }
     }

@@ -356,6 +356,24 @@ async fn get_token_rtm_with_a_channel_adds_the_data_stream() {
     server.stop().await.unwrap();
 }
 
+/// `/fetch_rtc_token` names the channel field as the client spelled it.
+#[tokio::test]
+async fn fetch_rtc_token_messages_echo_the_clients_spelling() {
+    let server = start(config()).await;
+    for key in ["channelName", "ChannelName", "channelname"] {
+        for value in [r#""a/b""#, r#""""#, "7"] {
+            let body = format!(r#"{{"uid":1,"{key}":{value},"role":1}}"#);
+            let reply = server.post_json("/fetch_rtc_token", &body).await;
+            assert_eq!(reply.status, 400, "{body}: {reply:?}");
+            let json = reply.json();
+            assert_eq!(json["field"], key, "{body}: {json}");
+            let message = json["message"].as_str().unwrap();
+            assert!(message.contains(key), "{body}: {message}");
+        }
+    }
+    server.stop().await.unwrap();
+}
+
 // ---- 4. the docs' Spring chat + RTC server -------------------------------------------------------
 
 #[tokio::test]
