@@ -14,6 +14,14 @@ pub(super) const APP_ID_VARS: &[&str] = &["AGORA_APP_ID", "APP_ID"];
 /// `APP_CERT` (and `APP_CERT_FILE`): the older name the community token service reads.
 const CERT_VARS: &[&str] = &["AGORA_APP_CERTIFICATE", "APP_CERTIFICATE", "APP_CERT"];
 const SECONDARY_VARS: &[&str] = &["AGORA_APP_CERTIFICATE_SECONDARY", "APP_CERTIFICATE_SECONDARY"];
+/// The `*_FILE` variants of the certificate variables.
+pub(super) const CERTIFICATE_FILE_VARS: &[&str] = &[
+    "AGORA_APP_CERTIFICATE_FILE",
+    "APP_CERTIFICATE_FILE",
+    "APP_CERT_FILE",
+    "AGORA_APP_CERTIFICATE_SECONDARY_FILE",
+    "APP_CERTIFICATE_SECONDARY_FILE",
+];
 
 /// A certificate from `VAR` or from the file named by `VAR_FILE` (for each name in `vars`):
 /// `(variable, value, where it came from)`.

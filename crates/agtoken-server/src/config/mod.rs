@@ -44,6 +44,7 @@ mod app_file;
 mod apps;
 pub mod env;
 pub mod file;
+pub mod files;
 mod limits;
 mod server;
 mod tls_paths;
@@ -64,6 +65,9 @@ use crate::limit::Rate;
 use crate::limit_store::LimitsStore;
 use crate::tls::TlsSettings;
 use crate::ServeOptions;
+
+/// The `.env` file `serve` reads, in the working directory.
+const DOTENV: &str = ".env";
 
 /// Default port, as the community token service and the docs' Docker generator use.
 pub const DEFAULT_PORT: u16 = 8080;
@@ -127,6 +131,11 @@ pub struct Config {
     /// The shared rate-limit store: the per-caller and per-address limits count once for
     /// every replica that uses it. Unset: each replica counts in its own memory.
     pub limits_store: Option<LimitsStore>,
+    /// The files this configuration was read from (the TOML file, `.env`, every secrets,
+    /// key and certificate file it names): `agtoken serve` reloads when one changes.
+    pub source_files: Vec<PathBuf>,
+    /// What those files held when this configuration was read (see [`files::Digests`]).
+    pub source_digests: files::Digests,
     /// Start-up warnings (secrets files readable by others, auth without audience, …),
     /// logged when the server starts.
     pub warnings: Vec<String>,
@@ -152,6 +161,8 @@ impl Config {
             per_ip_rate_limit: None,
             client_ip_header: None,
             limits_store: None,
+            source_files: Vec::new(),
+            source_digests: files::Digests::default(),
             warnings: Vec::new(),
         }
     }
@@ -175,11 +186,15 @@ impl Config {
     /// `AGTOKEN_CONFIG` (if any).
     pub fn load(options: &ServeOptions) -> Result<Self, ServerError> {
         let (env, file) = read_sources(options)?;
-        Config::from_sources(options, &env, file.as_ref().map(|(p, t)| (p.as_path(), t.as_str())))
+        let mut config = Config::from_sources(options, &env, file.as_ref().map(|(p, t)| (p.as_path(), t.as_str())))?;
+        config.source_files.push(PathBuf::from(DOTENV));
+        config.source_digests = files::Digests::of(&config.source_files);
+        Ok(config)
     }
 
     /// Builds the configuration from explicit sources (for tests and embedding): command-line
     pub fn from_sources(options: &ServeOptions, env: &Env, file: Option<(&Path, &str)>) -> Result<Self, ServerError> {
+        let toml_path = file.map(|(path, _)| path);
         let file = file::parse_file(file)?;
         let mut warnings = Vec::new();
         let mut config = Config::with_apps(apps::resolve_apps(env, &file, &mut warnings)?, env)?;
@@ -199,6 +214,8 @@ impl Config {
                 ));
             }
         }
+        config.source_files = files::source_files(env, &file, toml_path);
+        config.source_digests = files::Digests::of(&config.source_files);
         config.warnings = warnings;
         Ok(config)
     }
@@ -233,7 +250,7 @@ pub struct Endpoint {
 /// The process environment with `.env` in the current directory, and the TOML file of
 /// `--config` or `AGTOKEN_CONFIG` (its path and text), as `serve` and `healthcheck` read them.
 pub(crate) fn read_sources(options: &ServeOptions) -> Result<(Env, Option<(PathBuf, String)>), ServerError> {
-    let env = Env::from_process_and_dotenv(Path::new(".env"))?;
+    let env = Env::from_process_and_dotenv(Path::new(DOTENV))?;
     let path = options.config.clone().or_else(|| env.get("AGTOKEN_CONFIG").map(|(v, _)| PathBuf::from(v)));
     let file = match path {
         None => None,
