@@ -1,6 +1,7 @@
 //! Configuration: command-line options, then environment variables (the process's, then a
-//! `.env` file), then a TOML file, then defaults. Everything is validated once, at start-up;
-//! a wrong value stops the server with a message naming the setting and where it came from.
+//! `.env` file), then a TOML file, then defaults. Everything is validated at start-up (a wrong
+//! value stops the server with a message naming the setting and where it came from) and by the
+//! same code on each reload (a wrong value keeps the configuration in force: `reload.rs`).
 //!
 //! Single app (the names the existing token servers use):
 //!
