@@ -249,3 +249,29 @@ pub(crate) fn forward_hangups(requests: mpsc::Sender<&'static str>) -> std::io::
 pub(crate) fn forward_hangups(_requests: mpsc::Sender<&'static str>) -> std::io::Result<()> {
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn restart_only_settings_keep_their_running_values() {
+        let running = Config::demo();
+        let mut new = Config::demo();
+        new.port = 9;
+        new.shutdown_grace = Duration::from_secs(1);
+        new.body_limit = 1024;
+        let key = rcgen::KeyPair::generate().unwrap();
+        let cert = rcgen::CertificateParams::new(vec!["localhost".to_owned()]).unwrap().self_signed(&key).unwrap();
+        new.tls =
+            Some(crate::tls::TlsSettings::from_pem(cert.pem().as_bytes(), key.serialize_pem().as_bytes()).unwrap());
+        let changed = keep_restart_only(&running, &mut new);
+        assert_eq!(changed, vec!["port", "shutdown_grace_secs", "tls_cert_file/tls_key_file (TLS on or off)"]);
+        assert_eq!((new.port, new.shutdown_grace), (running.port, running.shutdown_grace));
+        assert!(new.tls.is_none(), "TLS was turned on by a reload");
+        assert_eq!(new.body_limit, 1024, "a reloadable setting was reverted");
+        // Demo mode keeps its throwaway app: tokens issued before the reload stay verifiable.
+        assert_eq!(new.apps[0].app_id, running.apps[0].app_id);
+        assert_eq!(new.apps[0].certificate.expose_secret(), running.apps[0].certificate.expose_secret());
+    }
+}
