@@ -18,7 +18,7 @@
 //! **How**: the new configuration is loaded and validated by the start-up code
 //! ([`Config::load`]); on any error the one in force stays, the error is logged with the
 //! setting and the rule, and `agtoken_config_reloads_total{outcome="failed"}` counts it. The
-//! files are then not read again until one changes again (or SIGHUP).
+//! configuration is then not loaded again until a file changes again (or SIGHUP).
 //!
 //! **What needs a restart** (the listener and the connection loop own them): `host`, `port`,
 //! `max_connections`, `first_request_timeout_secs`, `idle_timeout_secs`,
