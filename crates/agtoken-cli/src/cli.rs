@@ -431,6 +431,14 @@ Environment:
                                   serve HTTPS with this PEM certificate chain and key
   RUST_LOG                        log filter (default info)
 
+Reloading: SIGHUP (kill -HUP PID), or a change to the TOML file, .env or a certificate, key or
+secrets file it names (polled once a second; Kubernetes ConfigMap/Secret updates included),
+reloads API keys, policies, JWT settings, app and TLS certificates, limits and CORS without
+dropping a request. The new configuration is validated first; on an error the running one stays
+and the log names the setting. host, port, max_connections, the connection timeouts,
+shutdown_grace_secs and turning TLS on or off need a restart (the reload's log line names them).
+--check-config validates a configuration the same way and exits (0 valid, 1 not).
+
 Demo mode: with no app id and certificate anywhere, the server makes up a throwaway app, says so
 on start-up and on http://localhost:8080/, and serves everything. Agora refuses those tokens:
 they are for trying the APIs. Without auth (demo mode, or auth = \"none\" in the TOML file)
@@ -440,7 +448,9 @@ crates/agtoken-server/README.md.
 Examples:
   agtoken serve                                          demo mode
   APP_ID=... APP_CERTIFICATE=... agtoken serve --port 9000
-  agtoken serve --config agtoken.toml --log-json";
+  agtoken serve --config agtoken.toml --log-json
+  agtoken serve --config agtoken.toml --check-config     validate, then exit 0 or 1
+  kill -HUP $(pidof agtoken)                             reload the configuration";
 
 /// `--uid`: a whole number 0..=4294967295, with a message that says what to type instead.
 fn parse_uid(text: &str) -> Result<u32, String> {
@@ -475,6 +485,10 @@ pub struct ServeArgs {
     /// Log as JSON lines.
     #[arg(long)]
     pub log_json: bool,
+    /// Validate the configuration (same sources and checks as serving, every file read) and
+    /// exit: 0 with a one-line summary, 1 with the error serving would stop with.
+    #[arg(long)]
+    pub check_config: bool,
 }
 
 #[derive(Args, Debug)]

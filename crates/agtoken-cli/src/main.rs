@@ -133,6 +133,16 @@ fn edit_distance(a: &str, b: &str) -> usize {
 fn serve(args: cli::ServeArgs) -> Result<(), Failure> {
     let options =
         agtoken_server::ServeOptions { host: args.host, port: args.port, config: args.config, log_json: args.log_json };
+    if args.check_config {
+        // The same message and exit code as `serve` stopping on this configuration.
+        let (config, summary) =
+            agtoken_server::check_config(&options).map_err(|e| Failure { code: 1, message: e.to_string() })?;
+        for warning in &config.warnings {
+            eprintln!("agtoken: warning: {warning}");
+        }
+        println!("{summary}");
+        return Ok(());
+    }
     agtoken_server::serve_blocking(options).map_err(|e| {
         let hint = match &e {
             agtoken_server::ServerError::Bind { addr, source } if source.kind() == std::io::ErrorKind::AddrInUse => {

@@ -7,7 +7,7 @@
 //!   256 bits of entropy ([`generate_api_key`]), so guessing from a leaked hash is hopeless
 //!   whatever the hash's cost; a slow hash only protects low-entropy secrets such as passwords
 //!   and would cost tens of milliseconds of CPU on every request. Revoking a key = removing its
-//!   line and restarting (or rolling) the server.
+//!   line: the server reloads (`reload.rs`).
 //! - **JWT bearer tokens** from the app's identity provider (`jsonwebtoken` crate): HS256 with a
 //!   shared secret, or RS256/ES256 with PEM public keys or a JWKS file on disk (re-read when its
 //!   modification time changes, checked at most once a second). The algorithm is fixed by the

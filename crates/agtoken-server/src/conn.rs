@@ -38,6 +38,7 @@ use tokio::sync::{watch, OwnedSemaphorePermit, Semaphore};
 use tokio::time::Instant;
 use tower::ServiceExt as _;
 
+use crate::reload::LiveState;
 use crate::state::AppState;
 
 /// Log lines about the cap and about accept errors: at most one per this period.
@@ -68,11 +69,10 @@ pub(crate) fn bind(addr: SocketAddr) -> io::Result<TcpListener> {
 
 /// What every connection task shares.
 struct Shared {
-    router: axum::Router,
+    /// The configuration in force: each connection takes its TLS acceptor when it starts, each
+    /// request its router (and state) when it arrives (see `reload.rs`).
+    live: LiveState,
     builder: auto::Builder<TokioExecutor>,
-    tls: Option<tokio_rustls::TlsAcceptor>,
-    /// Whether requests carry the peer address (the security layer reads it).
-    with_peer: bool,
     first_request_timeout: Duration,
     idle_timeout: Duration,
     request_timeout: Duration,
@@ -81,9 +81,11 @@ struct Shared {
 /// Serves `state` on `listener` until `shutdown` completes (see [`crate::run`]).
 pub(crate) async fn serve(
     listener: TcpListener,
-    state: AppState,
+    live: LiveState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> io::Result<()> {
+    // The connection settings are the start-up ones: a reload keeps them (they need a restart).
+    let state = live.current();
     let config = state.config();
     let max_connections = config.max_connections;
     if let Some(warning) = fd_limit_warning(max_connections, open_file_limit()) {
@@ -93,10 +95,8 @@ pub(crate) async fn serve(
     builder.http1().timer(TokioTimer::new()).header_read_timeout(config.header_read_timeout);
     builder.http2().timer(TokioTimer::new()).keep_alive_interval(H2_PING_INTERVAL).keep_alive_timeout(H2_PING_TIMEOUT);
     let shared = Arc::new(Shared {
-        router: crate::app(state.clone()),
+        live: live.clone(),
         builder,
-        tls: config.tls.as_ref().map(crate::tls::TlsSettings::acceptor),
-        with_peer: state.guarded(),
         first_request_timeout: config.first_request_timeout,
         idle_timeout: config.idle_timeout,
         request_timeout: config.request_timeout,
@@ -207,7 +207,9 @@ async fn connection(shared: &Shared, stream: TcpStream, peer: SocketAddr, stop: 
     let first_deadline = accepted + shared.first_request_timeout;
     // Small answers: send them now rather than wait for more to coalesce.
     let _ = stream.set_nodelay(true);
-    match &shared.tls {
+    // TLS on or off is fixed at start-up; the certificate is the one in force now.
+    let tls = shared.live.generation().tls.clone();
+    match &tls {
         None => drive(shared, stream, peer, accepted, first_deadline, stop).await,
         // Boxed: inline, the TLS state would make every plain connection's task as large.
         Some(acceptor) => {
@@ -257,15 +259,18 @@ async fn drive<I>(
     I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
     let activity = Arc::new(Activity::new(accepted));
-    let peer = shared.with_peer.then_some(axum::extract::ConnectInfo(peer));
-    let router = shared.router.clone();
+    let peer = axum::extract::ConnectInfo(peer);
+    let live = shared.live.clone();
     let tracked = activity.clone();
     let service = hyper::service::service_fn(move |mut req: hyper::Request<hyper::body::Incoming>| {
-        if let Some(peer) = peer {
+        // One configuration for the whole request, whatever a reload does meanwhile.
+        let generation = live.generation();
+        if generation.state.guarded() {
+            // The security layer reads the peer address.
             req.extensions_mut().insert(peer);
         }
         let busy = Busy::new(tracked.clone());
-        let call = router.clone().oneshot(req);
+        let call = generation.router.clone().oneshot(req);
         async move {
             let response = call.await;
             drop(busy);

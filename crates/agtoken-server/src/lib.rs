@@ -34,6 +34,7 @@ pub mod limit_store;
 pub mod metrics;
 pub mod openapi;
 pub mod policy;
+pub mod reload;
 pub mod tls;
 
 mod body;
@@ -55,6 +56,7 @@ use tokio::net::TcpListener;
 
 pub use config::{AppConfig, Config, CorsOrigins, Endpoint, Env};
 pub use error::{ApiError, ServerError};
+pub use reload::LiveState;
 pub use state::AppState;
 
 /// The router with every route and layer, for `state`. Serve it with [`run`] (or any
@@ -74,7 +76,45 @@ pub async fn run(
     state: AppState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> io::Result<()> {
-    conn::serve(listener, state, shutdown).await
+    conn::serve(listener, LiveState::new(state), shutdown).await
+}
+
+/// [`run`] with a configuration that can be replaced while serving ([`LiveState::apply`],
+/// [`reload::watch`]): each request runs with the configuration in force when it arrived.
+pub async fn run_live(
+    listener: TcpListener,
+    live: LiveState,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> io::Result<()> {
+    conn::serve(listener, live, shutdown).await
+}
+
+/// `agtoken serve --check-config`: loads and validates the configuration exactly as `serve`
+/// does (options, environment, `.env`, TOML file, every secrets and certificate file) without
+/// listening, and sums it up in one line. The error is the one `serve` would stop with.
+pub fn check_config(options: &ServeOptions) -> Result<(Config, String), ServerError> {
+    let config = Config::load(options)?;
+    let summary = summary(&config);
+    Ok((config, summary))
+}
+
+/// One line about `config`: apps, auth, TLS, address, warnings.
+fn summary(config: &Config) -> String {
+    let apps = config.apps.len();
+    let mut auth: Vec<&str> = config.apps.iter().map(|a| a.auth.kind()).collect();
+    auth.dedup();
+    format!(
+        "configuration OK: {apps} app{} (default {}{}), auth {}, {} on {}:{}, {} warning{}",
+        if apps == 1 { "" } else { "s" },
+        config.default_app().app_id,
+        if config.demo { ", demo mode" } else { "" },
+        auth.join("/"),
+        if config.tls.is_some() { "https" } else { "http" },
+        config.host,
+        config.port,
+        config.warnings.len(),
+        if config.warnings.len() == 1 { "" } else { "s" },
+    )
 }
 
 /// Options of `agtoken serve`.
@@ -95,13 +135,13 @@ pub fn serve_blocking(options: ServeOptions) -> Result<(), ServerError> {
     let config = Config::load(&options)?;
     let _log_guard = logging::init(options.log_json);
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().map_err(ServerError::Runtime)?;
-    let result = runtime.block_on(serve(config));
+    let result = runtime.block_on(serve(config, options));
     // Let connection tasks that outlived the grace period go before the log is flushed.
     runtime.shutdown_timeout(std::time::Duration::from_secs(1));
     result
 }
 
-async fn serve(config: Config) -> Result<(), ServerError> {
+async fn serve(config: Config, options: ServeOptions) -> Result<(), ServerError> {
     let addr_text = if config.host.contains(':') && !config.host.starts_with('[') {
         format!("[{}]:{}", config.host, config.port)
     } else {
@@ -139,7 +179,13 @@ async fn serve(config: Config) -> Result<(), ServerError> {
     }
     let grace = config.shutdown_grace;
     let config_tls = config.tls.is_some();
-    let state = AppState::new(config);
+    let live = LiveState::new(AppState::new(config));
+    live.current().metrics().config_loaded(reload::unix_now(), false);
+    // SIGHUP and changed files reload the configuration (see reload.rs).
+    let (reload_tx, reload_rx) = tokio::sync::mpsc::channel(4);
+    reload::forward_hangups(reload_tx).map_err(ServerError::Signal)?;
+    let load: reload::Loader = Arc::new(move || Config::load(&options));
+    let watcher = tokio::spawn(reload::watch(live.clone(), load, reload_rx, reload::POLL_INTERVAL));
     let scheme = if config_tls { "https" } else { "http" };
     tracing::info!(address = %local, scheme, "agtoken server listening");
 
@@ -154,16 +200,21 @@ async fn serve(config: Config) -> Result<(), ServerError> {
         started_shutdown.notified().await;
         tokio::time::sleep(grace).await;
     };
-    tokio::select! {
-        result = run(listener, state, shutdown) => {
-            result.map_err(|source| ServerError::Serve { addr: local, source })?;
-            tracing::info!("stopped");
+    let outcome = tokio::select! {
+        result = run_live(listener, live, shutdown) => {
+            let result = result.map_err(|source| ServerError::Serve { addr: local, source });
+            if result.is_ok() {
+                tracing::info!("stopped");
+            }
+            result
         }
         () = deadline => {
             tracing::warn!(grace_secs = grace.as_secs(), "requests still in flight after the grace period; stopping anyway");
+            Ok(())
         }
-    }
-    Ok(())
+    };
+    watcher.abort();
+    outcome
 }
 
 /// SIGINT or SIGTERM (Ctrl-C elsewhere). The handlers are installed now, so a signal that

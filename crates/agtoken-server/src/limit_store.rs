@@ -76,6 +76,9 @@ impl Fallback {
 pub struct LimitsStore {
     client: Client,
     redacted: String,
+    /// SHA-256 of the URL, password and CA certificates: tells a reload whether the store
+    /// changed without keeping a second copy of the password.
+    identity: [u8; 32],
     /// What to do when the store cannot be asked.
     pub fallback: Fallback,
     /// Deadline of one call.
@@ -127,7 +130,14 @@ impl LimitsStore {
             }
             (_, None) => Client::open(info).map_err(|e| format!("is not usable: {}", describe(&e)))?,
         };
-        Ok(LimitsStore { client, redacted, fallback: Fallback::Local, timeout: DEFAULT_TIMEOUT })
+        let identity = identity(url, password, ca_pem);
+        Ok(LimitsStore { client, redacted, identity, fallback: Fallback::Local, timeout: DEFAULT_TIMEOUT })
+    }
+
+    /// Whether `other` names the same store with the same credentials, fallback and timeout
+    /// (a reload then keeps the connection).
+    pub(crate) fn same_as(&self, other: &LimitsStore) -> bool {
+        self.identity == other.identity && self.fallback == other.fallback && self.timeout == other.timeout
     }
 
     /// The store for logs and answers: scheme, host, port and database, never a user or password.
@@ -144,6 +154,22 @@ impl fmt::Debug for LimitsStore {
             .field("timeout", &self.timeout)
             .finish_non_exhaustive()
     }
+}
+
+/// The [`LimitsStore`]'s identity: each part length-prefixed, so no two settings collide.
+fn identity(url: &str, password: Option<&str>, ca_pem: Option<&[u8]>) -> [u8; 32] {
+    use sha2::{Digest, Sha256};
+    let mut hash = Sha256::new();
+    for part in [Some(url.as_bytes()), password.map(str::as_bytes), ca_pem] {
+        match part {
+            Some(bytes) => {
+                hash.update((bytes.len() as u64 + 1).to_le_bytes());
+                hash.update(bytes);
+            }
+            None => hash.update(0u64.to_le_bytes()),
+        }
+    }
+    hash.finalize().into()
 }
 
 /// A Redis error as text: its kind and detail (Redis errors carry no credentials).

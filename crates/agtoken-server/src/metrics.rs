@@ -82,6 +82,8 @@ pub struct Metrics {
     store_fallbacks: [AtomicU64; 2],
     /// The shared store: 0 not configured, 1 up, 2 down.
     store_up: AtomicU8,
+    /// Configuration reloads (see the reload block at the end of this file).
+    reloads: ReloadStats,
     started: std::time::Instant,
 }
 
@@ -98,6 +100,7 @@ impl Default for Metrics {
             store_errors: AtomicU64::new(0),
             store_fallbacks: [AtomicU64::new(0), AtomicU64::new(0)],
             store_up: AtomicU8::new(0),
+            reloads: ReloadStats::default(),
             started: std::time::Instant::now(),
         }
     }
@@ -270,6 +273,7 @@ impl Metrics {
                 let _ = writeln!(out, "agtoken_limits_store_up {}", u8::from(state == 1));
             }
         }
+        self.reloads.render(&mut out);
         out.push_str("# HELP agtoken_apps Apps configured.\n# TYPE agtoken_apps gauge\n");
         let _ = writeln!(out, "agtoken_apps {apps}");
         out.push_str(
@@ -284,6 +288,50 @@ impl Metrics {
             env!("CARGO_PKG_VERSION")
         );
         out
+    }
+}
+
+// ---- configuration reloads ---------------------------------------------------------------------
+
+/// Reloads by outcome, and when the configuration in force was loaded.
+#[derive(Default)]
+struct ReloadStats {
+    /// `[ok, failed]`.
+    outcomes: [AtomicU64; 2],
+    /// Unix seconds when the configuration in force was loaded (start-up or the last
+    /// successful reload); 0 until the server says.
+    last_success: AtomicU64,
+}
+
+impl ReloadStats {
+    fn render(&self, out: &mut String) {
+        out.push_str(
+            "# HELP agtoken_config_reloads_total Configuration reloads (SIGHUP or a changed file), by outcome.\n",
+        );
+        out.push_str("# TYPE agtoken_config_reloads_total counter\n");
+        for (outcome, counter) in ["ok", "failed"].iter().zip(&self.outcomes) {
+            let _ = writeln!(out, "agtoken_config_reloads_total{{outcome=\"{outcome}\"}} {}", counter.load(Relaxed));
+        }
+        out.push_str("# HELP agtoken_config_last_reload_success_timestamp_seconds When the configuration in force was loaded (start-up or the last successful reload), Unix time.\n");
+        out.push_str("# TYPE agtoken_config_last_reload_success_timestamp_seconds gauge\n");
+        let _ =
+            writeln!(out, "agtoken_config_last_reload_success_timestamp_seconds {}", self.last_success.load(Relaxed));
+    }
+}
+
+impl Metrics {
+    /// The configuration in force was loaded at `unix_secs` (start-up or a reload that
+    /// succeeded); `reloaded` counts it as a reload.
+    pub fn config_loaded(&self, unix_secs: u64, reloaded: bool) {
+        self.reloads.last_success.store(unix_secs, Relaxed);
+        if reloaded {
+            self.reloads.outcomes[0].fetch_add(1, Relaxed);
+        }
+    }
+
+    /// Counts one reload that failed (the previous configuration stays in force).
+    pub fn config_reload_failed(&self) {
+        self.reloads.outcomes[1].fetch_add(1, Relaxed);
     }
 }
 

@@ -1,5 +1,9 @@
 //! The shared state of the server: the validated configuration, each app's certificates
 //! ready for signing and verifying, the clock and salt source, the metrics and the readiness flag.
+//!
+//! A reload builds a new state with [`AppState::successor`]: the metrics, the readiness flag,
+//! the clock and salts carry over, and so do the rate limiters whose rule is unchanged (same
+//! app, same place, same name, same rate) and the shared store when its settings are.
 
 use std::net::IpAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -21,14 +25,16 @@ pub struct AppState {
 pub(crate) struct Shared {
     pub(crate) config: Config,
     pub(crate) apps: Vec<App>,
-    pub(crate) metrics: Metrics,
+    /// Shared by every configuration a server runs with (reloads keep counting).
+    pub(crate) metrics: Arc<Metrics>,
     pub(crate) clock: Arc<dyn Clock>,
     pub(crate) salts: Arc<dyn SaltSource>,
-    pub(crate) ready: AtomicBool,
+    /// Shared by every configuration a server runs with.
+    pub(crate) ready: Arc<AtomicBool>,
     /// The per-address rate limit, if configured.
-    pub(crate) per_ip: Option<Limiter<IpAddr>>,
+    pub(crate) per_ip: Option<Arc<Limiter<IpAddr>>>,
     /// The shared rate-limit store (`limits_store`), if configured.
-    pub(crate) store: Option<SharedStore>,
+    pub(crate) store: Option<Arc<SharedStore>>,
     /// Whether the security layer is in the router (auth, per-address limit or TLS).
     pub(crate) guarded: bool,
 }
@@ -38,16 +44,49 @@ pub(crate) struct App {
     pub(crate) cfg: AppConfig,
     pub(crate) certs: CertificateSet,
     /// One limiter per policy rule with its own `rate_limit`.
-    rule_limits: Vec<Option<Limiter<String>>>,
+    rule_limits: Vec<Option<Arc<Limiter<String>>>>,
     /// The app's `rate_limit`, for rules without one.
-    default_limit: Option<Limiter<String>>,
+    default_limit: Option<Arc<Limiter<String>>>,
 }
 
 impl App {
     /// The per-caller limiter of policy rule `rule`.
     pub(crate) fn limiter(&self, rule: usize) -> Option<&Limiter<String>> {
-        self.rule_limits.get(rule).and_then(Option::as_ref).or(self.default_limit.as_ref())
+        self.rule_limits.get(rule).and_then(Option::as_deref).or(self.default_limit.as_deref())
     }
+
+    /// `cfg` prepared; its limiters taken from `previous` (the same app before a reload) where
+    /// the rule is unchanged, so their counters carry over.
+    fn prepare(cfg: &AppConfig, previous: Option<&App>) -> App {
+        let certs = match &cfg.secondary_certificate {
+            Some(second) => CertificateSet::with_secondary(cfg.certificate.clone(), second.clone()),
+            None => CertificateSet::new(cfg.certificate.clone()),
+        };
+        let id = cfg.app_id.as_str();
+        let rule_limits = (cfg.policy.iter().enumerate())
+            .map(|(i, rule)| {
+                let rate = rule.rate_limit?;
+                let kept = previous.and_then(|old| {
+                    let same_rule = old.cfg.policy.get(i).is_some_and(|r| r.name == rule.name);
+                    old.rule_limits.get(i)?.clone().filter(|l| same_rule && l.rate() == rate)
+                });
+                Some(kept.unwrap_or_else(|| Arc::new(Limiter::scoped(rate, format!("{id}:rule:{i}")))))
+            })
+            .collect();
+        let default_limit = cfg.rate_limit.map(|rate| {
+            let kept = previous.and_then(|old| old.default_limit.clone()).filter(|l| l.rate() == rate);
+            kept.unwrap_or_else(|| Arc::new(Limiter::scoped(rate, format!("{id}:app"))))
+        });
+        App { cfg: cfg.clone(), certs, rule_limits, default_limit }
+    }
+}
+
+/// What a new state takes over from the one it replaces.
+struct Carried {
+    metrics: Arc<Metrics>,
+    ready: Arc<AtomicBool>,
+    clock: Arc<dyn Clock>,
+    salts: Arc<dyn SaltSource>,
 }
 
 impl AppState {
@@ -58,39 +97,53 @@ impl AppState {
 
     /// State with an injected clock and salt source (for tests and reproducible runs).
     pub fn with_sources(config: Config, clock: Arc<dyn Clock>, salts: Arc<dyn SaltSource>) -> Self {
-        let apps = config
-            .apps
-            .iter()
+        let carried =
+            Carried { metrics: Arc::new(Metrics::default()), ready: Arc::new(AtomicBool::new(true)), clock, salts };
+        AppState::build(config, carried, None)
+    }
+
+    /// The state for `config` that replaces this one on a reload: the metrics, readiness,
+    /// clock and salts are this state's; rate limiters of unchanged rules and the shared store
+    /// (when its settings are unchanged) too, so their counts and connection carry over.
+    pub(crate) fn successor(&self, config: Config) -> AppState {
+        let old = &self.inner;
+        let carried = Carried {
+            metrics: old.metrics.clone(),
+            ready: old.ready.clone(),
+            clock: old.clock.clone(),
+            salts: old.salts.clone(),
+        };
+        AppState::build(config, carried, Some(old))
+    }
+
+    fn build(config: Config, carried: Carried, previous: Option<&Shared>) -> Self {
+        let apps = (config.apps.iter())
             .map(|cfg| {
-                let certs = match &cfg.secondary_certificate {
-                    Some(second) => CertificateSet::with_secondary(cfg.certificate.clone(), second.clone()),
-                    None => CertificateSet::new(cfg.certificate.clone()),
-                };
-                let id = cfg.app_id.as_str();
-                App {
-                    cfg: cfg.clone(),
-                    certs,
-                    rule_limits: (cfg.policy.iter().enumerate())
-                        .map(|(i, r)| r.rate_limit.map(|rate| Limiter::scoped(rate, format!("{id}:rule:{i}"))))
-                        .collect(),
-                    default_limit: cfg.rate_limit.map(|rate| Limiter::scoped(rate, format!("{id}:app"))),
-                }
+                let old = previous.and_then(|p| p.apps.iter().find(|a| a.cfg.app_id == cfg.app_id));
+                App::prepare(cfg, old)
             })
             .collect();
-        let per_ip = config.per_ip_rate_limit.map(|rate| Limiter::scoped(rate, "ip".to_owned()));
-        let store = config.limits_store.clone().map(SharedStore::new);
-        if let Some(store) = &store {
-            store.connect_in_background();
-        }
+        let per_ip = config.per_ip_rate_limit.map(|rate| {
+            let kept = previous.and_then(|p| p.per_ip.clone()).filter(|l| l.rate() == rate);
+            kept.unwrap_or_else(|| Arc::new(Limiter::scoped(rate, "ip".to_owned())))
+        });
+        let store = config.limits_store.as_ref().map(|settings| {
+            let kept = previous.and_then(|p| p.store.clone()).filter(|s| s.settings().same_as(settings));
+            kept.unwrap_or_else(|| {
+                let store = Arc::new(SharedStore::new(settings.clone()));
+                store.connect_in_background();
+                store
+            })
+        });
         let guarded = per_ip.is_some() || config.tls.is_some() || config.apps.iter().any(|a| !a.auth.is_none());
         AppState {
             inner: Arc::new(Shared {
                 config,
                 apps,
-                metrics: Metrics::default(),
-                clock,
-                salts,
-                ready: AtomicBool::new(true),
+                metrics: carried.metrics,
+                clock: carried.clock,
+                salts: carried.salts,
+                ready: carried.ready,
                 per_ip,
                 store,
                 guarded,
@@ -141,12 +194,12 @@ impl AppState {
     }
 
     pub(crate) fn per_ip_limiter(&self) -> Option<&Limiter<IpAddr>> {
-        self.inner.per_ip.as_ref()
+        self.inner.per_ip.as_deref()
     }
 
     /// The shared rate-limit store, if configured.
     pub(crate) fn limits_store(&self) -> Option<&SharedStore> {
-        self.inner.store.as_ref()
+        self.inner.store.as_deref()
     }
 
     pub(crate) fn apps(&self) -> &[App] {

@@ -2,8 +2,8 @@
 //! `http/1.1`) when a certificate chain and a private key (PEM files) are configured:
 //! `tls_cert_file` / `tls_key_file` in the TOML file or `AGTOKEN_TLS_CERT_FILE` /
 //! `AGTOKEN_TLS_KEY_FILE`. The handshake runs on the connection's own task, within the
-//! first-request timeout (`conn.rs`); the files are read at start-up (restart or roll to pick
-//! up a renewed certificate).
+//! first-request timeout (`conn.rs`); the files are read at start-up and on each reload, and new
+//! handshakes use the acceptor of the configuration in force (`reload.rs`).
 
 use std::fmt;
 use std::path::{Path, PathBuf};
