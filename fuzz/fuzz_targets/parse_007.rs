@@ -13,7 +13,7 @@ const CERT: &str = "5CFd2fd1755d40ecb72977518be15d3b";
 fn exercise(token: Token) {
     let _ = token.issued_at();
     let _ = token.expires_at();
-    let _ = spec::token_to_json(&token, None, None);
+    let _ = serde_json::to_string(&spec::describe(&token, None, None)).unwrap();
     if let Token::V007(p) = &token {
         let certificate = AppCertificate::unchecked(CERT);
         // A structure that parsed re-encodes; when its services were in packed order (sorted
