@@ -12,9 +12,9 @@ const CERT: &str = "5CFd2fd1755d40ecb72977518be15d3b";
 fn exercise(token: Token) {
     let _ = token.issued_at();
     let _ = token.expires_at();
-    let _ = spec::token_to_json(&token, Some("c"), Some("1"));
+    let _ = serde_json::to_string(&spec::describe(&token, Some("c"), Some("1"))).unwrap();
     if let Token::V006(p) = &token {
-        let _ = spec::access_token006_from_json(&spec::access_token006_to_json(p, Some(""), Some("")));
+        let _ = spec::read_006(&serde_json::to_string(&spec::describe_006(p, Some(""), Some(""))).unwrap());
     }
     let certs = CertificateSet::new(AppCertificate::unchecked(CERT));
     let action = Action::JoinChannel { channel: "c".into(), uid: Uid::Int(1) };

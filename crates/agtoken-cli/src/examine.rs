@@ -152,6 +152,17 @@ fn describe(token: &Token, channel: Option<&str>, uid_str: Option<&str>, now: Un
     out
 }
 
+/// The keys `inspect --json` adds to the structure (times for people); `build --spec` drops them.
+pub const INSPECT_ANNOTATIONS: &[&str] = &[
+    "issued_at_utc",
+    "expires_at_utc",
+    "expires_in",
+    "earliest_end",
+    "earliest_end_utc",
+    "latest_end",
+    "latest_end_utc",
+];
+
 /// `inspect TOKEN [--json]`.
 pub fn inspect(args: InspectArgs) -> Result<(), Failure> {
     let text = output::token_text(&args.token)?;
@@ -163,7 +174,7 @@ pub fn inspect(args: InspectArgs) -> Result<(), Failure> {
     let who = uid(&args.who);
     let uid_str = (args.who.uid.is_some() || args.who.account.is_some()).then(|| who.packed().into_owned());
     if args.json {
-        let mut value = agtoken::spec::token_to_json(&token, args.channel.as_deref(), uid_str.as_deref());
+        let mut value = json!(agtoken::spec::describe(&token, args.channel.as_deref(), uid_str.as_deref()));
         if let Token::V007(p) = &token {
             if p.unknown_services().next().is_some() {
                 eprintln!("agtoken: note: the token holds a service type this tool does not know; its bytes are kept");

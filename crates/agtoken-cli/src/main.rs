@@ -208,6 +208,59 @@ fn api_key(args: cli::ApiKeyArgs) -> Result<(), Failure> {
 mod tests {
     use super::*;
 
+    /// The library describes each builder-style request with its subcommand and a flag per
+    /// field (`Request::INFO`: `command`, `flag`): each is here, with those flags and `--v006`
+    /// exactly where the request builds 006; and every minting subcommand is one of them.
+    #[test]
+    fn every_library_request_has_its_subcommand_and_flags() {
+        let cli = <Cli as clap::CommandFactory>::command();
+        for info in agtoken::Request::INFO {
+            let mut command = &cli;
+            for name in info.command {
+                command = command
+                    .find_subcommand(name)
+                    .unwrap_or_else(|| panic!("{}: no subcommand `agtoken {}`", info.service, info.command.join(" ")));
+            }
+            let flags: Vec<&str> = command.get_arguments().filter_map(|a| a.get_long()).collect();
+            for field in info.fields {
+                assert!(
+                    flags.contains(&field.flag),
+                    "{}: `agtoken {}` has no --{} for {} (its flags: {flags:?})",
+                    info.service,
+                    info.command.join(" "),
+                    field.flag,
+                    field.name
+                );
+            }
+            assert_eq!(info.v006, flags.contains(&"v006"), "{}: --v006 iff the request builds 006", info.service);
+        }
+        let not_minting = ["build", "inspect", "verify", "upgrade", "bench", "serve", "healthcheck", "api-key", "help"];
+        // `education` is `apaas` under its other name.
+        let aliases = ["education"];
+        let mut leaves = 0;
+        for sub in cli.get_subcommands().filter(|c| !not_minting.contains(&c.get_name())) {
+            let name = sub.get_name();
+            let paths: Vec<Vec<&str>> = if sub.has_subcommands() {
+                sub.get_subcommands().filter(|c| c.get_name() != "help").map(|c| vec![name, c.get_name()]).collect()
+            } else {
+                vec![vec![name]]
+            };
+            for mut path in paths {
+                if aliases.contains(&path[0]) {
+                    path[0] = "apaas";
+                } else {
+                    leaves += 1;
+                }
+                assert!(
+                    agtoken::Request::INFO.iter().any(|i| i.command == path.as_slice()),
+                    "`agtoken {}` is not a request of the library",
+                    path.join(" ")
+                );
+            }
+        }
+        assert_eq!(leaves, agtoken::Request::INFO.len(), "one subcommand per request");
+    }
+
     #[test]
     fn transpositions_count_one() {
         assert_eq!(edit_distance("rct", "rtc"), 1);

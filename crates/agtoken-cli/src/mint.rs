@@ -221,18 +221,25 @@ pub fn build_spec(args: BuildArgs) -> Result<(), Failure> {
     }
     let mut value: serde_json::Value =
         serde_json::from_str(&text).map_err(|e| Failure::usage(format!("the spec is not valid JSON: {e}")))?;
-    // Without a certificate of its own (`inspect --json` gives none), the one of every command.
-    if let Some(spec) = value.as_object_mut().filter(|o| o.get("app_certificate").is_none_or(|c| c.is_null())) {
-        let (certificate, _) = output::certificate_text(args.app_certificate.as_deref()).map_err(|_| {
-            Failure::usage(
-                "app_certificate: missing: put \"app_certificate\" in the spec, give --app-certificate or set \
-                 AGORA_APP_CERTIFICATE (or APP_CERTIFICATE)",
-            )
-        })?;
-        spec.insert("app_certificate".into(), certificate.into());
+    // What `inspect --json` adds beside the structure (times for people) is not part of it.
+    if let Some(spec) = value.as_object_mut() {
+        spec.retain(|key, _| !crate::examine::INSPECT_ANNOTATIONS.contains(&key.as_str()));
     }
     // The spec's own field names are the ones to show here.
-    let token = agtoken::spec::build_from_json(&value).map_err(|e| Failure::usage(e.to_string()))?;
+    let spec = agtoken::spec::read(&value.to_string()).map_err(|e| Failure::usage(e.to_string()))?;
+    // Without a certificate of its own (`inspect --json` gives none), the one of every command.
+    let certificate = match spec.app_certificate {
+        Some(certificate) => certificate,
+        None => output::certificate_text(args.app_certificate.as_deref())
+            .map(|(text, _)| AppCertificate::unchecked(text))
+            .map_err(|_| {
+                Failure::usage(
+                    "app_certificate: missing: put \"app_certificate\" in the spec, give --app-certificate or set \
+                     AGORA_APP_CERTIFICATE (or APP_CERTIFICATE)",
+                )
+            })?,
+    };
+    let token = spec.structure.encode(&certificate).map_err(|e| Failure::usage(e.to_string()))?;
     println!("{token}");
     Ok(())
 }

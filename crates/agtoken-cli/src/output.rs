@@ -280,7 +280,7 @@ pub fn print_token(token: &str, json: bool) -> Result<(), Failure> {
         "issued_at": parsed.issued_at().as_secs(),
         "expires_at": parsed.expires_at().as_secs(),
         "expires_at_utc": rfc3339(parsed.expires_at()),
-        "structure": agtoken::spec::token_to_json(&parsed, None, None),
+        "structure": agtoken::spec::describe(&parsed, None, None),
     });
     print_json(&out);
     Ok(())

@@ -3,7 +3,7 @@
 use std::io::{Read, Write};
 use std::process::{Command, Output, Stdio};
 
-use serde_json::Value;
+use serde_json::{json, Value};
 
 const APP_ID: &str = "970CA35de60c44645bbae8a215061b33";
 const CERT: &str = "5CFd2fd1755d40ecb72977518be15d3b";
@@ -489,6 +489,36 @@ fn build_spec_takes_the_certificate_of_every_command() {
     let err = stderr(&out);
     assert!(err.contains("app_certificate: missing") && err.contains("--app-certificate"), "{err}");
     assert!(err.contains("AGORA_APP_CERTIFICATE"), "{err}");
+}
+
+/// `build --spec` names the field of a wrong spec by its path and says the rule (exit 2); a
+/// field the structure does not have is refused rather than ignored.
+#[test]
+fn build_spec_names_the_path_of_a_wrong_field() {
+    let token = last_line(&agtoken(&["rtm", "--user", "alice"], None));
+    let mut spec: Value = serde_json::from_str(&stdout(&agtoken(&["inspect", "--json", &token], None))).unwrap();
+    spec["app_certificate"] = CERT.into();
+    let cases = [
+        (
+            "/services/0/channel_name",
+            json!("c"),
+            "services[0].channel_name: rtm service has no such field (its fields: user_id)",
+        ),
+        ("/services/0/privileges/join", json!(60), "services[0].privileges.join: privilege ids are numbers 0..=65535"),
+        ("/expire", json!("1h"), "expire: must be a whole number 0..=4294967295, not string \"1h\""),
+        ("/expires", json!(60), "expires: not a field of this structure"),
+    ];
+    for (pointer, value, needle) in cases {
+        let mut wrong = spec.clone();
+        let (parent, key) = pointer.rsplit_once('/').unwrap();
+        wrong.pointer_mut(parent).unwrap().as_object_mut().unwrap().insert(key.into(), value);
+        let out = agtoken(&["build", "--spec", "-"], Some(&wrong.to_string()));
+        assert_eq!(out.status.code(), Some(2), "{pointer}: {}", stderr(&out));
+        assert!(stderr(&out).contains(needle), "{pointer}: {}", stderr(&out));
+    }
+    // The unchanged spec builds the same token.
+    let out = agtoken(&["build", "--spec", "-"], Some(&spec.to_string()));
+    assert_eq!(inflate(&last_line(&out)), inflate(&token), "{}", stderr(&out));
 }
 
 /// `upgrade` asks for everything it needs in one message, and needs nothing a wildcard 006

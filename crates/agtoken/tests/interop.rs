@@ -44,10 +44,11 @@ struct Case {
 fn case_007(id: &str, token: String, built: &AccessToken2) -> Case {
     // Our own parser must read what we built, too.
     let Ok(Token::V007(parsed)) = Token::parse(&token) else { panic!("{id}: not a 007 token") };
-    let structure = spec::access_token2_to_json(built);
+    let mut structure = serde_json::to_value(spec::describe_007(built)).unwrap();
+    structure.as_object_mut().unwrap().remove("version"); // the official parser's form has none
     assert_eq!(
-        spec::access_token2_to_json(parsed.structure()),
-        structure,
+        spec::describe_007(parsed.structure()),
+        spec::describe_007(built),
         "{id}: our parser disagrees with our builder"
     );
     Case { id: id.into(), token, certificate: CERT, structure, identity: None, signature_valid: true }
@@ -66,10 +67,11 @@ fn case_006(id: &str, token: String, built: &AccessToken006) -> Case {
     });
     // Our own parser's JSON, without the identity it cannot know, is the same.
     let Ok(Token::V006(parsed)) = Token::parse(&token) else { panic!("{id}: not a 006 token") };
-    let mut ours = spec::access_token006_to_json(&parsed, None, None);
+    let mut ours = serde_json::to_value(spec::describe_006(&parsed, None, None)).unwrap();
     let ours_map = ours.as_object_mut().unwrap();
     ours_map.remove("channel_name");
     ours_map.remove("uid");
+    ours_map.remove("version");
     assert_eq!(ours, structure, "{id}: our parser disagrees with our builder");
     Case {
         id: id.into(),

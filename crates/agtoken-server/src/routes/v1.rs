@@ -6,7 +6,7 @@
 use std::time::Duration;
 
 use agtoken::build::request::{FieldInfo, FieldType};
-use agtoken::spec::{access_token006_from_json, access_token2_from_json, access_token2_to_json, token_to_json};
+use agtoken::spec;
 use agtoken::time::MAX_LIFETIME_SECS;
 use agtoken::v006::Privilege006;
 use agtoken::ServiceType;
@@ -225,13 +225,12 @@ type V1Built = (String, Value, Option<(String, String)>);
 
 fn encode_007(t: &AccessToken2, app: &App) -> Result<V1Built, ApiError> {
     let text = t.encode(&app.cfg.certificate).map_err(|e| ApiError::from_library(&e))?;
-    let mut structure = access_token2_to_json(t);
-    structure.as_object_mut().expect("an object").insert("version".into(), json!("007"));
+    let structure = json!(spec::describe_007(t));
     Ok((text, structure, None))
 }
 
 fn structure_006(text: &str, channel: &str, uid: &str) -> Value {
-    Token::parse(text).map_or(Value::Null, |t| token_to_json(&t, Some(channel), Some(uid)))
+    Token::parse(text).map_or(Value::Null, |t| json!(spec::describe(&t, Some(channel), Some(uid))))
 }
 
 /// Issues through the one pipeline; the answer's `expires_at` is the earliest end among the
@@ -366,7 +365,7 @@ fn create_from_structure(state: &AppState, f: &Fields<'_>) -> ApiResult {
             if !matches!(s.get("services"), Some(Value::Array(list)) if !list.is_empty()) {
                 return Err(ApiError::missing("structure.services", "a list of at least one service"));
             }
-            let t = access_token2_from_json(&Value::Object(s)).map_err(|e| structure_error(&e))?;
+            let t = spec::read_007(&Value::Object(s).to_string()).map_err(|e| structure_error(&e))?;
             encode_007(&t, app)?
         }
         Version::V006 => {
@@ -379,7 +378,7 @@ fn create_from_structure(state: &AppState, f: &Fields<'_>) -> ApiResult {
                 ));
             }
             s.insert("ts".into(), json!(ts));
-            let t = access_token006_from_json(&Value::Object(s)).map_err(|e| structure_error(&e))?;
+            let t = spec::read_006(&Value::Object(s).to_string()).map_err(|e| structure_error(&e))?;
             for (id, at) in &t.privileges {
                 let at = u64::from(*at);
                 if at != 0 && at > now.as_secs() + max + 60 {
@@ -443,7 +442,7 @@ pub(crate) async fn inspect(
         ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_token", format!("token: {e}")).at("token")
     })?;
     let now = state.now().as_secs();
-    let mut out = token_to_json(&token, channel, uid.as_deref());
+    let mut out = json!(spec::describe(&token, channel, uid.as_deref()));
     let issued_at = token.issued_at().as_secs();
     let expires_at = token.expires_at().as_secs();
     let app = state.app(token.app_id());

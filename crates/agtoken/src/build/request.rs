@@ -3,8 +3,12 @@
 //! documents it from [`Request::INFO`] (names, types, docs: data, no web dependency here), and
 //! builds it with [`Request::build`]: the server has no per-service code.
 //!
+//! Each request also names its subcommand and flags on the command line
+//! ([`RequestInfo::command`], [`FieldInfo::flag`]); the CLI's tests hold it to them.
+//!
 //! Adding a kind of token is one entry in the `requests!` list below plus its arm in
-//! [`Request::build`] (the compiler points at the missing arm).
+//! [`Request::build`] (the compiler points at the missing arm), and its subcommand in the CLI
+//! (which does not yet derive its subcommands from this list).
 
 use std::time::Duration;
 
@@ -40,6 +44,8 @@ pub enum FieldType {
 pub struct FieldInfo {
     /// Its name in JSON.
     pub name: &'static str,
+    /// Its flag on the command line (without `--`): `agtoken chat user --user alice`.
+    pub flag: &'static str,
     /// Its type.
     pub ty: FieldType,
     /// Whether a request must give it.
@@ -53,6 +59,8 @@ pub struct FieldInfo {
 pub struct RequestInfo {
     /// The value of `service` that selects it.
     pub service: &'static str,
+    /// Its subcommand on the command line: `["chat", "app"]` is `agtoken chat app`.
+    pub command: &'static [&'static str],
     /// What it builds.
     pub doc: &'static str,
     /// Its fields (besides `service`).
@@ -125,8 +133,8 @@ macro_rules! is_required {
 macro_rules! requests {
     ($(
         $(#[doc = $doc:literal])*
-        $variant:ident($request:ident) $service:literal v006: $v006:literal {
-            $( $(#[doc = $fdoc:literal])* $field:ident: $req:ident [$($ty:tt)+] ),* $(,)?
+        $variant:ident($request:ident) $service:literal cli: [$($command:literal),+] v006: $v006:literal {
+            $( $(#[doc = $fdoc:literal])* $field:ident($flag:literal): $req:ident [$($ty:tt)+] ),* $(,)?
         }
     )*) => {
         $(
@@ -151,10 +159,12 @@ macro_rules! requests {
             pub const INFO: &'static [RequestInfo] = &[
                 $( RequestInfo {
                     service: $service,
+                    command: &[$($command),+],
                     doc: concat!($($doc),*),
                     v006: $v006,
                     fields: &[ $( FieldInfo {
                         name: stringify!($field),
+                        flag: $flag,
                         ty: field_type!($($ty)+),
                         required: is_required!($req),
                         doc: concat!($($fdoc),*),
@@ -174,102 +184,102 @@ macro_rules! requests {
 
 requests! {
     /// RTC: join a channel, and publish as a publisher; optionally with RTM login.
-    Rtc(RtcRequest) "rtc" v006: true {
+    Rtc(RtcRequest) "rtc" cli: ["rtc"] v006: true {
         /// The channel name; `*` patterns are allowed.
-        channel: required [String],
+        channel("channel"): required [String],
         /// The integer uid (0 admits any user); or give `account`.
-        uid: optional [u32],
+        uid("uid"): optional [u32],
         /// The string user account; or give `uid`.
-        account: optional [String],
+        account("account"): optional [String],
         /// The role (default subscriber: join only).
-        role: optional [RequestRole],
+        role("role"): optional [RequestRole],
         /// Seconds the privileges last, when shorter than `expire`.
-        privilege_expire: optional [u32],
+        privilege_expire("privileges-valid-for"): optional [u32],
         /// Also grant RTM login to this user id (007 only).
-        rtm_user_id: optional [String],
+        rtm_user_id("with-rtm"): optional [String],
     }
     /// RTM login for one user (service type 2).
-    Rtm(RtmRequest) "rtm" v006: true {
+    Rtm(RtmRequest) "rtm" cli: ["rtm"] v006: true {
         /// The RTM user id.
-        user_id: required [String],
+        user_id("user"): required [String],
     }
     /// RTM 2 login with a permission table (service type 8).
-    Rtm2(Rtm2Request) "rtm2" v006: false {
+    Rtm2(Rtm2Request) "rtm2" cli: ["rtm2"] v006: false {
         /// The RTM user id.
-        user_id: required [String],
+        user_id("user"): required [String],
         /// `RESOURCE:PERMISSION:ITEM[,ITEM…]` entries, e.g. `stream_channels:read:chan-*`.
-        permissions: optional [Vec<String>],
+        permissions("permission"): optional [Vec<String>],
     }
     /// Chat: act as one user.
-    Chat(ChatRequest) "chat" v006: false {
+    Chat(ChatRequest) "chat" cli: ["chat", "user"] v006: false {
         /// The Chat user id.
-        user_id: required [String],
+        user_id("user"): required [String],
     }
     /// Chat: act as the app (server-side administration).
-    ChatApp(ChatAppRequest) "chat_app" v006: false {}
+    ChatApp(ChatAppRequest) "chat_app" cli: ["chat", "app"] v006: false {}
     /// FPA: log in.
-    Fpa(FpaRequest) "fpa" v006: false {}
+    Fpa(FpaRequest) "fpa" cli: ["fpa"] v006: false {}
     /// APaaS / Education: a user in one room, with RTM and Chat for the user.
-    Apaas(ApaasRequest) "apaas" v006: false {
+    Apaas(ApaasRequest) "apaas" cli: ["apaas", "room-user"] v006: false {
         /// The room.
-        room_uuid: required [String],
+        room_uuid("room"): required [String],
         /// The user.
-        user_uuid: required [String],
+        user_uuid("user"): required [String],
         /// The user's role in the room.
-        apaas_role: required [i16],
+        apaas_role("role"): required [i16],
         /// Build what the npm package builds (no room-user privilege; role 0 stored as -1).
-        node_compatible: optional [bool],
+        node_compatible("node-compatible"): optional [bool],
     }
     /// APaaS / Education: a user.
-    ApaasUser(ApaasUserRequest) "apaas_user" v006: false {
+    ApaasUser(ApaasUserRequest) "apaas_user" cli: ["apaas", "user"] v006: false {
         /// The user.
-        user_uuid: required [String],
+        user_uuid("user"): required [String],
     }
     /// APaaS / Education: the app.
-    ApaasApp(ApaasAppRequest) "apaas_app" v006: false {}
+    ApaasApp(ApaasAppRequest) "apaas_app" cli: ["apaas", "app"] v006: false {}
     /// Media streaming for one channel and account.
-    Streaming(StreamingRequest) "streaming" v006: false {
+    Streaming(StreamingRequest) "streaming" cli: ["streaming"] v006: false {
         /// The channel name.
-        channel: required [String],
+        channel("channel"): required [String],
         /// The account.
-        account: required [String],
+        account("account"): required [String],
         /// `publish_mix_stream` and/or `publish_raw_stream`.
-        privileges: required [Vec<String>],
+        privileges("privilege"): required [Vec<String>],
     }
     /// FCDN for one channel and account.
-    Fcdn(FcdnRequest) "fcdn" v006: false {
+    Fcdn(FcdnRequest) "fcdn" cli: ["fcdn"] v006: false {
         /// The channel name.
-        channel: required [String],
+        channel("channel"): required [String],
         /// The account.
-        account: required [String],
+        account("account"): required [String],
         /// `publish` and/or `play`.
-        privileges: required [Vec<String>],
+        privileges("privilege"): required [Vec<String>],
     }
     /// A conversational AI agent: RTC, RTM and the ConvoAI service.
-    Convoai(ConvoaiRequest) "convoai" v006: false {
+    Convoai(ConvoaiRequest) "convoai" cli: ["convoai"] v006: false {
         /// The channel the agent joins.
-        channel: required [String],
+        channel("channel"): required [String],
         /// The agent's integer uid; or give `account`.
-        uid: optional [u32],
+        uid("uid"): optional [u32],
         /// The agent's string account; or give `uid`.
-        account: optional [String],
+        account("account"): optional [String],
         /// The role (default publisher: an agent speaks).
-        role: optional [RequestRole],
+        role("role"): optional [RequestRole],
         /// The agent's RTM user id.
-        rtm_user_id: required [String],
+        rtm_user_id("rtm-user"): required [String],
     }
     /// A speech-to-text agent: RTC, RTM and the STT service.
-    Stt(SttRequest) "stt" v006: false {
+    Stt(SttRequest) "stt" cli: ["stt"] v006: false {
         /// The channel the agent joins.
-        channel: required [String],
+        channel("channel"): required [String],
         /// The agent's integer uid; or give `account`.
-        uid: optional [u32],
+        uid("uid"): optional [u32],
         /// The agent's string account; or give `uid`.
-        account: optional [String],
+        account("account"): optional [String],
         /// The role (default publisher).
-        role: optional [RequestRole],
+        role("role"): optional [RequestRole],
         /// The agent's RTM user id.
-        rtm_user_id: required [String],
+        rtm_user_id("rtm-user"): required [String],
     }
 }
 
