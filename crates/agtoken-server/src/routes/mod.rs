@@ -65,7 +65,7 @@ pub(crate) struct Route {
     /// The handler.
     handler: fn() -> MethodRouter<AppState>,
     /// Its OpenAPI operations (one per documented path: one router pattern may serve two APIs).
-    pub(crate) doc: fn(doc::Limits) -> Vec<doc::Operation>,
+    pub(crate) doc: fn(&doc::Limits) -> Vec<doc::Operation>,
 }
 
 macro_rules! route {
