@@ -69,8 +69,9 @@ name = "contract"
 sha256 = "{hash}"
 
 [[apps.policy]]
-name = "everything"
+name = "contract"
 api_keys = ["contract"]
+services = ["rtc", "rtm", "chat", "chat_app"]
 "#
     );
     let path = dir.join("agtoken.toml");
