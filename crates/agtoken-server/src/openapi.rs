@@ -29,7 +29,7 @@ pub(crate) struct Operation {
 /// What the document depends on in the configuration: the default app's maximum lifetime and
 /// the configured apps (a v1 request naming another is refused). App ids are public (every
 /// client app carries one); certificates never appear here.
-pub(crate) struct Limits {
+pub(crate) struct DocSettings {
     max_lifetime: u32,
     app_ids: Vec<String>,
 }
@@ -46,7 +46,7 @@ pub fn document() -> Value {
 
 /// The document for `config`: every route of the table, in the table's order.
 pub fn document_for(config: &Config) -> Value {
-    let limits = Limits {
+    let limits = DocSettings {
         max_lifetime: config.default_app().max_lifetime,
         app_ids: config.apps.iter().map(|a| a.app_id.as_str().to_owned()).collect(),
     };
@@ -229,7 +229,7 @@ fn text(min: u32, max: u32, description: &str) -> Value {
 }
 
 /// A lifetime in seconds, at most the default app's maximum.
-fn lifetime(l: &Limits, min: u32, description: &str) -> Value {
+fn lifetime(l: &DocSettings, min: u32, description: &str) -> Value {
     json!({"type": "integer", "minimum": min, "maximum": l.max_lifetime, "description": description})
 }
 
@@ -250,7 +250,7 @@ fn nullable(mut schema: Value) -> Value {
 }
 
 /// A configured app's id (v1 refuses any other with 422 `unknown_app`); `null` is absent.
-fn app_id(l: &Limits, description: &str) -> Value {
+fn app_id(l: &DocSettings, description: &str) -> Value {
     nullable(json!({"type": "string", "enum": l.app_ids, "description": description}))
 }
 
@@ -301,7 +301,7 @@ fn error_schema() -> Value {
 
 // ---- 1. the docs' Go sample server -------------------------------------------------------
 
-pub(crate) fn fetch_rtc_token(_: &Limits) -> Vec<Operation> {
+pub(crate) fn fetch_rtc_token(_: &DocSettings) -> Vec<Operation> {
     let answer = json!({"type": "object", "required": ["code", "message"], "properties": {
         "code": {"type": "string", "description": "the HTTP status, as text"}, "message": {"type": "string"},
         "field": {"type": "string", "nullable": true}}});
@@ -331,7 +331,7 @@ pub(crate) fn fetch_rtc_token(_: &Limits) -> Vec<Operation> {
 
 // ---- 2. the docs' Docker token generator -------------------------------------------------
 
-pub(crate) fn token_generate(l: &Limits) -> Vec<Operation> {
+pub(crate) fn token_generate(l: &DocSettings) -> Vec<Operation> {
     let error = json!({"type": "object", "required": ["code", "message", "data"], "properties": {
         "code": {"type": "integer", "enum": [-1, -2]}, "message": {"type": "string"}, "data": {"type": "string"}}});
     let enable = nullable(json!({"type": "boolean"}));
@@ -407,7 +407,7 @@ fn community_refusal() -> Value {
     json!({"type": "object", "required": ["error", "status"], "properties": {"error": {"type": "string"}, "status": {"type": "integer"}}})
 }
 
-fn expiry_params(l: &Limits) -> Vec<Value> {
+fn expiry_params(l: &DocSettings) -> Vec<Value> {
     let description = "token lifetime in seconds (default: the app's compat_lifetime); expireTime is another name of it (the first of the two counts)";
     vec![
         json!({"name": "expiry", "in": "query", "required": false, "description": description, "schema": lifetime(l, 1, "seconds")}),
@@ -429,7 +429,7 @@ fn rtc_uid_param(name: &str, min: u32) -> Value {
     )
 }
 
-fn community(l: &Limits, summary: &str, mut parameters: Vec<Value>, ok: Value) -> Value {
+fn community(l: &DocSettings, summary: &str, mut parameters: Vec<Value>, ok: Value) -> Value {
     parameters.extend(expiry_params(l));
     json!({"tags": ["compatibility"], "summary": summary, "parameters": parameters,
         "responses": {"200": ok, "400": json_response("a bad parameter ({\"message\", \"status\": 400}) or a token Agora's rules refuse ({\"error\", \"status\": 400})", community_error())}})
@@ -453,7 +453,7 @@ fn rtc_token_ok() -> Value {
     )
 }
 
-pub(crate) fn rtc_four(l: &Limits) -> Vec<Operation> {
+pub(crate) fn rtc_four(l: &DocSettings) -> Vec<Operation> {
     let account = |name: &str| path_param(name, text(1, 255, "a user account, 1 to 255 bytes"));
     let mut ops = community_ops(vec![
         (
@@ -498,7 +498,7 @@ pub(crate) fn rtc_four(l: &Limits) -> Vec<Operation> {
     ops
 }
 
-pub(crate) fn rtm(l: &Limits) -> Vec<Operation> {
+pub(crate) fn rtm(l: &DocSettings) -> Vec<Operation> {
     community_ops(vec![(
         None,
         community(
@@ -528,7 +528,7 @@ fn rtm_user(description: &str) -> Value {
     json!({"type": "string", "minLength": 1, "maxLength": 64, "not": {"enum": ["0"]}, "description": description})
 }
 
-pub(crate) fn rte(l: &Limits) -> Vec<Operation> {
+pub(crate) fn rte(l: &DocSettings) -> Vec<Operation> {
     community_ops(vec![
         (
             Some("/rte/{channel}/{role}/uid/{rtcuid}"),
@@ -568,7 +568,7 @@ pub(crate) fn rte(l: &Limits) -> Vec<Operation> {
     ])
 }
 
-pub(crate) fn rte_with_rtm(l: &Limits) -> Vec<Operation> {
+pub(crate) fn rte_with_rtm(l: &DocSettings) -> Vec<Operation> {
     let rtmuid = || path_param("rtmuid", rtm_user("the RTM user id, 1 to 64 bytes, not 0"));
     community_ops(vec![
         (
@@ -618,11 +618,11 @@ fn chat_ok() -> Value {
     )
 }
 
-pub(crate) fn chat_app(l: &Limits) -> Vec<Operation> {
+pub(crate) fn chat_app(l: &DocSettings) -> Vec<Operation> {
     community_ops(vec![(None, community(l, "Community token service: Chat app token", vec![], chat_ok()))])
 }
 
-pub(crate) fn chat_account(l: &Limits) -> Vec<Operation> {
+pub(crate) fn chat_account(l: &DocSettings) -> Vec<Operation> {
     community_ops(vec![(
         None,
         community(
@@ -634,7 +634,7 @@ pub(crate) fn chat_account(l: &Limits) -> Vec<Operation> {
     )])
 }
 
-pub(crate) fn get_token(l: &Limits) -> Vec<Operation> {
+pub(crate) fn get_token(l: &DocSettings) -> Vec<Operation> {
     let error = json!({"type": "object", "required": ["error"], "properties": {"error": {"type": "string"}}});
     let expire = nullable(lifetime(l, 0, "seconds; 0 or absent: the app's compat_lifetime"));
     let variant = |token_type: &str, extra: Value, required: &[&str]| {
@@ -691,14 +691,14 @@ pub(crate) fn get_token(l: &Limits) -> Vec<Operation> {
     )
 }
 
-pub(crate) fn ping(_: &Limits) -> Vec<Operation> {
+pub(crate) fn ping(_: &DocSettings) -> Vec<Operation> {
     one(json!({"tags": ["compatibility"], "summary": "Community token service: liveness",
         "responses": {"200": json_response("pong", json!({"type": "object", "required": ["message"], "properties": {"message": {"type": "string", "enum": ["pong"]}}}))}}))
 }
 
 // ---- 4. the docs' Spring chat server -------------------------------------------------------
 
-pub(crate) fn spring_chat_app(_: &Limits) -> Vec<Operation> {
+pub(crate) fn spring_chat_app(_: &DocSettings) -> Vec<Operation> {
     one_refusing(
         json!({"tags": ["compatibility"], "summary": "The docs' Spring server: Chat app token as plain text",
             "responses": {"200": text_response("the token")}}),
@@ -707,7 +707,7 @@ pub(crate) fn spring_chat_app(_: &Limits) -> Vec<Operation> {
     )
 }
 
-pub(crate) fn spring_chat_user(_: &Limits) -> Vec<Operation> {
+pub(crate) fn spring_chat_user(_: &DocSettings) -> Vec<Operation> {
     one_refusing(
         json!({"tags": ["compatibility"], "summary": "The docs' Spring server: Chat user token as plain text",
             "parameters": [path_param("user", text(1, 255, "Chat user id, 1 to 255 bytes"))],
@@ -723,7 +723,7 @@ fn v1_error(description: &str) -> Value {
     json_response(description, error_ref())
 }
 
-pub(crate) fn v1_create(_: &Limits) -> Vec<Operation> {
+pub(crate) fn v1_create(_: &DocSettings) -> Vec<Operation> {
     one(json!({
         "tags": ["v1"], "summary": "Build a token: builder style, or the full structure",
         "description": "The app certificate always comes from the server's configuration, never from the request. Lifetimes are capped by the app's max_lifetime.",
@@ -736,7 +736,7 @@ pub(crate) fn v1_create(_: &Limits) -> Vec<Operation> {
             "422": v1_error("well-formed but against a rule (channel name, lifetime, unknown app)")}}))
 }
 
-pub(crate) fn v1_inspect(_: &Limits) -> Vec<Operation> {
+pub(crate) fn v1_inspect(_: &DocSettings) -> Vec<Operation> {
     one(json!({
         "tags": ["v1"], "summary": "Every field of a token, with absolute times; the signature checked when the app is configured",
         "description": "null is the same as absent. A token that does not parse is a 422 (invalid_token).",
@@ -754,7 +754,7 @@ pub(crate) fn v1_inspect(_: &Limits) -> Vec<Operation> {
             "422": v1_error("not a token (code invalid_token)")}}))
 }
 
-pub(crate) fn v1_verify(l: &Limits) -> Vec<Operation> {
+pub(crate) fn v1_verify(l: &DocSettings) -> Vec<Operation> {
     let rtc = json!({"enum": ["join", "publish_audio", "publish_video", "publish_data"]});
     one(json!({
         "tags": ["v1"], "summary": "What Agora would answer for an action with this token",
@@ -782,12 +782,12 @@ pub(crate) fn v1_verify(l: &Limits) -> Vec<Operation> {
 
 // ---- operations and the web client ----------------------------------------------------------
 
-pub(crate) fn healthz(_: &Limits) -> Vec<Operation> {
+pub(crate) fn healthz(_: &DocSettings) -> Vec<Operation> {
     one(json!({"tags": ["operations"], "summary": "Liveness",
         "responses": {"200": json_response("ok", json!({"type": "object", "required": ["status"], "properties": {"status": {"type": "string", "enum": ["ok"]}}}))}}))
 }
 
-pub(crate) fn readyz(_: &Limits) -> Vec<Operation> {
+pub(crate) fn readyz(_: &DocSettings) -> Vec<Operation> {
     one(
         json!({"tags": ["operations"], "summary": "Readiness: 503 once shutdown has begun, or while the shared rate-limit store is down with limits_store_fallback refuse",
         "responses": {"200": json_response("ready", json!({"type": "object", "required": ["status"], "properties": {"status": {"type": "string"}}})),
@@ -795,19 +795,19 @@ pub(crate) fn readyz(_: &Limits) -> Vec<Operation> {
     )
 }
 
-pub(crate) fn metrics(_: &Limits) -> Vec<Operation> {
+pub(crate) fn metrics(_: &DocSettings) -> Vec<Operation> {
     one(
         json!({"tags": ["operations"], "summary": "Prometheus metrics: requests by route and status, latency histogram, tokens issued by service",
         "responses": {"200": text_response("Prometheus text format 0.0.4")}}),
     )
 }
 
-pub(crate) fn openapi(_: &Limits) -> Vec<Operation> {
+pub(crate) fn openapi(_: &DocSettings) -> Vec<Operation> {
     one(json!({"tags": ["operations"], "summary": "This document",
         "responses": {"200": json_response("OpenAPI 3.0", json!({"type": "object"}))}}))
 }
 
-pub(crate) fn web_config(_: &Limits) -> Vec<Operation> {
+pub(crate) fn web_config(_: &DocSettings) -> Vec<Operation> {
     one(json!({"tags": ["web"], "summary": "What a client needs to know about this server and its default app",
         "responses": {"200": json_response("settings (never a certificate)", json!({"type": "object", "properties": {
             "demo": {"type": "boolean"}, "app_id": {"type": "string"}, "token_version": {"type": "string", "enum": ["007", "006"]},
@@ -817,7 +817,7 @@ pub(crate) fn web_config(_: &Limits) -> Vec<Operation> {
             "server_time": {"type": "integer"}, "server_version": {"type": "string"}}}))}}))
 }
 
-pub(crate) fn web_index(_: &Limits) -> Vec<Operation> {
+pub(crate) fn web_index(_: &DocSettings) -> Vec<Operation> {
     one(json!({"tags": ["web"], "summary": "The web client (web/, embedded)",
         "parameters": [{"name": "api", "in": "query", "required": false, "schema": {"type": "string"},
             "description": "origin of another agtoken server for the page to call (that server must allow this origin with CORS_ALLOW_ORIGIN)"}],
@@ -830,19 +830,19 @@ fn asset(what: &str, media: &str) -> Vec<Operation> {
     )
 }
 
-pub(crate) fn web_client_js(_: &Limits) -> Vec<Operation> {
+pub(crate) fn web_client_js(_: &DocSettings) -> Vec<Operation> {
     asset("the web client's script", "text/javascript")
 }
 
-pub(crate) fn web_style_css(_: &Limits) -> Vec<Operation> {
+pub(crate) fn web_style_css(_: &DocSettings) -> Vec<Operation> {
     asset("the web client's style sheet", "text/css")
 }
 
-pub(crate) fn web_favicon(_: &Limits) -> Vec<Operation> {
+pub(crate) fn web_favicon(_: &DocSettings) -> Vec<Operation> {
     asset("the icon", "image/svg+xml")
 }
 
-fn structure_request_schema(l: &Limits) -> Value {
+fn structure_request_schema(l: &DocSettings) -> Value {
     json!({"type": "object", "required": ["structure"], "additionalProperties": false, "properties": {
         "app_id": app_id(l, "a configured app (default: the default app); structure.app_id, when given, must be the same"),
         "structure": {"type": "object", "description": "the JSON form of agtoken inspect --json (without app_certificate); issue_ts, salt, expire (007) and ts (006) are filled in when absent. What the library refuses in it is a 422 naming the field.",
@@ -873,7 +873,7 @@ fn verify_response_schema() -> Value {
 
 /// The builder-style request of `POST /v1/tokens`: one schema per kind of request, generated
 /// from the library's description of it (`agtoken::Request::INFO`), selected by `service`.
-fn build_request_schema(l: &Limits) -> Value {
+fn build_request_schema(l: &DocSettings) -> Value {
     use agtoken::build::request::FieldType;
     // `null` is the same as absent, for every optional field.
     let common = json!({
@@ -929,7 +929,7 @@ mod tests {
         let paths = doc["paths"].as_object().unwrap();
         for route in TABLE {
             let method = route.method.as_str().to_ascii_lowercase();
-            let limits = Limits { max_lifetime: 86_400, app_ids: vec![] };
+            let limits = DocSettings { max_lifetime: 86_400, app_ids: vec![] };
             for op in (route.doc)(&limits) {
                 let path = op.path.unwrap_or(route.path);
                 assert!(paths[path][&method].is_object(), "{} {path} is not in openapi.json", route.method);
