@@ -26,10 +26,12 @@ pub(crate) struct Operation {
     pub(crate) refusal: Option<(&'static str, Value)>,
 }
 
-/// What the document depends on in the configuration: the default app's maximum lifetime.
-#[derive(Clone, Copy)]
-pub(crate) struct Limits {
+/// What the document depends on in the configuration: the default app's maximum lifetime and
+/// the configured apps (a v1 request naming another is refused). App ids are public (every
+/// client app carries one); certificates never appear here.
+pub(crate) struct DocSettings {
     max_lifetime: u32,
+    app_ids: Vec<String>,
 }
 
 /// The document for `config`, as JSON text.
@@ -44,10 +46,13 @@ pub fn document() -> Value {
 
 /// The document for `config`: every route of the table, in the table's order.
 pub fn document_for(config: &Config) -> Value {
-    let limits = Limits { max_lifetime: config.default_app().max_lifetime };
+    let limits = DocSettings {
+        max_lifetime: config.default_app().max_lifetime,
+        app_ids: config.apps.iter().map(|a| a.app_id.as_str().to_owned()).collect(),
+    };
     let mut paths = Map::new();
     for route in TABLE {
-        for Operation { path, operation, refusal } in (route.doc)(limits) {
+        for Operation { path, operation, refusal } in (route.doc)(&limits) {
             let path = path.unwrap_or(route.path);
             let operation = derived(route, operation, refusal);
             let method = route.method.as_str().to_ascii_lowercase();
@@ -78,8 +83,8 @@ pub fn document_for(config: &Config) -> Value {
         "components": {
             "schemas": {
                 "Error": error_schema(),
-                "BuildRequest": build_request_schema(),
-                "StructureRequest": structure_request_schema(),
+                "BuildRequest": build_request_schema(&limits),
+                "StructureRequest": structure_request_schema(&limits),
                 "TokenResponse": token_response_schema(),
                 "VerifyResponse": verify_response_schema(),
             },
@@ -206,6 +211,14 @@ fn channel_schema() -> Value {
            "description": "channel name: 1 to 63 bytes of a-z A-Z 0-9 space ! # $ % & ( ) + - : ; < = . > ? @ [ ] ^ _ { } | ~ ,"})
 }
 
+/// The decimal numbers 0..=4294967295, without leading zeros.
+const U32_DIGITS: &str = "(0|[1-9][0-9]{0,8}|[1-3][0-9]{9}|4[01][0-9]{8}|42[0-8][0-9]{7}|429[0-3][0-9]{6}|4294[0-8][0-9]{5}|42949[0-5][0-9]{4}|429496[0-6][0-9]{3}|4294967[01][0-9]{2}|42949672[0-8][0-9]|429496729[0-5])";
+
+/// A whole number as a JSON reader of unsigned 64-bit numbers takes it.
+fn uint64() -> Value {
+    json!({"type": "integer", "minimum": 0, "maximum": u64::MAX})
+}
+
 fn uint32() -> Value {
     json!({"type": "integer", "minimum": 0, "maximum": 4294967295u32})
 }
@@ -216,7 +229,7 @@ fn text(min: u32, max: u32, description: &str) -> Value {
 }
 
 /// A lifetime in seconds, at most the default app's maximum.
-fn lifetime(l: Limits, min: u32, description: &str) -> Value {
+fn lifetime(l: &DocSettings, min: u32, description: &str) -> Value {
     json!({"type": "integer", "minimum": min, "maximum": l.max_lifetime, "description": description})
 }
 
@@ -227,7 +240,23 @@ fn path_param(name: &str, schema: Value) -> Value {
 /// A schema with `nullable` (OpenAPI 3.0): the originals (Go) read `null` as the zero value.
 fn nullable(mut schema: Value) -> Value {
     schema["nullable"] = json!(true);
+    // `nullable` does not widen an `enum` (OpenAPI 3.0.3): null is listed too.
+    if let Some(list) = schema.get_mut("enum").and_then(Value::as_array_mut) {
+        if !list.contains(&Value::Null) {
+            list.push(Value::Null);
+        }
+    }
     schema
+}
+
+/// A configured app's id (v1 refuses any other with 422 `unknown_app`); `null` is absent.
+fn app_id(l: &DocSettings, description: &str) -> Value {
+    nullable(json!({"type": "string", "enum": l.app_ids, "description": description}))
+}
+
+/// Present with a value other than `null`.
+fn given(name: &str) -> Value {
+    json!({"required": [name], "properties": {name: {"not": {"enum": [null]}}}})
 }
 
 /// A regular expression matching `name` in any ASCII case (Go's `encoding/json` matches keys so).
@@ -247,11 +276,19 @@ fn any_case(name: &str) -> String {
     re
 }
 
+/// A Go-decoded object whose keys are listed under their usual names only (other keys are
+/// ignored): where a key's presence matters (a required field, a service that is enabled) JSON
+/// Schema cannot say "this key in any case", so the description says it.
+fn object(properties: Value) -> Value {
+    json!({"type": "object", "properties": properties})
+}
+
 /// A Go-decoded object: `properties` under their usual names, the same schemas for any other
-/// ASCII case of the names (`patternProperties`), other keys ignored.
+/// ASCII case of the names (`patternProperties`; each spelling given is decoded, so each must be
+/// valid; null is a no-op), other keys ignored.
 fn go_object(properties: Value) -> Value {
     let patterns: Map<String, Value> =
-        properties.as_object().expect("an object").iter().map(|(k, v)| (any_case(k), v.clone())).collect();
+        properties.as_object().expect("an object").iter().map(|(k, v)| (any_case(k), nullable(v.clone()))).collect();
     json!({"type": "object", "properties": properties, "patternProperties": patterns})
 }
 
@@ -264,7 +301,7 @@ fn error_schema() -> Value {
 
 // ---- 1. the docs' Go sample server -------------------------------------------------------
 
-pub(crate) fn fetch_rtc_token(_: Limits) -> Vec<Operation> {
+pub(crate) fn fetch_rtc_token(_: &DocSettings) -> Vec<Operation> {
     let answer = json!({"type": "object", "required": ["code", "message"], "properties": {
         "code": {"type": "string", "description": "the HTTP status, as text"}, "message": {"type": "string"},
         "field": {"type": "string", "nullable": true}}});
@@ -276,9 +313,10 @@ pub(crate) fn fetch_rtc_token(_: Limits) -> Vec<Operation> {
             "requestBody": json_body(json!({
                 "allOf": [go_object(json!({
                     "uid": nullable(uint32()),
-                    "ChannelName": channel_schema(),
                     "role": nullable(json!({"type": "integer", "enum": [0, 1, 2, 101]}))}))],
-                "required": ["ChannelName"],
+                // The spellings the docs' clients send; the description says any case is read.
+                "properties": {"ChannelName": nullable(channel_schema()), "channelName": nullable(channel_schema())},
+                "anyOf": [given("ChannelName"), given("channelName")],
                 "example": {"uid": 1234, "ChannelName": "test", "role": 1}})),
             "responses": {
                 "200": json_response("the token", json!({"type": "object", "required": ["code", "token"], "properties": {"code": {"type": "string", "enum": ["200"]}, "token": {"type": "string"}}})),
@@ -293,46 +331,60 @@ pub(crate) fn fetch_rtc_token(_: Limits) -> Vec<Operation> {
 
 // ---- 2. the docs' Docker token generator -------------------------------------------------
 
-pub(crate) fn token_generate(l: Limits) -> Vec<Operation> {
+pub(crate) fn token_generate(l: &DocSettings) -> Vec<Operation> {
     let error = json!({"type": "object", "required": ["code", "message", "data"], "properties": {
         "code": {"type": "integer", "enum": [-1, -2]}, "message": {"type": "string"}, "data": {"type": "string"}}});
     let enable = nullable(json!({"type": "boolean"}));
+    // `enable` (any case) is refused on these (the original ignores it); enableUser needs a userUuid.
     let per_kind = |name: &str| {
-        go_object(json!({
+        let mut schema = object(json!({
             "enableUser": enable.clone(), "enableApp": enable.clone(),
-            "userUuid": nullable(text(0, 255, &format!("{name} user id, 1 to 255 bytes when enableUser")))
-        }))
+            "userUuid": nullable(json!({"type": "string", "description": format!("{name} user id, 1 to 255 bytes when enableUser")})),
+        }));
+        schema["patternProperties"] = json!({});
+        schema["patternProperties"][any_case("enable")] =
+            json!({"nullable": true, "enum": [null], "description": "refused: this service is enabled per kind"});
+        schema["anyOf"] = json!([
+            {"not": {"required": ["enableUser"], "properties": {"enableUser": {"enum": [true]}}}},
+            {"required": ["userUuid"], "properties": {"userUuid": {"type": "string", "minLength": 1, "maxLength": 255}}}
+        ]);
+        schema
     };
     // The original enables services with `enable` (RTC, RTM, FPA) or `enableUser`/`enableApp`
     // (Chat, APaaS); a token with none of them holds nothing.
-    let enabled = |service: &str, key: &str| json!({"required": [service], "properties": {service: {"required": [key], "properties": {key: {"enum": [true]}}}}});
+    let enabled = |service: &str, key: &str| json!({"required": [service], "properties": {service: {"type": "object", "required": [key], "properties": {key: {"enum": [true]}}}}});
     one_refusing(
         json!({
             "tags": ["compatibility"],
             "summary": "The docs' Docker token generator: one 007 token holding every enabled service",
-            "description": "Keys in any ASCII case, null as absent (as Go reads them). tokenExpireTs and privilegeExpireTs are seconds from now (0: the app's compat_lifetime / as long as the token). serviceEducation is another name of serviceApaas. Refused on purpose (400, code -1 or -2) where the original issues a useless or dangerous token: no service enabled, RTC without channelName, RTM without uid, Chat/APaaS enableUser without userUuid, `enable` on Chat/APaaS (which the original ignores).",
+            "description": "As Go reads the original's struct: keys in any ASCII case (each spelling given must be valid), null as absent, other keys ignored. tokenExpireTs and privilegeExpireTs are seconds from now (0: the app's compat_lifetime / as long as the token). serviceEducation (the generator's own name) is read when serviceApaas is not given. Refused on purpose (400, code -1 or -2) where the original issues a useless or dangerous token: no service enabled, RTC without channelName, RTM without uid, Chat/APaaS enableUser without userUuid, `enable` on Chat/APaaS (which the original ignores).",
             "requestBody": json_body(json!({
-                "allOf": [go_object(json!({
+                "allOf": [object(json!({
                     "channelName": nullable(json!({"type": "string"})),
-                    "uid": nullable(text(0, 255, "the user: RTC uid or account (\"\" or \"0\": any), RTM user id (1 to 64 bytes)")),
+                    "uid": nullable(json!({"type": "string", "description": "the user: RTC uid or account (at most 255 bytes; \"\" or \"0\": any), RTM user id (1 to 64 bytes)"})),
                     "tokenExpireTs": nullable(lifetime(l, 0, "seconds; 0: the app's compat_lifetime")),
                     "privilegeExpireTs": nullable(lifetime(l, 0, "seconds; 0: as long as the token")),
-                    "serviceRtc": nullable(go_object(json!({"enable": enable.clone(), "role": nullable(json!({"type": "integer", "enum": [0, 1, 2], "description": "1 publisher; 2 (or 0) subscriber"}))}))),
-                    "serviceRtm": nullable(go_object(json!({"enable": enable.clone()}))),
-                    "serviceFpa": nullable(go_object(json!({"enable": enable.clone()}))),
+                    "serviceRtc": nullable(object(json!({"enable": enable.clone(), "role": nullable(json!({"type": "integer", "minimum": 0, "maximum": 4294967295u32, "description": "1 publisher; 2 (or 0) subscriber"}))}))),
+                    "serviceRtm": nullable(object(json!({"enable": enable.clone()}))),
+                    "serviceFpa": nullable(object(json!({"enable": enable.clone()}))),
                     "serviceChat": nullable(per_kind("Chat")),
-                    "serviceApaas": nullable(per_kind("APaaS")),
-                    "serviceEducation": nullable(per_kind("APaaS"))
-                }))],
+                    "serviceApaas": nullable(per_kind("APaaS"))
+                })),
+                // serviceEducation, the generator's own name, is read when serviceApaas is not given.
+                {"anyOf": [given("serviceApaas"), {"properties": {"serviceEducation": nullable(per_kind("APaaS"))}}]}],
+                // At least one service enabled; RTC needs a channel name, RTM a user id.
                 "anyOf": [
-                    {"allOf": [enabled("serviceRtc", "enable"), {"required": ["channelName"], "properties": {"channelName": channel_schema()}}]},
-                    {"allOf": [enabled("serviceRtm", "enable"), {"required": ["uid"], "properties": {"uid": {"type": "string", "minLength": 1, "maxLength": 64}}}]},
-                    enabled("serviceFpa", "enable"),
-                    {"allOf": [enabled("serviceChat", "enableUser"), {"properties": {"serviceChat": {"required": ["userUuid"], "properties": {"userUuid": {"type": "string", "minLength": 1}}}}}]},
-                    enabled("serviceChat", "enableApp"),
-                    {"allOf": [enabled("serviceApaas", "enableUser"), {"properties": {"serviceApaas": {"required": ["userUuid"], "properties": {"userUuid": {"type": "string", "minLength": 1}}}}}]},
-                    enabled("serviceApaas", "enableApp")
+                    enabled("serviceRtc", "enable"), enabled("serviceRtm", "enable"), enabled("serviceFpa", "enable"),
+                    enabled("serviceChat", "enableUser"), enabled("serviceChat", "enableApp"),
+                    enabled("serviceApaas", "enableUser"), enabled("serviceApaas", "enableApp"),
+                    {"allOf": [{"not": given("serviceApaas")}, {"anyOf": [enabled("serviceEducation", "enableUser"), enabled("serviceEducation", "enableApp")]}]}
                 ],
+                "not": {"anyOf": [
+                    {"allOf": [enabled("serviceRtc", "enable"), {"not": {"required": ["channelName"], "properties": {
+                        "channelName": channel_schema(), "uid": nullable(json!({"maxLength": 255})),
+                        "serviceRtc": {"properties": {"role": nullable(json!({"enum": [0, 1, 2]}))}}}}}]},
+                    {"allOf": [enabled("serviceRtm", "enable"), {"not": {"required": ["uid"], "properties": {"uid": {"type": "string", "minLength": 1, "maxLength": 64}}}}]}
+                ]},
                 "example": {"channelName": "channel_name_test", "uid": "12345678", "tokenExpireTs": 3600, "privilegeExpireTs": 3600, "serviceRtc": {"enable": true, "role": 1}, "serviceRtm": {"enable": true}}})),
             "responses": {
                 "200": json_response("the token", json!({"type": "object", "required": ["code", "message", "data"], "properties": {"code": {"type": "integer", "enum": [0]}, "message": {"type": "string", "enum": ["Success"]}, "data": {"type": "object", "required": ["token"], "properties": {"token": {"type": "string"}}}}})),
@@ -355,7 +407,7 @@ fn community_refusal() -> Value {
     json!({"type": "object", "required": ["error", "status"], "properties": {"error": {"type": "string"}, "status": {"type": "integer"}}})
 }
 
-fn expiry_params(l: Limits) -> Vec<Value> {
+fn expiry_params(l: &DocSettings) -> Vec<Value> {
     let description = "token lifetime in seconds (default: the app's compat_lifetime); expireTime is another name of it (the first of the two counts)";
     vec![
         json!({"name": "expiry", "in": "query", "required": false, "description": description, "schema": lifetime(l, 1, "seconds")}),
@@ -377,7 +429,7 @@ fn rtc_uid_param(name: &str, min: u32) -> Value {
     )
 }
 
-fn community(l: Limits, summary: &str, mut parameters: Vec<Value>, ok: Value) -> Value {
+fn community(l: &DocSettings, summary: &str, mut parameters: Vec<Value>, ok: Value) -> Value {
     parameters.extend(expiry_params(l));
     json!({"tags": ["compatibility"], "summary": summary, "parameters": parameters,
         "responses": {"200": ok, "400": json_response("a bad parameter ({\"message\", \"status\": 400}) or a token Agora's rules refuse ({\"error\", \"status\": 400})", community_error())}})
@@ -401,7 +453,7 @@ fn rtc_token_ok() -> Value {
     )
 }
 
-pub(crate) fn rtc_four(l: Limits) -> Vec<Operation> {
+pub(crate) fn rtc_four(l: &DocSettings) -> Vec<Operation> {
     let account = |name: &str| path_param(name, text(1, 255, "a user account, 1 to 255 bytes"));
     let mut ops = community_ops(vec![
         (
@@ -446,7 +498,7 @@ pub(crate) fn rtc_four(l: Limits) -> Vec<Operation> {
     ops
 }
 
-pub(crate) fn rtm(l: Limits) -> Vec<Operation> {
+pub(crate) fn rtm(l: &DocSettings) -> Vec<Operation> {
     community_ops(vec![(
         None,
         community(
@@ -476,7 +528,7 @@ fn rtm_user(description: &str) -> Value {
     json!({"type": "string", "minLength": 1, "maxLength": 64, "not": {"enum": ["0"]}, "description": description})
 }
 
-pub(crate) fn rte(l: Limits) -> Vec<Operation> {
+pub(crate) fn rte(l: &DocSettings) -> Vec<Operation> {
     community_ops(vec![
         (
             Some("/rte/{channel}/{role}/uid/{rtcuid}"),
@@ -516,7 +568,7 @@ pub(crate) fn rte(l: Limits) -> Vec<Operation> {
     ])
 }
 
-pub(crate) fn rte_with_rtm(l: Limits) -> Vec<Operation> {
+pub(crate) fn rte_with_rtm(l: &DocSettings) -> Vec<Operation> {
     let rtmuid = || path_param("rtmuid", rtm_user("the RTM user id, 1 to 64 bytes, not 0"));
     community_ops(vec![
         (
@@ -566,11 +618,11 @@ fn chat_ok() -> Value {
     )
 }
 
-pub(crate) fn chat_app(l: Limits) -> Vec<Operation> {
+pub(crate) fn chat_app(l: &DocSettings) -> Vec<Operation> {
     community_ops(vec![(None, community(l, "Community token service: Chat app token", vec![], chat_ok()))])
 }
 
-pub(crate) fn chat_account(l: Limits) -> Vec<Operation> {
+pub(crate) fn chat_account(l: &DocSettings) -> Vec<Operation> {
     community_ops(vec![(
         None,
         community(
@@ -583,7 +635,7 @@ pub(crate) fn chat_account(l: Limits) -> Vec<Operation> {
 }
 
 /// `/getToken` and `/token/getNew`: one body, errors as JSON `{"error"}` or as plain text.
-fn token_request(l: Limits, summary: &str, description: &str, text_errors: bool) -> Vec<Operation> {
+fn token_request(l: &DocSettings, summary: &str, description: &str, text_errors: bool) -> Vec<Operation> {
     let (media, error) = if text_errors {
         ("text/plain", json!({"type": "string"}))
     } else {
@@ -598,14 +650,14 @@ fn token_request(l: Limits, summary: &str, description: &str, text_errors: bool)
         let mut properties = json!({
             "tokenType": {"type": "string", "enum": [token_type]},
             "channel": nullable(json!({"type": "string"})),
-            "role": nullable(json!({"oneOf": [{"type": "string"}, {"type": "integer", "minimum": 0}]})),
-            "uid": nullable(json!({"oneOf": [{"type": "string"}, {"type": "integer", "minimum": 0}]})),
+            "role": nullable(json!({"oneOf": [{"type": "string"}, uint64()]})),
+            "uid": nullable(json!({"oneOf": [{"type": "string"}, uint64()]})),
             "expire": expire.clone()
         });
         for (k, v) in extra.as_object().expect("an object") {
             properties[k] = v.clone();
         }
-        let mut schema = go_object(properties);
+        let mut schema = object(properties);
         let mut all: Vec<&str> = vec!["tokenType"];
         all.extend(required);
         schema["required"] = json!(all);
@@ -616,18 +668,21 @@ fn token_request(l: Limits, summary: &str, description: &str, text_errors: bool)
         json!({
             "channel": channel_schema(),
             "role": nullable(json!({"oneOf": [{"type": "string", "enum": ["", "publisher", "subscriber", "1", "2"]}, {"type": "integer", "enum": [1, 2]}], "description": "publisher (1) | subscriber (2, the default)"})),
-            "uid": {"oneOf": [{"type": "string", "minLength": 1, "maxLength": 255, "description": "digits: an integer uid; else an account"}, uint32()]}
+            "uid": {"anyOf": [
+                {"type": "string", "pattern": format!("^\\+?0*{U32_DIGITS}$"), "description": "digits: an integer uid (0: any user)"},
+                {"type": "string", "minLength": 1, "maxLength": 255, "description": "else an account, 1 to 255 bytes"},
+                uint64()]}
         }),
         &["channel", "uid"],
     );
     let rtm = variant(
         "rtm",
-        json!({"uid": {"oneOf": [{"type": "string", "minLength": 1, "maxLength": 64}, {"type": "integer", "minimum": 0, "maximum": 999_999_999_999_999i64}]}}),
+        json!({"uid": {"oneOf": [{"type": "string", "minLength": 1, "maxLength": 64}, uint64()]}}),
         &["uid"],
     );
     let chat = variant(
         "chat",
-        json!({"uid": nullable(json!({"oneOf": [{"type": "string", "maxLength": 255, "description": "the Chat user id; empty or absent: an app token"}, {"type": "integer", "minimum": 0}]}))}),
+        json!({"uid": nullable(json!({"oneOf": [{"type": "string", "maxLength": 255, "description": "the Chat user id; empty or absent: an app token"}, uint64()]}))}),
         &[],
     );
     one_refusing(
@@ -644,16 +699,16 @@ fn token_request(l: Limits, summary: &str, description: &str, text_errors: bool)
     )
 }
 
-pub(crate) fn get_token(l: Limits) -> Vec<Operation> {
+pub(crate) fn get_token(l: &DocSettings) -> Vec<Operation> {
     token_request(
         l,
         "Community token service: any token type",
-        "Keys in any ASCII case, null as absent. uid and role are strings in the original; numbers are read as their digits. An RTM request with a channel also grants RTC join and data-stream publishing there; a chat request with an empty uid gives an app token.",
+        "As Go reads the original's struct: keys in any ASCII case (each spelling given must be valid), null as absent, other keys ignored. uid and role are strings in the original; whole numbers are read as their digits (an RTC uid of digits above 4294967295 is refused: Go would truncate it). An RTM request with a channel also grants RTC join and data-stream publishing there; a chat request with an empty uid gives an app token.",
         false,
     )
 }
 
-pub(crate) fn get_new(l: Limits) -> Vec<Operation> {
+pub(crate) fn get_new(l: &DocSettings) -> Vec<Operation> {
     token_request(
         l,
         "Community Go backend middleware: any token type (the route Agora's docs point to)",
@@ -662,14 +717,14 @@ pub(crate) fn get_new(l: Limits) -> Vec<Operation> {
     )
 }
 
-pub(crate) fn ping(_: Limits) -> Vec<Operation> {
+pub(crate) fn ping(_: &DocSettings) -> Vec<Operation> {
     one(json!({"tags": ["compatibility"], "summary": "Community token service: liveness",
         "responses": {"200": json_response("pong", json!({"type": "object", "required": ["message"], "properties": {"message": {"type": "string", "enum": ["pong"]}}}))}}))
 }
 
 // ---- 4. the docs' Spring chat server -------------------------------------------------------
 
-pub(crate) fn spring_chat_app(_: Limits) -> Vec<Operation> {
+pub(crate) fn spring_chat_app(_: &DocSettings) -> Vec<Operation> {
     one_refusing(
         json!({"tags": ["compatibility"], "summary": "The docs' Spring server: Chat app token as plain text",
             "responses": {"200": text_response("the token")}}),
@@ -678,7 +733,7 @@ pub(crate) fn spring_chat_app(_: Limits) -> Vec<Operation> {
     )
 }
 
-pub(crate) fn spring_chat_user(_: Limits) -> Vec<Operation> {
+pub(crate) fn spring_chat_user(_: &DocSettings) -> Vec<Operation> {
     one_refusing(
         json!({"tags": ["compatibility"], "summary": "The docs' Spring server: Chat user token as plain text",
             "parameters": [path_param("user", text(1, 255, "Chat user id, 1 to 255 bytes"))],
@@ -694,7 +749,7 @@ fn v1_error(description: &str) -> Value {
     json_response(description, error_ref())
 }
 
-pub(crate) fn v1_create(_: Limits) -> Vec<Operation> {
+pub(crate) fn v1_create(_: &DocSettings) -> Vec<Operation> {
     one(json!({
         "tags": ["v1"], "summary": "Build a token: builder style, or the full structure",
         "description": "The app certificate always comes from the server's configuration, never from the request. Lifetimes are capped by the app's max_lifetime.",
@@ -707,46 +762,58 @@ pub(crate) fn v1_create(_: Limits) -> Vec<Operation> {
             "422": v1_error("well-formed but against a rule (channel name, lifetime, unknown app)")}}))
 }
 
-pub(crate) fn v1_inspect(_: Limits) -> Vec<Operation> {
+pub(crate) fn v1_inspect(_: &DocSettings) -> Vec<Operation> {
     one(json!({
         "tags": ["v1"], "summary": "Every field of a token, with absolute times; the signature checked when the app is configured",
+        "description": "null is the same as absent. A token that does not parse is a 422 (invalid_token).",
         "requestBody": json_body(json!({"type": "object", "required": ["token"], "additionalProperties": false, "properties": {
-            "token": {"type": "string"},
+            "token": {"type": "string", "description": "the token text, 006… or 007…"},
             "channel": nullable(json!({"type": "string", "description": "006 only: the channel it was made for"})),
-            "uid": nullable(json!({"oneOf": [uint32(), {"type": "string"}], "description": "006 only: the uid (a number) or account it was made for"})),
-            "account": nullable(json!({"type": "string", "description": "006 only: the account (instead of uid)"}))}})),
+            "uid": nullable(json!({"oneOf": [uint32(), {"type": "string"}], "description": "006 only: the uid (a number, or as text) it was made for"})),
+            "account": nullable(json!({"type": "string", "description": "006 only: the account (instead of uid)"}))},
+            "not": {"allOf": [given("uid"), given("account")]}})),
         "responses": {
             "200": json_response("the structure (as agtoken inspect --json) plus issued_at, expires_at (unix and RFC 3339), expires_in, expired, server_time, app_known, signature_valid (null when it cannot be checked), certificate, privilege_expiries",
                 json!({"type": "object", "additionalProperties": true})),
             "400": v1_error("malformed JSON, a wrong type, an unknown field or a number out of range"),
             "413": v1_error("body over the limit"),
-            "422": v1_error("not a token (code invalid_token), or uid and account both given")}}))
+            "422": v1_error("not a token (code invalid_token)")}}))
 }
 
-pub(crate) fn v1_verify(_: Limits) -> Vec<Operation> {
+pub(crate) fn v1_verify(l: &DocSettings) -> Vec<Operation> {
+    let rtc = json!({"enum": ["join", "publish_audio", "publish_video", "publish_data"]});
     one(json!({
         "tags": ["v1"], "summary": "What Agora would answer for an action with this token",
-        "requestBody": json_body(json!({"type": "object", "required": ["token", "action"], "properties": {
+        "description": "null is the same as absent. A token that does not parse, or that Agora would refuse, is a 200 with admitted false and the reason.",
+        "requestBody": json_body(json!({"type": "object", "required": ["token", "action"], "additionalProperties": false, "properties": {
             "token": {"type": "string"},
             "action": {"type": "string", "enum": ["join", "publish_audio", "publish_video", "publish_data", "rtm_login", "chat_login", "chat_app"]},
-            "channel": {"type": "string"}, "uid": {"type": "integer"}, "account": {"type": "string"},
-            "user_id": {"type": "string", "description": "rtm_login, chat_login"},
-            "at": {"oneOf": [{"type": "integer"}, {"type": "string", "format": "date-time"}], "description": "default: now"},
-            "app_id": {"type": "string", "description": "the app the client initialised with (default: the token's, if configured)"}}})),
+            "channel": nullable(json!({"type": "string", "description": "join, publish_*: the channel"})),
+            "uid": nullable(json!({"type": "integer", "minimum": 0, "maximum": 4294967295u32, "description": "join, publish_*: the uid; or account"})),
+            "account": nullable(json!({"type": "string", "description": "join, publish_*: the user account; or uid"})),
+            "user_id": nullable(json!({"type": "string", "description": "rtm_login, chat_login"})),
+            "at": nullable(json!({"oneOf": [uint32(), {"type": "string", "format": "date-time", "pattern": "^(19[7-9][0-9]|20[0-9][0-9]|210[0-5])-"}], "description": "when (Unix seconds or RFC 3339; default: now)"})),
+            "app_id": app_id(l, "the app the client initialised with (default: the token's, if configured)")},
+            "not": {"allOf": [given("uid"), given("account")]},
+            "anyOf": [
+                {"properties": {"action": rtc}, "allOf": [given("channel"), {"anyOf": [given("uid"), given("account")]}]},
+                {"properties": {"action": {"enum": ["rtm_login", "chat_login"]}}, "allOf": [given("user_id")]},
+                {"properties": {"action": {"enum": ["chat_app"]}}}
+            ]})),
         "responses": {"200": json_response("the answer (a refusal is a 200 with admitted false)", json!({"$ref": "#/components/schemas/VerifyResponse"})),
             "400": v1_error("malformed JSON, a wrong type, an unknown field or a number out of range"),
             "413": v1_error("body over the limit"),
-            "422": v1_error("a field the action needs is missing, or an unknown app")}}))
+            "422": v1_error("a field the action needs is missing, uid and account both given, or an unknown app")}}))
 }
 
 // ---- operations and the web client ----------------------------------------------------------
 
-pub(crate) fn healthz(_: Limits) -> Vec<Operation> {
+pub(crate) fn healthz(_: &DocSettings) -> Vec<Operation> {
     one(json!({"tags": ["operations"], "summary": "Liveness",
         "responses": {"200": json_response("ok", json!({"type": "object", "required": ["status"], "properties": {"status": {"type": "string", "enum": ["ok"]}}}))}}))
 }
 
-pub(crate) fn readyz(_: Limits) -> Vec<Operation> {
+pub(crate) fn readyz(_: &DocSettings) -> Vec<Operation> {
     one(
         json!({"tags": ["operations"], "summary": "Readiness: 503 once shutdown has begun, or while the shared rate-limit store is down with limits_store_fallback refuse",
         "responses": {"200": json_response("ready", json!({"type": "object", "required": ["status"], "properties": {"status": {"type": "string"}}})),
@@ -754,19 +821,19 @@ pub(crate) fn readyz(_: Limits) -> Vec<Operation> {
     )
 }
 
-pub(crate) fn metrics(_: Limits) -> Vec<Operation> {
+pub(crate) fn metrics(_: &DocSettings) -> Vec<Operation> {
     one(
         json!({"tags": ["operations"], "summary": "Prometheus metrics: requests by route and status, latency histogram, tokens issued by service",
         "responses": {"200": text_response("Prometheus text format 0.0.4")}}),
     )
 }
 
-pub(crate) fn openapi(_: Limits) -> Vec<Operation> {
+pub(crate) fn openapi(_: &DocSettings) -> Vec<Operation> {
     one(json!({"tags": ["operations"], "summary": "This document",
         "responses": {"200": json_response("OpenAPI 3.0", json!({"type": "object"}))}}))
 }
 
-pub(crate) fn web_config(_: Limits) -> Vec<Operation> {
+pub(crate) fn web_config(_: &DocSettings) -> Vec<Operation> {
     one(json!({"tags": ["web"], "summary": "What a client needs to know about this server and its default app",
         "responses": {"200": json_response("settings (never a certificate)", json!({"type": "object", "properties": {
             "demo": {"type": "boolean"}, "app_id": {"type": "string"}, "token_version": {"type": "string", "enum": ["007", "006"]},
@@ -776,7 +843,7 @@ pub(crate) fn web_config(_: Limits) -> Vec<Operation> {
             "server_time": {"type": "integer"}, "server_version": {"type": "string"}}}))}}))
 }
 
-pub(crate) fn web_index(_: Limits) -> Vec<Operation> {
+pub(crate) fn web_index(_: &DocSettings) -> Vec<Operation> {
     one(json!({"tags": ["web"], "summary": "The web client (web/, embedded)",
         "parameters": [{"name": "api", "in": "query", "required": false, "schema": {"type": "string"},
             "description": "origin of another agtoken server for the page to call (that server must allow this origin with CORS_ALLOW_ORIGIN)"}],
@@ -789,22 +856,22 @@ fn asset(what: &str, media: &str) -> Vec<Operation> {
     )
 }
 
-pub(crate) fn web_client_js(_: Limits) -> Vec<Operation> {
+pub(crate) fn web_client_js(_: &DocSettings) -> Vec<Operation> {
     asset("the web client's script", "text/javascript")
 }
 
-pub(crate) fn web_style_css(_: Limits) -> Vec<Operation> {
+pub(crate) fn web_style_css(_: &DocSettings) -> Vec<Operation> {
     asset("the web client's style sheet", "text/css")
 }
 
-pub(crate) fn web_favicon(_: Limits) -> Vec<Operation> {
+pub(crate) fn web_favicon(_: &DocSettings) -> Vec<Operation> {
     asset("the icon", "image/svg+xml")
 }
 
-fn structure_request_schema() -> Value {
-    json!({"type": "object", "required": ["structure"], "properties": {
-        "app_id": {"type": "string"},
-        "structure": {"type": "object", "description": "the JSON form of agtoken inspect --json (without app_certificate); issue_ts, salt, expire (007) and ts (006) are filled in when absent",
+fn structure_request_schema(l: &DocSettings) -> Value {
+    json!({"type": "object", "required": ["structure"], "additionalProperties": false, "properties": {
+        "app_id": app_id(l, "a configured app (default: the default app); structure.app_id, when given, must be the same"),
+        "structure": {"type": "object", "description": "the JSON form of agtoken inspect --json (without app_certificate); issue_ts, salt, expire (007) and ts (006) are filled in when absent. What the library refuses in it is a 422 naming the field.",
             "example": {"version": "007", "services": [{"name": "rtc", "channel_name": "room-1", "uid": "1234", "privileges": {"1": 3600}}]}}}})
 }
 
@@ -832,19 +899,23 @@ fn verify_response_schema() -> Value {
 
 /// The builder-style request of `POST /v1/tokens`: one schema per kind of request, generated
 /// from the library's description of it (`agtoken::Request::INFO`), selected by `service`.
-fn build_request_schema() -> Value {
+fn build_request_schema(l: &DocSettings) -> Value {
     use agtoken::build::request::FieldType;
+    // `null` is the same as absent, for every optional field.
     let common = json!({
-        "app_id": {"type": "string", "description": "a configured app (default: the default app)"},
-        "version": {"type": "string", "enum": ["007", "006"], "description": "default: the app's token_version"},
-        "expire": {"type": "integer", "minimum": 1, "maximum": 86400, "description": "token lifetime in seconds (default: the app's default_lifetime)"}
+        "app_id": app_id(l, "a configured app (default: the default app)"),
+        "version": nullable(json!({"type": "string", "enum": ["007", "006"], "description": "default: the app's token_version"})),
+        "expire": nullable(lifetime(l, 1, "token lifetime in seconds (default: the app's default_lifetime)"))
     });
     let variants: Vec<Value> = agtoken::Request::INFO
         .iter()
         .map(|info| {
             let mut properties = common.as_object().cloned().unwrap_or_default();
             if !info.v006 {
-                properties.insert("version".into(), json!({"type": "string", "enum": ["007"], "description": "007 only"}));
+                properties.insert(
+                    "version".into(),
+                    nullable(json!({"type": "string", "enum": ["007"], "description": "007 only"})),
+                );
             }
             properties.insert("service".into(), json!({"type": "string", "enum": [info.service]}));
             let mut required = vec![json!("service")];
@@ -859,10 +930,12 @@ fn build_request_schema() -> Value {
                 };
                 let mut schema = schema;
                 schema["description"] = json!(field.doc);
-                properties.insert(field.name.into(), schema);
                 if field.required {
                     required.push(json!(field.name));
+                } else {
+                    schema = nullable(schema);
                 }
+                properties.insert(field.name.into(), schema);
             }
             json!({"type": "object", "title": info.service, "description": info.doc, "required": required,
                    "additionalProperties": false, "properties": properties})
@@ -882,8 +955,8 @@ mod tests {
         let paths = doc["paths"].as_object().unwrap();
         for route in TABLE {
             let method = route.method.as_str().to_ascii_lowercase();
-            let limits = Limits { max_lifetime: 86_400 };
-            for op in (route.doc)(limits) {
+            let limits = DocSettings { max_lifetime: 86_400, app_ids: vec![] };
+            for op in (route.doc)(&limits) {
                 let path = op.path.unwrap_or(route.path);
                 assert!(paths[path][&method].is_object(), "{} {path} is not in openapi.json", route.method);
                 if route.trailing_slash {

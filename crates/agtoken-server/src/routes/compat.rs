@@ -126,6 +126,19 @@ fn issue(
     }
 }
 
+/// [`issue`], or with `dry_run` only the build (its checks), with nothing issued or recorded.
+fn issue_or_check(
+    state: &AppState,
+    intent: &Intent<'_>,
+    dry_run: bool,
+    build: impl FnOnce() -> agtoken::Result<Built>,
+) -> Result<String, Failure> {
+    if dry_run {
+        return build().map(|built| built.token).map_err(Failure::Build);
+    }
+    issue(state, intent, build)
+}
+
 enum Failure {
     Refused(Refusal),
     Build(agtoken::Error),
@@ -160,10 +173,11 @@ fn lifetime(app: &App, asked: Option<u64>, field: &str) -> Result<u32, String> {
 #[derive(Default)]
 struct FetchRequest {
     uid: Option<u64>,
-    channel: Option<String>,
-    /// The channel name's key as the client spelled it, for messages (see [`channel_key`]).
-    channel_key: Option<&'static str>,
-    role: Option<u64>,
+    /// Every channel name given (keys in any case) with its key as the client spelled it (for
+    /// messages, see [`channel_key`]), in order: the last counts, each must be valid.
+    channels: Vec<(&'static str, String)>,
+    /// Every role given, in order: the last counts, each must be valid.
+    roles: Vec<u64>,
 }
 
 /// The channel name's key as the client sent it: the docs' web client sends `channelName`, its
@@ -266,22 +280,23 @@ impl<'de> Visitor<'de> for FetchSeed<'_> {
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<FetchRequest, A::Error> {
         let mut req = FetchRequest::default();
         while let Some(key) = map.next_key::<FetchKey>()? {
-            // A later duplicate wins, as in Go.
+            // A later duplicate wins, as in Go, where `null` leaves the field as it was.
             match key {
                 FetchKey::Uid => {
                     self.field.set(Some("uid"));
-                    req.uid = map.next_value::<U32Field>()?.0;
+                    if let Some(uid) = map.next_value::<U32Field>()?.0 {
+                        req.uid = Some(uid);
+                    }
                     self.field.set(None);
                 }
                 FetchKey::Channel(key) => {
                     self.field.set(Some(key));
-                    req.channel_key = Some(key);
-                    req.channel = map.next_value::<Option<String>>()?;
+                    req.channels.extend(map.next_value::<Option<String>>()?.map(|c| (key, c)));
                     self.field.set(None);
                 }
                 FetchKey::Role => {
                     self.field.set(Some("role"));
-                    req.role = map.next_value::<U32Field>()?.0;
+                    req.roles.extend(map.next_value::<U32Field>()?.0);
                     self.field.set(None);
                 }
                 FetchKey::Other => {
@@ -330,26 +345,41 @@ pub(crate) async fn fetch_rtc_token(State(state): State<AppState>, body: Result<
             return fetch_error(message, field.get());
         }
     };
-    let role = match req.role.unwrap_or(0) {
-        1 | 0 | 101 => Role::Publisher,
-        2 => Role::Subscriber,
-        other => {
-            return fetch_error(
-                format!("Bad request. Field role must be 1 (publisher) or 2 (subscriber), got {other}."),
-                Some("role"),
-            )
-        }
-    };
-    let channel_key = req.channel_key.unwrap_or("ChannelName");
-    let channel = match req.channel.as_deref() {
-        None | Some("") => return fetch_error(
+    // Every spelling given is checked; the last one counts.
+    let mut role = Role::Publisher; // 0 (absent) acts as publisher
+    for asked in &req.roles {
+        role = match asked {
+            1 | 0 | 101 => Role::Publisher,
+            2 => Role::Subscriber,
+            other => {
+                return fetch_error(
+                    format!("Bad request. Field role must be 1 (publisher) or 2 (subscriber), got {other}."),
+                    Some("role"),
+                )
+            }
+        };
+    }
+    let channel_key = req.channels.last().map_or("ChannelName", |(key, _)| key);
+    let Some(channel) = req.channels.last().map(|(_, c)| c).filter(|c| !c.is_empty()) else {
+        return fetch_error(
             format!(
                 "Bad request. Field {channel_key} is required: a token for an empty channel name would admit every channel."
             ),
             Some(channel_key),
-        ),
-        Some(c) => c,
+        );
     };
+    for (key, earlier) in &req.channels {
+        if earlier.is_empty() {
+            return fetch_error(
+                format!("Bad request. Field {key} is given twice, once empty: give one channel name."),
+                Some(key),
+            );
+        }
+        if let Err(e) = agtoken::validate::channel_name("channel", earlier) {
+            let names = [("channel", *key)];
+            return fetch_error(format!("Bad request. {}", rename(&e, &names)), field_of(&e, &names));
+        }
+    }
     let uid = req.uid.unwrap_or(0) as u32;
     let app = state.default_app();
     let lifetime = app.cfg.compat_lifetime;
@@ -387,12 +417,19 @@ fn generate_error(code: i32, message: String) -> Response {
     json_response(StatusCode::BAD_REQUEST, json!({"code": code, "message": message, "data": ""}).to_string())
 }
 
-/// Reads a field as Go's decoder would for the generator's `Request` struct.
+/// Reads a field as Go's decoder would for the generator's `Request` struct: a key in any ASCII
+/// case, `null` as absent, and when a key comes in several spellings each one is decoded (so
+/// each must have the field's type; the exact spelling is the one used).
 struct GoFields<'a>(&'a Map<String, Value>, &'static str);
 
 impl<'a> GoFields<'a> {
     fn get(&self, key: &str) -> Option<&'a Value> {
         get_ci(self.0, key)
+    }
+    /// Every non-null spelling of `key`, with its name.
+    fn spellings(&self, key: &str) -> impl Iterator<Item = (&'a String, &'a Value)> + '_ {
+        let key = key.to_owned();
+        self.0.iter().filter(move |(k, v)| k.eq_ignore_ascii_case(&key) && !v.is_null())
     }
     fn path(&self, key: &str) -> String {
         if self.1.is_empty() {
@@ -401,25 +438,45 @@ impl<'a> GoFields<'a> {
             format!("{}.{key}", self.1)
         }
     }
+    /// Checks every spelling of `key` with `check`, naming the spelling that fails.
+    fn check_spellings(&self, key: &str, check: impl Fn(&str, &Value) -> Result<(), String>) -> Result<(), String> {
+        self.spellings(key).try_for_each(|(name, value)| check(&self.path(name), value))
+    }
     fn string(&self, key: &str) -> Result<&'a str, String> {
-        match self.get(key) {
-            None => Ok(""),
-            Some(Value::String(s)) => Ok(s),
-            Some(v) => Err(format!("{}: must be a string, not {}", self.path(key), kind(v))),
-        }
+        self.check_spellings(key, |name, v| match v {
+            Value::String(_) => Ok(()),
+            v => Err(format!("{name}: must be a string, not {}", kind(v))),
+        })?;
+        Ok(self.get(key).and_then(Value::as_str).unwrap_or(""))
     }
     fn boolean(&self, key: &str) -> Result<bool, String> {
-        match self.get(key) {
-            None => Ok(false),
-            Some(Value::Bool(b)) => Ok(*b),
-            Some(v) => Err(format!("{}: must be true or false, not {}", self.path(key), kind(v))),
-        }
+        self.check_spellings(key, |name, v| match v {
+            Value::Bool(_) => Ok(()),
+            v => Err(format!("{name}: must be true or false, not {}", kind(v))),
+        })?;
+        Ok(self.get(key).and_then(Value::as_bool).unwrap_or(false))
     }
     fn number(&self, key: &str) -> Result<u64, String> {
+        self.check_spellings(key, |name, v| {
+            crate::body::uint_value(v, name, u64::from(u32::MAX)).map(drop).map_err(|e| e.message)
+        })?;
         match self.get(key) {
             None => Ok(0),
             Some(v) => crate::body::uint_value(v, &self.path(key), u64::from(u32::MAX)).map_err(|e| e.message),
         }
+    }
+    /// A string, or a whole number read as its digits.
+    fn string_or_digits(&self, key: &str) -> Result<String, String> {
+        self.check_spellings(key, |name, v| match v {
+            Value::String(_) => Ok(()),
+            Value::Number(n) if n.is_u64() => Ok(()),
+            v => Err(format!("{name}: must be a string or a whole number, not {}", kind(v))),
+        })?;
+        Ok(match self.get(key) {
+            Some(Value::String(s)) => s.clone(),
+            Some(Value::Number(n)) => n.to_string(),
+            _ => String::new(),
+        })
     }
     fn object(&self, key: &str) -> Result<GoFields<'a>, String> {
         static EMPTY: std::sync::LazyLock<Map<String, Value>> = std::sync::LazyLock::new(Map::new);
@@ -431,12 +488,51 @@ impl<'a> GoFields<'a> {
             "serviceApaas" => "serviceApaas",
             _ => "serviceEducation",
         };
+        self.check_spellings(key, |name, v| match v {
+            Value::Object(_) => Ok(()),
+            v => Err(format!("{name}: must be an object, not {}", kind(v))),
+        })?;
         match self.get(key) {
             None => Ok(GoFields(&EMPTY, name)),
             Some(Value::Object(m)) => Ok(GoFields(m, name)),
             Some(v) => Err(format!("{key}: must be an object, not {}", kind(v))),
         }
     }
+}
+
+/// Go decodes every spelling of a key (the last one in the body counts), so each must be valid.
+/// These are the copies of `body` that keep one spelling of a key given in several (in `body`
+/// or an object in it), one copy per other spelling; a request is served only when every copy
+/// would be. (The copies are few: one per extra spelling.)
+fn single_spelling_variants(body: &Map<String, Value>) -> Vec<Map<String, Value>> {
+    let mut variants = Vec::new();
+    let mut seen: Vec<String> = Vec::new();
+    for key in body.keys() {
+        let folded = key.to_ascii_lowercase();
+        if seen.contains(&folded) {
+            continue;
+        }
+        seen.push(folded);
+        let spellings: Vec<&String> =
+            body.iter().filter(|(k, v)| k.eq_ignore_ascii_case(key) && !v.is_null()).map(|(k, _)| k).collect();
+        if spellings.len() > 1 {
+            for keep in &spellings {
+                let mut copy = body.clone();
+                copy.retain(|k, _| !k.eq_ignore_ascii_case(key) || k == *keep);
+                variants.push(copy);
+            }
+        }
+    }
+    for (key, value) in body {
+        if let Value::Object(inner) = value {
+            for inner_variant in single_spelling_variants(inner) {
+                let mut copy = body.clone();
+                copy.insert(key.clone(), Value::Object(inner_variant));
+                variants.push(copy);
+            }
+        }
+    }
+    variants
 }
 
 /// `POST /token/generate`: every enabled service in one 007 token →
@@ -456,7 +552,9 @@ pub(crate) async fn token_generate(State(state): State<AppState>, body: Result<B
         Ok(other) => return generate_error(-1, format!("the body must be a JSON object, not {}", kind(&other))),
         Err(e) => return generate_error(-1, format!("invalid JSON: {e}")),
     };
-    match generate(&state, &map) {
+    let checked =
+        single_spelling_variants(&map).iter().try_for_each(|variant| generate(&state, variant, true).map(drop));
+    match checked.and_then(|()| generate(&state, &map, false)) {
         Ok(token) => json_response(
             StatusCode::OK,
             json!({"code": 0, "message": "Success", "data": {"token": token}}).to_string(),
@@ -469,7 +567,8 @@ pub(crate) async fn token_generate(State(state): State<AppState>, body: Result<B
 
 type GenerateError = (i32, String, StatusCode);
 
-fn generate(state: &AppState, map: &Map<String, Value>) -> Result<String, GenerateError> {
+/// Reads and checks a generator request and, unless `dry_run`, issues its token.
+fn generate(state: &AppState, map: &Map<String, Value>, dry_run: bool) -> Result<String, GenerateError> {
     let params = |m: String| (-1, m, StatusCode::BAD_REQUEST);
     let f = GoFields(map, "");
     let channel = f.string("channelName").map_err(params)?;
@@ -484,6 +583,12 @@ fn generate(state: &AppState, map: &Map<String, Value>) -> Result<String, Genera
     let apaas = if f.get("serviceApaas").is_some() { f.object("serviceApaas") } else { f.object("serviceEducation") }
         .map_err(params)?;
 
+    // Every field is read (its type checked) whether or not its service is enabled, as Go
+    // decodes them all; the rules on values apply to the services enabled.
+    let rtc_role_asked = rtc.number("role").map_err(params)?;
+    for service in [&chat, &apaas] {
+        service.string("userUuid").map_err(params)?;
+    }
     // The generator's Chat and APaaS services are switched on per kind (enableUser/enableApp);
     // an "enable" there would be ignored by the original: refuse it rather than issue a token
     // without the service the caller believes it asked for.
@@ -519,7 +624,7 @@ fn generate(state: &AppState, map: &Map<String, Value>) -> Result<String, Genera
         if uid.len() > agtoken::validate::MAX_ACCOUNT_BYTES {
             return Err(gen(format!("uid: must be at most 255 bytes (got {} bytes)", uid.len())));
         }
-        let role = match rtc.number("role").map_err(params)? {
+        let role = match rtc_role_asked {
             1 => Role::Publisher,
             0 | 2 => Role::Subscriber,
             other => {
@@ -595,7 +700,8 @@ fn generate(state: &AppState, map: &Map<String, Value>) -> Result<String, Genera
         role: rtc_role,
         lifetime,
     };
-    match issue(state, &intent, || Ok(Built { token: token.encode(&app.cfg.certificate)?, claimed_006: None })) {
+    let build = || Ok(Built { token: token.encode(&app.cfg.certificate)?, claimed_006: None });
+    match issue_or_check(state, &intent, dry_run, build) {
         Ok(t) => Ok(t),
         Err(Failure::Refused(r)) => Err((-1, r.message, r.status)),
         Err(Failure::Build(e)) => Err(gen(e.to_string())),
@@ -640,27 +746,24 @@ fn community_issue(
     })
 }
 
-/// `?expiry=` seconds (the community service's query parameter).
-fn expiry_param(query: Option<&str>) -> Result<Option<u64>, String> {
-    let Some(query) = query else { return Ok(None) };
-    for pair in query.split('&') {
-        let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
-        if k == "expiry" || k == "expireTime" {
-            return v
-                .parse::<u64>()
-                .map(Some)
-                .map_err(|_| format!("failed to parse expiry: {v:?} is not a whole number of seconds"));
-        }
-    }
-    Ok(None)
-}
-
+/// `?expiry=` seconds (the community service's query parameter; `expireTime` is another name
+/// of it): the first given counts, and every one given must be a valid lifetime.
 fn community_lifetime(app: &App, query: Option<&str>) -> Result<u32, String> {
-    let asked = expiry_param(query)?;
-    if asked == Some(0) {
-        return Err("expiry: must be at least 1 second".into());
+    let mut first = None;
+    for pair in query.unwrap_or("").split('&') {
+        let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+        if k != "expiry" && k != "expireTime" {
+            continue;
+        }
+        let asked =
+            v.parse::<u64>().map_err(|_| format!("failed to parse {k}: {v:?} is not a whole number of seconds"))?;
+        if asked == 0 {
+            return Err(format!("{k}: must be at least 1 second"));
+        }
+        let secs = lifetime(app, Some(asked), k)?;
+        first.get_or_insert(secs);
     }
-    lifetime(app, asked, "expiry")
+    Ok(first.unwrap_or(app.cfg.compat_lifetime))
 }
 
 fn parse_role(text: &str) -> Option<Role> {
@@ -966,36 +1069,31 @@ fn token_request(state: &AppState, route: TokenRequestRoute, body: Result<Bytes,
         }
         Err(e) => return route.error(StatusCode::BAD_REQUEST, format!("invalid JSON: {e}")),
     };
-    match token_request_inner(state, route, &map) {
+    let checked = single_spelling_variants(&map)
+        .iter()
+        .try_for_each(|variant| token_request_inner(state, route, variant, true).map(drop));
+    match checked.and_then(|()| token_request_inner(state, route, &map, false)) {
         Ok(token) => route.answer(token),
         Err((status, m)) => route.error(status, m),
     }
 }
 
+/// Reads and checks a `/getToken` or `/token/getNew` request and, unless `dry_run`, issues its token.
 fn token_request_inner(
     state: &AppState,
     route: TokenRequestRoute,
     map: &Map<String, Value>,
+    dry_run: bool,
 ) -> Result<String, (StatusCode, String)> {
     let bad = |m: String| (StatusCode::BAD_REQUEST, m);
     let f = GoFields(map, "");
     let token_type = f.string("tokenType").map_err(bad)?;
     let channel = f.string("channel").map_err(bad)?;
-    // A string in the services; a number (as the community service's RTC paths take) is read
+    // Strings in the service; a whole number (as the community service's RTC paths take) is read
     // as its digits.
-    let role_digits;
-    let role = match f.get("role") {
-        Some(Value::Number(n)) if n.is_u64() => {
-            role_digits = n.to_string();
-            role_digits.as_str()
-        }
-        _ => f.string("role").map_err(bad)?,
-    };
-    let uid = match f.get("uid") {
-        // The services' field is a string; a number is taken as its digits.
-        Some(Value::Number(n)) if n.is_u64() => n.to_string(),
-        _ => f.string("uid").map_err(bad)?.to_owned(),
-    };
+    let role = f.string_or_digits("role").map_err(bad)?;
+    let role = role.as_str();
+    let uid = f.string_or_digits("uid").map_err(bad)?;
     let expire = f.number("expire").map_err(bad)?;
     let app = state.default_app();
     let lifetime = lifetime(app, Some(expire), "expire").map_err(bad)?;
@@ -1027,7 +1125,8 @@ fn token_request_inner(
             };
             let uid_value = uid_of(&uid).map_err(bad)?;
             let intent = Intent { channel, user: &uid, ..intent(RTC, "", Some(role)) };
-            issue(state, &intent, || build_rtc(state, app, channel, uid_value, role, lifetime)).map_err(refused)
+            let build = || build_rtc(state, app, channel, uid_value, role, lifetime);
+            issue_or_check(state, &intent, dry_run, build).map_err(refused)
         }
         "rtm" => {
             if uid.is_empty() {
@@ -1035,18 +1134,19 @@ fn token_request_inner(
             }
             if channel.is_empty() {
                 let intent = Intent { user: &uid, ..intent(RTM, "", None) };
-                issue(state, &intent, || build_rtm(state, app, &uid, lifetime)).map_err(refused)
+                issue_or_check(state, &intent, dry_run, || build_rtm(state, app, &uid, lifetime)).map_err(refused)
             } else {
                 // As the services' RTM builder does: a channel adds RTC join + data-stream
                 // publishing for the same user on that channel ("*": every channel).
                 let intent = Intent { channel, user: &uid, ..intent(RTM_RTC, "", None) };
-                issue(state, &intent, || build_rtm_with_stream(state, app, &uid, channel, lifetime)).map_err(refused)
+                let build = || build_rtm_with_stream(state, app, &uid, channel, lifetime);
+                issue_or_check(state, &intent, dry_run, build).map_err(refused)
             }
         }
         "chat" => {
             let user = (!uid.is_empty()).then_some(uid.as_str());
             let intent = Intent { user: &uid, ..intent(CHAT, "", None) };
-            issue(state, &intent, || build_chat(state, app, user, lifetime)).map_err(refused)
+            issue_or_check(state, &intent, dry_run, || build_chat(state, app, user, lifetime)).map_err(refused)
         }
         _ => Err(bad("Unsupported tokenType".into())),
     }

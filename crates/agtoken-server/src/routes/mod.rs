@@ -5,6 +5,11 @@
 //!
 //! A new route is one entry in [`TABLE`] (and its handler, and the function that documents it
 //! in `openapi.rs`). Nothing else lists routes.
+//!
+//! Trailing slashes are served per route (`+ slash`: the community token service's clients call
+//! both forms) rather than by tower-http's `NormalizePath`, which would serve every route with a
+//! trailing slash (the v1 and operations routes answer 404 there) and has to wrap the router
+//! from outside, changing the type `app()` returns.
 
 pub(crate) mod compat;
 pub(crate) mod ops;
@@ -65,7 +70,7 @@ pub(crate) struct Route {
     /// The handler.
     handler: fn() -> MethodRouter<AppState>,
     /// Its OpenAPI operations (one per documented path: one router pattern may serve two APIs).
-    pub(crate) doc: fn(doc::Limits) -> Vec<doc::Operation>,
+    pub(crate) doc: fn(&doc::DocSettings) -> Vec<doc::Operation>,
 }
 
 macro_rules! route {

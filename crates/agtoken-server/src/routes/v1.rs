@@ -576,6 +576,13 @@ pub(crate) async fn verify(
 ) -> ApiResult {
     let map = body::v1_json(&headers, body, state.config().body_limit)?;
     let f = Fields::new(&map, &["token", "action", "channel", "uid", "account", "user_id", "at", "app_id"])?;
+    // Every field's type is checked, whether or not the action reads it.
+    for text in ["channel", "account", "user_id"] {
+        f.str(text)?;
+    }
+    if !matches!(f.get("uid"), Some(Value::String(_))) {
+        f.u32("uid")?;
+    }
     let (_, parsed) = parse_token(&f)?;
     let action = parse_action(&f)?;
     let now = state.now();

@@ -423,3 +423,49 @@ async fn get_token_takes_a_numeric_role_and_the_generator_refuses_a_bare_chat_en
     }
     server.stop().await.unwrap();
 }
+
+// ---- Go's reading of keys, as the OpenAPI document states it -----------------------------------
+
+#[tokio::test]
+async fn every_spelling_of_a_key_is_read_as_go_reads_it() {
+    let server = start(config()).await;
+    // null leaves the field as it was (Go), so the channel given before it counts.
+    let reply = server.post_json("/fetch_rtc_token", r#"{"ChannelName": "a", "channelName": null, "uid": 5}"#).await;
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    admit(reply.json()["token"].as_str().unwrap(), &join("a", Uid::Int(5))).unwrap();
+    // Go decodes every spelling: one that is not a channel name is refused, even if another counts
+    // (and named as the client spelled it).
+    let reply = server.post_json("/fetch_rtc_token", r#"{"channelname": "bad\u0001", "ChannelName": "a"}"#).await;
+    assert_eq!(
+        (reply.status, reply.json()["field"].clone()),
+        (400, serde_json::json!("channelname")),
+        "{}",
+        reply.body
+    );
+    let reply = server.post_json("/fetch_rtc_token", r#"{"ChannelName": "a", "ROLE": 7, "role": 1}"#).await;
+    assert_eq!(reply.status, 400, "{}", reply.body);
+
+    // /getToken: a second spelling of uid with the wrong type is named.
+    let body = r#"{"tokenType": "rtc", "channel": "c", "uid": "1234", "UID": 2.5}"#;
+    let reply = server.post_json("/getToken", body).await;
+    assert_eq!(reply.status, 400, "{}", reply.body);
+    assert!(reply.json()["error"].as_str().unwrap().contains("UID"), "{}", reply.body);
+    // ... and one that is valid on its own terms is accepted.
+    let body = r#"{"tokenType": "rtc", "channel": "c", "uid": "1234", "UID": 99}"#;
+    assert_eq!(server.post_json("/getToken", body).await.status, 200);
+
+    // /token/generate: a disabled service's fields are decoded too (their types checked).
+    let body = r#"{"serviceFpa": {"enable": true}, "serviceRtc": {"enable": false, "role": {}}}"#;
+    let reply = server.post_json("/token/generate", body).await;
+    assert_eq!((reply.status, reply.json()["code"].clone()), (400, serde_json::json!(-1)), "{}", reply.body);
+    assert!(reply.body.contains("serviceRtc.role"), "{}", reply.body);
+
+    // The community service's expiry: every value given is checked, the first counts.
+    assert_eq!(server.get("/rtm/alice/?expiry=60&expireTime=abc").await.status, 400);
+    assert_eq!(server.get("/rtm/alice/?expiry=60&expireTime=0").await.status, 400);
+    let reply = server.get("/rtm/alice/?expiry=60&expireTime=120").await;
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    let token = reply.json()["rtmToken"].as_str().unwrap().to_owned();
+    assert_expires_in(&admit(&token, &Action::RtmLogin { user_id: "alice".into() }).unwrap(), 60);
+    server.stop().await.unwrap();
+}
