@@ -1084,7 +1084,7 @@ impl FileApp {
             }
             other => other,
         })?;
-        let source = crate::auth::AuthSource { file, at, base_dir, env };
+        let source = crate::auth::AuthSource { app_id: app.app_id.as_str(), file, at, base_dir, env };
         app.auth = crate::auth::resolve(self.auth.as_deref(), &self.api_keys, self.jwt.as_ref(), &source, warnings)?;
         app.policy = crate::policy::resolve(&self.policy, &app.auth, app.max_lifetime, file, at)?;
         for rule in &app.policy {

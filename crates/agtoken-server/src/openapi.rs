@@ -222,7 +222,7 @@ pub fn document() -> Value {
             "400": v1_errors(&[])["400"].clone(), "422": v1_errors(&[])["422"].clone()}}}));
     paths.insert("/healthz".into(), json!({"get": {"tags": ["operations"], "summary": "Liveness",
         "responses": {"200": json_response("ok", json!({"type": "object", "properties": {"status": {"type": "string"}}}))}}}));
-    paths.insert("/readyz".into(), json!({"get": {"tags": ["operations"], "summary": "Readiness: 503 once shutdown has begun",
+    paths.insert("/readyz".into(), json!({"get": {"tags": ["operations"], "summary": "Readiness: 503 once shutdown has begun, while the rate-limit store is away with fallback refuse, or while an app's JWT keys from a URL were never fetched",
         "responses": {"200": json_response("ready", json!({"type": "object"})), "503": json_response("draining", json!({"type": "object"}))}}}));
     paths.insert("/metrics".into(), json!({"get": {"tags": ["operations"], "summary": "Prometheus metrics: requests by route and status, latency histogram, tokens issued by service",
         "responses": {"200": text_response("Prometheus text format 0.0.4")}}}));
@@ -334,7 +334,7 @@ fn add_security(doc: &mut Value) {
                 .or_insert_with(|| shape("a policy rule refuses this token; the message names the rule"));
             responses.entry("429").or_insert_with(|| shape("over the rate limit; Retry-After says when to retry"));
             responses.entry("503").or_insert_with(|| {
-                shape("the shared rate-limit store (limits_store) does not answer and limits_store_fallback is refuse; Retry-After says when to retry")
+                shape("the shared rate-limit store (limits_store) does not answer and limits_store_fallback is refuse, or the app's JWT keys from its identity provider were never fetched; Retry-After says when to retry")
             });
         }
     }
