@@ -8,9 +8,11 @@
 //!   whatever the hash's cost; a slow hash only protects low-entropy secrets such as passwords
 //!   and would cost tens of milliseconds of CPU on every request. Revoking a key = removing its
 //!   line and restarting (or rolling) the server.
-//! - **JWT bearer tokens** from the app's identity provider (`jsonwebtoken` crate): HS256 with a
-//!   shared secret, or RS256/ES256 with PEM public keys or a JWKS file on disk (re-read when its
-//!   modification time changes, checked at most once a second). The algorithm is fixed by the
+//! - **JWT bearer tokens** from the app's identity provider: HS256 with a shared secret, or
+//!   RS256/ES256 with PEM public keys, a JWKS file on disk (re-read when its content changes,
+//!   looked at at most once a second) or a JWKS fetched from the provider ([`crate::jwks`]).
+//!   Signatures are checked with `ring`; `jsonwebtoken` parses headers, PEM and JWKS; the
+//!   claims are checked here (`KeyMaterial` says why). The algorithm is fixed by the
 //!   key, never taken from the token alone (no `none`, no HS256 with a public key). `exp` is
 //!   required, `nbf` honoured, both with a small leeway (default 30 s) against the server's
 //!   clock; `iss`/`aud` are required when configured; `sub` is required (it names the caller).
