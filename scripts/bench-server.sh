@@ -13,8 +13,10 @@
 # memory; redis: the same counted in a redis-server this script starts on REDIS_PORT (18090)
 # of 127.0.0.1 with no persistence, and stops at the end; jwt-rs256 / jwt-es256: the same app
 # and rule with auth = "jwt" and a JWKS file instead of the API key, every request with
-# another of JWT_COUNT (50000) distinct JWTs (own sub and jti) made beforehand by the
-# bench_jwts example with a fresh openssl key, cycled by the wrk script).
+# another of JWT_COUNT (50000) distinct JWTs (each its own jti) made beforehand by the
+# bench_jwts example with a fresh openssl key, cycled by the wrk script; JWT_SUBJECTS (default
+# 1: one caller, as in the API-key modes) distinct subs among them, e.g. JWT_SUBJECTS=50000 for
+# a caller per JWT, which adds the per-caller limiter's work for 50,000 callers).
 # CPU per request is read from /proc (the server's user + system time / tokens issued): on a
 # shared machine compare modes by that figure, run in the same session, not by req/s.
 #
@@ -75,7 +77,7 @@ case "$BENCH_LIMITS" in
         fi
         echo "signing $JWT_COUNT distinct $alg JWTs…" >&2
         (cd "$ROOT" && cargo build --release -q -p agtoken-server --example bench_jwts)
-        "$TARGET_DIR/release/examples/bench_jwts" "$alg" "$WORK/idp.key" "$JWT_COUNT" "$WORK"
+        "$TARGET_DIR/release/examples/bench_jwts" "$alg" "$WORK/idp.key" "$JWT_COUNT" "$WORK" "${JWT_SUBJECTS:-1}"
         rm -f "$WORK/idp.key"
         # Each request takes the next JWT of the file (wrk -t1: one Lua state, one cycle).
         JWT_LUA="local tokens = {}

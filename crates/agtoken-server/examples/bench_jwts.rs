@@ -1,12 +1,13 @@
 //! Distinct signed JWTs for `scripts/bench-server.sh` (`BENCH_LIMITS=jwt-rs256|jwt-es256`):
 //!
 //! ```text
-//! bench_jwts rs256|es256 KEY.pem COUNT OUT_DIR
+//! bench_jwts rs256|es256 KEY.pem COUNT OUT_DIR [SUBJECTS]
 //! ```
 //!
 //! `KEY.pem` is a PKCS#8 private key (RSA 2048+ for rs256, P-256 for es256, e.g. from
 //! `openssl genpkey`). Writes `OUT_DIR/jwks.json` (the public key, `kid` "bench") and
-//! `OUT_DIR/tokens.txt`: COUNT JWTs, one a line, each with its own `sub` and `jti`, issuer
+//! `OUT_DIR/tokens.txt`: COUNT JWTs, one a line, each with its own `jti` and with `sub`
+//! `user-(i mod SUBJECTS)` (SUBJECTS defaults to COUNT: every JWT its own caller), issuer
 //! `https://bench.invalid/`, audience `agtoken-bench`, claim `scope = "agtoken"`, valid for a day.
 //! Signed with `ring`; nothing here runs in the server.
 
@@ -28,11 +29,15 @@ enum Signer {
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let [alg, key, count, out] = args.as_slice() else {
-        eprintln!("usage: bench_jwts rs256|es256 KEY.pem COUNT OUT_DIR");
-        return ExitCode::from(2);
+    let (alg, key, count, out, subjects) = match args.as_slice() {
+        [alg, key, count, out] => (alg, key, count, out, count),
+        [alg, key, count, out, subjects] => (alg, key, count, out, subjects),
+        _ => {
+            eprintln!("usage: bench_jwts rs256|es256 KEY.pem COUNT OUT_DIR [SUBJECTS]");
+            return ExitCode::from(2);
+        }
     };
-    match run(alg, key, count, out) {
+    match run(alg, key, count, out, subjects) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {e}");
@@ -41,8 +46,13 @@ fn main() -> ExitCode {
     }
 }
 
-fn run(alg: &str, key: &str, count: &str, out: &str) -> Result<(), String> {
+fn run(alg: &str, key: &str, count: &str, out: &str, subjects: &str) -> Result<(), String> {
     let count: usize = count.parse().map_err(|_| format!("COUNT must be a number, got {count:?}"))?;
+    let subjects: usize = subjects
+        .parse()
+        .ok()
+        .filter(|n| *n > 0)
+        .ok_or_else(|| format!("SUBJECTS must be a number above 0, got {subjects:?}"))?;
     let pem = std::fs::read(key).map_err(|e| format!("cannot read {key}: {e}"))?;
     let der = PrivatePkcs8KeyDer::from_pem_slice(&pem).map_err(|e| format!("{key} is not a PKCS#8 PEM key: {e}"))?;
     let rng = SystemRandom::new();
@@ -75,7 +85,7 @@ fn run(alg: &str, key: &str, count: &str, out: &str) -> Result<(), String> {
     let file = std::fs::File::create(dir.join("tokens.txt")).map_err(|e| e.to_string())?;
     let mut file = std::io::BufWriter::new(file);
     for i in 0..count {
-        let claims = json!({"iss": "https://bench.invalid/", "aud": "agtoken-bench", "sub": format!("user-{i}"),
+        let claims = json!({"iss": "https://bench.invalid/", "aud": "agtoken-bench", "sub": format!("user-{}", i % subjects),
             "jti": format!("bench-{i}"), "scope": "agtoken", "iat": now, "exp": now + 86_400});
         let message = format!("{header}.{}", URL_SAFE_NO_PAD.encode(claims.to_string()));
         let signature = match &signer {
