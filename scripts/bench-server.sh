@@ -11,7 +11,14 @@
 # BENCH_LIMITS=none|local|redis (default none: demo mode, anonymous; local: one app with
 # API-key auth and a per-caller rule limit of 1000000/s, so nothing is refused, counted in
 # memory; redis: the same counted in a redis-server this script starts on REDIS_PORT (18090)
-# of 127.0.0.1 with no persistence, and stops at the end).
+# of 127.0.0.1 with no persistence, and stops at the end; jwt-rs256 / jwt-es256: the same app
+# and rule with auth = "jwt" and a JWKS file instead of the API key, every request with
+# another of JWT_COUNT (50000) distinct JWTs (each its own jti) made beforehand by the
+# bench_jwts example with a fresh openssl key, cycled by the wrk script; JWT_SUBJECTS (default
+# 1: one caller, as in the API-key modes) distinct subs among them, e.g. JWT_SUBJECTS=50000 for
+# a caller per JWT, which adds the per-caller limiter's work for 50,000 callers).
+# CPU per request is read from /proc (the server's user + system time / tokens issued): on a
+# shared machine compare modes by that figure, run in the same session, not by req/s.
 #
 # The server runs on 127.0.0.1, beside wrk on the same machine (demo mode unless
 # BENCH_LIMITS is set); it is stopped with SIGTERM at the end and must exit 0 (graceful
@@ -73,20 +80,46 @@ random_hex() { od -An -N16 -tx1 /dev/urandom | tr -d ' \n'; }
 # An API key for the BENCH_LIMITS runs (a throwaway: the configuration holds its SHA-256).
 BENCH_KEY="agtk_bench_$(random_hex)"
 KEY_HEADER=""
-if [[ "$BENCH_LIMITS" != none ]]; then
-    KEY_HEADER="wrk.headers[\"X-Api-Key\"] = \"$BENCH_KEY\""
-fi
+JWT_LUA=""
+case "$BENCH_LIMITS" in
+    none) ;;
+    jwt-rs256 | jwt-es256)
+        JWT_COUNT="${JWT_COUNT:-50000}"
+        alg="${BENCH_LIMITS#jwt-}"
+        if [[ "$alg" == rs256 ]]; then
+            openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out "$WORK/idp.key" 2>/dev/null
+        else
+            openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$WORK/idp.key" 2>/dev/null
+        fi
+        echo "signing $JWT_COUNT distinct $alg JWTs…" >&2
+        (cd "$ROOT" && cargo build --release -q -p agtoken-server --example bench_jwts)
+        "$TARGET_DIR/release/examples/bench_jwts" "$alg" "$WORK/idp.key" "$JWT_COUNT" "$WORK" "${JWT_SUBJECTS:-1}"
+        rm -f "$WORK/idp.key"
+        # Each request takes the next JWT of the file (wrk -t1: one Lua state, one cycle).
+        JWT_LUA="local tokens = {}
+for line in io.lines(\"$WORK/tokens.txt\") do tokens[#tokens + 1] = \"Bearer \" .. line end
+local next_token = 0
+request = function()
+    next_token = next_token % #tokens + 1
+    wrk.headers[\"Authorization\"] = tokens[next_token]
+    return wrk.format()
+end"
+        ;;
+    *) KEY_HEADER="wrk.headers[\"X-Api-Key\"] = \"$BENCH_KEY\"" ;;
+esac
 cat >"$WORK/fetch.lua" <<EOF
 wrk.method = "POST"
 wrk.body   = '{"uid":1234,"ChannelName":"bench","role":1}'
 wrk.headers["Content-Type"] = "application/json"
 $KEY_HEADER
+$JWT_LUA
 EOF
 cat >"$WORK/v1.lua" <<EOF
 wrk.method = "POST"
 wrk.body   = '{"service":"rtc","channel":"bench","uid":1234,"role":"publisher","expire":3600}'
 wrk.headers["Content-Type"] = "application/json"
 $KEY_HEADER
+$JWT_LUA
 EOF
 
 CONFIG_ARGS=()
@@ -129,7 +162,28 @@ rate_limit = "1000000/s"
 EOF
         CONFIG_ARGS=(--config "$WORK/agtoken.toml")
         ;;
-    *) echo "BENCH_LIMITS must be none, local or redis" >&2; exit 2 ;;
+    jwt-rs256 | jwt-es256)
+        random_hex >"$WORK/certificate"
+        chmod 600 "$WORK/certificate"
+        cat >"$WORK/agtoken.toml" <<EOF
+[[apps]]
+app_id = "$(random_hex)"
+app_certificate_file = "certificate"
+auth = "jwt"
+[apps.jwt]
+issuer = "https://bench.invalid/"
+audience = "agtoken-bench"
+jwks_file = "jwks.json"
+[[apps.policy]]
+name = "bench"
+claims = { scope = "agtoken" }
+services = ["rtc"]
+channels = ["bench"]
+rate_limit = "1000000/s"
+EOF
+        CONFIG_ARGS=(--config "$WORK/agtoken.toml")
+        ;;
+    *) echo "BENCH_LIMITS must be none, local, redis, jwt-rs256 or jwt-es256" >&2; exit 2 ;;
 esac
 
 case "$BENCH_LOG" in

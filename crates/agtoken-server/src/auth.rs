@@ -8,23 +8,27 @@
 //!   whatever the hash's cost; a slow hash only protects low-entropy secrets such as passwords
 //!   and would cost tens of milliseconds of CPU on every request. Revoking a key = removing its
 //!   line: the server reloads (`reload.rs`).
-//! - **JWT bearer tokens** from the app's identity provider (`jsonwebtoken` crate): HS256 with a
-//!   shared secret, or RS256/ES256 with PEM public keys or a JWKS file on disk (re-read when its
-//!   modification time changes, checked at most once a second). The algorithm is fixed by the
+//! - **JWT bearer tokens** from the app's identity provider: HS256 with a shared secret, or
+//!   RS256/ES256 with PEM public keys, a JWKS file on disk (re-read when its content changes,
+//!   looked at at most once a second) or a JWKS fetched from the provider ([`crate::jwks`]).
+//!   Signatures are checked with `ring`; `jsonwebtoken` parses headers, PEM and JWKS; the
+//!   claims are checked here (`KeyMaterial` says why). The algorithm is fixed by the
 //!   key, never taken from the token alone (no `none`, no HS256 with a public key). `exp` is
 //!   required, `nbf` honoured, both with a small leeway (default 30 s) against the server's
 //!   clock; `iss`/`aud` are required when configured; `sub` is required (it names the caller).
 //!
 //! Error messages say what is wrong with the credential, never the credential.
 
-use std::collections::HashSet;
 use std::fmt;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine as _;
+use jsonwebtoken::crypto::rust_crypto;
 use jsonwebtoken::jwk::{AlgorithmParameters, EllipticCurve, JwkSet, KeyAlgorithm, PublicKeyUse};
-use jsonwebtoken::{Algorithm, DecodingKey, Validation};
+use jsonwebtoken::{Algorithm, DecodingKey};
 use serde::Deserialize;
 use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
@@ -32,6 +36,8 @@ use subtle::{ConditionallySelectable, ConstantTimeEq};
 
 use crate::config::{Env, StringOrList};
 use crate::error::ServerError;
+use crate::issue::Refusal;
+use crate::jwks::{RemoteJwks, RemoteSettings};
 
 /// Default leeway for `exp`/`nbf`, seconds.
 pub const DEFAULT_LEEWAY_SECS: u64 = 30;
@@ -192,41 +198,45 @@ impl Auth {
         }
     }
 
-    /// The caller these credentials prove, or why not (for a 401; never echoes the credential).
-    /// `now` is the server's Unix time (JWT `exp`/`nbf`).
-    pub fn authenticate(&self, credentials: &Credentials<'_>, now: u64) -> Result<Caller, String> {
+    /// The caller these credentials prove, or why not: a 401 (never echoes the credential), or
+    /// a 503 while an app's JWT keys from a URL were never fetched. `now` is the server's Unix
+    /// time (JWT `exp`/`nbf`).
+    pub fn authenticate(&self, credentials: &Credentials<'_>, now: u64) -> Result<Caller, Refusal> {
         match self {
             Auth::None => Ok(Caller::anonymous()),
-            Auth::ApiKeys(keys) => {
-                let presented = match (credentials.api_key, credentials.authorization) {
-                    (Some(key), _) => credential_text(key, "X-Api-Key")?,
-                    (None, Some(authorization)) => bearer(authorization)?,
-                    (None, None) => {
-                        return Err("API key required: send Authorization: Bearer <key> or X-Api-Key: <key>".into())
-                    }
-                };
-                let digest: [u8; 32] = Sha256::digest(presented.as_bytes()).into();
-                // Every configured hash is compared, in constant time, whatever matches.
-                let mut found = u32::MAX;
-                for (i, key) in keys.iter().enumerate() {
-                    found.conditional_assign(&(i as u32), key.sha256.ct_eq(&digest));
-                }
-                match keys.get(found as usize) {
-                    Some(key) => Ok(Caller {
-                        id: format!("key:{}", key.name),
-                        kind: CallerKind::ApiKey { name: key.name.clone() },
-                    }),
-                    None => Err("unknown API key".into()),
-                }
-            }
+            Auth::ApiKeys(keys) => api_key_caller(keys, credentials).map_err(Refusal::unauthorized),
             Auth::Jwt(jwt) => {
                 let token = match credentials.authorization {
-                    Some(authorization) => bearer(authorization)?,
-                    None => return Err("bearer token required: send Authorization: Bearer <JWT>".into()),
+                    Some(authorization) => bearer(authorization).map_err(Refusal::unauthorized)?,
+                    None => {
+                        return Err(Refusal::unauthorized(
+                            "bearer token required: send Authorization: Bearer <JWT>".into(),
+                        ))
+                    }
                 };
                 jwt.verify(token, now)
             }
         }
+    }
+}
+
+fn api_key_caller(keys: &[ApiKey], credentials: &Credentials<'_>) -> Result<Caller, String> {
+    let presented = match (credentials.api_key, credentials.authorization) {
+        (Some(key), _) => credential_text(key, "X-Api-Key")?,
+        (None, Some(authorization)) => bearer(authorization)?,
+        (None, None) => return Err("API key required: send Authorization: Bearer <key> or X-Api-Key: <key>".into()),
+    };
+    let digest: [u8; 32] = Sha256::digest(presented.as_bytes()).into();
+    // Every configured hash is compared, in constant time, whatever matches.
+    let mut found = u32::MAX;
+    for (i, key) in keys.iter().enumerate() {
+        found.conditional_assign(&(i as u32), key.sha256.ct_eq(&digest));
+    }
+    match keys.get(found as usize) {
+        Some(key) => {
+            Ok(Caller { id: format!("key:{}", key.name), kind: CallerKind::ApiKey { name: key.name.clone() } })
+        }
+        None => Err("unknown API key".into()),
     }
 }
 
@@ -245,13 +255,74 @@ enum JwtKeys {
     Fixed(Arc<Vec<VerifyKey>>),
     /// A JWKS file, re-read when it changes.
     Jwks(JwksFile),
+    /// A JWKS fetched from the identity provider (`jwks_url` or OIDC discovery).
+    Remote(Arc<RemoteJwks>),
 }
 
-struct VerifyKey {
+/// One verification key: its `kid` (if any), the one algorithm it verifies, and the key
+/// itself in the form `ring` verifies with.
+pub(crate) struct VerifyKey {
     kid: Option<String>,
     alg: Algorithm,
-    key: DecodingKey,
-    validation: Validation,
+    material: KeyMaterial,
+}
+
+/// Why `ring` and not `jsonwebtoken`'s verification: its `rust_crypto` backend (the pure-Rust
+/// `rsa` and `p256` crates) spent 300–460 µs per RS256/ES256 check, ten times everything else
+/// a request costs; `ring` (already built for TLS, assembly for RSA and P-256) does the same
+/// checks in tens of µs, and `aws_lc_rs` would add a C/cmake build for no further gain here.
+/// `jsonwebtoken` still parses headers, PEM files and JWKS documents.
+enum KeyMaterial {
+    Hmac(ring::hmac::Key),
+    /// RSA modulus and exponent, big-endian (checked at load: 2048–8192 bits).
+    Rsa {
+        n: Vec<u8>,
+        e: Vec<u8>,
+    },
+    /// A P-256 public point, uncompressed (`04 || x || y`).
+    P256(Vec<u8>),
+}
+
+impl VerifyKey {
+    fn verifies(&self, message: &[u8], signature: &[u8]) -> bool {
+        use ring::signature::{self as sig, RsaPublicKeyComponents, UnparsedPublicKey};
+        match &self.material {
+            KeyMaterial::Hmac(key) => ring::hmac::verify(key, message, signature).is_ok(),
+            KeyMaterial::Rsa { n, e } => {
+                RsaPublicKeyComponents { n, e }.verify(&sig::RSA_PKCS1_2048_8192_SHA256, message, signature).is_ok()
+            }
+            KeyMaterial::P256(point) => {
+                UnparsedPublicKey::new(&sig::ECDSA_P256_SHA256_FIXED, point).verify(message, signature).is_ok()
+            }
+        }
+    }
+
+    fn rsa(kid: Option<String>, n: Vec<u8>, e: Vec<u8>) -> Result<VerifyKey, String> {
+        let n = strip_zeros(n);
+        let e = strip_zeros(e);
+        let bits = n.first().map_or(0, |top| (n.len() - 1) * 8 + (8 - top.leading_zeros() as usize));
+        if !(2048..=8192).contains(&bits) {
+            return Err(format!("an RSA key of {bits} bits: RS256 needs 2048 to 8192 bits (RFC 7518 §3.3)"));
+        }
+        // ring accepts odd exponents from 3 to 2^33 - 1 (65537 in practice).
+        if e.is_empty() || e.len() > 5 || e.last().is_some_and(|b| b & 1 == 0) || e == [1] {
+            return Err("an RSA key with an unusual public exponent (expected 65537)".into());
+        }
+        Ok(VerifyKey { kid, alg: Algorithm::RS256, material: KeyMaterial::Rsa { n, e } })
+    }
+
+    fn p256(kid: Option<String>, point: Vec<u8>) -> Result<VerifyKey, String> {
+        if point.len() != 65 || point[0] != 4 {
+            return Err("an EC key that is not an uncompressed P-256 point: ES256 needs P-256".into());
+        }
+        Ok(VerifyKey { kid, alg: Algorithm::ES256, material: KeyMaterial::P256(point) })
+    }
+}
+
+fn strip_zeros(mut bytes: Vec<u8>) -> Vec<u8> {
+    let zeros = bytes.iter().take_while(|b| **b == 0).count();
+    bytes.drain(..zeros);
+    bytes
 }
 
 struct JwksFile {
@@ -277,6 +348,7 @@ impl fmt::Debug for JwtAuth {
         let keys = match &self.keys {
             JwtKeys::Fixed(keys) => format!("{} fixed key(s)", keys.len()),
             JwtKeys::Jwks(file) => format!("JWKS {}", file.path.display()),
+            JwtKeys::Remote(remote) => format!("JWKS from {}", remote.source_text()),
         };
         f.debug_struct("Jwt")
             .field("issuers", &self.issuers)
@@ -295,6 +367,53 @@ pub enum JwtKeySource {
     PemFiles(Vec<PathBuf>),
     /// A JWKS file (RSA → RS256, EC P-256 → ES256, or the key's own `alg` of those two).
     JwksFile(PathBuf),
+    /// A JWKS fetched from a URL, given or found by OIDC discovery (see [`crate::jwks`]).
+    Remote(RemoteSettings),
+}
+
+/// The verified claims of a JWT, as a JSON object whose names are all distinct: a repeated
+/// name is refused rather than resolved (RFC 7519 §4 lets a parser do either; two parsers
+/// that resolve it differently would see two different tokens).
+struct Claims(Map<String, Value>);
+
+impl<'de> Deserialize<'de> for Claims {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Visit;
+        impl<'de> serde::de::Visitor<'de> for Visit {
+            type Value = Claims;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a JSON object of claims")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(self, mut access: A) -> Result<Claims, A::Error> {
+                let mut map = Map::new();
+                while let Some((name, value)) = access.next_entry::<String, Value>()? {
+                    if map.contains_key(&name) {
+                        return Err(serde::de::Error::custom("a claim name is repeated"));
+                    }
+                    map.insert(name, value);
+                }
+                Ok(Claims(map))
+            }
+        }
+        deserializer.deserialize_map(Visit)
+    }
+}
+
+/// Whether a claim (`iss` or `aud`: a string or an array of strings) names one of `accepted`.
+/// `None` when the claim is absent or of another type (the claim counts as missing), as in
+/// `jsonwebtoken`'s validation, which this replaces.
+fn names_one_of(claim: Option<&Value>, accepted: &[String]) -> Option<bool> {
+    match claim? {
+        Value::String(s) => Some(accepted.iter().any(|a| a == s)),
+        Value::Array(items) => {
+            let mut names = Vec::with_capacity(items.len());
+            for item in items {
+                names.push(item.as_str()?);
+            }
+            Some(names.iter().any(|n| accepted.iter().any(|a| a == n)))
+        }
+        _ => None,
+    }
 }
 
 impl JwtAuth {
@@ -306,14 +425,17 @@ impl JwtAuth {
         audiences: Vec<String>,
         leeway: u64,
     ) -> Result<JwtAuth, String> {
-        let mut auth = JwtAuth { issuers, audiences, leeway, keys: JwtKeys::Fixed(Arc::new(Vec::new())) };
-        auth.keys = match source {
+        let keys = match source {
             JwtKeySource::Hs256Secret(secret) => {
                 if secret.len() < 32 {
                     return Err("the HS256 secret must be at least 32 bytes (RFC 7518 §3.2)".into());
                 }
-                let key = DecodingKey::from_secret(secret.as_bytes());
-                JwtKeys::Fixed(Arc::new(vec![auth.verify_key(None, Algorithm::HS256, key)]))
+                let key = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, secret.as_bytes());
+                JwtKeys::Fixed(Arc::new(vec![VerifyKey {
+                    kid: None,
+                    alg: Algorithm::HS256,
+                    material: KeyMaterial::Hmac(key),
+                }]))
             }
             JwtKeySource::PemFiles(paths) => {
                 if paths.is_empty() {
@@ -329,20 +451,24 @@ impl JwtAuth {
                             path.display()
                         ));
                     }
-                    let (alg, key) = if let Ok(key) = DecodingKey::from_rsa_pem(&pem) {
-                        (Algorithm::RS256, key)
+                    let key = if let Ok(key) = DecodingKey::from_rsa_pem(&pem) {
+                        let der = key.try_get_as_bytes().map_err(|e| format!("{}: {e}", path.display()))?;
+                        let (n, e) = (rust_crypto::DEFAULT_PROVIDER.key_utils.rsa_pub_components_from_public_key)(der)
+                            .map_err(|_| format!("{} is not a PEM RSA public key", path.display()))?;
+                        VerifyKey::rsa(None, n, e)
                     } else if let Ok(key) = DecodingKey::from_ec_pem(&pem) {
-                        (Algorithm::ES256, key)
+                        let point = key.try_get_as_bytes().map_err(|e| format!("{}: {e}", path.display()))?;
+                        VerifyKey::p256(None, point.to_vec())
                     } else {
                         return Err(format!("{} is not a PEM RSA or EC public key", path.display()));
                     };
-                    keys.push(auth.verify_key(None, alg, key));
+                    keys.push(key.map_err(|e| format!("{} holds {e}", path.display()))?);
                 }
                 JwtKeys::Fixed(Arc::new(keys))
             }
             JwtKeySource::JwksFile(path) => {
                 let text = std::fs::read(&path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-                let keys = auth.load_jwks(&path, &text)?;
+                let keys = keys_of_jwks(&text).map_err(|e| format!("{}: {e}", path.display()))?;
                 JwtKeys::Jwks(JwksFile {
                     path,
                     state: Mutex::new(JwksState {
@@ -353,70 +479,47 @@ impl JwtAuth {
                     }),
                 })
             }
+            JwtKeySource::Remote(settings) => JwtKeys::Remote(Arc::new(RemoteJwks::new(settings))),
         };
-        Ok(auth)
+        Ok(JwtAuth { issuers, audiences, leeway, keys })
     }
 
-    fn verify_key(&self, kid: Option<String>, alg: Algorithm, key: DecodingKey) -> VerifyKey {
-        let mut validation = Validation::new(alg);
-        // exp/nbf are checked against the server's clock below; iss/aud here.
-        validation.validate_exp = false;
-        validation.validate_nbf = false;
-        validation.required_spec_claims = HashSet::new();
-        if self.issuers.is_empty() {
-            validation.iss = None;
-        } else {
-            validation.set_issuer(&self.issuers);
-            validation.required_spec_claims.insert("iss".into());
+    /// The JWKS fetched from the identity provider, if that is where the keys come from.
+    pub(crate) fn remote(&self) -> Option<&Arc<RemoteJwks>> {
+        match &self.keys {
+            JwtKeys::Remote(remote) => Some(remote),
+            _ => None,
         }
-        if self.audiences.is_empty() {
-            validation.validate_aud = false;
-        } else {
-            validation.set_audience(&self.audiences);
-            validation.required_spec_claims.insert("aud".into());
-        }
-        VerifyKey { kid, alg, key, validation }
     }
 
-    fn load_jwks(&self, path: &Path, text: &[u8]) -> Result<Vec<VerifyKey>, String> {
-        let set: JwkSet = serde_json::from_slice(text).map_err(|e| format!("{} is not a JWKS: {e}", path.display()))?;
-        let mut keys = Vec::new();
-        for jwk in &set.keys {
-            if matches!(jwk.common.public_key_use, Some(PublicKeyUse::Encryption)) {
-                continue;
-            }
-            let alg = match (&jwk.algorithm, jwk.common.key_algorithm) {
-                (AlgorithmParameters::RSA(_), None | Some(KeyAlgorithm::RS256)) => Algorithm::RS256,
-                (AlgorithmParameters::EllipticCurve(ec), None | Some(KeyAlgorithm::ES256))
-                    if ec.curve == EllipticCurve::P256 =>
-                {
-                    Algorithm::ES256
-                }
-                _ => continue, // other key types and algorithms are not accepted
-            };
-            let Ok(key) = DecodingKey::from_jwk(jwk) else { continue };
-            keys.push(self.verify_key(jwk.common.key_id.clone(), alg, key));
+    /// Before a synchronous [`Auth::authenticate`]: with keys from a URL, a JWT whose `kid` is
+    /// not among them (a rotation at the provider) waits for a refetch, which is rate-limited
+    /// and shared with concurrent requests (see [`crate::jwks`]). Anything else returns at once.
+    pub(crate) async fn prepare(&self, credentials: &Credentials<'_>) {
+        let Some(remote) = self.remote() else { return };
+        let Some(token) = credentials.authorization.and_then(|a| bearer(a).ok()) else { return };
+        let Ok(header) = jsonwebtoken::decode_header(token) else { return };
+        if !matches!(header.alg, Algorithm::RS256 | Algorithm::ES256) {
+            return;
         }
-        if keys.is_empty() {
-            return Err(format!("{} holds no RS256 or ES256 (P-256) verification key", path.display()));
+        let known = remote.keys().is_some_and(|keys| {
+            keys.iter().any(|k| k.alg == header.alg && (header.kid.is_none() || k.kid == header.kid))
+        });
+        if !known {
+            remote.refresh_for_unknown_kid().await;
         }
-        Ok(keys)
     }
 
     /// The current keys: for a JWKS file, re-read when its content changed (looked at at most
     /// once a second). A file that fails to load leaves the previous keys in place.
-    fn current_keys(&self) -> Arc<Vec<VerifyKey>> {
-        let file = match &self.keys {
-            JwtKeys::Fixed(keys) => return keys.clone(),
-            JwtKeys::Jwks(file) => file,
-        };
+    fn current_file_keys(file: &JwksFile) -> Arc<Vec<VerifyKey>> {
         let mut state = file.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         if state.checked.elapsed() >= JWKS_CHECK_INTERVAL {
             state.checked = Instant::now();
             if let Ok(text) = std::fs::read(&file.path) {
                 let digest: [u8; 32] = Sha256::digest(&text).into();
                 if digest != state.digest && Some(digest) != state.failed {
-                    match self.load_jwks(&file.path, &text) {
+                    match keys_of_jwks(&text) {
                         Ok(keys) => {
                             tracing::info!(path = %file.path.display(), keys = keys.len(), "JWKS reloaded");
                             state.keys = Arc::new(keys);
@@ -424,7 +527,11 @@ impl JwtAuth {
                             state.failed = None;
                         }
                         Err(e) => {
-                            tracing::warn!(error = %e, "JWKS file changed but cannot be loaded; keeping the previous keys");
+                            tracing::warn!(
+                                path = %file.path.display(),
+                                error = %e,
+                                "JWKS file changed but cannot be loaded; keeping the previous keys"
+                            );
                             state.failed = Some(digest);
                         }
                     }
@@ -434,10 +541,26 @@ impl JwtAuth {
         state.keys.clone()
     }
 
-    /// Verifies `token` (signature, algorithm, iss, aud, exp, nbf) and returns its caller.
-    fn verify(&self, token: &str, now: u64) -> Result<Caller, String> {
+    /// Verifies `token` (algorithm, signature, iss, aud, exp, nbf, sub) and returns its caller:
+    /// a 401 refusal saying what is wrong, or a 503 while keys from a URL were never fetched.
+    fn verify(&self, token: &str, now: u64) -> Result<Caller, Refusal> {
+        let keys = match &self.keys {
+            JwtKeys::Fixed(keys) => keys.clone(),
+            JwtKeys::Jwks(file) => Self::current_file_keys(file),
+            JwtKeys::Remote(remote) => match remote.keys() {
+                Some(keys) => keys,
+                None => return Err(remote.unavailable()),
+            },
+        };
+        self.verify_with(&keys, token, now).map_err(Refusal::unauthorized)
+    }
+
+    fn verify_with(&self, keys: &[VerifyKey], token: &str, now: u64) -> Result<Caller, String> {
+        const NOT_VALID: &str = "the bearer token is not a valid JWT";
         let header = jsonwebtoken::decode_header(token).map_err(|_| "the bearer token is not a JWT".to_owned())?;
-        let keys = self.current_keys();
+        // decode_header checked there are three parts; split as it does (from the right).
+        let (message, signature) = token.rsplit_once('.').ok_or(NOT_VALID)?;
+        let (_, payload) = message.rsplit_once('.').ok_or(NOT_VALID)?;
         let mut candidates = keys
             .iter()
             .filter(|k| k.alg == header.alg)
@@ -454,32 +577,24 @@ impl JwtAuth {
                 _ => format!("the JWT's algorithm {:?} is not accepted", header.alg),
             });
         }
-        let mut first_error = None;
-        let mut data = None;
-        for key in candidates {
-            match jsonwebtoken::decode::<Map<String, Value>>(token, &key.key, &key.validation) {
-                Ok(d) => {
-                    data = Some(d);
-                    break;
-                }
-                Err(e) => {
-                    first_error.get_or_insert(e);
-                }
+        let signature = URL_SAFE_NO_PAD.decode(signature).map_err(|_| NOT_VALID)?;
+        if !candidates.any(|key| key.verifies(message.as_bytes(), &signature)) {
+            return Err("the JWT's signature does not verify".into());
+        }
+        let payload = URL_SAFE_NO_PAD.decode(payload).map_err(|_| NOT_VALID)?;
+        let Claims(claims) = serde_json::from_slice(&payload)
+            .map_err(|_| format!("{NOT_VALID} (its claims must be a JSON object, each name once)"))?;
+        for (name, accepted) in [("iss", &self.issuers), ("aud", &self.audiences)] {
+            if accepted.is_empty() {
+                continue;
+            }
+            match names_one_of(claims.get(name), accepted) {
+                None => return Err(format!("the JWT has no {name} claim")),
+                Some(false) if name == "iss" => return Err("the JWT's issuer (iss) is not accepted".into()),
+                Some(false) => return Err("the JWT's audience (aud) is not accepted".into()),
+                Some(true) => {}
             }
         }
-        let Some(data) = data else {
-            use jsonwebtoken::errors::ErrorKind as K;
-            let e = first_error.expect("at least one candidate");
-            return Err(match e.kind() {
-                K::InvalidSignature => "the JWT's signature does not verify".into(),
-                K::InvalidIssuer => "the JWT's issuer (iss) is not accepted".into(),
-                K::InvalidAudience => "the JWT's audience (aud) is not accepted".into(),
-                K::MissingRequiredClaim(c) => format!("the JWT has no {c} claim"),
-                K::InvalidAlgorithm => format!("the JWT's algorithm {:?} is not accepted", header.alg),
-                _ => "the bearer token is not a valid JWT".into(),
-            });
-        };
-        let claims = data.claims;
         let time = |name: &str| -> Result<Option<f64>, String> {
             match claims.get(name) {
                 None => Ok(None),
@@ -506,6 +621,48 @@ impl JwtAuth {
         };
         Ok(Caller { id: format!("jwt:{subject}"), kind: CallerKind::Jwt { claims } })
     }
+}
+
+/// The verification keys of a JWKS document: RSA keys verify RS256, EC P-256 keys ES256 (or
+/// the key's own `alg` when it is one of those two); encryption keys and other types are
+/// skipped. An error when none is left.
+pub(crate) fn keys_of_jwks(text: &[u8]) -> Result<Vec<VerifyKey>, String> {
+    let set: JwkSet = serde_json::from_slice(text).map_err(|e| format!("not a JWKS: {e}"))?;
+    let mut keys = Vec::new();
+    for jwk in &set.keys {
+        if matches!(jwk.common.public_key_use, Some(PublicKeyUse::Encryption)) {
+            continue;
+        }
+        let kid = jwk.common.key_id.clone();
+        let key = match (&jwk.algorithm, jwk.common.key_algorithm) {
+            (AlgorithmParameters::RSA(rsa), None | Some(KeyAlgorithm::RS256)) => {
+                let (Ok(n), Ok(e)) = (URL_SAFE_NO_PAD.decode(&rsa.n), URL_SAFE_NO_PAD.decode(&rsa.e)) else {
+                    continue;
+                };
+                VerifyKey::rsa(kid, n, e)
+            }
+            (AlgorithmParameters::EllipticCurve(ec), None | Some(KeyAlgorithm::ES256))
+                if ec.curve == EllipticCurve::P256 =>
+            {
+                let (Ok(x), Ok(y)) = (URL_SAFE_NO_PAD.decode(&ec.x), URL_SAFE_NO_PAD.decode(&ec.y)) else {
+                    continue;
+                };
+                if x.len() != 32 || y.len() != 32 {
+                    continue;
+                }
+                VerifyKey::p256(kid, [&[4u8][..], &x, &y].concat())
+            }
+            _ => continue, // other key types and algorithms are not accepted
+        };
+        // A key that is too small (or otherwise unusable) is skipped like an unknown type.
+        if let Ok(key) = key {
+            keys.push(key);
+        }
+    }
+    if keys.is_empty() {
+        return Err("holds no RS256 (RSA, 2048 bits or more) or ES256 (P-256) verification key".into());
+    }
+    Ok(keys)
 }
 
 // ---- configuration --------------------------------------------------------------------------------
@@ -540,6 +697,16 @@ pub struct FileJwt {
     pub public_key_files: Option<Vec<PathBuf>>,
     /// A JWKS file, re-read when it changes.
     pub jwks_file: Option<PathBuf>,
+    /// A JWKS URL (`https://`, or `http://` to a loopback host), fetched and cached.
+    pub jwks_url: Option<String>,
+    /// Find the JWKS URL by OIDC discovery from the (one) `issuer`.
+    pub oidc_discovery: Option<bool>,
+    /// Extra CA certificates (PEM) trusted for `jwks_url`/discovery, besides the system's.
+    pub jwks_ca_file: Option<PathBuf>,
+    /// Least time between two fetches caused by unknown `kid`s, seconds (default 10).
+    pub jwks_min_refetch_secs: Option<u64>,
+    /// Time allowed for one fetch (connect, TLS, answer), milliseconds (default 5000).
+    pub jwks_timeout_ms: Option<u64>,
 }
 
 fn list(value: &Option<StringOrList>) -> Vec<String> {
@@ -561,6 +728,7 @@ pub(crate) fn resolve_path(base: &Path, path: &Path) -> PathBuf {
 
 /// What [`resolve`] needs from the TOML file around an app.
 pub(crate) struct AuthSource<'a> {
+    pub app_id: &'a str,
     pub file: &'a str,
     pub at: &'a str,
     pub base_dir: &'a Path,
@@ -617,16 +785,29 @@ pub(crate) fn resolve(
             }
             let secret_given =
                 jwt.hs256_secret.is_some() || jwt.hs256_secret_env.is_some() || jwt.hs256_secret_file.is_some();
+            let discovery = jwt.oidc_discovery == Some(true);
             let sources = usize::from(secret_given)
                 + usize::from(jwt.public_key_files.is_some())
-                + usize::from(jwt.jwks_file.is_some());
+                + usize::from(jwt.jwks_file.is_some())
+                + usize::from(jwt.jwks_url.is_some())
+                + usize::from(discovery);
             if sources != 1 {
                 return Err(err(
                     "jwt",
                     "give exactly one key source: hs256_secret (or hs256_secret_env / hs256_secret_file), \
-                     public_key_files or jwks_file"
+                     public_key_files, jwks_file, jwks_url or oidc_discovery = true"
                         .into(),
                 ));
+            }
+            let remote = jwt.jwks_url.is_some() || discovery;
+            for (given, name) in [
+                (jwt.jwks_ca_file.is_some(), "jwks_ca_file"),
+                (jwt.jwks_min_refetch_secs.is_some(), "jwks_min_refetch_secs"),
+                (jwt.jwks_timeout_ms.is_some(), "jwks_timeout_ms"),
+            ] {
+                if given && !remote {
+                    return Err(err(&format!("jwt.{name}"), "only applies with jwks_url or oidc_discovery".into()));
+                }
             }
             let source = if secret_given {
                 let secret = match (&jwt.hs256_secret, &jwt.hs256_secret_env, &jwt.hs256_secret_file) {
@@ -653,13 +834,27 @@ pub(crate) fn resolve(
                 JwtKeySource::Hs256Secret(secret)
             } else if let Some(paths) = &jwt.public_key_files {
                 JwtKeySource::PemFiles(paths.iter().map(|p| resolve_path(src.base_dir, p)).collect())
+            } else if let Some(path) = &jwt.jwks_file {
+                JwtKeySource::JwksFile(resolve_path(src.base_dir, path))
             } else {
-                JwtKeySource::JwksFile(resolve_path(src.base_dir, jwt.jwks_file.as_ref().expect("one source")))
+                let issuers = list(&jwt.issuer);
+                let ca_file = jwt.jwks_ca_file.as_ref().map(|p| resolve_path(src.base_dir, p));
+                let settings = crate::jwks::RemoteSettings::resolve(
+                    src.app_id,
+                    jwt.jwks_url.as_deref(),
+                    discovery.then_some(issuers.as_slice()),
+                    ca_file.as_deref(),
+                    jwt.jwks_min_refetch_secs,
+                    jwt.jwks_timeout_ms,
+                )
+                .map_err(|(field, message)| err(&format!("jwt.{field}"), message))?;
+                JwtKeySource::Remote(settings)
             };
             let field = match &source {
                 JwtKeySource::Hs256Secret(_) => "jwt.hs256_secret",
                 JwtKeySource::PemFiles(_) => "jwt.public_key_files",
                 JwtKeySource::JwksFile(_) => "jwt.jwks_file",
+                JwtKeySource::Remote(_) => "jwt.jwks_url",
             };
             let auth =
                 JwtAuth::new(source, list(&jwt.issuer), list(&jwt.audience), leeway).map_err(|m| err(field, m))?;
@@ -694,7 +889,8 @@ mod tests {
         assert_eq!(c.id, "key:backend");
         for (a, k) in [(None, None), (Some("Bearer k-three"), None), (Some("Basic k-one"), None), (None, Some(""))] {
             let e = auth.authenticate(&creds(a, k), 0).unwrap_err();
-            assert!(!e.contains("k-"), "{e}");
+            assert_eq!(e.status, axum::http::StatusCode::UNAUTHORIZED);
+            assert!(!e.message.contains("k-"), "{}", e.message);
         }
     }
 
@@ -719,6 +915,68 @@ mod tests {
         let text = format!("{:?}", Auth::Jwt(Arc::new(jwt)));
         assert!(!text.contains("shared-secret"), "{text}");
         assert!(JwtAuth::new(JwtKeySource::Hs256Secret("short".into()), vec![], vec![], 30).is_err());
+    }
+
+    fn hs256_jwt(header: &str, claims: &str) -> String {
+        let message = format!("{}.{}", URL_SAFE_NO_PAD.encode(header), URL_SAFE_NO_PAD.encode(claims));
+        let key = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, SECRET.as_bytes());
+        let tag = ring::hmac::sign(&key, message.as_bytes());
+        format!("{message}.{}", URL_SAFE_NO_PAD.encode(tag.as_ref()))
+    }
+
+    const SECRET: &str = "a-very-long-shared-secret-of-40-bytes!!";
+
+    #[test]
+    fn iss_and_aud_are_checked_as_strings_or_arrays() {
+        let jwt = JwtAuth::new(
+            JwtKeySource::Hs256Secret(SECRET.into()),
+            vec!["https://id.example/".into()],
+            vec!["agtoken".into(), "other".into()],
+            30,
+        )
+        .unwrap();
+        let header = r#"{"alg":"HS256","typ":"JWT"}"#;
+        let check = |claims: &str| jwt.verify(&hs256_jwt(header, claims), 1_000).map(|c| c.id).map_err(|r| r.message);
+        let ok = |rest: &str| format!(r#"{{"sub":"a","exp":2000,{rest}}}"#);
+        assert_eq!(check(&ok(r#""iss":"https://id.example/","aud":"agtoken""#)).unwrap(), "jwt:a");
+        assert!(check(&ok(r#""iss":["x","https://id.example/"],"aud":["y","other"]"#)).is_ok());
+        let cases = [
+            (ok(r#""iss":"https://id.example/","aud":[]"#), "audience (aud) is not accepted"),
+            (ok(r#""iss":"https://id.example/","aud":"nope""#), "audience (aud) is not accepted"),
+            (ok(r#""iss":"https://id.example/","aud":5"#), "no aud claim"),
+            (ok(r#""iss":"https://id.example/","aud":["agtoken",5]"#), "no aud claim"),
+            (ok(r#""iss":"https://id.example/","aud":null"#), "no aud claim"),
+            (ok(r#""aud":"agtoken""#), "no iss claim"),
+            (ok(r#""iss":"https://evil.example/","aud":"agtoken""#), "issuer (iss) is not accepted"),
+            (ok(r#""iss":"https://id.example/","aud":"agtoken","sub":"b""#), "each name once"),
+            (r#"["not","an","object"]"#.to_owned(), "not a valid JWT"),
+        ];
+        for (claims, expected) in cases {
+            let e = check(&claims).unwrap_err();
+            assert!(e.contains(expected), "{claims}: {e}");
+        }
+        // A signature over other bytes, and one that is not base64url.
+        let good = hs256_jwt(header, &ok(r#""iss":"https://id.example/","aud":"agtoken""#));
+        let (message, _) = good.rsplit_once('.').unwrap();
+        let other = hs256_jwt(header, &ok(r#""iss":"https://id.example/","aud":"other""#));
+        let forged = format!("{message}.{}", other.rsplit_once('.').unwrap().1);
+        assert!(check_token(&jwt, &forged).contains("signature does not verify"));
+        assert!(check_token(&jwt, &format!("{message}.*")).contains("not a valid JWT"));
+    }
+
+    fn check_token(jwt: &JwtAuth, token: &str) -> String {
+        jwt.verify(token, 1_000).map(|c| c.id).unwrap_or_else(|r| r.message)
+    }
+
+    #[test]
+    fn weak_or_foreign_keys_are_refused_at_load() {
+        let e = VerifyKey::rsa(None, vec![0xc5; 128], vec![1, 0, 1]).err().unwrap();
+        assert!(e.contains("1024 bits") && e.contains("2048"), "{e}");
+        assert!(VerifyKey::rsa(None, [vec![0], vec![0xc5; 256]].concat(), vec![1, 0, 1]).is_ok());
+        assert!(VerifyKey::rsa(None, vec![0xc5; 256], vec![2]).is_err(), "even exponent");
+        assert!(VerifyKey::p256(None, vec![4; 97]).err().unwrap().contains("P-256"));
+        let set = r#"{"keys":[{"kty":"RSA","n":"xcXF","e":"AQAB","kid":"tiny"}]}"#;
+        assert!(keys_of_jwks(set.as_bytes()).err().unwrap().contains("no RS256"));
     }
 
     #[test]

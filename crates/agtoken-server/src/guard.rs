@@ -38,7 +38,7 @@ tokio::task_local! {
 }
 
 /// An authentication result, with the index of the app it was for.
-pub(crate) type Authenticated = Option<(usize, Result<Arc<Caller>, String>)>;
+pub(crate) type Authenticated = Option<(usize, Result<Arc<Caller>, crate::issue::Refusal>)>;
 
 /// What the issuing pipeline needs from the request, and what it leaves for the answer.
 pub(crate) struct RequestCtx {
@@ -130,12 +130,21 @@ pub(crate) async fn guard(State(state): State<AppState>, req: Request, next: Nex
         }
         let authorization = req.headers().get(header::AUTHORIZATION).cloned();
         let api_key = req.headers().get("x-api-key").cloned();
+        let credentials = Credentials {
+            authorization: authorization.as_ref().map(HeaderValue::as_bytes),
+            api_key: api_key.as_ref().map(HeaderValue::as_bytes),
+        };
+        let (req, app) = if state.limits_store().is_some() || state.has_remote_jwks() {
+            app_of(&state, route, req).await
+        } else {
+            (req, 0)
+        };
+        // Keys from a URL: a JWT of a key id not yet known may wait here for a (rate-limited,
+        // shared) refetch, so that the synchronous check in issue.rs sees a rotation at once.
+        if let crate::auth::Auth::Jwt(jwt) = &state.apps()[app].cfg.auth {
+            jwt.prepare(&credentials).await;
+        }
         let (req, caller, precharged) = if state.limits_store().is_some() {
-            let (req, app) = app_of(&state, route, req).await;
-            let credentials = Credentials {
-                authorization: authorization.as_ref().map(HeaderValue::as_bytes),
-                api_key: api_key.as_ref().map(HeaderValue::as_bytes),
-            };
             match precharge(&state, app, &credentials).await {
                 Ok((caller, precharged)) => (req, caller, precharged),
                 Err(()) => break 'answer store_unavailable(&state, route, client),

@@ -117,18 +117,24 @@ impl<'a> Judged<'a> {
     }
 }
 
-/// A refusal: 401 (authentication), 403 (policy) or 429 (rate limit).
+/// A refusal: 401 (authentication), 403 (policy), 429 (rate limit) or 503 (the app's JWT keys
+/// from a URL were never fetched).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Refusal {
-    /// 401, 403 or 429.
+    /// 401, 403, 429 or 503.
     pub status: StatusCode,
     /// Why, for the caller (names the policy rule on a 403; never a credential).
     pub message: String,
 }
 
 impl Refusal {
-    fn new(status: StatusCode, message: impl Into<String>) -> Self {
+    pub(crate) fn new(status: StatusCode, message: impl Into<String>) -> Self {
         Refusal { status, message: message.into() }
+    }
+
+    /// A 401: the credential proves no caller.
+    pub(crate) fn unauthorized(message: String) -> Self {
+        Refusal::new(StatusCode::UNAUTHORIZED, message)
     }
 }
 
@@ -240,9 +246,13 @@ impl AppState {
             drop(cached);
             let caller = match authenticated {
                 Ok(caller) => caller,
-                Err(reason) => {
-                    ctx.unauthenticated.set(true);
-                    return Err((Refusal::new(StatusCode::UNAUTHORIZED, reason), None));
+                Err(refusal) => {
+                    if refusal.status == StatusCode::UNAUTHORIZED {
+                        ctx.unauthenticated.set(true);
+                    } else {
+                        ctx.retry_after.set(Some(crate::jwks::RETRY_AFTER_SECS));
+                    }
+                    return Err((refusal, None));
                 }
             };
             let Some((rule_index, rule)) = policy::select(&app.cfg.policy, &caller) else {

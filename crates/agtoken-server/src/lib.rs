@@ -29,6 +29,7 @@ pub mod config;
 pub mod error;
 pub mod health;
 pub mod issue;
+pub mod jwks;
 pub mod limit;
 pub mod limit_store;
 pub mod metrics;

@@ -335,6 +335,41 @@ impl Metrics {
     }
 }
 
+/// The JWKS lines: fetches by outcome, the last success and the keys held, per app whose JWT
+/// keys come from a URL (nothing when none does).
+pub(crate) fn render_jwks(out: &mut String, sources: &[std::sync::Arc<crate::jwks::RemoteJwks>]) {
+    if sources.is_empty() {
+        return;
+    }
+    out.push_str(
+        "# HELP agtoken_jwks_fetches_total Fetches of JWT keys from identity providers, by app and outcome.\n",
+    );
+    out.push_str("# TYPE agtoken_jwks_fetches_total counter\n");
+    for jwks in sources {
+        for (outcome, n) in jwks.stats().fetches() {
+            let _ = writeln!(
+                out,
+                "agtoken_jwks_fetches_total{{app_id=\"{}\",outcome=\"{}\"}} {n}",
+                jwks.app_id(),
+                outcome.as_str()
+            );
+        }
+    }
+    out.push_str(
+        "# HELP agtoken_jwks_last_success_timestamp_seconds Unix time of the last successful JWKS fetch (0: never).\n",
+    );
+    out.push_str("# TYPE agtoken_jwks_last_success_timestamp_seconds gauge\n");
+    for jwks in sources {
+        let last = jwks.stats().last_success().unwrap_or(0);
+        let _ = writeln!(out, "agtoken_jwks_last_success_timestamp_seconds{{app_id=\"{}\"}} {last}", jwks.app_id());
+    }
+    out.push_str("# HELP agtoken_jwks_keys Verification keys held from the last successful JWKS fetch.\n");
+    out.push_str("# TYPE agtoken_jwks_keys gauge\n");
+    for jwks in sources {
+        let _ = writeln!(out, "agtoken_jwks_keys{{app_id=\"{}\"}} {}", jwks.app_id(), jwks.stats().keys());
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

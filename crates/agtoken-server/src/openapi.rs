@@ -113,6 +113,10 @@ fn derived(route: &Route, mut operation: Value, refusal: Option<(&'static str, V
         ));
         extra.push(("403", own("a policy rule refuses this token; the message names the rule")));
         extra.push(("429", own("over the per-caller rate limit; Retry-After says when to retry")));
+        extra.push((
+            "503",
+            own("the app's JWT keys from its identity provider were never fetched, or the shared rate-limit store does not answer (limits_store_fallback refuse); Retry-After says when to retry"),
+        ));
     }
     if route.class != Class::Open {
         extra.push((
@@ -815,7 +819,7 @@ pub(crate) fn healthz(_: &DocSettings) -> Vec<Operation> {
 
 pub(crate) fn readyz(_: &DocSettings) -> Vec<Operation> {
     one(
-        json!({"tags": ["operations"], "summary": "Readiness: 503 once shutdown has begun, or while the shared rate-limit store is down with limits_store_fallback refuse",
+        json!({"tags": ["operations"], "summary": "Readiness: 503 once shutdown has begun, while the shared rate-limit store is down with limits_store_fallback refuse, or while an app's JWT keys from a URL were never fetched",
         "responses": {"200": json_response("ready", json!({"type": "object", "required": ["status"], "properties": {"status": {"type": "string"}}})),
             "503": json_response("draining or not ready", json!({"type": "object", "required": ["status"], "properties": {"status": {"type": "string"}}}))}}),
     )

@@ -11,7 +11,9 @@ use std::sync::Arc;
 
 use agtoken::{CertificateSet, Clock, OsSalt, SaltSource, SystemClock, UnixTime};
 
+use crate::auth::Auth;
 use crate::config::{AppConfig, Config};
+use crate::jwks::RemoteJwks;
 use crate::limit::Limiter;
 use crate::limit_store::SharedStore;
 use crate::metrics::Metrics;
@@ -37,6 +39,8 @@ pub(crate) struct Shared {
     pub(crate) store: Option<Arc<SharedStore>>,
     /// Whether the security layer is in the router (auth, per-address limit or TLS).
     pub(crate) guarded: bool,
+    /// The apps' JWT keys fetched from their identity providers.
+    pub(crate) remote_jwks: Vec<Arc<RemoteJwks>>,
 }
 
 /// One app, prepared once: its settings, its certificate set, its per-caller rate limiters.
@@ -135,6 +139,19 @@ impl AppState {
                 store
             })
         });
+        let remote_jwks: Vec<Arc<RemoteJwks>> = (config.apps.iter())
+            .filter_map(|app| match &app.auth {
+                Auth::Jwt(jwt) => jwt.remote().cloned(),
+                _ => None,
+            })
+            .collect();
+        for jwks in &remote_jwks {
+            let old = previous.and_then(|p| p.remote_jwks.iter().find(|o| o.app_id() == jwks.app_id()));
+            if let Some(old) = old {
+                jwks.inherit(old);
+            }
+            jwks.start();
+        }
         let guarded = per_ip.is_some() || config.tls.is_some() || config.apps.iter().any(|a| !a.auth.is_none());
         AppState {
             inner: Arc::new(Shared {
@@ -147,6 +164,7 @@ impl AppState {
                 per_ip,
                 store,
                 guarded,
+                remote_jwks,
             }),
         }
     }
@@ -170,7 +188,19 @@ impl AppState {
     /// The Prometheus text of the metrics.
     pub fn metrics_text(&self) -> String {
         self.inner.metrics.set_limits_store_up(self.limits_store().map(|s| !s.is_down()));
-        self.inner.metrics.render(self.inner.apps.len(), self.inner.config.demo)
+        let mut text = self.inner.metrics.render(self.inner.apps.len(), self.inner.config.demo);
+        crate::metrics::render_jwks(&mut text, &self.inner.remote_jwks);
+        text
+    }
+
+    /// The apps' JWT keys fetched from their identity providers.
+    pub(crate) fn remote_jwks(&self) -> &[Arc<RemoteJwks>] {
+        &self.inner.remote_jwks
+    }
+
+    /// Whether an app's JWT keys come from a URL.
+    pub(crate) fn has_remote_jwks(&self) -> bool {
+        !self.inner.remote_jwks.is_empty()
     }
 
     pub(crate) fn now(&self) -> UnixTime {

@@ -57,8 +57,13 @@ impl FileApp {
         let mut app = AppConfig::new(app_id, certificate);
         app.secondary_certificate = read_certificate(&secondary, src, warnings)?;
         self.apply_lifetimes(&mut app, src)?;
-        let auth_source =
-            crate::auth::AuthSource { file: &src.file.name, at: &src.at, base_dir: &src.file.base_dir, env: src.env };
+        let auth_source = crate::auth::AuthSource {
+            app_id: app.app_id.as_str(),
+            file: &src.file.name,
+            at: &src.at,
+            base_dir: &src.file.base_dir,
+            env: src.env,
+        };
         app.auth =
             crate::auth::resolve(self.auth.as_deref(), &self.api_keys, self.jwt.as_ref(), &auth_source, warnings)?;
         app.policy = crate::policy::resolve(&self.policy, &app.auth, app.max_lifetime, &src.file.name, &src.at)?;

@@ -5,6 +5,7 @@ use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
+use crate::jwks::Readiness;
 use crate::limit_store::Fallback;
 use crate::state::AppState;
 
@@ -57,6 +58,26 @@ pub(crate) async fn readyz(State(state): State<AppState>) -> Response {
                         ));
                     }
                 }
+            }
+        }
+    }
+    // Apps whose JWT keys come from a URL: never fetched is not ready (their JWT requests get
+    // 503); fetched but failing since is ready (the last good keys are used) and says so.
+    for jwks in state.remote_jwks() {
+        let app = jwks.app_id();
+        match jwks.readiness() {
+            Readiness::Fresh => body["jwks"][app] = json!("ok"),
+            Readiness::Stale(reason) => {
+                body["jwks"][app] = json!("stale");
+                body["degraded"] = json!(format!(
+                    "app {app}: the last JWKS fetch failed ({reason}); the keys fetched before are used"
+                ));
+            }
+            Readiness::Missing(reason) => {
+                body["jwks"][app] = json!("missing");
+                status = StatusCode::SERVICE_UNAVAILABLE;
+                body["status"] = json!("not_ready");
+                body["reason"] = json!(format!("app {app}: its JWT keys were never fetched ({reason})"));
             }
         }
     }

@@ -251,6 +251,7 @@ fn issue_v1(
             let code = match refusal.status {
                 StatusCode::UNAUTHORIZED => "unauthorized",
                 StatusCode::TOO_MANY_REQUESTS => "rate_limited",
+                StatusCode::SERVICE_UNAVAILABLE => "unavailable",
                 _ => "forbidden",
             };
             ApiError::new(refusal.status, code, refusal.message)

@@ -10,6 +10,7 @@ mod api_key;
 mod config_errors;
 mod health;
 mod holes;
+mod jwks_remote;
 mod jwt;
 mod limits;
 mod policy_property;
