@@ -423,3 +423,47 @@ fn remote_jwks_settings_are_checked_at_start_up() {
         assert!(!e.contains("u:p"), "{e}");
     }
 }
+
+/// A reload with the same JWKS settings starts from the keys in force: no 503 while a fresh
+/// source would fetch, and no extra fetch from the provider.
+#[tokio::test]
+async fn a_reload_keeps_the_keys_of_an_unchanged_remote_jwks() {
+    use agtoken_server::reload::{self, Loader};
+    use agtoken_server::{run_live, AppState, LiveState};
+
+    let (set, key) = rsa_set("r1");
+    let (idp, base) = start_idp(set, None).await;
+    let settings = format!("jwks_url = \"{base}/jwks\"\njwks_min_refetch_secs = 1");
+    let load: Loader = Arc::new(move || Ok(remote_config("jwks-reload", &settings, &[])));
+    let live = LiveState::new(AppState::new(load().unwrap()));
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let served = tokio::spawn(run_live(listener, live.clone(), async move {
+        let _ = stopped.await;
+    }));
+    let token = jwt(Algorithm::RS256, &key, Some("r1"), &claims(None));
+    let request = format!(
+        "POST /v1/tokens HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nAuthorization: Bearer {token}\r\n\
+         Content-Type: application/json\r\nContent-Length: {}\r\n\r\n{BODY}",
+        BODY.len()
+    );
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while exchange(addr, request.as_bytes()).await.status != 200 {
+        assert!(tokio::time::Instant::now() < deadline, "the first fetch never succeeded");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let hits = idp.jwks_hits.load(Ordering::SeqCst);
+    assert_eq!(hits, 1);
+    reload::reload_now(&live, &load, "test").unwrap();
+    let reply = exchange(addr, request.as_bytes()).await;
+    assert_eq!(reply.status, 200, "right after the reload: {reply:?}");
+    assert_eq!(idp.jwks_hits.load(Ordering::SeqCst), hits, "the reload did not refetch");
+    let metrics =
+        exchange(addr, format!("GET /metrics HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n").as_bytes())
+            .await
+            .body;
+    assert_eq!(fetches(&metrics, "ok"), 1, "the counters carried over: {metrics}");
+    let _ = stop.send(());
+    let _ = served.await;
+}
