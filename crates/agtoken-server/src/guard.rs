@@ -9,18 +9,21 @@
 //!   is what `issue.rs` uses. A store that gives no answer with fallback `refuse` is a 503 +
 //!   `Retry-After` here, before the route runs;
 //! - the request context of every route the table (`routes::TABLE`) classes as issuing: the
-//!   credential headers and the client address,
-//!   in a task-local that [`AppState::issue`](crate::state::AppState) reads. The check itself
-//!   is in `issue.rs`, the one place every token goes through; a route that issues without
-//!   this context is refused (fail closed) when its app has auth;
+//!   credential headers and the client address, in the request's extensions, from which the
+//!   handler takes it with the [`Issuer`] extractor (it is in the handler's signature) and
+//!   binds it to the state it issues with. The check itself is in `issue.rs`, the one place
+//!   every token goes through; a route that issues without this context is refused (fail
+//!   closed) when its app has auth;
 //! - the answer's headers: `WWW-Authenticate` on a 401, `Retry-After` on a 429, and
 //!   `Strict-Transport-Security` when the server speaks TLS.
 
-use std::cell::{Cell, RefCell};
+use std::convert::Infallible;
 use std::net::{IpAddr, SocketAddr};
-use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
+use std::sync::{Arc, Mutex, MutexGuard};
 
-use axum::extract::{ConnectInfo, MatchedPath, Request, State};
+use axum::extract::{ConnectInfo, FromRequestParts, MatchedPath, Request, State};
+use axum::http::request::Parts;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
@@ -32,11 +35,6 @@ use crate::limit_store::{Verdict, OPEN_FOR};
 use crate::routes::Class;
 use crate::state::AppState;
 
-tokio::task_local! {
-    /// The request being answered (routes that may issue tokens).
-    pub(crate) static REQUEST: RequestCtx;
-}
-
 /// An authentication result, with the index of the app it was for.
 pub(crate) type Authenticated = Option<(usize, Result<Arc<Caller>, crate::issue::Refusal>)>;
 
@@ -46,25 +44,79 @@ pub(crate) struct RequestCtx {
     authorization: Option<HeaderValue>,
     api_key: Option<HeaderValue>,
     /// The authentication result, per app index (a request may issue two tokens).
-    pub(crate) caller: RefCell<Authenticated>,
+    caller: Mutex<Authenticated>,
     /// The per-caller limit was charged for this request.
-    pub(crate) charged: Cell<bool>,
+    charged: AtomicBool,
     /// The shared store's per-caller decision, made before the route ran: (app index, rule
     /// index, admitted or the wait).
-    pub(crate) precharged: Cell<Option<Precharged>>,
-    pub(crate) retry_after: Cell<Option<u64>>,
-    pub(crate) unauthenticated: Cell<bool>,
+    precharged: Mutex<Option<Precharged>>,
+    /// For the answer: `Retry-After` seconds, and whether to challenge (`WWW-Authenticate`).
+    retry_after: Mutex<Option<u64>>,
+    unauthenticated: AtomicBool,
+}
+
+/// A lock that a panic elsewhere cannot poison for good (the data is plain values).
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 /// A per-caller decision of the shared store: (app index, rule index, admitted or the wait).
 pub(crate) type Precharged = (usize, usize, Result<(), std::time::Duration>);
 
 impl RequestCtx {
+    /// The authentication result kept for this request (per app index).
+    pub(crate) fn caller(&self) -> MutexGuard<'_, Authenticated> {
+        lock(&self.caller)
+    }
+
+    /// Marks the per-caller limit charged; whether it was already.
+    pub(crate) fn charge_once(&self) -> bool {
+        self.charged.swap(true, Relaxed)
+    }
+
+    /// The shared store's decision made before the route ran, once.
+    pub(crate) fn take_precharged(&self) -> Option<Precharged> {
+        lock(&self.precharged).take()
+    }
+
+    /// The answer gets `Retry-After: secs`.
+    pub(crate) fn retry_after(&self, secs: u64) {
+        *lock(&self.retry_after) = Some(secs);
+    }
+
+    /// The answer gets a `WWW-Authenticate` challenge.
+    pub(crate) fn challenge(&self) {
+        self.unauthenticated.store(true, Relaxed);
+    }
+
     pub(crate) fn credentials(&self) -> Credentials<'_> {
         Credentials {
             authorization: self.authorization.as_ref().map(HeaderValue::as_bytes),
             api_key: self.api_key.as_ref().map(HeaderValue::as_bytes),
         }
+    }
+}
+
+/// The extractor of a handler that issues tokens: the request's issuing context (credentials,
+/// client address, the per-request authentication result), put in the request by the security
+/// layer. The handler binds it to the state it issues with ([`Issuer::bind`]), so
+/// [`AppState::issue`](crate::state::AppState) authenticates this request's caller. Without the
+/// security layer (no app has auth), it is empty, and an app with auth would refuse (fail closed).
+#[derive(Clone, Default)]
+pub(crate) struct Issuer(Option<Arc<RequestCtx>>);
+
+impl Issuer {
+    /// `state`, issuing for this request.
+    pub(crate) fn bind(self, state: AppState) -> AppState {
+        state.for_request(self.0)
+    }
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for Issuer {
+    type Rejection = Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Infallible> {
+        Ok(parts.extensions.get::<Issuer>().cloned().unwrap_or_default())
     }
 }
 
@@ -152,31 +204,27 @@ pub(crate) async fn guard(State(state): State<AppState>, req: Request, next: Nex
         } else {
             (req, None, None)
         };
-        let ctx = RequestCtx {
+        let ctx = Arc::new(RequestCtx {
             client,
             authorization,
             api_key,
-            caller: RefCell::new(caller),
-            charged: Cell::new(false),
-            precharged: Cell::new(precharged),
-            retry_after: Cell::new(None),
-            unauthenticated: Cell::new(false),
-        };
-        REQUEST
-            .scope(ctx, async move {
-                let mut response = next.run(req).await;
-                REQUEST.with(|ctx| {
-                    let headers = response.headers_mut();
-                    if let Some(secs) = ctx.retry_after.get() {
-                        headers.insert(header::RETRY_AFTER, HeaderValue::from(secs));
-                    }
-                    if ctx.unauthenticated.get() {
-                        headers.insert(header::WWW_AUTHENTICATE, CHALLENGE);
-                    }
-                });
-                response
-            })
-            .await
+            caller: Mutex::new(caller),
+            charged: AtomicBool::new(false),
+            precharged: Mutex::new(precharged),
+            retry_after: Mutex::new(None),
+            unauthenticated: AtomicBool::new(false),
+        });
+        let mut req = req;
+        req.extensions_mut().insert(Issuer(Some(ctx.clone())));
+        let mut response = next.run(req).await;
+        let headers = response.headers_mut();
+        if let Some(secs) = *lock(&ctx.retry_after) {
+            headers.insert(header::RETRY_AFTER, HeaderValue::from(secs));
+        }
+        if ctx.unauthenticated.load(Relaxed) {
+            headers.insert(header::WWW_AUTHENTICATE, CHALLENGE);
+        }
+        response
     };
     if state.config().tls.is_some() {
         response.headers_mut().insert(header::STRICT_TRANSPORT_SECURITY, HSTS);

@@ -22,7 +22,6 @@ use sha2::{Digest, Sha256};
 
 use crate::audit::{self, Who};
 use crate::auth::Caller;
-use crate::guard::REQUEST;
 use crate::limit::retry_after_secs;
 use crate::metrics::service_index;
 use crate::policy::{self, Rule};
@@ -191,7 +190,7 @@ impl AppState {
             match self.authorize(index, app) {
                 Ok(session) => Some(session),
                 Err((refusal, rule)) => {
-                    let caller = REQUEST.try_with(caller_id).ok().flatten();
+                    let caller = self.request().and_then(caller_id);
                     return Err(IssueError::Refused(self.refuse(intent, caller.as_deref(), rule, refusal)));
                 }
             }
@@ -226,15 +225,15 @@ impl AppState {
     }
 
     fn who<'s>(&self, caller: Option<&'s Caller>, rule: Option<&'s Rule>) -> Who<'s> {
-        let client = REQUEST.try_with(|ctx| ctx.client).ok().flatten();
+        let client = self.request().and_then(|ctx| ctx.client);
         Who { caller: caller.map_or("anonymous", |c| c.id.as_str()), client, rule: rule.map(|r| r.name.as_str()) }
     }
 
     /// Step 1: authentication (cached for the request), rule selection, per-caller limit.
     /// A refusal comes with the name of the rule involved, if any.
     fn authorize(&self, index: usize, app: &App) -> Result<Session, (Refusal, Option<String>)> {
-        let outcome = REQUEST.try_with(|ctx| {
-            let mut cached = ctx.caller.borrow_mut();
+        let outcome = self.request().map(|ctx| {
+            let mut cached = ctx.caller();
             let authenticated = match &*cached {
                 Some((i, result)) if *i == index => result.clone(),
                 _ => {
@@ -248,9 +247,9 @@ impl AppState {
                 Ok(caller) => caller,
                 Err(refusal) => {
                     if refusal.status == StatusCode::UNAUTHORIZED {
-                        ctx.unauthenticated.set(true);
+                        ctx.challenge();
                     } else {
-                        ctx.retry_after.set(Some(crate::jwks::RETRY_AFTER_SECS));
+                        ctx.retry_after(crate::jwks::RETRY_AFTER_SECS);
                     }
                     return Err((refusal, None));
                 }
@@ -264,11 +263,11 @@ impl AppState {
                     None,
                 ));
             };
-            if !ctx.charged.replace(true) {
+            if !ctx.charge_once() {
                 if let Some(limiter) = app.limiter(rule_index) {
                     if let Err(wait) = self.charge_caller(ctx, (index, rule_index), limiter, &caller.id) {
                         let secs = retry_after_secs(wait);
-                        ctx.retry_after.set(Some(secs));
+                        ctx.retry_after(secs);
                         let message = format!(
                             "policy rule {:?}: rate limit of {} per caller exceeded; retry in {secs} s",
                             rule.name,
@@ -281,16 +280,16 @@ impl AppState {
             Ok(Session { caller, rule: rule_index })
         });
         match outcome {
-            Ok(result) => result,
+            Some(result) => result,
             // No request context: this token is not being issued for an HTTP request the
             // security layer saw. Fail closed.
-            Err(_) => Err((Refusal::new(StatusCode::UNAUTHORIZED, "no request context to authenticate"), None)),
+            None => Err((Refusal::new(StatusCode::UNAUTHORIZED, "no request context to authenticate"), None)),
         }
     }
 
     fn refuse(&self, intent: &Intent<'_>, caller: Option<&str>, rule: Option<String>, refusal: Refusal) -> Refusal {
         self.metrics().refused();
-        let client = REQUEST.try_with(|ctx| ctx.client).ok().flatten();
+        let client = self.request().and_then(|ctx| ctx.client);
         let who = Who { caller: caller.unwrap_or("-"), client, rule: rule.as_deref() };
         audit::refused(&who, intent, intent.role.map(role_name), refusal.status.as_u16(), &refusal.message);
         refusal
@@ -334,7 +333,7 @@ fn judge<'t>(
 
 /// The id of the request's caller, when it authenticated.
 fn caller_id(ctx: &crate::guard::RequestCtx) -> Option<String> {
-    match &*ctx.caller.borrow() {
+    match &*ctx.caller() {
         Some((_, Ok(caller))) => Some(caller.id.clone()),
         _ => None,
     }

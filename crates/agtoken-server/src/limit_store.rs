@@ -471,7 +471,7 @@ impl AppState {
         limiter: &Limiter<String>,
         caller: &String,
     ) -> Result<(), Duration> {
-        match ctx.precharged.take() {
+        match ctx.take_precharged() {
             Some((app, rule, decision)) if (app, rule) == app_rule => decision,
             other => {
                 if let Some(store) = self.limits_store() {

@@ -22,6 +22,9 @@ use crate::metrics::Metrics;
 #[derive(Clone)]
 pub struct AppState {
     pub(crate) inner: Arc<Shared>,
+    /// The request this state issues for (see `guard::Issuer`): its credentials and client
+    /// address; `None` outside a request the security layer saw.
+    request: Option<Arc<crate::guard::RequestCtx>>,
 }
 
 pub(crate) struct Shared {
@@ -94,6 +97,16 @@ struct Carried {
 }
 
 impl AppState {
+    /// This state, issuing for the request of `ctx` (`guard::Issuer::bind`).
+    pub(crate) fn for_request(self, ctx: Option<Arc<crate::guard::RequestCtx>>) -> AppState {
+        AppState { inner: self.inner, request: ctx }
+    }
+
+    /// The request this state issues for, if any.
+    pub(crate) fn request(&self) -> Option<&crate::guard::RequestCtx> {
+        self.request.as_deref()
+    }
+
     /// State for `config`, with the system clock and OS random salts.
     pub fn new(config: Config) -> Self {
         AppState::with_sources(config, Arc::new(SystemClock), Arc::new(OsSalt))
@@ -154,6 +167,7 @@ impl AppState {
         }
         let guarded = per_ip.is_some() || config.tls.is_some() || config.apps.iter().any(|a| !a.auth.is_none());
         AppState {
+            request: None,
             inner: Arc::new(Shared {
                 config,
                 apps,

@@ -27,6 +27,7 @@ use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, Visi
 use serde_json::{json, Map, Value};
 
 use crate::body::{get_ci, kind};
+use crate::guard::Issuer;
 use crate::issue::{Intent, IssueError, Minted, Refusal};
 use crate::state::{App, AppState};
 
@@ -314,7 +315,12 @@ fn fetch_error(message: String, field: Option<&str>) -> Response {
 
 /// `POST /fetch_rtc_token` `{"uid": 1234, "ChannelName": "x", "role": 1}` →
 /// `200 {"code": "200", "token": "…"}`.
-pub(crate) async fn fetch_rtc_token(State(state): State<AppState>, body: Result<Bytes, BytesRejection>) -> Response {
+pub(crate) async fn fetch_rtc_token(
+    State(state): State<AppState>,
+    issuer: Issuer,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
+    let state = issuer.bind(state);
     let bytes = match body {
         Ok(b) => b,
         Err(rejection) => {
@@ -537,7 +543,12 @@ fn single_spelling_variants(body: &Map<String, Value>) -> Vec<Map<String, Value>
 
 /// `POST /token/generate`: every enabled service in one 007 token →
 /// `200 {"code": 0, "message": "Success", "data": {"token": "…"}}`.
-pub(crate) async fn token_generate(State(state): State<AppState>, body: Result<Bytes, BytesRejection>) -> Response {
+pub(crate) async fn token_generate(
+    State(state): State<AppState>,
+    issuer: Issuer,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
+    let state = issuer.bind(state);
     let bytes = match body {
         Ok(b) => b,
         Err(rejection) if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE => {
@@ -798,9 +809,11 @@ fn path_error(what: &'static str, rejection: PathRejection) -> Community {
 /// after anything else is the Spring route (and gets the Spring route's error when invalid).
 pub(crate) async fn rtc_four(
     State(state): State<AppState>,
+    issuer: Issuer,
     path: Result<Path<(String, String, String, String)>, PathRejection>,
     RawQuery(query): RawQuery,
 ) -> Response {
+    let state = issuer.bind(state);
     let Path((a, b, c, d)) = match path {
         Ok(p) => p,
         Err(rejection) => return path_error("RTC", rejection).into_response(),
@@ -837,9 +850,11 @@ fn community_rtc(
 /// `GET /rtm/:uid/` → `{"rtmToken"}`.
 pub(crate) async fn rtm(
     State(state): State<AppState>,
+    issuer: Issuer,
     path: Result<Path<String>, PathRejection>,
     RawQuery(query): RawQuery,
 ) -> Response {
+    let state = issuer.bind(state);
     let Path(uid) = match path {
         Ok(p) => p,
         Err(rejection) => return path_error("RTM", rejection).into_response(),
@@ -868,9 +883,11 @@ pub(crate) async fn rtm(
 /// `GET /rte/:channel/:role/:tokentype/:rtcuid/` → `{"rtcToken", "rtmToken"}`.
 pub(crate) async fn rte(
     State(state): State<AppState>,
+    issuer: Issuer,
     path: Result<Path<(String, String, String, String)>, PathRejection>,
     RawQuery(query): RawQuery,
 ) -> Response {
+    let state = issuer.bind(state);
     match path {
         Ok(Path((channel, role, tokentype, rtcuid))) => {
             rte_both(&state, &channel, &role, &tokentype, &rtcuid, None, query.as_deref())
@@ -885,9 +902,11 @@ type RtePathWithRtm = (String, String, String, String, String);
 /// `GET /rte/:channel/:role/:tokentype/:rtcuid/:rtmuid/` → `{"rtcToken", "rtmToken"}`.
 pub(crate) async fn rte_with_rtm(
     State(state): State<AppState>,
+    issuer: Issuer,
     path: Result<Path<RtePathWithRtm>, PathRejection>,
     RawQuery(query): RawQuery,
 ) -> Response {
+    let state = issuer.bind(state);
     match path {
         Ok(Path((channel, role, tokentype, rtcuid, rtmuid))) => {
             rte_both(&state, &channel, &role, &tokentype, &rtcuid, Some(&rtmuid), query.as_deref())
@@ -955,16 +974,19 @@ fn rte_both(
 }
 
 /// `GET /chat/app/` → `{"chatToken"}`.
-pub(crate) async fn chat_app(State(state): State<AppState>, RawQuery(query): RawQuery) -> Response {
+pub(crate) async fn chat_app(State(state): State<AppState>, issuer: Issuer, RawQuery(query): RawQuery) -> Response {
+    let state = issuer.bind(state);
     community_chat(&state, None, query.as_deref())
 }
 
 /// `GET /chat/account/:uid/` → `{"chatToken"}`.
 pub(crate) async fn chat_account(
     State(state): State<AppState>,
+    issuer: Issuer,
     path: Result<Path<String>, PathRejection>,
     RawQuery(query): RawQuery,
 ) -> Response {
+    let state = issuer.bind(state);
     match path {
         Ok(Path(uid)) => community_chat(&state, Some(&uid), query.as_deref()),
         Err(rejection) => path_error("Chat", rejection).into_response(),
@@ -1040,13 +1062,23 @@ fn no_cache(mut r: Response) -> Response {
 }
 
 /// `POST /getToken` `{"tokenType", "channel", "role", "uid", "expire"}` → `{"token"}`.
-pub(crate) async fn get_token(State(state): State<AppState>, body: Result<Bytes, BytesRejection>) -> Response {
+pub(crate) async fn get_token(
+    State(state): State<AppState>,
+    issuer: Issuer,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
+    let state = issuer.bind(state);
     token_request(&state, TokenRequestRoute::GetToken, body)
 }
 
 /// `POST /token/getNew`: the community Go backend middleware's token route (Agora's docs point
 /// to it), same body and answer as `/getToken`; errors are plain text.
-pub(crate) async fn get_new(State(state): State<AppState>, body: Result<Bytes, BytesRejection>) -> Response {
+pub(crate) async fn get_new(
+    State(state): State<AppState>,
+    issuer: Issuer,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
+    let state = issuer.bind(state);
     token_request(&state, TokenRequestRoute::GetNew, body)
 }
 
@@ -1249,7 +1281,8 @@ fn spring_rtc(state: &AppState, channel: &str, uid: &str, role: &str) -> Respons
 }
 
 /// `GET /chat/app/token` → the token as plain text.
-pub(crate) async fn spring_chat_app(State(state): State<AppState>) -> Response {
+pub(crate) async fn spring_chat_app(State(state): State<AppState>, issuer: Issuer) -> Response {
+    let state = issuer.bind(state);
     let app = state.default_app();
     let lifetime = app.cfg.compat_lifetime;
     let intent = Intent {
@@ -1267,8 +1300,10 @@ pub(crate) async fn spring_chat_app(State(state): State<AppState>) -> Response {
 /// `GET /chat/user/:user/token` → the token as plain text.
 pub(crate) async fn spring_chat_user(
     State(state): State<AppState>,
+    issuer: Issuer,
     path: Result<Path<String>, PathRejection>,
 ) -> Response {
+    let state = issuer.bind(state);
     let Path(user) = match path {
         Ok(p) => p,
         Err(rejection) => return text_response(StatusCode::BAD_REQUEST, rejection.body_text()),

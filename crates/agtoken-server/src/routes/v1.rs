@@ -22,6 +22,7 @@ use serde_json::{json, Map, Value};
 
 use crate::body::{self, kind, Fields};
 use crate::error::ApiError;
+use crate::guard::Issuer;
 use crate::issue::{Intent, IssueError, Minted};
 use crate::state::{App, AppState};
 
@@ -144,9 +145,11 @@ fn check_type(field: &FieldInfo, value: &Value) -> Result<(), ApiError> {
 /// structure. The server has no per-service code: the library reads, checks and builds.
 pub(crate) async fn create(
     State(state): State<AppState>,
+    issuer: Issuer,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> ApiResult {
+    let state = issuer.bind(state);
     let mut map = body::v1_json(&headers, body, state.config().body_limit)?;
     if map.get("structure").is_some_and(|v| !v.is_null()) {
         if let Some(other) = map.keys().find(|k| !matches!(k.as_str(), "structure" | "app_id")) {
