@@ -263,8 +263,7 @@ mod tests {
 
     /// The flags of a command line, read into the library's typed request.
     fn request_of(args: &[&str]) -> Result<agtoken::Request, String> {
-        let matches =
-            cli::command().try_get_matches_from([&["agtoken"], args].concat()).map_err(|e| e.to_string())?;
+        let matches = cli::command().try_get_matches_from([&["agtoken"], args].concat()).map_err(|e| e.to_string())?;
         let (info, flags) = mint::find(&matches).ok_or("not a minting command")?;
         mint::request(info, flags).map_err(|f| f.message)
     }
@@ -301,7 +300,8 @@ mod tests {
         let r = request_of(&["streaming", "--channel", "c", "--account", "a", "--privilege", "publish-mix"]).unwrap();
         let json = r#"{"service":"streaming","channel":"c","account":"a","privileges":["publish_mix_stream"]}"#;
         assert_eq!(r, serde_json::from_str(json).unwrap());
-        let r = request_of(&["rtc", "--channel", "c", "--join-valid-for", "1h", "--rtm-valid-for", "unlimited"]).unwrap();
+        let r =
+            request_of(&["rtc", "--channel", "c", "--join-valid-for", "1h", "--rtm-valid-for", "unlimited"]).unwrap();
         let json = r#"{"service":"rtc","channel":"c","uid":0,"role":"publisher","join_expire":3600,
                        "rtm_login_expire":"unlimited"}"#;
         assert_eq!(r, serde_json::from_str(json).unwrap());

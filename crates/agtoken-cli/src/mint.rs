@@ -6,7 +6,6 @@
 use std::io::Read;
 
 use agtoken::build::request::{FieldInfo, FieldType, RequestInfo, ValueInfo};
-use agtoken::build::DEFAULT_LIFETIME;
 use agtoken::{AppCertificate, AppId, Expiry, Request, RequestOptions, Uid, Version};
 use clap::builder::PossibleValue;
 use clap::{Arg, ArgAction, ArgGroup, ArgMatches, Args, FromArgMatches};
@@ -50,7 +49,8 @@ fn field_arg(info: &RequestInfo, field: &FieldInfo) -> Arg {
     let value_name = field.flag.to_uppercase().replace('-', "_");
     let mut arg = Arg::new(field.name).long(field.flag).help(field.doc.trim()).value_name(value_name);
     if !field.values.is_empty() {
-        let values: Vec<PossibleValue> = offered(info, field).map(|v| PossibleValue::new(v.flag).help(v.doc.trim())).collect();
+        let values: Vec<PossibleValue> =
+            offered(info, field).map(|v| PossibleValue::new(v.flag).help(v.doc.trim())).collect();
         arg = arg.value_parser(values);
     }
     arg = match field.ty {
@@ -79,7 +79,8 @@ fn leaf(name: &'static str, info: &RequestInfo) -> clap::Command {
         command = command.group(ArgGroup::new("who").args(["uid", "account"]).multiple(false));
     }
     if info.v006 {
-        command = command.arg(Arg::new("v006").long("v006").action(ArgAction::SetTrue).help("Make a legacy 006 token."));
+        command =
+            command.arg(Arg::new("v006").long("v006").action(ArgAction::SetTrue).help("Make a legacy 006 token."));
     }
     // After the shared options, whose own doc would otherwise describe the command.
     CommonArgs::augment_args(command).about(info.doc.trim()).long_about(None)
@@ -88,47 +89,44 @@ fn leaf(name: &'static str, info: &RequestInfo) -> clap::Command {
 /// Every minting subcommand, in the library's order: `rtc`, …, and groups such as `chat` with
 /// `user` and `app` (with their aliases, as `education` for `apaas`).
 pub fn commands() -> Vec<clap::Command> {
-    let mut commands: Vec<clap::Command> = Vec::new();
-    for info in Request::INFO {
-        match info.command {
-            [name] => commands.push(leaf(name, info)),
-            [group, name] => {
-                let position = commands.iter().position(|c| c.get_name() == *group);
-                let index = position.unwrap_or_else(|| {
-                    // "Chat: act as one user." → "Chat tokens".
-                    let product = info.doc.split(':').next().unwrap_or(group).trim();
-                    commands.push(
-                        clap::Command::new(*group)
-                            .about(format!("{product} tokens."))
-                            .visible_aliases(info.command_aliases.iter().copied())
-                            .subcommand_required(true)
-                            .arg_required_else_help(true),
-                    );
-                    commands.len() - 1
-                });
-                let parent = commands.remove(index);
-                commands.insert(index, parent.subcommand(leaf(name, info)));
-            }
-            _ => unreachable!("requests name one or two words on the command line"),
+    let root = Request::INFO.iter().fold(clap::Command::new("agtoken"), |root, info| add(root, info.command, info));
+    root.get_subcommands().cloned().collect()
+}
+
+/// `command` with the request's subcommand at `path` below it, making the groups on the way.
+fn add(command: clap::Command, path: &'static [&'static str], info: &RequestInfo) -> clap::Command {
+    // The aliases belong to the first word.
+    let aliases = |name: &str| if name == info.command[0] { info.command_aliases } else { &[] };
+    match path {
+        [] => command,
+        [name] => command.subcommand(leaf(name, info).visible_aliases(aliases(name))),
+        [group, rest @ ..] if command.find_subcommand(group).is_some() => {
+            command.mut_subcommand(group, |g| add(g, rest, info))
+        }
+        [group, rest @ ..] => {
+            // "Chat: act as one user." → "Chat tokens."
+            let product = info.doc.split(':').next().unwrap_or(group).trim();
+            let new = clap::Command::new(*group)
+                .about(format!("{product} tokens."))
+                .visible_aliases(aliases(group))
+                .subcommand_required(true)
+                .arg_required_else_help(true);
+            command.subcommand(add(new, rest, info))
         }
     }
-    commands
 }
 
 /// The request a minting subcommand asks for, and the matches of its own flags; `None` for
 /// the other commands.
 pub fn find(matches: &ArgMatches) -> Option<(&'static RequestInfo, &ArgMatches)> {
-    let (name, sub) = matches.subcommand()?;
-    let (leaf, leaf_matches) = match sub.subcommand() {
-        Some((leaf, leaf_matches)) => (Some(leaf), leaf_matches),
-        None => (None, sub),
-    };
-    let info = Request::INFO.iter().find(|i| match (i.command, leaf) {
-        ([only], None) => *only == name,
-        ([group, second], Some(leaf)) => *group == name && *second == leaf,
-        _ => false,
-    })?;
-    Some((info, leaf_matches))
+    let mut path = Vec::new();
+    let mut current = matches;
+    while let Some((name, sub)) = current.subcommand() {
+        path.push(name);
+        current = sub;
+    }
+    let info = Request::INFO.iter().find(|i| i.command == path.as_slice())?;
+    Some((info, current))
 }
 
 /// A lifetime flag's value as a request takes it: seconds, or "unlimited".
@@ -192,7 +190,7 @@ pub fn mint(info: &RequestInfo, matches: &ArgMatches) -> Result<(), Failure> {
     let (app, cert) = credentials(&common)?;
     let options = RequestOptions {
         version: if info.v006 && matches.get_flag("v006") { Version::V006 } else { Version::V007 },
-        expiry: output::expiry(&common)?.unwrap_or(Expiry::After(DEFAULT_LIFETIME)),
+        expiry: output::expiry(&common)?,
         issued_at: common.issued_at.as_deref().map(|at| output::instant("issued-at", at)).transpose()?,
         salt: common.salt,
         unchecked: common.unchecked,

@@ -196,7 +196,7 @@ pub(crate) async fn create(
     let now = state.now();
     let options = RequestOptions {
         version,
-        expiry: Expiry::from(Duration::from_secs(expire.into())),
+        expiry: Some(Expiry::from(Duration::from_secs(expire.into()))),
         issued_at: Some(now),
         salt: Some(state.salt()),
         unchecked: false,

@@ -435,8 +435,9 @@ impl BuiltToken {
 pub struct RequestOptions {
     /// The format.
     pub version: Version,
-    /// When the token ends.
-    pub expiry: Expiry,
+    /// When the token ends; `None`: the builder's default (an hour; FPA: 24 hours, as in the
+    /// reference).
+    pub expiry: Option<Expiry>,
     /// Issue time (default: now).
     pub issued_at: Option<UnixTime>,
     /// Salt (default: random).
@@ -459,7 +460,10 @@ fn uid_of(uid: Option<u32>, account: &Option<String>) -> Result<Uid> {
 macro_rules! with_options {
     ($builder:expr, $options:expr) => {{
         let o: &RequestOptions = $options;
-        let mut b = $builder.expires(o.expiry);
+        let mut b = $builder;
+        if let Some(expiry) = o.expiry {
+            b = b.expires(expiry);
+        }
         if let Some(at) = o.issued_at {
             b = b.issued_at(at);
         }
@@ -557,7 +561,11 @@ impl Request {
                 }
                 match (&r.rtm_user_id, r.rtm_login_expire) {
                     (Some(user), _) if v006 => {
-                        return Err(Error::invalid("rtm_user_id", "a 006 token holds only RTC privileges", user));
+                        return Err(Error::invalid(
+                            "rtm_user_id",
+                            "a 006 RTC token holds only RTC privileges: build RTM, ConvoAI or STT as 007",
+                            user,
+                        ));
                     }
                     (Some(user), login) => b = b.with_rtm(user, login.map(|l| l.0)),
                     (None, Some(_)) => {
@@ -687,7 +695,7 @@ mod tests {
         let cert = AppCertificate::new("5CFd2fd1755d40ecb72977518be15d3b").unwrap();
         let options = RequestOptions {
             version: Version::V007,
-            expiry: Expiry::from(Duration::from_secs(600)),
+            expiry: Some(Expiry::from(Duration::from_secs(600))),
             issued_at: Some(UnixTime::from_secs(1_700_000_000)),
             salt: Some(1),
             unchecked: false,
@@ -746,7 +754,7 @@ mod tests {
         let cert = AppCertificate::new("5CFd2fd1755d40ecb72977518be15d3b").unwrap();
         let options = RequestOptions {
             version: Version::V007,
-            expiry: Expiry::from(Duration::from_secs(600)),
+            expiry: Some(Expiry::from(Duration::from_secs(600))),
             issued_at: Some(UnixTime::from_secs(1_700_000_000)),
             salt: Some(1),
             unchecked: false,
@@ -770,7 +778,7 @@ mod tests {
         let cert = AppCertificate::new("5CFd2fd1755d40ecb72977518be15d3b").unwrap();
         let mut options = RequestOptions {
             version: Version::V007,
-            expiry: Expiry::from(Duration::from_secs(600)),
+            expiry: Some(Expiry::from(Duration::from_secs(600))),
             issued_at: Some(UnixTime::from_secs(1_700_000_000)),
             salt: Some(1),
             unchecked: false,
