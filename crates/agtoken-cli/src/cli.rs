@@ -1,4 +1,5 @@
-//! The command line, declared with clap.
+//! The command line, declared with clap: the commands written here, and the minting commands
+//! built from the library's description ([`command`]).
 
 use std::path::PathBuf;
 
@@ -17,33 +18,10 @@ pub struct Cli {
     pub command: Command,
 }
 
+/// The commands written here; the minting commands (`rtc`, `chat user`, …) are built at run
+/// time from the library's description of its requests ([`command`], `mint.rs`).
 #[derive(Subcommand, Debug)]
 pub enum Command {
-    /// RTC token (video/voice calls, live streaming).
-    Rtc(RtcArgs),
-    /// RTM token (signalling / real-time messaging login).
-    Rtm(RtmArgs),
-    /// RTM 2 token with a permission table.
-    Rtm2(Rtm2Args),
-    /// Agora Chat token.
-    #[command(subcommand)]
-    Chat(ChatCommand),
-    /// FPA (full-path acceleration) token.
-    Fpa(CommonArgs),
-    /// APaaS / Flexible Classroom token.
-    #[command(subcommand)]
-    Apaas(ApaasCommand),
-    /// Education token (the same tokens as APaaS).
-    #[command(subcommand)]
-    Education(ApaasCommand),
-    /// Streaming token (type 3).
-    Streaming(StreamingArgs),
-    /// FCDN token (type 6).
-    Fcdn(FcdnArgs),
-    /// Conversational-AI agent token: RTC + RTM + ConvoAI service.
-    Convoai(AgentArgs),
-    /// Speech-to-text agent token: RTC + RTM + STT service.
-    Stt(AgentArgs),
     /// Build any structure from its JSON form (the `inspect --json` form plus "version" and
     /// "app_certificate"). Encodes whatever the format allows: no Agora-rule checks.
     Build(BuildArgs),
@@ -109,16 +87,6 @@ pub struct CommonArgs {
     pub json: bool,
 }
 
-#[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
-pub enum RoleArg {
-    Publisher,
-    Subscriber,
-    /// 006 only (deprecated): same privileges as publisher.
-    Attendee,
-    /// 006 only (deprecated): same privileges as publisher.
-    Admin,
-}
-
 /// Who joins: an integer uid or a string account.
 #[derive(Args, Debug, Clone)]
 #[group(required = false, multiple = false)]
@@ -129,182 +97,6 @@ pub struct UidArgs {
     /// String user account (a different identity from an integer uid with the same digits).
     #[arg(long)]
     pub account: Option<String>,
-}
-
-#[derive(Args, Debug)]
-pub struct RtcArgs {
-    /// Channel name ("" or "*" for any channel; `*` patterns allowed).
-    #[arg(long)]
-    pub channel: String,
-    #[command(flatten)]
-    pub who: UidArgs,
-    /// Role: a publisher (the default, as in Agora's docs) may publish audio, video and data;
-    /// a subscriber (audience) only joins.
-    #[arg(long, value_enum, default_value = "publisher")]
-    pub role: RoleArg,
-    /// Expiry of every privilege without its own (default: the token's).
-    #[arg(long, value_name = "DURATION")]
-    pub privileges_valid_for: Option<String>,
-    /// Expiry of the join privilege.
-    #[arg(long, value_name = "DURATION")]
-    pub join_valid_for: Option<String>,
-    /// Expiry of the publish-audio privilege.
-    #[arg(long, value_name = "DURATION")]
-    pub publish_audio_valid_for: Option<String>,
-    /// Expiry of the publish-video privilege.
-    #[arg(long, value_name = "DURATION")]
-    pub publish_video_valid_for: Option<String>,
-    /// Expiry of the publish-data-stream privilege.
-    #[arg(long, value_name = "DURATION")]
-    pub publish_data_valid_for: Option<String>,
-    /// Also add an RTM login for this user id (like buildTokenWithRtm / buildTokenWithRtm2).
-    #[arg(long, value_name = "USER")]
-    pub with_rtm: Option<String>,
-    /// Expiry of that RTM login (default: the token's).
-    #[arg(long, value_name = "DURATION", requires = "with_rtm")]
-    pub rtm_valid_for: Option<String>,
-    /// Make a legacy 006 token.
-    #[arg(long)]
-    pub v006: bool,
-    #[command(flatten)]
-    pub common: CommonArgs,
-}
-
-#[derive(Args, Debug)]
-pub struct AgentArgs {
-    /// Channel name.
-    #[arg(long)]
-    pub channel: String,
-    #[command(flatten)]
-    pub who: UidArgs,
-    /// Role in the channel.
-    #[arg(long, value_enum, default_value = "publisher")]
-    pub role: RoleArg,
-    /// RTM user id of the agent.
-    #[arg(long)]
-    pub rtm_user: String,
-    #[command(flatten)]
-    pub common: CommonArgs,
-}
-
-#[derive(Args, Debug)]
-pub struct RtmArgs {
-    /// RTM user id.
-    #[arg(long)]
-    pub user: String,
-    /// Make a legacy 006 token.
-    #[arg(long)]
-    pub v006: bool,
-    #[command(flatten)]
-    pub common: CommonArgs,
-}
-
-#[derive(Args, Debug)]
-pub struct Rtm2Args {
-    /// RTM user id.
-    #[arg(long)]
-    pub user: String,
-    /// A grant RESOURCE:PERMISSION:ITEM[,ITEM…], e.g. stream_channels:read:chan-*. Resources:
-    /// message_channels, stream_channels, group_channels, server_groups, users. Permissions: read, write.
-    #[arg(long = "permission", value_name = "GRANT")]
-    pub permissions: Vec<String>,
-    #[command(flatten)]
-    pub common: CommonArgs,
-}
-
-#[derive(Subcommand, Debug)]
-pub enum ChatCommand {
-    /// A token for one chat user.
-    User {
-        /// Chat user id.
-        #[arg(long)]
-        user: String,
-        #[command(flatten)]
-        common: CommonArgs,
-    },
-    /// An app token (server-side REST calls).
-    App {
-        #[command(flatten)]
-        common: CommonArgs,
-    },
-}
-
-#[derive(Subcommand, Debug)]
-pub enum ApaasCommand {
-    /// A user in one room: APaaS (room-user privilege) + RTM login + Chat user, for the token's lifetime.
-    RoomUser {
-        /// Room uuid.
-        #[arg(long)]
-        room: String,
-        /// User uuid.
-        #[arg(long)]
-        user: String,
-        /// Role number, stored as given (0 invisible, 1 teacher, 2 student, 3 assistant, 4 observer).
-        #[arg(long, allow_negative_numbers = true)]
-        role: i16,
-        /// Build the npm agora-token package's shape (for byte-equality with Node): no room-user
-        /// privilege, role 0 stored as -1. By default the APaaS service carries the room-user
-        /// privilege for the token's lifetime, as the other official libraries do.
-        #[arg(long)]
-        node_compatible: bool,
-        #[command(flatten)]
-        common: CommonArgs,
-    },
-    /// A user token.
-    User {
-        /// User uuid.
-        #[arg(long)]
-        user: String,
-        #[command(flatten)]
-        common: CommonArgs,
-    },
-    /// An app token.
-    App {
-        #[command(flatten)]
-        common: CommonArgs,
-    },
-}
-
-#[derive(ValueEnum, Debug, Clone, Copy)]
-pub enum StreamingPrivilegeArg {
-    PublishMix,
-    PublishRaw,
-}
-
-#[derive(ValueEnum, Debug, Clone, Copy)]
-pub enum FcdnPrivilegeArg {
-    Publish,
-    Play,
-}
-
-#[derive(Args, Debug)]
-pub struct StreamingArgs {
-    /// Channel name.
-    #[arg(long)]
-    pub channel: String,
-    /// Account.
-    #[arg(long)]
-    pub account: String,
-    /// Privileges to grant (repeatable).
-    #[arg(long = "privilege", value_enum, required = true)]
-    pub privileges: Vec<StreamingPrivilegeArg>,
-    #[command(flatten)]
-    pub common: CommonArgs,
-}
-
-#[derive(Args, Debug)]
-pub struct FcdnArgs {
-    /// Channel name.
-    #[arg(long)]
-    pub channel: String,
-    /// Account.
-    #[arg(long)]
-    pub account: String,
-    /// Privileges to grant (repeatable).
-    #[arg(long = "privilege", value_enum, required = true)]
-    pub privileges: Vec<FcdnPrivilegeArg>,
-    #[command(flatten)]
-    pub common: CommonArgs,
 }
 
 #[derive(Args, Debug)]
@@ -453,7 +245,7 @@ Examples:
   kill -HUP $(pidof agtoken)                             reload the configuration";
 
 /// `--uid`: a whole number 0..=4294967295, with a message that says what to type instead.
-fn parse_uid(text: &str) -> Result<u32, String> {
+pub fn parse_uid(text: &str) -> Result<u32, String> {
     let t = text.trim();
     if let Ok(uid) = t.parse::<u32>() {
         return Ok(uid);
@@ -506,4 +298,18 @@ pub struct HealthcheckArgs {
     /// Time for the whole check: 3s, 500ms, 2 (seconds).
     #[arg(long, value_name = "DURATION", default_value = "3s")]
     pub timeout: String,
+}
+
+/// The whole command line: the commands declared here, with the minting commands the library
+/// describes (`mint::commands`) listed first.
+pub fn command() -> clap::Command {
+    let minting = crate::mint::commands();
+    let first = minting.len();
+    let mut order = 0;
+    <Cli as clap::CommandFactory>::command()
+        .mut_subcommands(|c| {
+            order += 1;
+            c.display_order(first + order)
+        })
+        .subcommands(minting.into_iter().enumerate().map(|(i, c)| c.display_order(i)))
 }

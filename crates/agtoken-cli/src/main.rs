@@ -12,7 +12,7 @@ mod output;
 
 use std::process::ExitCode;
 
-use clap::Parser;
+use clap::FromArgMatches;
 
 use cli::{Cli, Command};
 
@@ -47,8 +47,23 @@ impl From<agtoken::Error> for Failure {
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::try_parse().unwrap_or_else(|e| suggest_subcommand(e).exit());
-    let result = match cli.command {
+    let matches = cli::command().try_get_matches().unwrap_or_else(|e| suggest_subcommand(e).exit());
+    let result = match mint::find(&matches) {
+        Some((info, flags)) => mint::mint(info, flags),
+        None => run(Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit())),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(failure) => {
+            eprintln!("agtoken: {}", failure.message);
+            ExitCode::from(failure.code)
+        }
+    }
+}
+
+/// The commands written in `cli.rs`.
+fn run(cli: Cli) -> Result<(), Failure> {
+    match cli.command {
         Command::Build(args) => mint::build_spec(args),
         Command::Inspect(args) => examine::inspect(args),
         Command::Verify(args) => examine::verify(args),
@@ -57,14 +72,6 @@ fn main() -> ExitCode {
         Command::Serve(args) => serve(args),
         Command::Healthcheck(args) => healthcheck(args),
         Command::ApiKey(args) => api_key(args),
-        other => mint::mint(other),
-    };
-    match result {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(failure) => {
-            eprintln!("agtoken: {}", failure.message);
-            ExitCode::from(failure.code)
-        }
     }
 }
 
@@ -79,7 +86,7 @@ fn suggest_subcommand(mut error: clap::Error) -> clap::Error {
         return error;
     };
     // The command whose subcommand was mistyped: follow the valid names before it.
-    let mut command = <Cli as clap::CommandFactory>::command();
+    let mut command = cli::command();
     for arg in std::env::args().skip(1).take_while(|a| *a != typed) {
         match command.find_subcommand(&arg) {
             Some(sub) => command = sub.clone(),
@@ -208,12 +215,13 @@ fn api_key(args: cli::ApiKeyArgs) -> Result<(), Failure> {
 mod tests {
     use super::*;
 
-    /// The library describes each builder-style request with its subcommand and a flag per
-    /// field (`Request::INFO`: `command`, `flag`): each is here, with those flags and `--v006`
-    /// exactly where the request builds 006; and every minting subcommand is one of them.
+    /// The minting subcommands are the library's requests (`Request::INFO`: `command`, `flag`),
+    /// each with a flag per field and `--v006` exactly where the request builds 006, and no
+    /// other: clap's own consistency checks pass on the whole tree.
     #[test]
     fn every_library_request_has_its_subcommand_and_flags() {
-        let cli = <Cli as clap::CommandFactory>::command();
+        let cli = cli::command();
+        cli.clone().debug_assert();
         for info in agtoken::Request::INFO {
             let mut command = &cli;
             for name in info.command {
@@ -223,20 +231,16 @@ mod tests {
             }
             let flags: Vec<&str> = command.get_arguments().filter_map(|a| a.get_long()).collect();
             for field in info.fields {
-                assert!(
-                    flags.contains(&field.flag),
-                    "{}: `agtoken {}` has no --{} for {} (its flags: {flags:?})",
-                    info.service,
-                    info.command.join(" "),
-                    field.flag,
-                    field.name
-                );
+                assert!(flags.contains(&field.flag), "{}: no --{} ({flags:?})", info.service, field.flag);
             }
             assert_eq!(info.v006, flags.contains(&"v006"), "{}: --v006 iff the request builds 006", info.service);
+            let about = command.get_about().map(|a| a.to_string()).unwrap_or_default();
+            assert_eq!(about, info.doc.trim(), "{}: the library's description", info.service);
+            for alias in info.command_aliases {
+                assert!(cli.find_subcommand(alias).is_some(), "{}: alias {alias}", info.service);
+            }
         }
         let not_minting = ["build", "inspect", "verify", "upgrade", "bench", "serve", "healthcheck", "api-key", "help"];
-        // `education` is `apaas` under its other name.
-        let aliases = ["education"];
         let mut leaves = 0;
         for sub in cli.get_subcommands().filter(|c| !not_minting.contains(&c.get_name())) {
             let name = sub.get_name();
@@ -245,12 +249,8 @@ mod tests {
             } else {
                 vec![vec![name]]
             };
-            for mut path in paths {
-                if aliases.contains(&path[0]) {
-                    path[0] = "apaas";
-                } else {
-                    leaves += 1;
-                }
+            for path in paths {
+                leaves += 1;
                 assert!(
                     agtoken::Request::INFO.iter().any(|i| i.command == path.as_slice()),
                     "`agtoken {}` is not a request of the library",
@@ -259,6 +259,66 @@ mod tests {
             }
         }
         assert_eq!(leaves, agtoken::Request::INFO.len(), "one subcommand per request");
+    }
+
+    /// The flags of a command line, read into the library's typed request.
+    fn request_of(args: &[&str]) -> Result<agtoken::Request, String> {
+        let matches = cli::command().try_get_matches_from([&["agtoken"], args].concat()).map_err(|e| e.to_string())?;
+        let (info, flags) = mint::find(&matches).ok_or("not a minting command")?;
+        mint::request(info, flags).map_err(|f| f.message)
+    }
+
+    /// Any request the library describes mints from its required flags alone, with no code of
+    /// its own here: each is read into the request its `service` names.
+    #[test]
+    fn every_request_reads_from_its_required_flags() {
+        use agtoken::build::request::FieldType;
+        for info in agtoken::Request::INFO {
+            let mut args: Vec<String> = info.command.iter().map(|s| s.to_string()).collect();
+            for field in info.fields.iter().filter(|f| f.required) {
+                let value = match (field.ty, field.values.first()) {
+                    (_, Some(v)) => v.flag.to_owned(),
+                    (FieldType::Uint32 | FieldType::Int16, _) => "1".to_owned(),
+                    (FieldType::Lifetime, _) => "1h".to_owned(),
+                    (FieldType::Bool, _) => continue,
+                    _ => "x".to_owned(),
+                };
+                args.push(format!("--{}", field.flag));
+                args.push(value);
+            }
+            let args: Vec<&str> = args.iter().map(String::as_str).collect();
+            let request = request_of(&args).unwrap_or_else(|e| panic!("{args:?}: {e}"));
+            assert_eq!(request.service(), info.service, "{args:?}");
+        }
+    }
+
+    /// The command line's spellings and defaults become the request's: `publish-mix` is
+    /// `publish_mix_stream`, durations are seconds, neither --uid nor --account is any user
+    /// (uid 0), the role defaults to publisher, 006's attendee is a publisher with --v006 only.
+    #[test]
+    fn flags_read_into_the_typed_request() {
+        let r = request_of(&["streaming", "--channel", "c", "--account", "a", "--privilege", "publish-mix"]).unwrap();
+        let json = r#"{"service":"streaming","channel":"c","account":"a","privileges":["publish_mix_stream"]}"#;
+        assert_eq!(r, serde_json::from_str(json).unwrap());
+        let r =
+            request_of(&["rtc", "--channel", "c", "--join-valid-for", "1h", "--rtm-valid-for", "unlimited"]).unwrap();
+        let json = r#"{"service":"rtc","channel":"c","uid":0,"role":"publisher","join_expire":3600,
+                       "rtm_login_expire":"unlimited"}"#;
+        assert_eq!(r, serde_json::from_str(json).unwrap());
+        let r = request_of(&["rtc", "--channel", "c", "--account", "alice", "--role", "subscriber"]).unwrap();
+        assert_eq!(r, serde_json::from_str(r#"{"service":"rtc","channel":"c","account":"alice","role":2}"#).unwrap());
+        let r = request_of(&["rtc", "--channel", "c", "--role", "attendee", "--v006"]).unwrap();
+        assert_eq!(r.role(), Some(agtoken::Role::Publisher));
+        let e = request_of(&["rtc", "--channel", "c", "--role", "admin"]).unwrap_err();
+        assert!(e.contains("--role attendee and admin exist only in 006 tokens (add --v006)"), "{e}");
+        // An agent builds only 007: 006's roles are not offered.
+        let e = request_of(&["convoai", "--channel", "c", "--rtm-user", "a", "--role", "admin"]).unwrap_err();
+        assert!(e.contains("invalid value 'admin'"), "{e}");
+        let e = request_of(&["rtc", "--channel", "c", "--uid", "1", "--account", "a"]).unwrap_err();
+        assert!(e.contains("cannot be used with"), "{e}");
+        let r = request_of(&["apaas", "room-user", "--room", "r", "--user", "u", "--role", "-1", "--node-compatible"]);
+        let json = r#"{"service":"apaas","room_uuid":"r","user_uuid":"u","apaas_role":-1,"node_compatible":true}"#;
+        assert_eq!(r.unwrap(), serde_json::from_str(json).unwrap());
     }
 
     #[test]

@@ -214,7 +214,11 @@ pub fn flag_of(field: &str) -> String {
         "app_id" => &["--app-id"],
         "app_certificate" => &["--app-certificate"],
         "salt" => &["--salt"],
-        other => return other.to_owned(),
+        // Any other field of a request: its flag, as the library names it.
+        other => {
+            let flag = agtoken::Request::INFO.iter().flat_map(|i| i.fields).find(|f| f.name == other);
+            return flag.map_or_else(|| other.to_owned(), |f| format!("--{}", f.flag));
+        }
     };
     candidates.iter().find(|f| typed(f)).unwrap_or(&candidates[0]).to_string()
 }

@@ -931,6 +931,7 @@ fn build_request_schema(l: &DocSettings) -> Value {
                     FieldType::Bool => json!({"type": "boolean"}),
                     FieldType::Role => json!({"oneOf": [{"type": "string", "enum": ["publisher", "subscriber"]}, {"type": "integer", "enum": [1, 2]}]}),
                     FieldType::TextList => json!({"type": "array", "items": {"type": "string"}}),
+                    FieldType::Lifetime => json!({"oneOf": [{"type": "integer", "minimum": 1, "maximum": 4294967295u32}, {"type": "string", "enum": ["unlimited"]}]}),
                 };
                 let mut schema = schema;
                 schema["description"] = json!(field.doc);

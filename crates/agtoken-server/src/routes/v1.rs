@@ -129,6 +129,11 @@ fn check_type(field: &FieldInfo, value: &Value) -> Result<(), ApiError> {
             body::uint_value(value, name, u64::from(u32::MAX)).map(drop)
         }
         FieldType::Int16 => body::uint_value(value, name, i16::MAX as u64).map(drop),
+        FieldType::Lifetime => match value {
+            Value::String(s) if s == "unlimited" => Ok(()),
+            Value::String(_) => wrong("whole seconds or \"unlimited\""),
+            other => body::uint_value(other, name, u64::from(u32::MAX)).map(drop),
+        },
         FieldType::Role => match value {
             Value::String(s) if s == "publisher" || s == "subscriber" => Ok(()),
             Value::Number(n) if matches!(n.as_u64(), Some(1 | 2)) => Ok(()),
@@ -194,9 +199,10 @@ pub(crate) async fn create(
     let now = state.now();
     let options = RequestOptions {
         version,
-        expiry: Expiry::from(Duration::from_secs(expire.into())),
+        expiry: Some(Expiry::from(Duration::from_secs(expire.into()))),
         issued_at: Some(now),
         salt: Some(state.salt()),
+        unchecked: false,
     };
     let service = request.service();
     let (channel, user) = request.subject();

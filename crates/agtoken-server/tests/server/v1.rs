@@ -58,6 +58,39 @@ async fn build_rtc_builder_style() {
     server.stop().await.unwrap();
 }
 
+/// Each RTC privilege's lifetime, as the CLI's `--*-valid-for`: whole seconds (bounded like
+/// `expire`) or "unlimited" (as long as the token); anything else is a 400 naming the field.
+#[tokio::test]
+async fn rtc_privilege_lifetimes_take_seconds_or_unlimited() {
+    let server = start(config()).await;
+    let body = json!({"service": "rtc", "channel": "c", "uid": 7, "role": "publisher", "expire": 900,
+                      "privilege_expire": 300, "join_expire": "unlimited", "publish_audio_expire": 60,
+                      "rtm_user_id": "u7", "rtm_login_expire": 120});
+    let reply = server.post_json("/v1/tokens", &body.to_string()).await;
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    let rtc = &reply.json()["structure"]["services"][0];
+    // 1 join, 2 audio, 3 video, 4 data: join lasts as long as the token (0), audio its own 60 s,
+    // the others the 300 s of privilege_expire.
+    assert_eq!(rtc["privileges"], json!({"1": 0, "2": 60, "3": 300, "4": 300}), "{rtc}");
+    let rtm = &reply.json()["structure"]["services"][1];
+    assert_eq!(rtm["privileges"], json!({"1": 120}), "{rtm}");
+    let token = reply.json()["token"].as_str().unwrap().to_owned();
+    assert_expires_in(&admit(&token, &join("c", Uid::Int(7))).unwrap(), 900);
+
+    for (field, value, status) in [
+        ("join_expire", json!("forever"), 400),
+        ("publish_video_expire", json!(-1), 400),
+        ("publish_data_expire", json!(86_401), 422),
+        ("rtm_login_expire", json!(true), 400),
+    ] {
+        let mut body = json!({"service": "rtc", "channel": "c", "uid": 7, "rtm_user_id": "u7"});
+        body[field] = value.clone();
+        let reply = server.post_json("/v1/tokens", &body.to_string()).await;
+        assert_eq!((reply.status, reply.error()["field"].clone()), (status, json!(field)), "{value}: {}", reply.body);
+    }
+    server.stop().await.unwrap();
+}
+
 #[tokio::test]
 async fn build_other_services() {
     let server = start(config()).await;

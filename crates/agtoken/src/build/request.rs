@@ -4,11 +4,12 @@
 //! builds it with [`Request::build`]: the server has no per-service code.
 //!
 //! Each request also names its subcommand and flags on the command line
-//! ([`RequestInfo::command`], [`FieldInfo::flag`]); the CLI's tests hold it to them.
+//! ([`RequestInfo::command`], [`FieldInfo::flag`], and where the command line spells a value
+//! differently, [`FieldInfo::values`]): the CLI builds its minting subcommands from this list.
 //!
 //! Adding a kind of token is one entry in the `requests!` list below plus its arm in
-//! [`Request::build`] (the compiler points at the missing arm), and its subcommand in the CLI
-//! (which does not yet derive its subcommands from this list).
+//! [`Request::build`] (the compiler points at the missing arm); the server's API, its OpenAPI
+//! document and the CLI follow without an edit.
 
 use std::time::Duration;
 
@@ -37,7 +38,60 @@ pub enum FieldType {
     Role,
     /// A list of strings.
     TextList,
+    /// A lifetime: whole seconds (at least 1), or `"unlimited"` (stored as 0: for a privilege,
+    /// as long as the token). See [`RequestLifetime`].
+    Lifetime,
 }
+
+/// One value a field takes from a fixed set, as JSON and the command line spell it.
+#[derive(Clone, Copy, Debug)]
+pub struct ValueInfo {
+    /// Its spelling in JSON.
+    pub name: &'static str,
+    /// Its spelling on the command line (`--privilege publish-mix`).
+    pub flag: &'static str,
+    /// What it means.
+    pub doc: &'static str,
+    /// Only a legacy 006 token takes it (on the command line, with `--v006`); it builds as
+    /// `name`.
+    pub v006_only: bool,
+}
+
+/// The values of an RTC role: JSON takes `publisher`/`subscriber` (or 1/2); the command line
+/// also takes 006's deprecated `attendee` and `admin`, which grant what a publisher does.
+pub const ROLE_VALUES: &[ValueInfo] = &[
+    ValueInfo {
+        name: "publisher",
+        flag: "publisher",
+        doc: "joins and publishes audio, video and data",
+        v006_only: false,
+    },
+    ValueInfo { name: "subscriber", flag: "subscriber", doc: "joins only (audience)", v006_only: false },
+    ValueInfo {
+        name: "publisher",
+        flag: "attendee",
+        doc: "006 only (deprecated): the privileges of a publisher",
+        v006_only: true,
+    },
+    ValueInfo {
+        name: "publisher",
+        flag: "admin",
+        doc: "006 only (deprecated): the privileges of a publisher",
+        v006_only: true,
+    },
+];
+
+/// The privileges of a streaming token.
+pub const STREAMING_PRIVILEGE_VALUES: &[ValueInfo] = &[
+    ValueInfo { name: "publish_mix_stream", flag: "publish-mix", doc: "publish a mixed stream", v006_only: false },
+    ValueInfo { name: "publish_raw_stream", flag: "publish-raw", doc: "publish a raw stream", v006_only: false },
+];
+
+/// The privileges of an FCDN token.
+pub const FCDN_PRIVILEGE_VALUES: &[ValueInfo] = &[
+    ValueInfo { name: "publish", flag: "publish", doc: "publish", v006_only: false },
+    ValueInfo { name: "play", flag: "play", doc: "play", v006_only: false },
+];
 
 /// One field of a request.
 #[derive(Clone, Copy, Debug)]
@@ -48,6 +102,12 @@ pub struct FieldInfo {
     pub flag: &'static str,
     /// Its type.
     pub ty: FieldType,
+    /// The values it takes, when they are a fixed set (each value of a list), with their
+    /// spellings; empty otherwise.
+    pub values: &'static [ValueInfo],
+    /// Its default on the command line, when it differs from the request's (the command line
+    /// follows Agora's docs: an RTC role defaults to publisher there).
+    pub flag_default: Option<&'static str>,
     /// Whether a request must give it.
     pub required: bool,
     /// What it means.
@@ -61,6 +121,8 @@ pub struct RequestInfo {
     pub service: &'static str,
     /// Its subcommand on the command line: `["chat", "app"]` is `agtoken chat app`.
     pub command: &'static [&'static str],
+    /// Other names of the command line's first word (`education` for `apaas`).
+    pub command_aliases: &'static [&'static str],
     /// What it builds.
     pub doc: &'static str,
     /// Its fields (besides `service`).
@@ -95,6 +157,29 @@ impl TryFrom<RoleText> for RequestRole {
     }
 }
 
+/// A lifetime as requests give it: whole seconds, or `"unlimited"`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(try_from = "LifetimeText")]
+pub struct RequestLifetime(pub Expiry);
+
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum LifetimeText {
+    Seconds(u64),
+    Name(String),
+}
+
+impl TryFrom<LifetimeText> for RequestLifetime {
+    type Error = String;
+    fn try_from(value: LifetimeText) -> std::result::Result<Self, String> {
+        match value {
+            LifetimeText::Seconds(s) => Ok(RequestLifetime(Expiry::After(Duration::from_secs(s)))),
+            LifetimeText::Name(n) if n == "unlimited" => Ok(RequestLifetime(Expiry::Unlimited)),
+            LifetimeText::Name(n) => Err(format!("must be whole seconds or \"unlimited\", got {n:?}")),
+        }
+    }
+}
+
 macro_rules! field_type {
     (String) => {
         FieldType::Text
@@ -113,6 +198,31 @@ macro_rules! field_type {
     };
     (Vec<String>) => {
         FieldType::TextList
+    };
+    (RequestLifetime) => {
+        FieldType::Lifetime
+    };
+}
+
+/// A field's values: a role's always, else those given.
+macro_rules! field_values {
+    ([RequestRole]) => {
+        ROLE_VALUES
+    };
+    ([$($t:tt)+] $values:expr) => {
+        $values
+    };
+    ([$($t:tt)+]) => {
+        &[]
+    };
+}
+
+macro_rules! some {
+    () => {
+        None
+    };
+    ($value:literal) => {
+        Some($value)
     };
 }
 
@@ -133,8 +243,11 @@ macro_rules! is_required {
 macro_rules! requests {
     ($(
         $(#[doc = $doc:literal])*
-        $variant:ident($request:ident) $service:literal cli: [$($command:literal),+] v006: $v006:literal {
-            $( $(#[doc = $fdoc:literal])* $field:ident($flag:literal): $req:ident [$($ty:tt)+] ),* $(,)?
+        $variant:ident($request:ident) $service:literal cli: [$($command:literal),+]
+            $(aliases [$($alias:literal),+])? v006: $v006:literal {
+            $( $(#[doc = $fdoc:literal])*
+               $field:ident($flag:literal $(= $default:literal)? $(, values = $values:expr)?): $req:ident [$($ty:tt)+]
+            ),* $(,)?
         }
     )*) => {
         $(
@@ -160,12 +273,15 @@ macro_rules! requests {
                 $( RequestInfo {
                     service: $service,
                     command: &[$($command),+],
+                    command_aliases: &[$($($alias),+)?],
                     doc: concat!($($doc),*),
                     v006: $v006,
                     fields: &[ $( FieldInfo {
                         name: stringify!($field),
                         flag: $flag,
                         ty: field_type!($($ty)+),
+                        values: field_values!([$($ty)+] $($values)?),
+                        flag_default: some!($($default)?),
                         required: is_required!($req),
                         doc: concat!($($fdoc),*),
                     } ),* ],
@@ -185,18 +301,30 @@ macro_rules! requests {
 requests! {
     /// RTC: join a channel, and publish as a publisher; optionally with RTM login.
     Rtc(RtcRequest) "rtc" cli: ["rtc"] v006: true {
-        /// The channel name; `*` patterns are allowed.
+        /// The channel name ("" or "*" for any channel; `*` patterns are allowed).
         channel("channel"): required [String],
-        /// The integer uid (0 admits any user); or give `account`.
+        /// The integer uid, 0..=4294967295 (0 admits any user); or give the account.
         uid("uid"): optional [u32],
-        /// The string user account; or give `uid`.
+        /// The string user account (a different identity from an integer uid with the same
+        /// digits); or give the uid.
         account("account"): optional [String],
-        /// The role (default subscriber: join only).
-        role("role"): optional [RequestRole],
-        /// Seconds the privileges last, when shorter than `expire`.
-        privilege_expire("privileges-valid-for"): optional [u32],
-        /// Also grant RTM login to this user id (007 only).
+        /// The role: a publisher may publish audio, video and data; a subscriber (audience) only
+        /// joins. Default: subscriber in JSON; publisher on the command line, as in Agora's docs.
+        role("role" = "publisher"): optional [RequestRole],
+        /// How long every privilege without its own lasts (default: as long as the token).
+        privilege_expire("privileges-valid-for"): optional [RequestLifetime],
+        /// How long the join privilege lasts.
+        join_expire("join-valid-for"): optional [RequestLifetime],
+        /// How long the publish-audio privilege lasts.
+        publish_audio_expire("publish-audio-valid-for"): optional [RequestLifetime],
+        /// How long the publish-video privilege lasts.
+        publish_video_expire("publish-video-valid-for"): optional [RequestLifetime],
+        /// How long the publish-data-stream privilege lasts.
+        publish_data_expire("publish-data-valid-for"): optional [RequestLifetime],
+        /// Also grant RTM login to this user id, as buildTokenWithRtm does (007 only).
         rtm_user_id("with-rtm"): optional [String],
+        /// How long that RTM login lasts (default: as long as the token).
+        rtm_login_expire("rtm-valid-for"): optional [RequestLifetime],
     }
     /// RTM login for one user (service type 2).
     Rtm(RtmRequest) "rtm" cli: ["rtm"] v006: true {
@@ -220,7 +348,7 @@ requests! {
     /// FPA: log in.
     Fpa(FpaRequest) "fpa" cli: ["fpa"] v006: false {}
     /// APaaS / Education: a user in one room, with RTM and Chat for the user.
-    Apaas(ApaasRequest) "apaas" cli: ["apaas", "room-user"] v006: false {
+    Apaas(ApaasRequest) "apaas" cli: ["apaas", "room-user"] aliases ["education"] v006: false {
         /// The room.
         room_uuid("room"): required [String],
         /// The user.
@@ -231,20 +359,20 @@ requests! {
         node_compatible("node-compatible"): optional [bool],
     }
     /// APaaS / Education: a user.
-    ApaasUser(ApaasUserRequest) "apaas_user" cli: ["apaas", "user"] v006: false {
+    ApaasUser(ApaasUserRequest) "apaas_user" cli: ["apaas", "user"] aliases ["education"] v006: false {
         /// The user.
         user_uuid("user"): required [String],
     }
     /// APaaS / Education: the app.
-    ApaasApp(ApaasAppRequest) "apaas_app" cli: ["apaas", "app"] v006: false {}
+    ApaasApp(ApaasAppRequest) "apaas_app" cli: ["apaas", "app"] aliases ["education"] v006: false {}
     /// Media streaming for one channel and account.
     Streaming(StreamingRequest) "streaming" cli: ["streaming"] v006: false {
         /// The channel name.
         channel("channel"): required [String],
         /// The account.
         account("account"): required [String],
-        /// `publish_mix_stream` and/or `publish_raw_stream`.
-        privileges("privilege"): required [Vec<String>],
+        /// The privileges to grant: `publish_mix_stream` and/or `publish_raw_stream`.
+        privileges("privilege", values = STREAMING_PRIVILEGE_VALUES): required [Vec<String>],
     }
     /// FCDN for one channel and account.
     Fcdn(FcdnRequest) "fcdn" cli: ["fcdn"] v006: false {
@@ -252,8 +380,8 @@ requests! {
         channel("channel"): required [String],
         /// The account.
         account("account"): required [String],
-        /// `publish` and/or `play`.
-        privileges("privilege"): required [Vec<String>],
+        /// The privileges to grant: `publish` and/or `play`.
+        privileges("privilege", values = FCDN_PRIVILEGE_VALUES): required [Vec<String>],
     }
     /// A conversational AI agent: RTC, RTM and the ConvoAI service.
     Convoai(ConvoaiRequest) "convoai" cli: ["convoai"] v006: false {
@@ -264,7 +392,7 @@ requests! {
         /// The agent's string account; or give `uid`.
         account("account"): optional [String],
         /// The role (default publisher: an agent speaks).
-        role("role"): optional [RequestRole],
+        role("role" = "publisher"): optional [RequestRole],
         /// The agent's RTM user id.
         rtm_user_id("rtm-user"): required [String],
     }
@@ -277,7 +405,7 @@ requests! {
         /// The agent's string account; or give `uid`.
         account("account"): optional [String],
         /// The role (default publisher).
-        role("role"): optional [RequestRole],
+        role("role" = "publisher"): optional [RequestRole],
         /// The agent's RTM user id.
         rtm_user_id("rtm-user"): required [String],
     }
@@ -307,12 +435,16 @@ impl BuiltToken {
 pub struct RequestOptions {
     /// The format.
     pub version: Version,
-    /// When the token ends.
-    pub expiry: Expiry,
+    /// When the token ends; `None`: the builder's default (an hour; FPA: 24 hours, as in the
+    /// reference).
+    pub expiry: Option<Expiry>,
     /// Issue time (default: now).
     pub issued_at: Option<UnixTime>,
     /// Salt (default: random).
     pub salt: Option<u32>,
+    /// Skip Agora's input rules, building what the majority of the official libraries builds
+    /// (the builders' `unchecked()`); `false` for anything that serves tokens to others.
+    pub unchecked: bool,
 }
 
 /// The uid of `uid` or `account` (exactly one).
@@ -328,12 +460,18 @@ fn uid_of(uid: Option<u32>, account: &Option<String>) -> Result<Uid> {
 macro_rules! with_options {
     ($builder:expr, $options:expr) => {{
         let o: &RequestOptions = $options;
-        let mut b = $builder.expires(o.expiry);
+        let mut b = $builder;
+        if let Some(expiry) = o.expiry {
+            b = b.expires(expiry);
+        }
         if let Some(at) = o.issued_at {
             b = b.issued_at(at);
         }
         if let Some(salt) = o.salt {
             b = b.salt(salt);
+        }
+        if o.unchecked {
+            b = b.unchecked();
         }
         b
     }};
@@ -341,12 +479,24 @@ macro_rules! with_options {
 
 impl Request {
     /// The lifetimes (seconds) the request names besides `expire`, by field: a server bounds
-    /// them like `expire`.
+    /// them like `expire`. `"unlimited"` is not among them: it lasts as long as the token.
+    /// Seconds beyond `u32` read as `u32::MAX` (beyond any bound).
     pub fn lifetimes(&self) -> Vec<(&'static str, u32)> {
-        match self {
-            Request::Rtc(r) => r.privilege_expire.map(|p| ("privilege_expire", p)).into_iter().collect(),
-            _ => Vec::new(),
-        }
+        let Request::Rtc(r) = self else { return Vec::new() };
+        [
+            ("privilege_expire", r.privilege_expire),
+            ("join_expire", r.join_expire),
+            ("publish_audio_expire", r.publish_audio_expire),
+            ("publish_video_expire", r.publish_video_expire),
+            ("publish_data_expire", r.publish_data_expire),
+            ("rtm_login_expire", r.rtm_login_expire),
+        ]
+        .into_iter()
+        .filter_map(|(field, lifetime)| match lifetime?.0 {
+            Expiry::After(d) => Some((field, u32::try_from(d.as_secs()).unwrap_or(u32::MAX))),
+            Expiry::Unlimited | Expiry::At(_) => None,
+        })
+        .collect()
     }
 
     /// The channel and user the request names, for logs (not for decisions: a server judges
@@ -388,7 +538,6 @@ impl Request {
         if v006 && !Request::INFO.iter().any(|i| i.service == self.service() && i.v006) {
             return Err(Error::invalid("version", "this token exists only as 007", self.service()));
         }
-        let secs = |s: u32| Duration::from_secs(u64::from(s));
         let token = match self {
             Request::Rtc(r) => {
                 let mut b = RtcToken::builder(app_id, certificate)
@@ -396,13 +545,37 @@ impl Request {
                     .uid(uid_of(r.uid, &r.account)?)
                     .role(self.role().unwrap_or(Role::Subscriber));
                 if let Some(p) = r.privilege_expire {
-                    b = b.privileges_expire(secs(p));
+                    b = b.privileges_expire(p.0);
                 }
-                if let Some(user) = &r.rtm_user_id {
-                    if v006 {
-                        return Err(Error::invalid("rtm_user_id", "a 006 token holds only RTC privileges", user));
+                if let Some(p) = r.join_expire {
+                    b = b.join_expires(p.0);
+                }
+                if let Some(p) = r.publish_audio_expire {
+                    b = b.publish_audio_expires(p.0);
+                }
+                if let Some(p) = r.publish_video_expire {
+                    b = b.publish_video_expires(p.0);
+                }
+                if let Some(p) = r.publish_data_expire {
+                    b = b.publish_data_expires(p.0);
+                }
+                match (&r.rtm_user_id, r.rtm_login_expire) {
+                    (Some(user), _) if v006 => {
+                        return Err(Error::invalid(
+                            "rtm_user_id",
+                            "a 006 RTC token holds only RTC privileges: build RTM, ConvoAI or STT as 007",
+                            user,
+                        ));
                     }
-                    b = b.with_rtm(user, None);
+                    (Some(user), login) => b = b.with_rtm(user, login.map(|l| l.0)),
+                    (None, Some(_)) => {
+                        return Err(Error::invalid(
+                            "rtm_login_expire",
+                            "is the lifetime of an RTM login: give the RTM user too",
+                            "",
+                        ))
+                    }
+                    (None, None) => {}
                 }
                 let b = with_options!(b, options);
                 return if v006 {
@@ -522,9 +695,10 @@ mod tests {
         let cert = AppCertificate::new("5CFd2fd1755d40ecb72977518be15d3b").unwrap();
         let options = RequestOptions {
             version: Version::V007,
-            expiry: Expiry::from(Duration::from_secs(600)),
+            expiry: Some(Expiry::from(Duration::from_secs(600))),
             issued_at: Some(UnixTime::from_secs(1_700_000_000)),
             salt: Some(1),
+            unchecked: false,
         };
         let cases = [
             (r#"{"service":"rtc","channel":"c","uid":1}"#, 1),
@@ -564,5 +738,80 @@ mod tests {
             .unwrap_err();
         assert!(e.to_string().contains("publish or play"), "{e}");
         let _ = Service::empty; // the structure form covers what builders do not
+    }
+
+    #[test]
+    fn lifetimes_take_seconds_or_unlimited_and_the_server_bounds_the_seconds() {
+        let r = request(
+            r#"{"service":"rtc","channel":"c","uid":1,"join_expire":"unlimited","publish_audio_expire":60,
+                "rtm_user_id":"u","rtm_login_expire":5000000000}"#,
+        )
+        .unwrap();
+        assert_eq!(r.lifetimes(), [("publish_audio_expire", 60), ("rtm_login_expire", u32::MAX)]);
+        let e = request(r#"{"service":"rtc","channel":"c","uid":1,"join_expire":"forever"}"#).unwrap_err();
+        assert!(e.contains("\"unlimited\""), "{e}");
+        let app = AppId::new("970CA35de60c44645bbae8a215061b33").unwrap();
+        let cert = AppCertificate::new("5CFd2fd1755d40ecb72977518be15d3b").unwrap();
+        let options = RequestOptions {
+            version: Version::V007,
+            expiry: Some(Expiry::from(Duration::from_secs(600))),
+            issued_at: Some(UnixTime::from_secs(1_700_000_000)),
+            salt: Some(1),
+            unchecked: false,
+        };
+        let r = request(r#"{"service":"rtc","channel":"c","uid":1,"role":"publisher","join_expire":"unlimited","publish_audio_expire":60}"#)
+            .unwrap();
+        let BuiltToken::V007(t) = r.build(&app, &cert, &options).unwrap() else { panic!("007") };
+        let rtc = t.services.iter().find(|s| s.type_code() == 1).unwrap();
+        let privileges: Vec<(u16, u32)> = rtc.privileges().iter().map(|(k, v)| (*k, *v)).collect();
+        assert!(privileges.contains(&(1, 0)) && privileges.contains(&(2, 60)), "{privileges:?}");
+        let e = request(r#"{"service":"rtc","channel":"c","uid":1,"rtm_login_expire":60}"#)
+            .unwrap()
+            .build(&app, &cert, &options)
+            .unwrap_err();
+        assert!(e.to_string().contains("RTM user"), "{e}");
+    }
+
+    #[test]
+    fn unchecked_skips_agoras_input_rules() {
+        let app = AppId::new("970CA35de60c44645bbae8a215061b33").unwrap();
+        let cert = AppCertificate::new("5CFd2fd1755d40ecb72977518be15d3b").unwrap();
+        let mut options = RequestOptions {
+            version: Version::V007,
+            expiry: Some(Expiry::from(Duration::from_secs(600))),
+            issued_at: Some(UnixTime::from_secs(1_700_000_000)),
+            salt: Some(1),
+            unchecked: false,
+        };
+        let r = request(r#"{"service":"rtc","channel":"a/b","uid":1}"#).unwrap();
+        assert!(r.build(&app, &cert, &options).is_err(), "a channel with / breaks Agora's rules");
+        options.unchecked = true;
+        assert!(r.build(&app, &cert, &options).is_ok(), "unchecked builds it");
+    }
+
+    #[test]
+    fn values_carry_both_spellings() {
+        let streaming = Request::INFO.iter().find(|i| i.service == "streaming").unwrap();
+        let privileges = streaming.fields.iter().find(|f| f.name == "privileges").unwrap();
+        for v in privileges.values {
+            assert!(StreamingPrivilege::from_name(v.name).is_some(), "{}", v.name);
+        }
+        assert!(privileges.values.iter().any(|v| v.flag == "publish-mix" && v.name == "publish_mix_stream"));
+        let fcdn = Request::INFO.iter().find(|i| i.service == "fcdn").unwrap();
+        for v in fcdn.fields.iter().find(|f| f.name == "privileges").unwrap().values {
+            assert!(FcdnPrivilege::from_name(v.name).is_some(), "{}", v.name);
+        }
+        // Every role field has the role values; each builds as a JSON role.
+        for info in Request::INFO {
+            for f in info.fields.iter().filter(|f| f.ty == FieldType::Role) {
+                assert_eq!(f.values.len(), ROLE_VALUES.len(), "{}", info.service);
+                assert_eq!(f.flag_default, Some("publisher"), "{}", info.service);
+            }
+        }
+        for v in ROLE_VALUES {
+            let json = format!(r#"{{"service":"rtc","channel":"c","uid":1,"role":"{}"}}"#, v.name);
+            assert!(request(&json).is_ok(), "{}", v.name);
+        }
+        assert!(ROLE_VALUES.iter().filter(|v| v.v006_only).all(|v| v.name == "publisher"));
     }
 }
