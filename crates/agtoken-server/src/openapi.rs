@@ -707,7 +707,7 @@ pub(crate) fn get_token(l: &DocSettings) -> Vec<Operation> {
     token_request(
         l,
         "Community token service: any token type",
-        "As Go reads the original's struct: keys in any ASCII case (each spelling given must be valid), null as absent, other keys ignored. uid and role are strings in the original; whole numbers are read as their digits (an RTC uid of digits above 4294967295 is refused: Go would truncate it). An RTM request with a channel also grants RTC join and data-stream publishing there; a chat request with an empty uid gives an app token.",
+        "As Go reads the original's struct: keys in any ASCII case (each spelling given must be valid), null as absent, other keys ignored. uid and role are strings in the original; whole numbers are read as their digits (an RTC uid of digits above 4294967295 is the account of those digits: Go would truncate it to another uid). An RTM request with a channel also grants RTC join and data-stream publishing there; a chat request with an empty uid gives an app token.",
         false,
     )
 }

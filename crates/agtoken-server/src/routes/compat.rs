@@ -1155,7 +1155,7 @@ fn token_request_inner(
                 "publisher" | "1" => Role::Publisher,
                 other => return Err(bad(format!("role: must be \"publisher\" or \"subscriber\", got {other:?}"))),
             };
-            let uid_value = uid_of(&uid).map_err(bad)?;
+            let uid_value = uid_of(&uid);
             let intent = Intent { channel, user: &uid, ..intent(RTC, "", Some(role)) };
             let build = || build_rtc(state, app, channel, uid_value, role, lifetime);
             issue_or_check(state, &intent, dry_run, build).map_err(refused)
@@ -1186,19 +1186,10 @@ fn token_request_inner(
 
 /// The services' rule for `uid`: a number is an integer uid (0 = any user; any spelling that
 /// reads as a number, `+0` and `00` too, so a wildcard cannot hide as an account), anything else
-/// an account. Go truncates digits above 32 bits to a different uid; refused here.
-fn uid_of(uid: &str) -> Result<Uid, String> {
-    match uid.parse::<u32>() {
-        Ok(n) => Ok(Uid::Int(n)),
-        Err(_) if is_decimal(uid.strip_prefix('+').unwrap_or(uid)) => Err(format!(
-            "uid: {uid} is larger than 4294967295, the largest integer uid; an account must contain a non-digit"
-        )),
-        Err(_) => Ok(Uid::Account(uid.to_owned())),
-    }
-}
-
-fn is_decimal(text: &str) -> bool {
-    !text.is_empty() && text.bytes().all(|b| b.is_ascii_digit())
+/// an account. Digits above 4294967295 are an account too: Go would truncate them to another
+/// uid, and the account of those digits is what such a client can join with.
+fn uid_of(uid: &str) -> Uid {
+    uid.parse::<u32>().map_or_else(|_| Uid::Account(uid.to_owned()), Uid::Int)
 }
 
 /// An RTM login for `user` plus RTC join and data-stream publishing on `channel` for the same
