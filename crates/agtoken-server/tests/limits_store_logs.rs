@@ -39,7 +39,7 @@ async fn until_up(server: &Server) {
 #[tokio::test]
 async fn the_store_is_logged_without_its_password() {
     let Some(mut redis) = Redis::start(&["--requirepass", PASSWORD]) else { return };
-    let capture = Capture::install();
+    let capture = Capture::install_at(tracing::Level::TRACE);
 
     let settings = format!(
         "auth = \"api_key\"\nrate_limit = \"100/min\"\n[[apps.api_keys]]\nname = \"backend\"\nsha256 = \"{}\"\n\

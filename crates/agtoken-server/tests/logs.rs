@@ -15,7 +15,7 @@ use common::*;
 
 #[tokio::test]
 async fn issued_tokens_are_logged_by_fingerprint_only() {
-    let capture = Capture::install();
+    let capture = Capture::install_at(tracing::Level::TRACE);
 
     let server = start(config()).await;
     let mut tokens = Vec::new();

@@ -8,7 +8,7 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 use agtoken_server::reload::{self, Loader};
@@ -17,10 +17,13 @@ use sha2::{Digest, Sha256};
 use tokio::net::TcpListener;
 use tokio::sync::{mpsc, oneshot};
 
+#[path = "support/capture.rs"]
+mod capture;
 #[allow(dead_code)]
 #[path = "server/common.rs"]
 mod common;
 
+use capture::Capture;
 use common::{exchange, Reply, APP_ID, CERT};
 
 const KEY_A: &str = "agtk_test_key_a_0000000000000000000000000000000000000000000000000000";
@@ -29,39 +32,9 @@ const BODY: &str = r#"{"uid":42,"ChannelName":"room-1","role":1}"#;
 
 /// The log lines of this binary (JSON, INFO and above: the load test would drown the tests
 /// running beside it in hyper's TRACE lines).
-#[derive(Clone, Default)]
-struct Capture(Arc<Mutex<Vec<u8>>>);
-
-impl std::io::Write for Capture {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-impl Capture {
-    fn text(&self) -> String {
-        String::from_utf8(self.0.lock().unwrap().clone()).unwrap()
-    }
-}
-
 fn capture() -> &'static Capture {
     static CAPTURE: OnceLock<Capture> = OnceLock::new();
-    CAPTURE.get_or_init(|| {
-        let capture = Capture::default();
-        let writer = capture.clone();
-        let subscriber = tracing_subscriber::fmt()
-            .json()
-            .flatten_event(true)
-            .with_writer(move || writer.clone())
-            .with_max_level(tracing::Level::INFO)
-            .finish();
-        tracing::subscriber::set_global_default(subscriber).expect("the only subscriber of this binary");
-        capture
-    })
+    CAPTURE.get_or_init(|| Capture::install_at(tracing::Level::INFO))
 }
 
 fn sha256_hex(text: &str) -> String {

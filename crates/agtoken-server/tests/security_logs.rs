@@ -24,7 +24,7 @@ const JWT_SECRET: &str = "a-jwt-secret-for-the-log-test-that-is-long-enough";
 
 #[tokio::test]
 async fn a_full_run_logs_no_secret_and_no_token() {
-    let capture = Capture::install();
+    let capture = Capture::install_at(tracing::Level::TRACE);
 
     let mut secrets: Vec<String> = vec![CERT.into(), CERT.to_lowercase(), BACKEND_KEY.into(), WRONG_KEY.into()];
     secrets.push(JWT_SECRET.into());
