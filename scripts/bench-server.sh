@@ -29,7 +29,9 @@
 # limits, metrics, auth, policy or parse-back). COMPARE_ROUNDS (default 3) rounds of
 # COMPARE_DURATION (default 10) s each, agtoken serve and minimal interleaved, each measured as
 # CPU time of the server process (user + system, from /proc) per completed request; prints each
-# round and the median ratio. COMPARE_ROUNDS=0 skips it.
+# round and the median ratio. COMPARE_ROUNDS=0 skips it. In the JWT modes the reference is not
+# minimal but the same server with API-key auth (the local mode's app and rule), interleaved
+# the same way: the ratio is JWT-authenticated over API-key-authenticated issuance.
 set -euo pipefail
 
 DURATION="${DURATION:-30}"
@@ -54,6 +56,17 @@ MINIMAL_BIN="$TARGET_DIR/release/examples/minimal"
 COMPARE_ROUNDS="${COMPARE_ROUNDS:-3}"
 COMPARE_DURATION="${COMPARE_DURATION:-10}"
 MINIMAL_PORT="${MINIMAL_PORT:-18088}"
+
+# PIN=1 (the default with 2 or more cores): the server (and the floor) on CPU 1, wrk on CPU 0,
+# so the load generator's own work (a Lua request function per request in the JWT modes) does
+# not land on the server's core. PIN=0 lets the scheduler place both.
+PIN="${PIN:-$(( $(nproc) >= 2 ? 1 : 0 ))}"
+SERVER_PIN=()
+WRK_PIN=()
+if [[ "$PIN" == 1 ]]; then
+    SERVER_PIN=(taskset -c 1)
+    WRK_PIN=(taskset -c 0)
+fi
 
 WORK="$(mktemp -d)"
 SERVER_PID=""
@@ -107,20 +120,43 @@ end"
         ;;
     *) KEY_HEADER="wrk.headers[\"X-Api-Key\"] = \"$BENCH_KEY\"" ;;
 esac
-cat >"$WORK/fetch.lua" <<EOF
+# lua_scripts DIR HEADER_LUA: DIR/fetch.lua and DIR/v1.lua with these credentials.
+lua_scripts() {
+    cat >"$1/fetch.lua" <<EOF
 wrk.method = "POST"
 wrk.body   = '{"uid":1234,"ChannelName":"bench","role":1}'
 wrk.headers["Content-Type"] = "application/json"
-$KEY_HEADER
-$JWT_LUA
+$2
 EOF
-cat >"$WORK/v1.lua" <<EOF
+    cat >"$1/v1.lua" <<EOF
 wrk.method = "POST"
 wrk.body   = '{"service":"rtc","channel":"bench","uid":1234,"role":"publisher","expire":3600}'
 wrk.headers["Content-Type"] = "application/json"
-$KEY_HEADER
-$JWT_LUA
+$2
 EOF
+}
+lua_scripts "$WORK" "$KEY_HEADER
+$JWT_LUA"
+
+# api_key_config STORE_LINE: the local/redis configuration (one app, API-key auth, one rule).
+api_key_config() {
+    cat <<EOF
+$1
+[[apps]]
+app_id = "$(random_hex)"
+app_certificate_file = "certificate"
+auth = "api_key"
+[[apps.api_keys]]
+name = "bench"
+sha256 = "$(printf %s "$BENCH_KEY" | sha256sum | cut -d' ' -f1)"
+[[apps.policy]]
+name = "bench"
+api_keys = ["bench"]
+services = ["rtc"]
+channels = ["bench"]
+rate_limit = "1000000/s"
+EOF
+}
 
 CONFIG_ARGS=()
 case "$BENCH_LIMITS" in
@@ -144,22 +180,7 @@ case "$BENCH_LIMITS" in
         fi
         random_hex >"$WORK/certificate"
         chmod 600 "$WORK/certificate"
-        cat >"$WORK/agtoken.toml" <<EOF
-$STORE
-[[apps]]
-app_id = "$(random_hex)"
-app_certificate_file = "certificate"
-auth = "api_key"
-[[apps.api_keys]]
-name = "bench"
-sha256 = "$(printf %s "$BENCH_KEY" | sha256sum | cut -d' ' -f1)"
-[[apps.policy]]
-name = "bench"
-api_keys = ["bench"]
-services = ["rtc"]
-channels = ["bench"]
-rate_limit = "1000000/s"
-EOF
+        api_key_config "$STORE" >"$WORK/agtoken.toml"
         CONFIG_ARGS=(--config "$WORK/agtoken.toml")
         ;;
     jwt-rs256 | jwt-es256)
@@ -195,7 +216,7 @@ esac
 
 # Demo mode: no app configured anywhere (no env credentials, no .env in the working dir).
 (cd "$WORK" && exec env -u APP_ID -u APP_CERTIFICATE -u AGORA_APP_ID -u AGORA_APP_CERTIFICATE -u AGTOKEN_CONFIG \
-    RUST_LOG="$RUST_LOG_VALUE" "$BIN" --host 127.0.0.1 --port "$PORT" "${CONFIG_ARGS[@]}" >"$LOG_TARGET" 2>"$WORK/stderr.log") &
+    RUST_LOG="$RUST_LOG_VALUE" ${SERVER_PIN[@]+"${SERVER_PIN[@]}"} "$BIN" --host 127.0.0.1 --port "$PORT" "${CONFIG_ARGS[@]}" >"$LOG_TARGET" 2>"$WORK/stderr.log") &
 SERVER_PID=$!
 for _ in $(seq 1 50); do
     if curl -fsS "http://127.0.0.1:$PORT/healthz" >/dev/null 2>&1; then break; fi
@@ -212,7 +233,7 @@ hwm_kib() { awk '/^VmHWM/ {print $2}' "/proc/$SERVER_PID/status"; }
 run() {
     local name="$1" path="$2" script="$3"
     local out
-    out="$(wrk -t1 -c"$CONNECTIONS" -d"${DURATION}s" --latency -s "$script" "http://127.0.0.1:$PORT$path")"
+    out="$(${WRK_PIN[@]+"${WRK_PIN[@]}"} wrk -t1 -c"$CONNECTIONS" -d"${DURATION}s" --latency -s "$script" "http://127.0.0.1:$PORT$path")"
     echo "$out" >"$WORK/$name.txt"
     local rps p50 p99 non2xx errors
     rps="$(awk '/^Requests\/sec/ {print $2}' <<<"$out")"
@@ -239,12 +260,13 @@ if [[ "$BENCH_LIMITS" != none ]]; then
     curl -fsS "http://127.0.0.1:$PORT/metrics" | grep -E '^agtoken_(rate_limit_decisions|limits_store)' || true
 fi
 
-# ---- the floor: agtoken serve vs examples/minimal, interleaved ----
+# ---- the comparison, interleaved: agtoken serve vs examples/minimal (the floor), or in the JWT
+# modes vs the same server with an API key ----
 # cpu_per_request PID URL SCRIPT: "<req/s> <µs of the process's CPU per completed request>".
 cpu_per_request() {
     local pid="$1" url="$2" script="$3" before after out requests rps
     before="$(cpu_ticks "$pid")"
-    out="$(wrk -t1 -c"$CONNECTIONS" -d"${COMPARE_DURATION}s" -s "$script" "$url")"
+    out="$(${WRK_PIN[@]+"${WRK_PIN[@]}"} wrk -t1 -c"$CONNECTIONS" -d"${COMPARE_DURATION}s" -s "$script" "$url")"
     after="$(cpu_ticks "$pid")"
     requests="$(awk '/requests in/ {print $1}' <<<"$out")"
     rps="$(awk '/^Requests\/sec/ {print $2}' <<<"$out")"
@@ -257,24 +279,47 @@ cpu_per_request() {
         'BEGIN {printf "%s %.2f\n", rps, (a - b) / hz / n * 1e6}'
 }
 if ((COMPARE_ROUNDS > 0)); then
-    "$MINIMAL_BIN" --port "$MINIMAL_PORT" >/dev/null 2>"$WORK/minimal.log" &
+    case "$BENCH_LIMITS" in
+        jwt-*)
+            # The JWT modes' reference is API-key issuance (issue 13's target is the ratio of
+            # the two): the same app and rule with auth = "api_key", on the floor's port.
+            REF_NAME="api key"
+            REF_TITLE="agtoken serve with JWT ($BENCH_LIMITS) vs with an API key"
+            mkdir "$WORK/ref"
+            random_hex >"$WORK/ref/certificate"
+            chmod 600 "$WORK/ref/certificate"
+            api_key_config "" >"$WORK/ref/agtoken.toml"
+            lua_scripts "$WORK/ref" "wrk.headers[\"X-Api-Key\"] = \"$BENCH_KEY\""
+            (cd "$WORK/ref" && exec env -u APP_ID -u APP_CERTIFICATE -u AGORA_APP_ID -u AGORA_APP_CERTIFICATE \
+                -u AGTOKEN_CONFIG RUST_LOG="$RUST_LOG_VALUE" ${SERVER_PIN[@]+"${SERVER_PIN[@]}"} "$BIN" \
+                --host 127.0.0.1 --port "$MINIMAL_PORT" --config "$WORK/ref/agtoken.toml" \
+                >"$LOG_TARGET" 2>"$WORK/ref/stderr.log") &
+            REF_SCRIPT="$WORK/ref/fetch.lua"
+            ;;
+        *)
+            REF_NAME="minimal"
+            REF_TITLE="the floor: agtoken serve vs examples/minimal"
+            ${SERVER_PIN[@]+"${SERVER_PIN[@]}"} "$MINIMAL_BIN" --port "$MINIMAL_PORT" >/dev/null 2>"$WORK/minimal.log" &
+            REF_SCRIPT="$WORK/fetch.lua"
+            ;;
+    esac
     MINIMAL_PID=$!
     for _ in $(seq 1 50); do
         if (exec 3<>"/dev/tcp/127.0.0.1/$MINIMAL_PORT") 2>/dev/null; then break; fi
         sleep 0.1
     done
-    echo "floor: POST /fetch_rtc_token, agtoken serve vs examples/minimal, $COMPARE_ROUNDS rounds of ${COMPARE_DURATION}s each, CPU per request"
+    echo "$REF_TITLE: POST /fetch_rtc_token, $COMPARE_ROUNDS rounds of ${COMPARE_DURATION}s each, CPU per request"
     ratios=()
     for round in $(seq 1 "$COMPARE_ROUNDS"); do
         read -r serve_rps serve_us < <(cpu_per_request "$SERVER_PID" "http://127.0.0.1:$PORT/fetch_rtc_token" "$WORK/fetch.lua")
-        read -r min_rps min_us < <(cpu_per_request "$MINIMAL_PID" "http://127.0.0.1:$MINIMAL_PORT/fetch_rtc_token" "$WORK/fetch.lua")
+        read -r min_rps min_us < <(cpu_per_request "$MINIMAL_PID" "http://127.0.0.1:$MINIMAL_PORT/fetch_rtc_token" "$REF_SCRIPT")
         ratio="$(awk -v s="$serve_us" -v m="$min_us" 'BEGIN {printf "%.2f", s / m}')"
         ratios+=("$ratio")
-        printf 'round %d: agtoken serve %8.2f us/req (%s req/s)   minimal %8.2f us/req (%s req/s)   ratio %s\n' \
-            "$round" "$serve_us" "$serve_rps" "$min_us" "$min_rps" "$ratio"
+        printf 'round %d: agtoken serve %8.2f us/req (%s req/s)   %s %8.2f us/req (%s req/s)   ratio %s\n' \
+            "$round" "$serve_us" "$serve_rps" "$REF_NAME" "$min_us" "$min_rps" "$ratio"
     done
     median="$(printf '%s\n' "${ratios[@]}" | sort -n | awk '{a[NR] = $1} END {print a[int((NR + 1) / 2)]}')"
-    echo "CPU per request, agtoken serve / minimal (median of $COMPARE_ROUNDS): $median"
+    echo "CPU per request, agtoken serve / $REF_NAME (median of $COMPARE_ROUNDS): $median"
 fi
 
 kill -TERM "$SERVER_PID"

@@ -555,6 +555,26 @@ impl JwtAuth {
         self.verify_with(&keys, token, now).map_err(Refusal::unauthorized)
     }
 
+    /// Whether `token`'s signature verifies with one of the current keys of its algorithm and
+    /// `kid`, and nothing else (no claim is looked at): the cryptographic part of
+    /// [`Auth::authenticate`] alone, for measurements (`examples/jwt_cost.rs`).
+    pub fn signature_verifies(&self, token: &str) -> bool {
+        let keys = match &self.keys {
+            JwtKeys::Fixed(keys) => keys.clone(),
+            JwtKeys::Jwks(file) => Self::current_file_keys(file),
+            JwtKeys::Remote(remote) => match remote.keys() {
+                Some(keys) => keys,
+                None => return false,
+            },
+        };
+        let Ok(header) = jsonwebtoken::decode_header(token) else { return false };
+        let Some((message, signature)) = token.rsplit_once('.') else { return false };
+        let Ok(signature) = URL_SAFE_NO_PAD.decode(signature) else { return false };
+        keys.iter()
+            .filter(|k| k.alg == header.alg && (header.kid.is_none() || k.kid.is_none() || k.kid == header.kid))
+            .any(|k| k.verifies(message.as_bytes(), &signature))
+    }
+
     fn verify_with(&self, keys: &[VerifyKey], token: &str, now: u64) -> Result<Caller, String> {
         const NOT_VALID: &str = "the bearer token is not a valid JWT";
         let header = jsonwebtoken::decode_header(token).map_err(|_| "the bearer token is not a JWT".to_owned())?;
