@@ -19,6 +19,10 @@
 //!   flight gets up to `request_timeout` + 1 s, which is all a request may take anyway.
 //! - **HTTP/2 pings**: after 20 s without a frame the server pings, and closes the connection
 //!   when the ping is not answered within 10 s (a peer that vanished).
+//! - **Request heads** are at most [`MAX_HEADER_BYTES`] (HTTP/1: request line and headers, else
+//!   431; HTTP/2: the header list as RFC 9113 counts it, the stream refused), so a connection
+//!   buffers no more than that before its request is read (hyper's own bound is about 400 KiB
+//!   for HTTP/1 and 16 MiB for HTTP/2).
 //! - **accept errors** (out of file descriptors, …): exponential backoff from 1 ms to 1 s, reset
 //!   by the next success, logged at most once per 10 s with a count; `agtoken_accept_errors_total`.
 //!   Errors about the one connection (reset before accept) are retried at once.
@@ -45,6 +49,11 @@ use crate::state::AppState;
 pub(crate) const LOG_EVERY: Duration = Duration::from_secs(10);
 /// How long a closing connection with nothing in flight may take to finish on its own.
 const CLOSE_GRACE: Duration = Duration::from_secs(1);
+/// Largest request head accepted, as Node.js's default: room for a JWT of the longest credential
+/// read (8 KiB, `auth.rs`) beside the usual headers and cookies.
+pub(crate) const MAX_HEADER_BYTES: usize = 16 * 1024;
+/// (HTTP/2's SETTINGS_MAX_HEADER_LIST_SIZE is a u32.)
+const MAX_HEADER_LIST_SIZE: u32 = MAX_HEADER_BYTES as u32;
 /// HTTP/2: ping after this long without a frame from the peer…
 const H2_PING_INTERVAL: Duration = Duration::from_secs(20);
 /// …and close when the ping is not answered within this.
@@ -92,8 +101,17 @@ pub(crate) async fn serve(
         tracing::warn!("{warning}");
     }
     let mut builder = auto::Builder::new(TokioExecutor::new());
-    builder.http1().timer(TokioTimer::new()).header_read_timeout(config.header_read_timeout);
-    builder.http2().timer(TokioTimer::new()).keep_alive_interval(H2_PING_INTERVAL).keep_alive_timeout(H2_PING_TIMEOUT);
+    builder
+        .http1()
+        .timer(TokioTimer::new())
+        .header_read_timeout(config.header_read_timeout)
+        .max_buf_size(MAX_HEADER_BYTES);
+    builder
+        .http2()
+        .timer(TokioTimer::new())
+        .keep_alive_interval(H2_PING_INTERVAL)
+        .keep_alive_timeout(H2_PING_TIMEOUT)
+        .max_header_list_size(MAX_HEADER_LIST_SIZE);
     let shared = Arc::new(Shared {
         live: live.clone(),
         builder,

@@ -298,6 +298,125 @@ async fn h2c_connections_idle_before_or_after_a_request_are_closed() {
     server.stop().await.unwrap();
 }
 
+// ---- request heads ------------------------------------------------------------------------
+
+/// A header of `len` bytes of value: well under the 16 KiB head limit, or over it.
+fn big_header(len: usize) -> String {
+    "a".repeat(len)
+}
+
+#[tokio::test]
+async fn http1_request_heads_over_16_kib_are_refused_with_431() {
+    let server = start(config()).await;
+    for (value_len, expected) in [(12 * 1024, 200), (17 * 1024, 431), (300 * 1024, 431)] {
+        let mut stream = TcpStream::connect(server.addr).await.unwrap();
+        let head = format!("GET /healthz HTTP/1.1\r\nHost: x\r\nX-Padding: {}\r\n\r\n", big_header(value_len));
+        // The server may answer and close before reading all of a too-large head.
+        let _ = stream.write_all(head.as_bytes()).await;
+        let reply = read_response(&mut stream).await;
+        assert_eq!(reply.status, expected, "a header value of {value_len} bytes");
+    }
+    server.stop().await.unwrap();
+}
+
+/// An HPACK literal header field without indexing, new name (RFC 7541 §6.2.2), no Huffman.
+fn hpack_literal(name: &str, value: &str) -> Vec<u8> {
+    fn integer(out: &mut Vec<u8>, mut n: usize) {
+        // 7-bit prefix, H bit 0.
+        if n < 127 {
+            out.push(n as u8);
+            return;
+        }
+        out.push(127);
+        n -= 127;
+        while n >= 128 {
+            out.push((n % 128) as u8 | 0x80);
+            n /= 128;
+        }
+        out.push(n as u8);
+    }
+    let mut out = vec![0x00];
+    integer(&mut out, name.len());
+    out.extend_from_slice(name.as_bytes());
+    integer(&mut out, value.len());
+    out.extend_from_slice(value.as_bytes());
+    out
+}
+
+/// Sends GET /healthz on stream 1 with one padding header of `value_len` bytes (split into
+/// HEADERS and CONTINUATION frames of at most 16 KiB) and returns the frames read until the
+/// stream's answer (HEADERS or RST_STREAM on stream 1) or a GOAWAY.
+async fn h2_get_with_padding(addr: std::net::SocketAddr, value_len: usize) -> (Vec<(u8, u8, u32)>, Vec<u8>) {
+    const CONTINUATION: u8 = 9;
+    const RST_STREAM: u8 = 3;
+    let mut block = vec![0x82, 0x86, 0x04, 8];
+    block.extend_from_slice(b"/healthz");
+    block.extend_from_slice(&[0x01, 1, b'x']);
+    block.extend_from_slice(&hpack_literal("x-padding", &big_header(value_len)));
+    let mut request = [H2_PREFACE, H2_EMPTY_SETTINGS].concat();
+    let chunks: Vec<&[u8]> = block.chunks(16 * 1024).collect();
+    for (i, chunk) in chunks.iter().enumerate() {
+        let kind = if i == 0 { HEADERS } else { CONTINUATION };
+        let mut flags = if i == 0 { 0x1 } else { 0 }; // END_STREAM on the HEADERS frame
+        if i == chunks.len() - 1 {
+            flags |= 0x4; // END_HEADERS
+        }
+        let len = chunk.len().to_be_bytes();
+        request.extend_from_slice(&[len[5], len[6], len[7], kind, flags, 0, 0, 0, 1]);
+        request.extend_from_slice(chunk);
+    }
+    let mut stream = TcpStream::connect(addr).await.unwrap();
+    let _ = stream.write_all(&request).await;
+    let mut seen = Vec::new();
+    let mut buf = [0u8; 4096];
+    loop {
+        let frames = h2_frames(&seen);
+        if frames.iter().any(|f| (f.0 == HEADERS || f.0 == RST_STREAM) && f.2 == 1 || f.0 == GOAWAY) {
+            return (frames, seen);
+        }
+        let n = tokio::time::timeout(Duration::from_secs(5), stream.read(&mut buf)).await.expect("an answer");
+        match n {
+            Ok(n) if n > 0 => seen.extend_from_slice(&buf[..n]),
+            _ => return (h2_frames(&seen), seen),
+        }
+    }
+}
+
+#[tokio::test]
+async fn h2_header_lists_over_16_kib_are_refused() {
+    let server = start(config()).await;
+    // Under the limit: answered (a HEADERS frame on stream 1 whose block starts with :status 200,
+    // HPACK static index 8).
+    let (frames, bytes) = h2_get_with_padding(server.addr, 12 * 1024).await;
+    let answer = h2_frame_payload(&bytes, HEADERS, 1).unwrap_or_else(|| panic!("no answer: {frames:?}"));
+    assert_eq!(answer.first(), Some(&0x88), "status 200 expected, frames {frames:?}");
+    // Over: refused: never a 200 (a 431 answer, a reset stream or a GOAWAY).
+    for value_len in [17 * 1024, 40 * 1024] {
+        let (frames, bytes) = h2_get_with_padding(server.addr, value_len).await;
+        if let Some(answer) = h2_frame_payload(&bytes, HEADERS, 1) {
+            assert_ne!(answer.first(), Some(&0x88), "{value_len} bytes were served: {frames:?}");
+        } else {
+            assert!(frames.iter().any(|f| f.0 == 3 || f.0 == GOAWAY), "{value_len} bytes: {frames:?}");
+        }
+    }
+    server.stop().await.unwrap();
+}
+
+/// The payload of the first frame of `kind` on `stream` in `bytes`.
+fn h2_frame_payload(bytes: &[u8], kind: u8, stream: u32) -> Option<Vec<u8>> {
+    let mut rest = bytes;
+    while rest.len() >= 9 {
+        let len = usize::from(rest[0]) << 16 | usize::from(rest[1]) << 8 | usize::from(rest[2]);
+        let id = u32::from_be_bytes([rest[5], rest[6], rest[7], rest[8]]) & 0x7fff_ffff;
+        let payload = &rest[9..(9 + len).min(rest.len())];
+        if rest[3] == kind && id == stream {
+            return Some(payload.to_vec());
+        }
+        rest = &rest[(9 + len).min(rest.len())..];
+    }
+    None
+}
+
 // ---- TLS ----------------------------------------------------------------------------------
 
 mod tls {
