@@ -242,8 +242,8 @@ pub(crate) const ERROR_CODES: &[&str] = &[
     "unavailable",
 ];
 
-/// The body of an [`ApiError`], as sent: `{"error": {"code", "message", "field"}}`. Its schema
-/// is the document's `Error`.
+/// A v1 error, and the answer of an unknown route (404), another method (405) or a timeout
+/// (408): `{"error": {"code", "message", "field"}}`.
 #[derive(Serialize, JsonSchema)]
 #[schemars(rename = "Error")]
 pub(crate) struct ErrorBody<'a> {
@@ -251,7 +251,7 @@ pub(crate) struct ErrorBody<'a> {
     error: ErrorDetail<'a>,
 }
 
-/// The `error` object of [`ErrorBody`].
+/// What went wrong, with a stable code.
 #[derive(Serialize, JsonSchema)]
 struct ErrorDetail<'a> {
     /// A stable, machine-readable code.

@@ -63,7 +63,7 @@ pub(crate) struct GenerateToken<'a> {
     pub(crate) data: TokenData<'a>,
 }
 
-/// `data` of [`GenerateToken`].
+/// The token, under `data`.
 #[derive(Serialize, JsonSchema)]
 pub(crate) struct TokenData<'a> {
     /// The token.

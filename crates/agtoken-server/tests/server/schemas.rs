@@ -56,10 +56,18 @@ fn check(doc: &Value, method: &str, path: &str, reply: &Reply) {
 type Case = (&'static str, &'static str, String, Option<Value>, u16);
 
 async fn ask(server: &Server, doc: &Value, cases: Vec<Case>) {
+    ask_with(server, doc, &[], cases).await;
+}
+
+async fn ask_with(server: &Server, doc: &Value, headers: &[(&str, &str)], cases: Vec<Case>) {
     for (method, documented, path, body, expected) in cases {
         let reply = match &body {
-            Some(body) => server.post_json(&path, &body.to_string()).await,
-            None => server.get(&path).await,
+            Some(body) => {
+                let mut headers = headers.to_vec();
+                headers.push(("content-type", "application/json"));
+                server.send("POST", &path, &headers, body.to_string().as_bytes()).await
+            }
+            None => server.send("GET", &path, headers, b"").await,
         };
         assert_eq!(reply.status, expected, "{method} {path} {body:?}: {}", reply.body);
         check(doc, method, documented, &reply);
@@ -143,13 +151,13 @@ async fn every_answer_matches_its_schema_in_the_document() {
 }
 
 /// The refusals of each family, in its own shape: an app that requires an API key, asked
-/// without one (401).
+/// without one (401), and with a key whose policy rule grants RTM only (403).
 #[tokio::test]
 async fn every_refusal_matches_its_schema_in_the_document() {
     let key = "agtk_schemas_0123456789abcdef0123456789abcdef0123456789abcdef";
     let hash: String = Sha256::digest(key.as_bytes()).iter().map(|b| format!("{b:02x}")).collect();
     let text = format!(
-        "host = \"127.0.0.1\"\nport = 0\n\n[[apps]]\napp_id = \"{APP_ID}\"\napp_certificate = \"{CERT}\"\nauth = \"api_key\"\n\n[[apps.api_keys]]\nname = \"k\"\nsha256 = \"{hash}\"\n"
+        "host = \"127.0.0.1\"\nport = 0\n\n[[apps]]\napp_id = \"{APP_ID}\"\napp_certificate = \"{CERT}\"\nauth = \"api_key\"\n\n[[apps.api_keys]]\nname = \"k\"\nsha256 = \"{hash}\"\n\n[[apps.policy]]\nname = \"rtm only\"\napi_keys = [\"k\"]\nservices = [\"rtm\"]\n"
     );
     let config = Config::from_sources(&ServeOptions::default(), &Env::default(), Some((std::path::Path::new("x.toml"), &text)))
         .unwrap_or_else(|e| panic!("{e}"));
@@ -167,6 +175,10 @@ async fn every_refusal_matches_its_schema_in_the_document() {
         get(401, "/chat/user/{user}/token", "/chat/user/alice/token"),
         post(401, "/v1/tokens", json!({"service": "chat_app"})),
     ];
+    let forbidden: Vec<Case> = cases.iter().cloned().map(|(m, d, p, b, _)| (m, d, p, b, 403)).collect();
     ask(&server, &doc, cases).await;
+    ask_with(&server, &doc, &[("x-api-key", key)], forbidden).await;
+    // The key is good: an RTM token is issued.
+    ask_with(&server, &doc, &[("x-api-key", key)], vec![get(200, "/rtm/{uid}", "/rtm/alice")]).await;
     server.stop().await.unwrap();
 }
