@@ -191,9 +191,8 @@ impl ApiError {
 
     /// The JSON body.
     pub fn body(&self) -> String {
-        let body = ErrorBody {
-            error: ErrorDetail { code: self.code, message: &self.message, field: self.field.as_deref() },
-        };
+        let body =
+            ErrorBody { error: ErrorDetail { code: self.code, message: &self.message, field: self.field.as_deref() } };
         serde_json::to_string(&body).expect("an error body serializes")
     }
 

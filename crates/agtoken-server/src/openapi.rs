@@ -471,35 +471,38 @@ fn rtc_token_ok(l: &DocSettings) -> Value {
 
 pub(crate) fn rtc_four(l: &DocSettings) -> Vec<Operation> {
     let account = |name: &str| path_param(name, text(1, 255, "a user account, 1 to 255 bytes"));
-    let mut ops = community_ops(l, vec![
-        (
-            Some("/rtc/{channel}/{role}/uid/{uid}"),
-            community(
-                l,
-                "Community token service: RTC token for an integer uid",
-                vec![path_param("channel", channel_schema()), role_param(), rtc_uid_param("uid", 0)],
-                rtc_token_ok(l),
+    let mut ops = community_ops(
+        l,
+        vec![
+            (
+                Some("/rtc/{channel}/{role}/uid/{uid}"),
+                community(
+                    l,
+                    "Community token service: RTC token for an integer uid",
+                    vec![path_param("channel", channel_schema()), role_param(), rtc_uid_param("uid", 0)],
+                    rtc_token_ok(l),
+                ),
             ),
-        ),
-        (
-            Some("/rtc/{channel}/{role}/userAccount/{account}"),
-            community(
-                l,
-                "Community token service: RTC token for a user account",
-                vec![path_param("channel", channel_schema()), role_param(), account("account")],
-                rtc_token_ok(l),
+            (
+                Some("/rtc/{channel}/{role}/userAccount/{account}"),
+                community(
+                    l,
+                    "Community token service: RTC token for a user account",
+                    vec![path_param("channel", channel_schema()), role_param(), account("account")],
+                    rtc_token_ok(l),
+                ),
             ),
-        ),
-        (
-            Some("/rtc/{channel}/{role}/account/{account}"),
-            community(
-                l,
-                "Community token service: RTC token for a user account (another name of userAccount)",
-                vec![path_param("channel", channel_schema()), role_param(), account("account")],
-                rtc_token_ok(l),
+            (
+                Some("/rtc/{channel}/{role}/account/{account}"),
+                community(
+                    l,
+                    "Community token service: RTC token for a user account (another name of userAccount)",
+                    vec![path_param("channel", channel_schema()), role_param(), account("account")],
+                    rtc_token_ok(l),
+                ),
             ),
-        ),
-    ]);
+        ],
+    );
     ops.push(Operation {
         path: Some("/rtc/{channel}/{uid}/{role}/token"),
         operation: json!({
@@ -515,18 +518,21 @@ pub(crate) fn rtc_four(l: &DocSettings) -> Vec<Operation> {
 }
 
 pub(crate) fn rtm(l: &DocSettings) -> Vec<Operation> {
-    community_ops(l, vec![(
-        None,
-        community(
-            l,
-            "Community token service: RTM token",
-            vec![path_param(
-                "uid",
-                json!({"type": "string", "minLength": 1, "maxLength": 64, "not": {"enum": ["0"]}, "description": "RTM user id, 1 to 64 bytes, not 0"}),
-            )],
-            json_response("the token", schema_of::<RtmToken<'static>>(l)),
-        ),
-    )])
+    community_ops(
+        l,
+        vec![(
+            None,
+            community(
+                l,
+                "Community token service: RTM token",
+                vec![path_param(
+                    "uid",
+                    json!({"type": "string", "minLength": 1, "maxLength": 64, "not": {"enum": ["0"]}, "description": "RTM user id, 1 to 64 bytes, not 0"}),
+                )],
+                json_response("the token", schema_of::<RtmToken<'static>>(l)),
+            ),
+        )],
+    )
 }
 
 fn rte_ok(l: &DocSettings) -> Value {
@@ -539,86 +545,92 @@ fn rtm_user(description: &str) -> Value {
 }
 
 pub(crate) fn rte(l: &DocSettings) -> Vec<Operation> {
-    community_ops(l, vec![
-        (
-            Some("/rte/{channel}/{role}/uid/{rtcuid}"),
-            community(
-                l,
-                "Community token service: RTC and RTM tokens for an integer uid (also the RTM user id)",
-                vec![path_param("channel", channel_schema()), role_param(), rtc_uid_param("rtcuid", 1)],
-                rte_ok(l),
+    community_ops(
+        l,
+        vec![
+            (
+                Some("/rte/{channel}/{role}/uid/{rtcuid}"),
+                community(
+                    l,
+                    "Community token service: RTC and RTM tokens for an integer uid (also the RTM user id)",
+                    vec![path_param("channel", channel_schema()), role_param(), rtc_uid_param("rtcuid", 1)],
+                    rte_ok(l),
+                ),
             ),
-        ),
-        (
-            Some("/rte/{channel}/{role}/userAccount/{rtcuid}"),
-            community(
-                l,
-                "Community token service: RTC and RTM tokens for a user account (also the RTM user id)",
-                vec![
-                    path_param("channel", channel_schema()),
-                    role_param(),
-                    path_param("rtcuid", rtm_user("the account and RTM user id, 1 to 64 bytes, not 0")),
-                ],
-                rte_ok(l),
+            (
+                Some("/rte/{channel}/{role}/userAccount/{rtcuid}"),
+                community(
+                    l,
+                    "Community token service: RTC and RTM tokens for a user account (also the RTM user id)",
+                    vec![
+                        path_param("channel", channel_schema()),
+                        role_param(),
+                        path_param("rtcuid", rtm_user("the account and RTM user id, 1 to 64 bytes, not 0")),
+                    ],
+                    rte_ok(l),
+                ),
             ),
-        ),
-        (
-            Some("/rte/{channel}/{role}/account/{rtcuid}"),
-            community(
-                l,
-                "Community token service: RTC and RTM tokens for a user account (another name of userAccount)",
-                vec![
-                    path_param("channel", channel_schema()),
-                    role_param(),
-                    path_param("rtcuid", rtm_user("the account and RTM user id, 1 to 64 bytes, not 0")),
-                ],
-                rte_ok(l),
+            (
+                Some("/rte/{channel}/{role}/account/{rtcuid}"),
+                community(
+                    l,
+                    "Community token service: RTC and RTM tokens for a user account (another name of userAccount)",
+                    vec![
+                        path_param("channel", channel_schema()),
+                        role_param(),
+                        path_param("rtcuid", rtm_user("the account and RTM user id, 1 to 64 bytes, not 0")),
+                    ],
+                    rte_ok(l),
+                ),
             ),
-        ),
-    ])
+        ],
+    )
 }
 
 pub(crate) fn rte_with_rtm(l: &DocSettings) -> Vec<Operation> {
     let rtmuid = || path_param("rtmuid", rtm_user("the RTM user id, 1 to 64 bytes, not 0"));
-    community_ops(l, vec![
-        (
-            Some("/rte/{channel}/{role}/uid/{rtcuid}/{rtmuid}"),
-            community(
-                l,
-                "Community token service: RTC token for an integer uid and RTM token for another user id",
-                vec![path_param("channel", channel_schema()), role_param(), rtc_uid_param("rtcuid", 0), rtmuid()],
-                rte_ok(l),
+    community_ops(
+        l,
+        vec![
+            (
+                Some("/rte/{channel}/{role}/uid/{rtcuid}/{rtmuid}"),
+                community(
+                    l,
+                    "Community token service: RTC token for an integer uid and RTM token for another user id",
+                    vec![path_param("channel", channel_schema()), role_param(), rtc_uid_param("rtcuid", 0), rtmuid()],
+                    rte_ok(l),
+                ),
             ),
-        ),
-        (
-            Some("/rte/{channel}/{role}/userAccount/{rtcuid}/{rtmuid}"),
-            community(
-                l,
-                "Community token service: RTC token for a user account and RTM token for another user id",
-                vec![
-                    path_param("channel", channel_schema()),
-                    role_param(),
-                    path_param("rtcuid", text(1, 255, "a user account")),
-                    rtmuid(),
-                ],
-                rte_ok(l),
+            (
+                Some("/rte/{channel}/{role}/userAccount/{rtcuid}/{rtmuid}"),
+                community(
+                    l,
+                    "Community token service: RTC token for a user account and RTM token for another user id",
+                    vec![
+                        path_param("channel", channel_schema()),
+                        role_param(),
+                        path_param("rtcuid", text(1, 255, "a user account")),
+                        rtmuid(),
+                    ],
+                    rte_ok(l),
+                ),
             ),
-        ),
-        (
-            Some("/rte/{channel}/{role}/account/{rtcuid}/{rtmuid}"),
-            community(
-                l,
-                "Community token service: the same (another name of userAccount)",
-                vec![
-                    path_param("channel", channel_schema()),
-                    role_param(),
-                    path_param("rtcuid", text(1, 255, "a user account")),
-                    rtmuid(),
-                ],
-                rte_ok(l),
+            (
+                Some("/rte/{channel}/{role}/account/{rtcuid}/{rtmuid}"),
+                community(
+                    l,
+                    "Community token service: the same (another name of userAccount)",
+                    vec![
+                        path_param("channel", channel_schema()),
+                        role_param(),
+                        path_param("rtcuid", text(1, 255, "a user account")),
+                        rtmuid(),
+                    ],
+                    rte_ok(l),
+                ),
             ),
-        ),
-    ])
+        ],
+    )
 }
 
 fn chat_ok(l: &DocSettings) -> Value {
@@ -630,15 +642,18 @@ pub(crate) fn chat_app(l: &DocSettings) -> Vec<Operation> {
 }
 
 pub(crate) fn chat_account(l: &DocSettings) -> Vec<Operation> {
-    community_ops(l, vec![(
-        None,
-        community(
-            l,
-            "Community token service: Chat user token",
-            vec![path_param("uid", text(1, 255, "Chat user id, 1 to 255 bytes"))],
-            chat_ok(l),
-        ),
-    )])
+    community_ops(
+        l,
+        vec![(
+            None,
+            community(
+                l,
+                "Community token service: Chat user token",
+                vec![path_param("uid", text(1, 255, "Chat user id, 1 to 255 bytes"))],
+                chat_ok(l),
+            ),
+        )],
+    )
 }
 
 /// `/getToken` and `/token/getNew`: one body, errors as JSON `{"error"}` or as plain text.

@@ -546,7 +546,10 @@ pub(crate) async fn token_generate(
         Err(rejection) if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE => {
             let limit = state.config().body_limit;
             let message = format!("request body larger than {limit} bytes");
-            return json_answer(StatusCode::PAYLOAD_TOO_LARGE, &GenerateFailure { code: -1, message: &message, data: "" });
+            return json_answer(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                &GenerateFailure { code: -1, message: &message, data: "" },
+            );
         }
         Err(rejection) => return generate_error(-1, rejection.to_string()),
     };
@@ -730,7 +733,10 @@ impl IntoResponse for Community {
             ),
             Community::Build(what, m) => (
                 StatusCode::BAD_REQUEST,
-                CommunityError::Build(CommunityRefusal { error: format!("Error Generating {what} token - {m}"), status: 400 }),
+                CommunityError::Build(CommunityRefusal {
+                    error: format!("Error Generating {what} token - {m}"),
+                    status: 400,
+                }),
             ),
             Community::Refused(r) => {
                 (r.status, CommunityError::Build(CommunityRefusal { error: r.message, status: r.status.as_u16() }))

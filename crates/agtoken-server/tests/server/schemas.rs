@@ -48,7 +48,12 @@ fn check(doc: &Value, method: &str, path: &str, reply: &Reply) {
         .unwrap_or_else(|e| panic!("{method} {path} {status}: the schema does not compile: {e}\n{root:#}"));
     let body = reply.json();
     let errors: Vec<String> = validator.iter_errors(&body).map(|e| format!("{e} at {}", e.instance_path())).collect();
-    assert!(errors.is_empty(), "{method} {path} {status}: {} does not match its schema:\n{}", reply.body, errors.join("\n"));
+    assert!(
+        errors.is_empty(),
+        "{method} {path} {status}: {} does not match its schema:\n{}",
+        reply.body,
+        errors.join("\n")
+    );
 }
 
 /// One request: its method, documented path, concrete path, JSON body and the status it gets
@@ -102,7 +107,11 @@ async fn every_answer_matches_its_schema_in_the_document() {
         post(200, "/fetch_rtc_token", json!({"uid": 1, "ChannelName": "c", "role": 1})),
         post(400, "/fetch_rtc_token", json!({"uid": 1})),
         post(400, "/fetch_rtc_token", json!({"uid": "one", "ChannelName": "c"})),
-        post(200, "/token/generate", json!({"channelName": "c", "uid": "1", "serviceRtc": {"enable": true, "role": 1}})),
+        post(
+            200,
+            "/token/generate",
+            json!({"channelName": "c", "uid": "1", "serviceRtc": {"enable": true, "role": 1}}),
+        ),
         post(400, "/token/generate", json!({})),
         get(200, "/rtc/{channel}/{role}/uid/{uid}", "/rtc/c/publisher/uid/5"),
         get(400, "/rtc/{channel}/{role}/uid/{uid}", "/rtc/c/owner/uid/5"),
@@ -159,13 +168,18 @@ async fn every_refusal_matches_its_schema_in_the_document() {
     let text = format!(
         "host = \"127.0.0.1\"\nport = 0\n\n[[apps]]\napp_id = \"{APP_ID}\"\napp_certificate = \"{CERT}\"\nauth = \"api_key\"\n\n[[apps.api_keys]]\nname = \"k\"\nsha256 = \"{hash}\"\n\n[[apps.policy]]\nname = \"rtm only\"\napi_keys = [\"k\"]\nservices = [\"rtm\"]\n"
     );
-    let config = Config::from_sources(&ServeOptions::default(), &Env::default(), Some((std::path::Path::new("x.toml"), &text)))
-        .unwrap_or_else(|e| panic!("{e}"));
+    let config =
+        Config::from_sources(&ServeOptions::default(), &Env::default(), Some((std::path::Path::new("x.toml"), &text)))
+            .unwrap_or_else(|e| panic!("{e}"));
     let server = start(config).await;
     let doc = server.get("/openapi.json").await.json();
     let cases = vec![
         post(401, "/fetch_rtc_token", json!({"uid": 1, "ChannelName": "c", "role": 1})),
-        post(401, "/token/generate", json!({"channelName": "c", "uid": "1", "serviceRtc": {"enable": true, "role": 1}})),
+        post(
+            401,
+            "/token/generate",
+            json!({"channelName": "c", "uid": "1", "serviceRtc": {"enable": true, "role": 1}}),
+        ),
         get(401, "/rtc/{channel}/{role}/uid/{uid}", "/rtc/c/publisher/uid/5"),
         get(401, "/rtc/{channel}/{uid}/{role}/token", "/rtc/c/5/1/token"),
         get(401, "/rte/{channel}/{role}/uid/{rtcuid}", "/rte/c/publisher/uid/5"),
