@@ -7,6 +7,8 @@ use std::path::PathBuf;
 
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
+use schemars::JsonSchema;
+use serde::Serialize;
 
 /// Why the server could not start or stopped with an error.
 ///
@@ -97,6 +99,8 @@ pub struct ApiError {
 impl ApiError {
     /// A new error.
     pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+        // The document lists every code (ERROR_CODES); a new one must be added there.
+        debug_assert!(ERROR_CODES.contains(&code), "error code {code:?} is not in ERROR_CODES");
         ApiError { status, code, message: message.into(), field: None }
     }
 
@@ -187,7 +191,9 @@ impl ApiError {
 
     /// The JSON body.
     pub fn body(&self) -> String {
-        serde_json::json!({"error": {"code": self.code, "message": self.message, "field": self.field}}).to_string()
+        let body =
+            ErrorBody { error: ErrorDetail { code: self.code, message: &self.message, field: self.field.as_deref() } };
+        serde_json::to_string(&body).expect("an error body serializes")
     }
 
     /// Maps an error of the token library to an answer: input-rule errors are 422 naming
@@ -210,6 +216,54 @@ impl ApiError {
             _ => ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_value", err.to_string()),
         }
     }
+}
+
+/// Every `code` an [`ApiError`] carries (checked by [`ApiError::new`] in debug builds), as the
+/// document's `Error` schema lists them.
+pub(crate) const ERROR_CODES: &[&str] = &[
+    "invalid_json",
+    "invalid_body",
+    "invalid_type",
+    "unknown_field",
+    "out_of_range",
+    "missing_field",
+    "invalid_value",
+    "unknown_app",
+    "invalid_token",
+    "payload_too_large",
+    "unsupported_media_type",
+    "not_found",
+    "method_not_allowed",
+    "timeout",
+    "unauthorized",
+    "forbidden",
+    "rate_limited",
+    "unavailable",
+];
+
+/// A v1 error, and the answer of an unknown route (404), another method (405) or a timeout
+/// (408): `{"error": {"code", "message", "field"}}`.
+#[derive(Serialize, JsonSchema)]
+#[schemars(rename = "Error")]
+pub(crate) struct ErrorBody<'a> {
+    /// What went wrong.
+    error: ErrorDetail<'a>,
+}
+
+/// What went wrong, with a stable code.
+#[derive(Serialize, JsonSchema)]
+struct ErrorDetail<'a> {
+    /// A stable, machine-readable code.
+    #[schemars(schema_with = "error_code_schema")]
+    code: &'a str,
+    /// What is wrong, for people.
+    message: &'a str,
+    /// The request field, as a JSON path (`null`: no single field).
+    field: Option<&'a str>,
+}
+
+fn error_code_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+    schemars::json_schema!({"type": "string", "enum": ERROR_CODES})
 }
 
 impl std::fmt::Display for ApiError {

@@ -5,13 +5,30 @@
 //! of a token-issuing route, the 429/503 of the per-address limit, 413/415 of a route that
 //! reads a body, and the 408 of the request timeout, each in the shape the server answers it.
 //!
+//! Answer schemas are never written here: each answer is a type the handler serializes, and
+//! [`schema_of`] derives its schema (schemars, OpenAPI 3.0 settings) into `components.schemas`.
+//! Request schemas are written: `BuildRequest` from the library's `Request::INFO`, the others
+//! with the lenient reading of the originals and the refusals we make on purpose.
+//!
 //! Lengths: JSON Schema counts characters, Agora (and this server) count bytes. The limits
 //! below are Agora's byte limits; for ASCII text the two agree.
 
+use std::cell::RefCell;
+
+use schemars::generate::{Contract, SchemaGenerator, SchemaSettings};
+use schemars::JsonSchema;
 use serde_json::{json, Map, Value};
 
 use crate::config::Config;
+use crate::error::ErrorBody;
+use crate::routes::answers::{
+    ChatToken, CommunityError, CommunityRefusal, FetchError, FetchRefusal, FetchToken, GenerateFailure, GenerateToken,
+    Pong, RtcToken, RteTokens, RtmToken, TokenAnswer, TokenRequestError,
+};
+use crate::routes::ops::{Health, Readiness};
+use crate::routes::v1::{InspectResponse, TokenResponse, VerifyResponse};
 use crate::routes::{Body, Class, Route, TABLE};
+use crate::web::WebConfig;
 
 /// One documented operation of a route: its path in the document (`None`: the route's own
 /// pattern) and the OpenAPI operation object.
@@ -32,6 +49,23 @@ pub(crate) struct Operation {
 pub(crate) struct DocSettings {
     max_lifetime: u32,
     app_ids: Vec<String>,
+    /// The schemas of the answers' types, as the operations refer to them: collected into
+    /// `components.schemas` once every route is documented.
+    schemas: RefCell<SchemaGenerator>,
+}
+
+impl DocSettings {
+    fn new(max_lifetime: u32, app_ids: Vec<String>) -> Self {
+        // OpenAPI 3.0 (`nullable`, refs under #/components/schemas), for what the server sends.
+        let settings = SchemaSettings::openapi3().with(|s| s.contract = Contract::Serialize);
+        DocSettings { max_lifetime, app_ids, schemas: RefCell::new(settings.into_generator()) }
+    }
+}
+
+/// The schema of `T` as the server serializes it: a `$ref` to its entry in
+/// `components.schemas`, which the document then holds.
+fn schema_of<T: JsonSchema>(l: &DocSettings) -> Value {
+    l.schemas.borrow_mut().subschema_for::<T>().to_value()
 }
 
 /// The document for `config`, as JSON text.
@@ -46,15 +80,15 @@ pub fn document() -> Value {
 
 /// The document for `config`: every route of the table, in the table's order.
 pub fn document_for(config: &Config) -> Value {
-    let limits = DocSettings {
-        max_lifetime: config.default_app().max_lifetime,
-        app_ids: config.apps.iter().map(|a| a.app_id.as_str().to_owned()).collect(),
-    };
+    let limits = DocSettings::new(
+        config.default_app().max_lifetime,
+        config.apps.iter().map(|a| a.app_id.as_str().to_owned()).collect(),
+    );
     let mut paths = Map::new();
     for route in TABLE {
         for Operation { path, operation, refusal } in (route.doc)(&limits) {
             let path = path.unwrap_or(route.path);
-            let operation = derived(route, operation, refusal);
+            let operation = derived(&limits, route, operation, refusal);
             let method = route.method.as_str().to_ascii_lowercase();
             let mut variants = vec![path.to_owned()];
             if route.trailing_slash {
@@ -66,6 +100,11 @@ pub fn document_for(config: &Config) -> Value {
             }
         }
     }
+    // The request schemas are written from the library's description (BuildRequest) and the
+    // server's rules; every answer's schema is derived from its type.
+    let mut schemas = limits.schemas.borrow_mut().take_definitions(true);
+    schemas.insert("BuildRequest".into(), build_request_schema(&limits));
+    schemas.insert("StructureRequest".into(), structure_request_schema(&limits));
     json!({
         "openapi": "3.0.3",
         "info": {
@@ -81,13 +120,7 @@ pub fn document_for(config: &Config) -> Value {
         ],
         "paths": paths,
         "components": {
-            "schemas": {
-                "Error": error_schema(),
-                "BuildRequest": build_request_schema(&limits),
-                "StructureRequest": structure_request_schema(&limits),
-                "TokenResponse": token_response_schema(),
-                "VerifyResponse": verify_response_schema(),
-            },
+            "schemas": schemas,
             "securitySchemes": {
                 "bearer": {"type": "http", "scheme": "bearer",
                     "description": "An API key (auth = \"api_key\") or a JWT from the app's identity provider (auth = \"jwt\")"},
@@ -98,10 +131,10 @@ pub fn document_for(config: &Config) -> Value {
 }
 
 /// Adds to `operation` what follows from the route's declaration.
-fn derived(route: &Route, mut operation: Value, refusal: Option<(&'static str, Value)>) -> Value {
+fn derived(l: &DocSettings, route: &Route, mut operation: Value, refusal: Option<(&'static str, Value)>) -> Value {
     let own = |description: &str| match &refusal {
         Some((media, schema)) => content(description, media, schema.clone()),
-        None => json_response(description, error_ref()),
+        None => json_response(description, error_ref(l)),
     };
     let mut extra: Vec<(&str, Value)> = Vec::new();
     if route.class == Class::Issuing {
@@ -121,26 +154,26 @@ fn derived(route: &Route, mut operation: Value, refusal: Option<(&'static str, V
     if route.class != Class::Open {
         extra.push((
             "429",
-            json_response("over the per-address rate limit; Retry-After says when to retry", error_ref()),
+            json_response("over the per-address rate limit; Retry-After says when to retry", error_ref(l)),
         ));
         extra.push((
             "503",
             json_response(
                 "the shared rate-limit store (limits_store) does not answer and limits_store_fallback is refuse; Retry-After says when to retry",
-                error_ref(),
+                error_ref(l),
             ),
         ));
     }
     if route.body != Body::None {
         extra.push((
             "413",
-            json_response("body over the limit, refused before it is sent (Expect: 100-continue)", error_ref()),
+            json_response("body over the limit, refused before it is sent (Expect: 100-continue)", error_ref(l)),
         ));
     }
     if route.body == Body::Json {
-        extra.push(("415", json_response("Content-Type is not application/json", error_ref())));
+        extra.push(("415", json_response("Content-Type is not application/json", error_ref(l))));
     }
-    extra.push(("408", json_response("the request took longer than the server's request timeout", error_ref())));
+    extra.push(("408", json_response("the request took longer than the server's request timeout", error_ref(l))));
     let responses = operation["responses"].as_object_mut().expect("every operation documents its answers");
     for (status, response) in extra {
         merge_response(responses, status, response);
@@ -193,8 +226,8 @@ fn json_body(schema: Value) -> Value {
     json!({"required": true, "content": {"application/json": {"schema": schema}}})
 }
 
-fn error_ref() -> Value {
-    json!({"$ref": "#/components/schemas/Error"})
+fn error_ref(l: &DocSettings) -> Value {
+    schema_of::<ErrorBody<'static>>(l)
 }
 
 fn one(operation: Value) -> Vec<Operation> {
@@ -296,19 +329,10 @@ fn go_object(properties: Value) -> Value {
     json!({"type": "object", "properties": properties, "patternProperties": patterns})
 }
 
-fn error_schema() -> Value {
-    json!({"type": "object", "required": ["error"], "properties": {"error": {"type": "object", "required": ["code", "message", "field"], "properties": {
-        "code": {"type": "string", "enum": ["invalid_json", "invalid_body", "invalid_type", "unknown_field", "out_of_range", "missing_field", "invalid_value", "unknown_app", "invalid_token", "payload_too_large", "unsupported_media_type", "not_found", "method_not_allowed", "timeout", "unauthorized", "forbidden", "rate_limited", "unavailable"]},
-        "message": {"type": "string"},
-        "field": {"type": "string", "nullable": true, "description": "the request field, as a JSON path"}}}}})
-}
-
 // ---- 1. the docs' Go sample server -------------------------------------------------------
 
-pub(crate) fn fetch_rtc_token(_: &DocSettings) -> Vec<Operation> {
-    let answer = json!({"type": "object", "required": ["code", "message"], "properties": {
-        "code": {"type": "string", "description": "the HTTP status, as text"}, "message": {"type": "string"},
-        "field": {"type": "string", "nullable": true}}});
+pub(crate) fn fetch_rtc_token(l: &DocSettings) -> Vec<Operation> {
+    let answer = schema_of::<FetchError<'static>>(l);
     one_refusing(
         json!({
             "tags": ["compatibility"],
@@ -323,21 +347,20 @@ pub(crate) fn fetch_rtc_token(_: &DocSettings) -> Vec<Operation> {
                 "anyOf": [given("ChannelName"), given("channelName")],
                 "example": {"uid": 1234, "ChannelName": "test", "role": 1}})),
             "responses": {
-                "200": json_response("the token", json!({"type": "object", "required": ["code", "token"], "properties": {"code": {"type": "string", "enum": ["200"]}, "token": {"type": "string"}}})),
+                "200": json_response("the token", schema_of::<FetchToken<'static>>(l)),
                 "400": json_response("malformed JSON, a wrong type, an out-of-range or missing field, a channel name against Agora's rules", answer.clone()),
-                "413": json_response("body over the limit", answer.clone()),
+                "413": json_response("body over the limit", answer),
             }
         }),
         "application/json",
-        answer,
+        schema_of::<FetchRefusal<'static>>(l),
     )
 }
 
 // ---- 2. the docs' Docker token generator -------------------------------------------------
 
 pub(crate) fn token_generate(l: &DocSettings) -> Vec<Operation> {
-    let error = json!({"type": "object", "required": ["code", "message", "data"], "properties": {
-        "code": {"type": "integer", "enum": [-1, -2]}, "message": {"type": "string"}, "data": {"type": "string"}}});
+    let error = schema_of::<GenerateFailure<'static>>(l);
     let enable = nullable(json!({"type": "boolean"}));
     // `enable` (any case) is refused on these (the original ignores it); enableUser needs a userUuid.
     let per_kind = |name: &str| {
@@ -391,25 +414,17 @@ pub(crate) fn token_generate(l: &DocSettings) -> Vec<Operation> {
                 ]},
                 "example": {"channelName": "channel_name_test", "uid": "12345678", "tokenExpireTs": 3600, "privilegeExpireTs": 3600, "serviceRtc": {"enable": true, "role": 1}, "serviceRtm": {"enable": true}}})),
             "responses": {
-                "200": json_response("the token", json!({"type": "object", "required": ["code", "message", "data"], "properties": {"code": {"type": "integer", "enum": [0]}, "message": {"type": "string", "enum": ["Success"]}, "data": {"type": "object", "required": ["token"], "properties": {"token": {"type": "string"}}}}})),
+                "200": json_response("the token", schema_of::<GenerateToken<'static>>(l)),
                 "400": json_response("code -1: bad parameters; code -2: the token could not be generated", error.clone()),
                 "413": json_response("body over the limit", error.clone()),
             }
         }),
         "application/json",
-        json!({"type": "object", "required": ["code", "message", "data"], "properties": {"code": {"type": "integer", "enum": [-1]}, "message": {"type": "string"}, "data": {"type": "string"}}}),
+        error,
     )
 }
 
 // ---- 3. the community token service ------------------------------------------------------
-
-fn community_error() -> Value {
-    json!({"type": "object", "required": ["status"], "properties": {"message": {"type": "string"}, "error": {"type": "string"}, "status": {"type": "integer"}}})
-}
-
-fn community_refusal() -> Value {
-    json!({"type": "object", "required": ["error", "status"], "properties": {"error": {"type": "string"}, "status": {"type": "integer"}}})
-}
 
 fn expiry_params(l: &DocSettings) -> Vec<Value> {
     let description = "token lifetime in seconds (default: the app's compat_lifetime); expireTime is another name of it (the first of the two counts)";
@@ -436,58 +451,58 @@ fn rtc_uid_param(name: &str, min: u32) -> Value {
 fn community(l: &DocSettings, summary: &str, mut parameters: Vec<Value>, ok: Value) -> Value {
     parameters.extend(expiry_params(l));
     json!({"tags": ["compatibility"], "summary": summary, "parameters": parameters,
-        "responses": {"200": ok, "400": json_response("a bad parameter ({\"message\", \"status\": 400}) or a token Agora's rules refuse ({\"error\", \"status\": 400})", community_error())}})
+        "responses": {"200": ok, "400": json_response("a bad parameter ({\"message\", \"status\": 400}) or a token Agora's rules refuse ({\"error\", \"status\": 400})", schema_of::<CommunityError>(l))}})
 }
 
-fn community_ops(operations: Vec<(Option<&'static str>, Value)>) -> Vec<Operation> {
+fn community_ops(l: &DocSettings, operations: Vec<(Option<&'static str>, Value)>) -> Vec<Operation> {
     operations
         .into_iter()
         .map(|(path, operation)| Operation {
             path,
             operation,
-            refusal: Some(("application/json", community_refusal())),
+            refusal: Some(("application/json", schema_of::<CommunityRefusal>(l))),
         })
         .collect()
 }
 
-fn rtc_token_ok() -> Value {
-    json_response(
-        "the token",
-        json!({"type": "object", "required": ["rtcToken"], "properties": {"rtcToken": {"type": "string"}}}),
-    )
+fn rtc_token_ok(l: &DocSettings) -> Value {
+    json_response("the token", schema_of::<RtcToken<'static>>(l))
 }
 
 pub(crate) fn rtc_four(l: &DocSettings) -> Vec<Operation> {
     let account = |name: &str| path_param(name, text(1, 255, "a user account, 1 to 255 bytes"));
-    let mut ops = community_ops(vec![
-        (
-            Some("/rtc/{channel}/{role}/uid/{uid}"),
-            community(
-                l,
-                "Community token service: RTC token for an integer uid",
-                vec![path_param("channel", channel_schema()), role_param(), rtc_uid_param("uid", 0)],
-                rtc_token_ok(),
+    let mut ops = community_ops(
+        l,
+        vec![
+            (
+                Some("/rtc/{channel}/{role}/uid/{uid}"),
+                community(
+                    l,
+                    "Community token service: RTC token for an integer uid",
+                    vec![path_param("channel", channel_schema()), role_param(), rtc_uid_param("uid", 0)],
+                    rtc_token_ok(l),
+                ),
             ),
-        ),
-        (
-            Some("/rtc/{channel}/{role}/userAccount/{account}"),
-            community(
-                l,
-                "Community token service: RTC token for a user account",
-                vec![path_param("channel", channel_schema()), role_param(), account("account")],
-                rtc_token_ok(),
+            (
+                Some("/rtc/{channel}/{role}/userAccount/{account}"),
+                community(
+                    l,
+                    "Community token service: RTC token for a user account",
+                    vec![path_param("channel", channel_schema()), role_param(), account("account")],
+                    rtc_token_ok(l),
+                ),
             ),
-        ),
-        (
-            Some("/rtc/{channel}/{role}/account/{account}"),
-            community(
-                l,
-                "Community token service: RTC token for a user account (another name of userAccount)",
-                vec![path_param("channel", channel_schema()), role_param(), account("account")],
-                rtc_token_ok(),
+            (
+                Some("/rtc/{channel}/{role}/account/{account}"),
+                community(
+                    l,
+                    "Community token service: RTC token for a user account (another name of userAccount)",
+                    vec![path_param("channel", channel_schema()), role_param(), account("account")],
+                    rtc_token_ok(l),
+                ),
             ),
-        ),
-    ]);
+        ],
+    );
     ops.push(Operation {
         path: Some("/rtc/{channel}/{uid}/{role}/token"),
         operation: json!({
@@ -503,28 +518,25 @@ pub(crate) fn rtc_four(l: &DocSettings) -> Vec<Operation> {
 }
 
 pub(crate) fn rtm(l: &DocSettings) -> Vec<Operation> {
-    community_ops(vec![(
-        None,
-        community(
-            l,
-            "Community token service: RTM token",
-            vec![path_param(
-                "uid",
-                json!({"type": "string", "minLength": 1, "maxLength": 64, "not": {"enum": ["0"]}, "description": "RTM user id, 1 to 64 bytes, not 0"}),
-            )],
-            json_response(
-                "the token",
-                json!({"type": "object", "required": ["rtmToken"], "properties": {"rtmToken": {"type": "string"}}}),
+    community_ops(
+        l,
+        vec![(
+            None,
+            community(
+                l,
+                "Community token service: RTM token",
+                vec![path_param(
+                    "uid",
+                    json!({"type": "string", "minLength": 1, "maxLength": 64, "not": {"enum": ["0"]}, "description": "RTM user id, 1 to 64 bytes, not 0"}),
+                )],
+                json_response("the token", schema_of::<RtmToken<'static>>(l)),
             ),
-        ),
-    )])
+        )],
+    )
 }
 
-fn rte_ok() -> Value {
-    json_response(
-        "both tokens",
-        json!({"type": "object", "required": ["rtcToken", "rtmToken"], "properties": {"rtcToken": {"type": "string"}, "rtmToken": {"type": "string"}}}),
-    )
+fn rte_ok(l: &DocSettings) -> Value {
+    json_response("both tokens", schema_of::<RteTokens<'static>>(l))
 }
 
 /// The RTM user id of `/rte`: 1 to 64 bytes, not `0`.
@@ -533,109 +545,115 @@ fn rtm_user(description: &str) -> Value {
 }
 
 pub(crate) fn rte(l: &DocSettings) -> Vec<Operation> {
-    community_ops(vec![
-        (
-            Some("/rte/{channel}/{role}/uid/{rtcuid}"),
-            community(
-                l,
-                "Community token service: RTC and RTM tokens for an integer uid (also the RTM user id)",
-                vec![path_param("channel", channel_schema()), role_param(), rtc_uid_param("rtcuid", 1)],
-                rte_ok(),
+    community_ops(
+        l,
+        vec![
+            (
+                Some("/rte/{channel}/{role}/uid/{rtcuid}"),
+                community(
+                    l,
+                    "Community token service: RTC and RTM tokens for an integer uid (also the RTM user id)",
+                    vec![path_param("channel", channel_schema()), role_param(), rtc_uid_param("rtcuid", 1)],
+                    rte_ok(l),
+                ),
             ),
-        ),
-        (
-            Some("/rte/{channel}/{role}/userAccount/{rtcuid}"),
-            community(
-                l,
-                "Community token service: RTC and RTM tokens for a user account (also the RTM user id)",
-                vec![
-                    path_param("channel", channel_schema()),
-                    role_param(),
-                    path_param("rtcuid", rtm_user("the account and RTM user id, 1 to 64 bytes, not 0")),
-                ],
-                rte_ok(),
+            (
+                Some("/rte/{channel}/{role}/userAccount/{rtcuid}"),
+                community(
+                    l,
+                    "Community token service: RTC and RTM tokens for a user account (also the RTM user id)",
+                    vec![
+                        path_param("channel", channel_schema()),
+                        role_param(),
+                        path_param("rtcuid", rtm_user("the account and RTM user id, 1 to 64 bytes, not 0")),
+                    ],
+                    rte_ok(l),
+                ),
             ),
-        ),
-        (
-            Some("/rte/{channel}/{role}/account/{rtcuid}"),
-            community(
-                l,
-                "Community token service: RTC and RTM tokens for a user account (another name of userAccount)",
-                vec![
-                    path_param("channel", channel_schema()),
-                    role_param(),
-                    path_param("rtcuid", rtm_user("the account and RTM user id, 1 to 64 bytes, not 0")),
-                ],
-                rte_ok(),
+            (
+                Some("/rte/{channel}/{role}/account/{rtcuid}"),
+                community(
+                    l,
+                    "Community token service: RTC and RTM tokens for a user account (another name of userAccount)",
+                    vec![
+                        path_param("channel", channel_schema()),
+                        role_param(),
+                        path_param("rtcuid", rtm_user("the account and RTM user id, 1 to 64 bytes, not 0")),
+                    ],
+                    rte_ok(l),
+                ),
             ),
-        ),
-    ])
+        ],
+    )
 }
 
 pub(crate) fn rte_with_rtm(l: &DocSettings) -> Vec<Operation> {
     let rtmuid = || path_param("rtmuid", rtm_user("the RTM user id, 1 to 64 bytes, not 0"));
-    community_ops(vec![
-        (
-            Some("/rte/{channel}/{role}/uid/{rtcuid}/{rtmuid}"),
-            community(
-                l,
-                "Community token service: RTC token for an integer uid and RTM token for another user id",
-                vec![path_param("channel", channel_schema()), role_param(), rtc_uid_param("rtcuid", 0), rtmuid()],
-                rte_ok(),
+    community_ops(
+        l,
+        vec![
+            (
+                Some("/rte/{channel}/{role}/uid/{rtcuid}/{rtmuid}"),
+                community(
+                    l,
+                    "Community token service: RTC token for an integer uid and RTM token for another user id",
+                    vec![path_param("channel", channel_schema()), role_param(), rtc_uid_param("rtcuid", 0), rtmuid()],
+                    rte_ok(l),
+                ),
             ),
-        ),
-        (
-            Some("/rte/{channel}/{role}/userAccount/{rtcuid}/{rtmuid}"),
-            community(
-                l,
-                "Community token service: RTC token for a user account and RTM token for another user id",
-                vec![
-                    path_param("channel", channel_schema()),
-                    role_param(),
-                    path_param("rtcuid", text(1, 255, "a user account")),
-                    rtmuid(),
-                ],
-                rte_ok(),
+            (
+                Some("/rte/{channel}/{role}/userAccount/{rtcuid}/{rtmuid}"),
+                community(
+                    l,
+                    "Community token service: RTC token for a user account and RTM token for another user id",
+                    vec![
+                        path_param("channel", channel_schema()),
+                        role_param(),
+                        path_param("rtcuid", text(1, 255, "a user account")),
+                        rtmuid(),
+                    ],
+                    rte_ok(l),
+                ),
             ),
-        ),
-        (
-            Some("/rte/{channel}/{role}/account/{rtcuid}/{rtmuid}"),
-            community(
-                l,
-                "Community token service: the same (another name of userAccount)",
-                vec![
-                    path_param("channel", channel_schema()),
-                    role_param(),
-                    path_param("rtcuid", text(1, 255, "a user account")),
-                    rtmuid(),
-                ],
-                rte_ok(),
+            (
+                Some("/rte/{channel}/{role}/account/{rtcuid}/{rtmuid}"),
+                community(
+                    l,
+                    "Community token service: the same (another name of userAccount)",
+                    vec![
+                        path_param("channel", channel_schema()),
+                        role_param(),
+                        path_param("rtcuid", text(1, 255, "a user account")),
+                        rtmuid(),
+                    ],
+                    rte_ok(l),
+                ),
             ),
-        ),
-    ])
-}
-
-fn chat_ok() -> Value {
-    json_response(
-        "the token",
-        json!({"type": "object", "required": ["chatToken"], "properties": {"chatToken": {"type": "string"}}}),
+        ],
     )
 }
 
+fn chat_ok(l: &DocSettings) -> Value {
+    json_response("the token", schema_of::<ChatToken<'static>>(l))
+}
+
 pub(crate) fn chat_app(l: &DocSettings) -> Vec<Operation> {
-    community_ops(vec![(None, community(l, "Community token service: Chat app token", vec![], chat_ok()))])
+    community_ops(l, vec![(None, community(l, "Community token service: Chat app token", vec![], chat_ok(l)))])
 }
 
 pub(crate) fn chat_account(l: &DocSettings) -> Vec<Operation> {
-    community_ops(vec![(
-        None,
-        community(
-            l,
-            "Community token service: Chat user token",
-            vec![path_param("uid", text(1, 255, "Chat user id, 1 to 255 bytes"))],
-            chat_ok(),
-        ),
-    )])
+    community_ops(
+        l,
+        vec![(
+            None,
+            community(
+                l,
+                "Community token service: Chat user token",
+                vec![path_param("uid", text(1, 255, "Chat user id, 1 to 255 bytes"))],
+                chat_ok(l),
+            ),
+        )],
+    )
 }
 
 /// `/getToken` and `/token/getNew`: one body, errors as JSON `{"error"}` or as plain text.
@@ -643,10 +661,7 @@ fn token_request(l: &DocSettings, summary: &str, description: &str, text_errors:
     let (media, error) = if text_errors {
         ("text/plain", json!({"type": "string"}))
     } else {
-        (
-            "application/json",
-            json!({"type": "object", "required": ["error"], "properties": {"error": {"type": "string"}}}),
-        )
+        ("application/json", schema_of::<TokenRequestError<'static>>(l))
     };
     let error_response = |what: &str| content(what, media, error.clone());
     let expire = nullable(lifetime(l, 0, "seconds; 0 or absent: the app's compat_lifetime"));
@@ -695,7 +710,7 @@ fn token_request(l: &DocSettings, summary: &str, description: &str, text_errors:
             "requestBody": json_body(json!({"oneOf": [rtc, rtm, chat],
                 "example": {"tokenType": "rtc", "channel": "room-1", "role": "publisher", "uid": "1234", "expire": 3600}})),
             "responses": {
-                "200": json_response("the token", json!({"type": "object", "required": ["token"], "properties": {"token": {"type": "string"}}})),
+                "200": json_response("the token", schema_of::<TokenAnswer<'static>>(l)),
                 "400": error_response("what is wrong (an unsupported tokenType too)"),
                 "413": error_response("body over the limit")}}),
         media,
@@ -721,9 +736,9 @@ pub(crate) fn get_new(l: &DocSettings) -> Vec<Operation> {
     )
 }
 
-pub(crate) fn ping(_: &DocSettings) -> Vec<Operation> {
+pub(crate) fn ping(l: &DocSettings) -> Vec<Operation> {
     one(json!({"tags": ["compatibility"], "summary": "Community token service: liveness",
-        "responses": {"200": json_response("pong", json!({"type": "object", "required": ["message"], "properties": {"message": {"type": "string", "enum": ["pong"]}}}))}}))
+        "responses": {"200": json_response("pong", schema_of::<Pong>(l))}}))
 }
 
 // ---- 4. the docs' Spring chat server -------------------------------------------------------
@@ -749,24 +764,24 @@ pub(crate) fn spring_chat_user(_: &DocSettings) -> Vec<Operation> {
 
 // ---- v1 ------------------------------------------------------------------------------------
 
-fn v1_error(description: &str) -> Value {
-    json_response(description, error_ref())
+fn v1_error(l: &DocSettings, description: &str) -> Value {
+    json_response(description, error_ref(l))
 }
 
-pub(crate) fn v1_create(_: &DocSettings) -> Vec<Operation> {
+pub(crate) fn v1_create(l: &DocSettings) -> Vec<Operation> {
     one(json!({
         "tags": ["v1"], "summary": "Build a token: builder style, or the full structure",
         "description": "The app certificate always comes from the server's configuration, never from the request. Lifetimes are capped by the app's max_lifetime.",
         "requestBody": json_body(json!({"oneOf": [
             {"$ref": "#/components/schemas/BuildRequest"}, {"$ref": "#/components/schemas/StructureRequest"}]})),
         "responses": {
-            "200": json_response("the token", json!({"$ref": "#/components/schemas/TokenResponse"})),
-            "400": v1_error("malformed JSON, a wrong type, an unknown field or a number out of range"),
-            "413": v1_error("body over the limit (16 KiB by default)"),
-            "422": v1_error("well-formed but against a rule (channel name, lifetime, unknown app)")}}))
+            "200": json_response("the token", schema_of::<TokenResponse<'static>>(l)),
+            "400": v1_error(l, "malformed JSON, a wrong type, an unknown field or a number out of range"),
+            "413": v1_error(l, "body over the limit (16 KiB by default)"),
+            "422": v1_error(l, "well-formed but against a rule (channel name, lifetime, unknown app)")}}))
 }
 
-pub(crate) fn v1_inspect(_: &DocSettings) -> Vec<Operation> {
+pub(crate) fn v1_inspect(l: &DocSettings) -> Vec<Operation> {
     one(json!({
         "tags": ["v1"], "summary": "Every field of a token, with absolute times; the signature checked when the app is configured",
         "description": "null is the same as absent. A token that does not parse is a 422 (invalid_token).",
@@ -778,10 +793,10 @@ pub(crate) fn v1_inspect(_: &DocSettings) -> Vec<Operation> {
             "not": {"allOf": [given("uid"), given("account")]}})),
         "responses": {
             "200": json_response("the structure (as agtoken inspect --json) plus issued_at, expires_at (unix and RFC 3339), expires_in, expired, server_time, app_known, signature_valid (null when it cannot be checked), certificate, privilege_expiries",
-                json!({"type": "object", "additionalProperties": true})),
-            "400": v1_error("malformed JSON, a wrong type, an unknown field or a number out of range"),
-            "413": v1_error("body over the limit"),
-            "422": v1_error("not a token (code invalid_token)")}}))
+                schema_of::<InspectResponse>(l)),
+            "400": v1_error(l, "malformed JSON, a wrong type, an unknown field or a number out of range"),
+            "413": v1_error(l, "body over the limit"),
+            "422": v1_error(l, "not a token (code invalid_token)")}}))
 }
 
 pub(crate) fn v1_verify(l: &DocSettings) -> Vec<Operation> {
@@ -804,24 +819,24 @@ pub(crate) fn v1_verify(l: &DocSettings) -> Vec<Operation> {
                 {"properties": {"action": {"enum": ["rtm_login", "chat_login"]}}, "allOf": [given("user_id")]},
                 {"properties": {"action": {"enum": ["chat_app"]}}}
             ]})),
-        "responses": {"200": json_response("the answer (a refusal is a 200 with admitted false)", json!({"$ref": "#/components/schemas/VerifyResponse"})),
-            "400": v1_error("malformed JSON, a wrong type, an unknown field or a number out of range"),
-            "413": v1_error("body over the limit"),
-            "422": v1_error("a field the action needs is missing, uid and account both given, or an unknown app")}}))
+        "responses": {"200": json_response("the answer (a refusal is a 200 with admitted false)", schema_of::<VerifyResponse<'static>>(l)),
+            "400": v1_error(l, "malformed JSON, a wrong type, an unknown field or a number out of range"),
+            "413": v1_error(l, "body over the limit"),
+            "422": v1_error(l, "a field the action needs is missing, uid and account both given, or an unknown app")}}))
 }
 
 // ---- operations and the web client ----------------------------------------------------------
 
-pub(crate) fn healthz(_: &DocSettings) -> Vec<Operation> {
+pub(crate) fn healthz(l: &DocSettings) -> Vec<Operation> {
     one(json!({"tags": ["operations"], "summary": "Liveness",
-        "responses": {"200": json_response("ok", json!({"type": "object", "required": ["status"], "properties": {"status": {"type": "string", "enum": ["ok"]}}}))}}))
+        "responses": {"200": json_response("ok", schema_of::<Health>(l))}}))
 }
 
-pub(crate) fn readyz(_: &DocSettings) -> Vec<Operation> {
+pub(crate) fn readyz(l: &DocSettings) -> Vec<Operation> {
     one(
         json!({"tags": ["operations"], "summary": "Readiness: 503 once shutdown has begun, while the shared rate-limit store is down with limits_store_fallback refuse, or while an app's JWT keys from a URL were never fetched",
-        "responses": {"200": json_response("ready", json!({"type": "object", "required": ["status"], "properties": {"status": {"type": "string"}}})),
-            "503": json_response("draining or not ready", json!({"type": "object", "required": ["status"], "properties": {"status": {"type": "string"}}}))}}),
+        "responses": {"200": json_response("ready", schema_of::<Readiness>(l)),
+            "503": json_response("draining or not ready", schema_of::<Readiness>(l))}}),
     )
 }
 
@@ -837,14 +852,9 @@ pub(crate) fn openapi(_: &DocSettings) -> Vec<Operation> {
         "responses": {"200": json_response("OpenAPI 3.0", json!({"type": "object"}))}}))
 }
 
-pub(crate) fn web_config(_: &DocSettings) -> Vec<Operation> {
+pub(crate) fn web_config(l: &DocSettings) -> Vec<Operation> {
     one(json!({"tags": ["web"], "summary": "What a client needs to know about this server and its default app",
-        "responses": {"200": json_response("settings (never a certificate)", json!({"type": "object", "properties": {
-            "demo": {"type": "boolean"}, "app_id": {"type": "string"}, "token_version": {"type": "string", "enum": ["007", "006"]},
-            "default_lifetime": {"type": "integer"}, "max_lifetime": {"type": "integer"}, "compat_lifetime": {"type": "integer"},
-            "demo_lifetime": {"type": "integer", "nullable": true, "description": "demo mode: the lifetime the web client fills in (renewals show within a minute)"},
-            "auth": {"type": "string", "enum": ["none", "api_key", "jwt"], "description": "what the default app's token routes require"},
-            "server_time": {"type": "integer"}, "server_version": {"type": "string"}}}))}}))
+        "responses": {"200": json_response("settings (never a certificate)", schema_of::<WebConfig<'static>>(l))}}))
 }
 
 pub(crate) fn web_index(_: &DocSettings) -> Vec<Operation> {
@@ -877,28 +887,6 @@ fn structure_request_schema(l: &DocSettings) -> Value {
         "app_id": app_id(l, "a configured app (default: the default app); structure.app_id, when given, must be the same"),
         "structure": {"type": "object", "description": "the JSON form of agtoken inspect --json (without app_certificate); issue_ts, salt, expire (007) and ts (006) are filled in when absent. What the library refuses in it is a 422 naming the field.",
             "example": {"version": "007", "services": [{"name": "rtc", "channel_name": "room-1", "uid": "1234", "privileges": {"1": 3600}}]}}}})
-}
-
-fn token_response_schema() -> Value {
-    json!({"type": "object", "properties": {
-        "token": {"type": "string"}, "version": {"type": "string"}, "app_id": {"type": "string"},
-        "issued_at": {"type": "integer"}, "issued_at_rfc3339": {"type": "string"},
-        "expires_at": {"type": "integer", "description": "when the token (or, 006, its privileges) stops admitting joins"},
-        "expires_at_rfc3339": {"type": "string"}, "expires_in": {"type": "integer"},
-        "server_time": {"type": "integer", "description": "the server's clock, to correct a client's"},
-        "structure": {"type": "object", "description": "what the token holds, as /v1/tokens/inspect shows it"}}})
-}
-
-fn verify_response_schema() -> Value {
-    json!({"type": "object", "required": ["admitted", "server_time"], "properties": {
-        "admitted": {"type": "boolean"},
-        "reason": {"type": "object", "properties": {
-            "message": {"type": "string"}, "agora_code": {"type": "integer", "nullable": true},
-            "agora_name": {"type": "string", "nullable": true}, "agora_meaning": {"type": "string", "nullable": true},
-            "product": {"type": "string", "enum": ["rtc", "rtm", "chat"]}}},
-        "expires_at": {"type": "integer"}, "expires_at_rfc3339": {"type": "string"},
-        "certificate": {"type": "string", "enum": ["primary", "secondary"]},
-        "app_id": {"type": "string"}, "checked_at": {"type": "integer"}, "server_time": {"type": "integer"}}})
 }
 
 /// The builder-style request of `POST /v1/tokens`: one schema per kind of request, generated
@@ -960,7 +948,7 @@ mod tests {
         let paths = doc["paths"].as_object().unwrap();
         for route in TABLE {
             let method = route.method.as_str().to_ascii_lowercase();
-            let limits = DocSettings { max_lifetime: 86_400, app_ids: vec![] };
+            let limits = DocSettings::new(86_400, vec![]);
             for op in (route.doc)(&limits) {
                 let path = op.path.unwrap_or(route.path);
                 assert!(paths[path][&method].is_object(), "{} {path} is not in openapi.json", route.method);

@@ -15,7 +15,8 @@ use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};
 use axum::http::{header, HeaderName, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use serde_json::json;
+use schemars::JsonSchema;
+use serde::Serialize;
 
 use crate::config::Config;
 use crate::state::AppState;
@@ -112,21 +113,50 @@ pub(crate) async fn config(State(state): State<AppState>) -> Response {
     r
 }
 
+/// The answer of `GET /v1/config`: settings of the server and its default app (never a
+/// certificate).
+#[derive(Serialize, JsonSchema)]
+pub(crate) struct WebConfig<'a> {
+    /// Whether the server signs with a throwaway app (Agora refuses its tokens).
+    demo: bool,
+    /// Demo mode: the lifetime the web client fills in (renewals show within a minute).
+    demo_lifetime: Option<u32>,
+    /// What the default app's token routes require.
+    #[schemars(extend("enum" = ["none", "api_key", "jwt"]))]
+    auth: &'static str,
+    /// The default app.
+    app_id: &'a str,
+    /// The default app's token version.
+    #[schemars(extend("enum" = ["007", "006"]))]
+    token_version: &'static str,
+    /// The default app's default lifetime (seconds).
+    default_lifetime: u32,
+    /// The default app's maximum lifetime (seconds).
+    max_lifetime: u32,
+    /// The lifetime of the compatibility routes' tokens (seconds).
+    compat_lifetime: u32,
+    /// The server's clock (Unix seconds).
+    server_time: u64,
+    /// The server's version.
+    server_version: &'static str,
+}
+
 /// The body of `GET /v1/config` at `now` (Unix seconds).
 fn config_body(config: &Config, now: u64) -> serde_json::Value {
     let app = config.default_app();
-    json!({
-        "demo": config.demo,
-        "demo_lifetime": config.demo.then(|| DEMO_LIFETIME_SECS.min(app.max_lifetime)),
-        "auth": app.auth.kind(),
-        "app_id": app.app_id.as_str(),
-        "token_version": app.token_version.as_str(),
-        "default_lifetime": app.default_lifetime,
-        "max_lifetime": app.max_lifetime,
-        "compat_lifetime": app.compat_lifetime,
-        "server_time": now,
-        "server_version": env!("CARGO_PKG_VERSION"),
-    })
+    let body = WebConfig {
+        demo: config.demo,
+        demo_lifetime: config.demo.then(|| DEMO_LIFETIME_SECS.min(app.max_lifetime)),
+        auth: app.auth.kind(),
+        app_id: app.app_id.as_str(),
+        token_version: app.token_version.as_str(),
+        default_lifetime: app.default_lifetime,
+        max_lifetime: app.max_lifetime,
+        compat_lifetime: app.compat_lifetime,
+        server_time: now,
+        server_version: env!("CARGO_PKG_VERSION"),
+    };
+    serde_json::to_value(body).expect("the settings serialize")
 }
 
 #[cfg(test)]

@@ -24,8 +24,12 @@ use axum::extract::{Path, RawQuery, State};
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, Visitor};
-use serde_json::{json, Map, Value};
+use serde_json::{Map, Value};
 
+use super::answers::{
+    self, json_answer, CommunityError, CommunityMessage, CommunityRefusal, FetchError, FetchRefusal, FetchToken,
+    GenerateFailure, GenerateToken, Pong, RteTokens, TokenAnswer, TokenData, TokenRequestError,
+};
 use crate::body::{get_ci, kind};
 use crate::guard::Issuer;
 use crate::issue::{Intent, IssueError, Minted, Refusal};
@@ -35,12 +39,6 @@ const RTC: &[&str] = &["rtc"];
 const RTM: &[&str] = &["rtm"];
 const CHAT: &[&str] = &["chat"];
 const RTM_RTC: &[&str] = &["rtm", "rtc"];
-
-fn json_response(status: StatusCode, body: String) -> Response {
-    let mut r = (status, body).into_response();
-    r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
-    r
-}
 
 fn text_response(status: StatusCode, body: String) -> Response {
     let mut r = (status, body).into_response();
@@ -310,7 +308,7 @@ impl<'de> Visitor<'de> for FetchSeed<'_> {
 }
 
 fn fetch_error(message: String, field: Option<&str>) -> Response {
-    json_response(StatusCode::BAD_REQUEST, json!({"code": "400", "message": message, "field": field}).to_string())
+    json_answer(StatusCode::BAD_REQUEST, &FetchError { code: "400".into(), message: &message, field })
 }
 
 /// `POST /fetch_rtc_token` `{"uid": 1234, "ChannelName": "x", "role": 1}` →
@@ -331,8 +329,8 @@ pub(crate) async fn fetch_rtc_token(
             } else {
                 format!("Bad request. {rejection}")
             };
-            let body = json!({"code": status.as_u16().to_string(), "message": message, "field": null});
-            return json_response(status, body.to_string());
+            let body = FetchError { code: status.as_u16().to_string(), message: &message, field: None };
+            return json_answer(status, &body);
         }
     };
     let field = Cell::new(None);
@@ -400,15 +398,9 @@ pub(crate) async fn fetch_rtc_token(
         lifetime,
     };
     match issue(&state, &intent, || build_rtc(&state, app, channel, Uid::Int(uid), role, lifetime)) {
-        Ok(token) => {
-            let mut body = String::with_capacity(token.len() + 32);
-            body.push_str("{\"code\":\"200\",\"token\":\"");
-            body.push_str(&token); // base64 and digits: nothing to escape
-            body.push_str("\"}");
-            json_response(StatusCode::OK, body)
-        }
+        Ok(token) => json_answer(StatusCode::OK, &FetchToken { code: "200", token: &token }),
         Err(Failure::Refused(r)) => {
-            json_response(r.status, json!({"code": r.status.as_u16().to_string(), "message": r.message}).to_string())
+            json_answer(r.status, &FetchRefusal { code: r.status.as_u16().to_string(), message: &r.message })
         }
         Err(Failure::Build(e)) => {
             let names = [("channel", channel_key), ("uid", "uid")];
@@ -420,7 +412,7 @@ pub(crate) async fn fetch_rtc_token(
 // ---- 2. The docs' Docker token generator ------------------------------------------------------
 
 fn generate_error(code: i32, message: String) -> Response {
-    json_response(StatusCode::BAD_REQUEST, json!({"code": code, "message": message, "data": ""}).to_string())
+    json_answer(StatusCode::BAD_REQUEST, &GenerateFailure { code, message: &message, data: "" })
 }
 
 /// Reads a field as Go's decoder would for the generator's `Request` struct: a key in any ASCII
@@ -553,8 +545,11 @@ pub(crate) async fn token_generate(
         Ok(b) => b,
         Err(rejection) if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE => {
             let limit = state.config().body_limit;
-            let body = json!({"code": -1, "message": format!("request body larger than {limit} bytes"), "data": ""});
-            return json_response(StatusCode::PAYLOAD_TOO_LARGE, body.to_string());
+            let message = format!("request body larger than {limit} bytes");
+            return json_answer(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                &GenerateFailure { code: -1, message: &message, data: "" },
+            );
         }
         Err(rejection) => return generate_error(-1, rejection.to_string()),
     };
@@ -566,13 +561,11 @@ pub(crate) async fn token_generate(
     let checked =
         single_spelling_variants(&map).iter().try_for_each(|variant| generate(&state, variant, true).map(drop));
     match checked.and_then(|()| generate(&state, &map, false)) {
-        Ok(token) => json_response(
+        Ok(token) => json_answer(
             StatusCode::OK,
-            json!({"code": 0, "message": "Success", "data": {"token": token}}).to_string(),
+            &GenerateToken { code: 0, message: "Success", data: TokenData { token: &token } },
         ),
-        Err((code, message, status)) => {
-            json_response(status, json!({"code": code, "message": message, "data": ""}).to_string())
-        }
+        Err((code, message, status)) => json_answer(status, &GenerateFailure { code, message: &message, data: "" }),
     }
 }
 
@@ -733,15 +726,23 @@ impl IntoResponse for Community {
         let (status, body) = match self {
             Community::Param(what, m) => (
                 StatusCode::BAD_REQUEST,
-                json!({"message": format!("Error Generating {what} token: {m}"), "status": 400}),
+                CommunityError::Param(CommunityMessage {
+                    message: format!("Error Generating {what} token: {m}"),
+                    status: 400,
+                }),
             ),
             Community::Build(what, m) => (
                 StatusCode::BAD_REQUEST,
-                json!({"error": format!("Error Generating {what} token - {m}"), "status": 400}),
+                CommunityError::Build(CommunityRefusal {
+                    error: format!("Error Generating {what} token - {m}"),
+                    status: 400,
+                }),
             ),
-            Community::Refused(r) => (r.status, json!({"error": r.message, "status": r.status.as_u16()})),
+            Community::Refused(r) => {
+                (r.status, CommunityError::Build(CommunityRefusal { error: r.message, status: r.status.as_u16() }))
+            }
         };
-        json_response(status, body.to_string())
+        json_answer(status, &body)
     }
 }
 
@@ -824,7 +825,7 @@ pub(crate) async fn rtc_four(
     }
     community_rtc(&state, "/rtc/{a}/{b}/{c}/{d}", &a, &b, &c, &d, query.as_deref())
         .map_or_else(IntoResponse::into_response, |token| {
-            json_response(StatusCode::OK, json!({"rtcToken": token}).to_string())
+            json_answer(StatusCode::OK, &answers::RtcToken { rtc_token: &token })
         })
 }
 
@@ -877,7 +878,7 @@ pub(crate) async fn rtm(
         community_issue(&state, "RTM", &intent, || build_rtm(&state, app, &uid, lifetime))
     })();
     result
-        .map_or_else(IntoResponse::into_response, |t| json_response(StatusCode::OK, json!({"rtmToken": t}).to_string()))
+        .map_or_else(IntoResponse::into_response, |t| json_answer(StatusCode::OK, &answers::RtmToken { rtm_token: &t }))
 }
 
 /// `GET /rte/:channel/:role/:tokentype/:rtcuid/` → `{"rtcToken", "rtmToken"}`.
@@ -963,7 +964,7 @@ fn rte_both(
     match state.issue(&intent, build, |(rtc, rtm)| vec![rtc.minted(), rtm.minted()]) {
         Ok(issued) => {
             let (rtc, rtm) = issued.value;
-            json_response(StatusCode::OK, json!({"rtcToken": rtc.token, "rtmToken": rtm.token}).to_string())
+            json_answer(StatusCode::OK, &RteTokens { rtc_token: &rtc.token, rtm_token: &rtm.token })
         }
         Err(IssueError::Refused(r)) => Community::Refused(r).into_response(),
         Err(IssueError::Build(e)) => {
@@ -1010,7 +1011,7 @@ fn community_chat(state: &AppState, user: Option<&str>, query: Option<&str>) -> 
         community_issue(state, "Chat", &intent, || build_chat(state, app, user, lifetime))
     })();
     result.map_or_else(IntoResponse::into_response, |t| {
-        json_response(StatusCode::OK, json!({"chatToken": t}).to_string())
+        json_answer(StatusCode::OK, &answers::ChatToken { chat_token: &t })
     })
 }
 
@@ -1034,7 +1035,7 @@ impl TokenRequestRoute {
 
     fn error(self, status: StatusCode, message: String) -> Response {
         match self {
-            TokenRequestRoute::GetToken => json_response(status, json!({"error": message}).to_string()),
+            TokenRequestRoute::GetToken => json_answer(status, &TokenRequestError { error: &message }),
             TokenRequestRoute::GetNew => {
                 let mut r = text_response(status, format!("{message}\n"));
                 r.headers_mut().insert("x-content-type-options", HeaderValue::from_static("nosniff"));
@@ -1044,7 +1045,7 @@ impl TokenRequestRoute {
     }
 
     fn answer(self, token: String) -> Response {
-        let r = json_response(StatusCode::OK, json!({"token": token}).to_string());
+        let r = json_answer(StatusCode::OK, &TokenAnswer { token: &token });
         match self {
             TokenRequestRoute::GetToken => r,
             TokenRequestRoute::GetNew => no_cache(r),
@@ -1229,7 +1230,7 @@ fn build_rtm_with_stream(
 
 /// `GET /ping` → `{"message": "pong"}`.
 pub(crate) async fn ping() -> Response {
-    json_response(StatusCode::OK, r#"{"message":"pong"}"#.to_owned())
+    json_answer(StatusCode::OK, &Pong { message: "pong" })
 }
 
 // ---- 4. The docs' Spring chat + RTC server -------------------------------------------------------

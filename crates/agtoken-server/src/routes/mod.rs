@@ -11,6 +11,7 @@
 //! trailing slash (the v1 and operations routes answer 404 there) and has to wrap the router
 //! from outside, changing the type `app()` returns.
 
+pub(crate) mod answers;
 pub(crate) mod compat;
 pub(crate) mod ops;
 pub(crate) mod v1;

@@ -2,10 +2,13 @@
 
 use axum::extract::State;
 use axum::http::{header, HeaderValue, StatusCode};
-use axum::response::{IntoResponse, Response};
-use serde_json::json;
+use std::collections::BTreeMap;
 
-use crate::jwks::Readiness;
+use axum::response::{IntoResponse, Response};
+use schemars::JsonSchema;
+use serde::Serialize;
+
+use crate::jwks::Readiness as KeyReadiness;
 use crate::limit_store::Fallback;
 use crate::state::AppState;
 
@@ -15,9 +18,84 @@ fn with_type(status: StatusCode, body: String, content_type: &'static str) -> Re
     r
 }
 
+fn json_answer(status: StatusCode, body: &impl Serialize) -> Response {
+    with_type(status, serde_json::to_string(body).expect("an answer serializes"), "application/json")
+}
+
+/// The answer of `GET /healthz`.
+#[derive(Serialize, JsonSchema)]
+pub(crate) struct Health {
+    /// Always `ok`: the process answers.
+    status: Liveness,
+}
+
+/// The only liveness there is.
+#[derive(Serialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+enum Liveness {
+    /// The process answers.
+    Ok,
+}
+
+/// The answer of `GET /readyz`.
+#[derive(Serialize, JsonSchema)]
+pub(crate) struct Readiness {
+    /// `ready` (200), `draining` or `not_ready` (503).
+    status: ReadyStatus,
+    /// How many apps are configured (absent while draining).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    apps: Option<usize>,
+    /// Whether the server runs in demo mode (absent while draining).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    demo: Option<bool>,
+    /// The shared rate-limit store, when one is configured.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    limits_store: Option<StoreState>,
+    /// Per app whose JWT keys come from a URL: whether they are fetched.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    jwks: BTreeMap<String, KeysState>,
+    /// Why the server is not ready.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    reason: Option<String>,
+    /// Ready, but something works less well than configured.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    degraded: Option<String>,
+}
+
+#[derive(Serialize, JsonSchema, Clone, Copy, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+enum ReadyStatus {
+    /// Accepting work.
+    Ready,
+    /// Shutdown has begun.
+    Draining,
+    /// A dependency is missing (see `reason`).
+    NotReady,
+}
+
+#[derive(Serialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+enum StoreState {
+    /// The store answers.
+    Up,
+    /// The store does not answer.
+    Down,
+}
+
+#[derive(Serialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+enum KeysState {
+    /// Fetched and fresh.
+    Ok,
+    /// The last fetch failed; the keys fetched before are used.
+    Stale,
+    /// Never fetched.
+    Missing,
+}
+
 /// `GET /healthz`: the process answers.
 pub(crate) async fn healthz() -> Response {
-    with_type(StatusCode::OK, r#"{"status":"ok"}"#.to_owned(), "application/json")
+    json_answer(StatusCode::OK, &Health { status: Liveness::Ok })
 }
 
 /// `GET /readyz`: 200 while accepting work, 503 once shutdown has begun. With a shared
@@ -25,34 +103,39 @@ pub(crate) async fn healthz() -> Response {
 /// open): unreachable with `limits_store_fallback = "refuse"` is 503 with the reason; with
 /// `"local"` the answer stays 200 and says `degraded`.
 pub(crate) async fn readyz(State(state): State<AppState>) -> Response {
+    let mut body = Readiness {
+        status: ReadyStatus::Draining,
+        apps: None,
+        demo: None,
+        limits_store: None,
+        jwks: BTreeMap::new(),
+        reason: None,
+        degraded: None,
+    };
     if !state.is_ready() {
-        return with_type(
-            StatusCode::SERVICE_UNAVAILABLE,
-            json!({"status": "draining"}).to_string(),
-            "application/json",
-        );
+        return json_answer(StatusCode::SERVICE_UNAVAILABLE, &body);
     }
-    let mut body = json!({"status": "ready", "apps": state.config().apps.len(), "demo": state.config().demo});
-    let mut status = StatusCode::OK;
+    body.status = ReadyStatus::Ready;
+    body.apps = Some(state.config().apps.len());
+    body.demo = Some(state.config().demo);
     if let Some(store) = state.limits_store() {
         let settings = store.settings();
         match store.check().await {
-            Ok(()) => body["limits_store"] = json!("up"),
+            Ok(()) => body.limits_store = Some(StoreState::Up),
             Err((why, reason)) => {
                 if matches!(why, crate::limit_store::Unavailable::Failed) {
                     state.metrics().limits_store_error();
                 }
-                body["limits_store"] = json!("down");
+                body.limits_store = Some(StoreState::Down);
                 match settings.fallback {
                     Fallback::Refuse => {
-                        status = StatusCode::SERVICE_UNAVAILABLE;
-                        body["status"] = json!("not_ready");
-                        body["reason"] = json!(format!(
+                        body.status = ReadyStatus::NotReady;
+                        body.reason = Some(format!(
                             "rate-limit store unavailable ({reason}) and limits_store_fallback = \"refuse\""
                         ));
                     }
                     Fallback::Local => {
-                        body["degraded"] = json!(format!(
+                        body.degraded = Some(format!(
                             "rate-limit store unavailable ({reason}): limits count in each replica's memory \
                              (limits_store_fallback = \"local\")"
                         ));
@@ -66,22 +149,23 @@ pub(crate) async fn readyz(State(state): State<AppState>) -> Response {
     for jwks in state.remote_jwks() {
         let app = jwks.app_id();
         match jwks.readiness() {
-            Readiness::Fresh => body["jwks"][app] = json!("ok"),
-            Readiness::Stale(reason) => {
-                body["jwks"][app] = json!("stale");
-                body["degraded"] = json!(format!(
-                    "app {app}: the last JWKS fetch failed ({reason}); the keys fetched before are used"
-                ));
+            KeyReadiness::Fresh => {
+                body.jwks.insert(app.to_owned(), KeysState::Ok);
             }
-            Readiness::Missing(reason) => {
-                body["jwks"][app] = json!("missing");
-                status = StatusCode::SERVICE_UNAVAILABLE;
-                body["status"] = json!("not_ready");
-                body["reason"] = json!(format!("app {app}: its JWT keys were never fetched ({reason})"));
+            KeyReadiness::Stale(reason) => {
+                body.jwks.insert(app.to_owned(), KeysState::Stale);
+                body.degraded =
+                    Some(format!("app {app}: the last JWKS fetch failed ({reason}); the keys fetched before are used"));
+            }
+            KeyReadiness::Missing(reason) => {
+                body.jwks.insert(app.to_owned(), KeysState::Missing);
+                body.status = ReadyStatus::NotReady;
+                body.reason = Some(format!("app {app}: its JWT keys were never fetched ({reason})"));
             }
         }
     }
-    with_type(status, body.to_string(), "application/json")
+    let status = if body.status == ReadyStatus::Ready { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
+    json_answer(status, &body)
 }
 
 /// `GET /metrics`: Prometheus text.

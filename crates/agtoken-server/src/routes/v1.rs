@@ -18,6 +18,8 @@ use axum::extract::rejection::BytesRejection;
 use axum::extract::State;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
+use schemars::JsonSchema;
+use serde::Serialize;
 use serde_json::{json, Map, Value};
 
 use crate::body::{self, kind, Fields};
@@ -28,19 +30,165 @@ use crate::state::{App, AppState};
 
 type ApiResult = Result<Response, ApiError>;
 
-fn ok_json(value: &Value) -> Response {
-    let mut r = (StatusCode::OK, value.to_string()).into_response();
+fn ok_json(value: &impl Serialize) -> Response {
+    let text = serde_json::to_string(value).expect("a v1 answer serializes");
+    let mut r = (StatusCode::OK, text).into_response();
     r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
     r
 }
 
-/// RFC 3339 (UTC) of a Unix time.
-pub(crate) fn rfc3339(secs: u64) -> Value {
-    let Ok(secs) = i64::try_from(secs) else { return Value::Null };
+/// RFC 3339 (UTC) of a Unix time (`None`, sent as `null`: past year 9999).
+pub(crate) fn rfc3339(secs: u64) -> Option<String> {
+    let secs = i64::try_from(secs).ok()?;
     time::OffsetDateTime::from_unix_timestamp(secs)
         .ok()
         .and_then(|t| t.format(&time::format_description::well_known::Rfc3339).ok())
-        .map_or(Value::Null, Value::String)
+}
+
+/// Which of the app's certificates signed a token.
+#[derive(Serialize, JsonSchema, Clone, Copy)]
+#[serde(rename_all = "lowercase")]
+pub(crate) enum Certificate {
+    /// The app's certificate.
+    Primary,
+    /// The app's second certificate (a rotation in progress).
+    Secondary,
+}
+
+impl Certificate {
+    fn of_index(index: usize) -> Self {
+        if index == 0 {
+            Certificate::Primary
+        } else {
+            Certificate::Secondary
+        }
+    }
+}
+
+/// The answer of `POST /v1/tokens`.
+#[derive(Serialize, JsonSchema)]
+pub(crate) struct TokenResponse<'a> {
+    /// The token text.
+    token: String,
+    /// Its version, `007` or `006`.
+    version: &'static str,
+    /// The app it is for.
+    app_id: &'a str,
+    /// When it was issued (Unix seconds).
+    issued_at: u64,
+    /// `issued_at` in RFC 3339.
+    issued_at_rfc3339: Option<String>,
+    /// When the token (or, 006, its privileges) stops admitting joins (Unix seconds).
+    expires_at: u64,
+    /// `expires_at` in RFC 3339.
+    expires_at_rfc3339: Option<String>,
+    /// Seconds from now to `expires_at`.
+    expires_in: u64,
+    /// The server's clock (Unix seconds), to correct a client's.
+    server_time: u64,
+    /// What the token holds, as /v1/tokens/inspect shows it.
+    structure: Value,
+}
+
+/// The answer of `POST /v1/tokens/inspect`: the token's structure (as `agtoken inspect
+/// --json`) and what follows from it.
+#[derive(Serialize, JsonSchema)]
+pub(crate) struct InspectResponse {
+    /// The structure: version, app_id and the version's own fields.
+    #[serde(flatten)]
+    structure: Map<String, Value>,
+    /// When it was issued (Unix seconds).
+    issued_at: u64,
+    /// `issued_at` in RFC 3339.
+    issued_at_rfc3339: Option<String>,
+    /// When it expires (Unix seconds).
+    expires_at: u64,
+    /// `expires_at` in RFC 3339.
+    expires_at_rfc3339: Option<String>,
+    /// Seconds from now to `expires_at` (negative: expired).
+    expires_in: i64,
+    /// Whether it has expired.
+    expired: bool,
+    /// The server's clock (Unix seconds).
+    server_time: u64,
+    /// Whether the token's app is configured on this server.
+    app_known: bool,
+    /// Whether the signature is valid (`null`: it cannot be checked).
+    signature_valid: Option<bool>,
+    /// The certificate that signed it, when the signature is valid.
+    certificate: Option<Certificate>,
+    /// Why the signature could not be checked.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    signature_note: Option<&'static str>,
+    /// Every privilege with its absolute expiry.
+    privilege_expiries: Vec<PrivilegeExpiry>,
+}
+
+/// One privilege of an inspected token.
+#[derive(Serialize, JsonSchema)]
+pub(crate) struct PrivilegeExpiry {
+    /// Its service (rtc, rtm, chat, …).
+    service: &'static str,
+    /// Its name (`null`: a privilege this library does not know).
+    privilege: Option<&'static str>,
+    /// Its numeric id.
+    id: u16,
+    /// When it expires (Unix seconds; `null`: as long as the token).
+    expires_at: Option<u64>,
+    /// `expires_at` in RFC 3339.
+    expires_at_rfc3339: Option<String>,
+}
+
+/// The answer of `POST /v1/tokens/verify` (a refusal is a 200 with `admitted` false).
+#[derive(Serialize, JsonSchema)]
+pub(crate) struct VerifyResponse<'a> {
+    /// The app the token was checked for.
+    app_id: &'a str,
+    /// Whether Agora would admit the action.
+    admitted: bool,
+    /// Admitted: when the admission ends (Unix seconds).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    expires_at: Option<u64>,
+    /// Admitted: `expires_at` in RFC 3339.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    expires_at_rfc3339: Option<String>,
+    /// Admitted: the certificate that signed the token.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    certificate: Option<Certificate>,
+    /// Refused: why, and what Agora would answer.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    reason: Option<VerifyReason>,
+    /// When the action was checked for (Unix seconds).
+    checked_at: u64,
+    /// The server's clock (Unix seconds).
+    server_time: u64,
+}
+
+/// Why a verified action would be refused.
+#[derive(Serialize, JsonSchema)]
+pub(crate) struct VerifyReason {
+    /// What is wrong, for people.
+    message: String,
+    /// The error code Agora's SDK reports.
+    agora_code: Option<i32>,
+    /// Its name in Agora's SDK.
+    agora_name: Option<&'static str>,
+    /// What Agora says it means.
+    agora_meaning: Option<&'static str>,
+    /// The product whose SDK reports it.
+    product: ProductName,
+}
+
+/// A product, as the answers name it.
+#[derive(Serialize, JsonSchema, Clone, Copy)]
+#[serde(rename_all = "lowercase")]
+pub(crate) enum ProductName {
+    /// Real-time communication.
+    Rtc,
+    /// Signaling (RTM).
+    Rtm,
+    /// Chat.
+    Chat,
 }
 
 fn unknown_app(app_id: &str) -> ApiError {
@@ -59,11 +207,11 @@ fn select_app<'s>(state: &'s AppState, app_id: Option<&str>) -> Result<&'s App, 
     }
 }
 
-fn product_name(p: Product) -> &'static str {
+fn product_name(p: Product) -> ProductName {
     match p {
-        Product::Rtc => "rtc",
-        Product::Rtm => "rtm",
-        Product::Chat => "chat",
+        Product::Rtc => ProductName::Rtc,
+        Product::Rtm => ProductName::Rtm,
+        Product::Chat => ProductName::Chat,
     }
 }
 
@@ -273,19 +421,18 @@ fn issue_v1(
         Value::Object(m) => m.get("issue_ts").and_then(Value::as_u64).unwrap_or(now.as_secs()),
         _ => now.as_secs(),
     };
-    let body = json!({
-        "token": token,
-        "version": version.as_str(),
-        "app_id": intent.app_id,
-        "issued_at": issued_at,
-        "issued_at_rfc3339": rfc3339(issued_at),
-        "expires_at": expires_at,
-        "expires_at_rfc3339": rfc3339(expires_at),
-        "expires_in": expires_at.saturating_sub(now.as_secs()),
-        "server_time": now.as_secs(),
-        "structure": structure,
-    });
-    Ok(ok_json(&body))
+    Ok(ok_json(&TokenResponse {
+        token,
+        version: version.as_str(),
+        app_id: intent.app_id,
+        issued_at,
+        issued_at_rfc3339: rfc3339(issued_at),
+        expires_at,
+        expires_at_rfc3339: rfc3339(expires_at),
+        expires_in: expires_at.saturating_sub(now.as_secs()),
+        server_time: now.as_secs(),
+        structure,
+    }))
 }
 
 fn structure_error(e: &agtoken::Error) -> ApiError {
@@ -452,48 +599,45 @@ pub(crate) async fn inspect(
         ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_token", format!("token: {e}")).at("token")
     })?;
     let now = state.now().as_secs();
-    let mut out = json!(spec::describe(&token, channel, uid.as_deref()));
+    let Ok(Value::Object(structure)) = serde_json::to_value(spec::describe(&token, channel, uid.as_deref())) else {
+        unreachable!("a token's structure is a JSON object")
+    };
     let issued_at = token.issued_at().as_secs();
     let expires_at = token.expires_at().as_secs();
     let app = state.app(token.app_id());
     let (valid, certificate, note) = match (app, &token) {
-        (None, _) => (Value::Null, Value::Null, Some("the token's app is not configured on this server")),
+        (None, _) => (None, None, Some("the token's app is not configured on this server")),
         (Some(app), Token::V007(t)) => match t.verify_signature(&app.certs) {
-            Ok(i) => (json!(true), json!(if i == 0 { "primary" } else { "secondary" }), None),
-            Err(_) => (json!(false), Value::Null, None),
+            Ok(i) => (Some(true), Some(Certificate::of_index(i)), None),
+            Err(_) => (Some(false), None, None),
         },
         (Some(app), Token::V006(t)) => match (channel, uid.as_deref()) {
             (Some(c), Some(u)) => match t.verify_signature(&app.certs, c, u) {
-                Ok(i) => (json!(true), json!(if i == 0 { "primary" } else { "secondary" }), None),
-                Err(_) => (json!(false), Value::Null, None),
+                Ok(i) => (Some(true), Some(Certificate::of_index(i)), None),
+                Err(_) => (Some(false), None, None),
             },
-            _ => (
-                Value::Null,
-                Value::Null,
-                Some("a 006 token signs its channel and uid: give both to check the signature"),
-            ),
+            _ => (None, None, Some("a 006 token signs its channel and uid: give both to check the signature")),
         },
     };
-    let m = out.as_object_mut().expect("an object");
-    m.insert("issued_at".into(), json!(issued_at));
-    m.insert("issued_at_rfc3339".into(), rfc3339(issued_at));
-    m.insert("expires_at".into(), json!(expires_at));
-    m.insert("expires_at_rfc3339".into(), rfc3339(expires_at));
-    m.insert("expires_in".into(), json!(expires_at as i64 - now as i64));
-    m.insert("expired".into(), json!(now >= expires_at));
-    m.insert("server_time".into(), json!(now));
-    m.insert("app_known".into(), json!(app.is_some()));
-    m.insert("signature_valid".into(), valid);
-    m.insert("certificate".into(), certificate);
-    if let Some(note) = note {
-        m.insert("signature_note".into(), json!(note));
-    }
-    m.insert("privilege_expiries".into(), privilege_expiries(&token));
-    Ok(ok_json(&out))
+    Ok(ok_json(&InspectResponse {
+        structure,
+        issued_at,
+        issued_at_rfc3339: rfc3339(issued_at),
+        expires_at,
+        expires_at_rfc3339: rfc3339(expires_at),
+        expires_in: expires_at as i64 - now as i64,
+        expired: now >= expires_at,
+        server_time: now,
+        app_known: app.is_some(),
+        signature_valid: valid,
+        certificate,
+        signature_note: note,
+        privilege_expiries: privilege_expiries(&token),
+    }))
 }
 
 /// Every privilege with its name and absolute expiry (`null`: as long as the token).
-fn privilege_expiries(token: &Token) -> Value {
+fn privilege_expiries(token: &Token) -> Vec<PrivilegeExpiry> {
     let mut list = Vec::new();
     match token {
         Token::V007(t) => {
@@ -501,30 +645,30 @@ fn privilege_expiries(token: &Token) -> Value {
                 let Some(kind) = s.service_type() else { continue };
                 for (id, value) in s.privileges() {
                     let at = (*value != 0).then(|| u64::from(t.structure().issued_at) + u64::from(*value));
-                    list.push(json!({
-                        "service": kind.name(),
-                        "privilege": kind.privilege_name(*id),
-                        "id": id,
-                        "expires_at": at,
-                        "expires_at_rfc3339": at.map_or(Value::Null, rfc3339),
-                    }));
+                    list.push(PrivilegeExpiry {
+                        service: kind.name(),
+                        privilege: kind.privilege_name(*id),
+                        id: *id,
+                        expires_at: at,
+                        expires_at_rfc3339: at.and_then(rfc3339),
+                    });
                 }
             }
         }
         Token::V006(t) => {
             for (id, value) in t.privileges() {
                 let at = (*value != 0).then_some(u64::from(*value));
-                list.push(json!({
-                    "service": Privilege006::from_id(*id).map_or(ServiceType::Rtc, Privilege006::service).name(),
-                    "privilege": Privilege006::from_id(*id).map(Privilege006::name),
-                    "id": id,
-                    "expires_at": at,
-                    "expires_at_rfc3339": at.map_or(Value::Null, rfc3339),
-                }));
+                list.push(PrivilegeExpiry {
+                    service: Privilege006::from_id(*id).map_or(ServiceType::Rtc, Privilege006::service).name(),
+                    privilege: Privilege006::from_id(*id).map(Privilege006::name),
+                    id: *id,
+                    expires_at: at,
+                    expires_at_rfc3339: at.and_then(rfc3339),
+                });
             }
         }
     }
-    Value::Array(list)
+    list
 }
 
 // ---- POST /v1/tokens/verify -------------------------------------------------------------------
@@ -610,33 +754,34 @@ pub(crate) async fn verify(
         }
         token.verify_for(&app.certs, &action)?.check(&app.cfg.app_id, &action, at)
     });
-    let mut out = Map::new();
-    out.insert("app_id".into(), json!(app.id()));
+    let mut out = VerifyResponse {
+        app_id: app.id(),
+        admitted: false,
+        expires_at: None,
+        expires_at_rfc3339: None,
+        certificate: None,
+        reason: None,
+        checked_at: at.as_secs(),
+        server_time: now.as_secs(),
+    };
     match outcome {
         Ok(admission) => {
             let exp = admission.expires_at.as_secs();
-            out.insert("admitted".into(), json!(true));
-            out.insert("expires_at".into(), json!(exp));
-            out.insert("expires_at_rfc3339".into(), rfc3339(exp));
-            let cert = if admission.certificate_index == 0 { "primary" } else { "secondary" };
-            out.insert("certificate".into(), json!(cert));
+            out.admitted = true;
+            out.expires_at = Some(exp);
+            out.expires_at_rfc3339 = rfc3339(exp);
+            out.certificate = Some(Certificate::of_index(admission.certificate_index));
         }
         Err(e) => {
-            out.insert("admitted".into(), json!(false));
             let agora = e.agora_error_for(action.product());
-            out.insert(
-                "reason".into(),
-                json!({
-                    "message": e.to_string(),
-                    "agora_code": agora.map(|a| a.code),
-                    "agora_name": agora.map(|a| a.name),
-                    "agora_meaning": agora.map(|a| a.meaning),
-                    "product": product_name(agora.map_or(action.product(), |a| a.product)),
-                }),
-            );
+            out.reason = Some(VerifyReason {
+                message: e.to_string(),
+                agora_code: agora.map(|a| a.code),
+                agora_name: agora.map(|a| a.name),
+                agora_meaning: agora.map(|a| a.meaning),
+                product: product_name(agora.map_or(action.product(), |a| a.product)),
+            });
         }
     }
-    out.insert("checked_at".into(), json!(at.as_secs()));
-    out.insert("server_time".into(), json!(now.as_secs()));
-    Ok(ok_json(&Value::Object(out)))
+    Ok(ok_json(&out))
 }

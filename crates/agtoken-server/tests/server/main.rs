@@ -4,5 +4,6 @@ mod common;
 mod compat;
 mod errors;
 mod rtc_four;
+mod schemas;
 mod shutdown;
 mod v1;
