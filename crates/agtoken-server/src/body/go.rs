@@ -10,7 +10,7 @@
 //! - `null` is as if the key were absent (Go leaves the field as it was), so `#[serde(default)]`
 //!   applies; keys of no field are ignored;
 //! - every error names the field as the client spelled it, with its object's path
-//!   (`serviceRtc.role`): [`FieldError`].
+//!   (`serviceRtc.role`; the object by its own name): [`FieldError`].
 //!
 //! Go decodes every spelling of a key, so each must be valid; a handler that applies rules to
 //! values reads each spelling on its own too, from [`single_spelling_variants`].
@@ -40,9 +40,10 @@ pub(crate) fn from_map<T: DeserializeOwned>(map: &Map<String, Value>) -> Result<
     from_entries(map.iter().map(|(k, v)| (k.as_str(), v)))
 }
 
-/// Reads `T` from `value`, an object at `path` of the body (errors are named `path.key`).
-pub(crate) fn from_value_at<T: DeserializeOwned>(value: &Value, path: &str) -> Result<T, FieldError> {
-    T::deserialize(Field { value, path: path.to_owned() })
+/// Reads `T` from `value`, the object given as `spelled` for the field `name` (errors inside it
+/// are named `name.key`).
+pub(crate) fn from_value_at<T: DeserializeOwned>(value: &Value, spelled: &str, name: &str) -> Result<T, FieldError> {
+    T::deserialize(Field { value, path: spelled.to_owned(), inner: name.to_owned() })
 }
 
 /// Why [`ordered_object`] failed: the JSON error and, when it is in a value, that value's key.
@@ -180,6 +181,26 @@ impl<'de, T: Deserialize<'de>> Deserialize<'de> for Every<T> {
     }
 }
 
+/// A `true`/`false` field whose type is checked where the handler reads it ([`LateBool::is_on`])
+/// rather than with the rest of the body: the generator's originals read their switches after
+/// other rules, and which error a request with several gets first stays theirs.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(transparent)]
+pub(crate) struct LateBool(Option<Spelled<Value>>);
+
+impl LateBool {
+    /// The switch (absent: off), or the error naming it.
+    pub(crate) fn is_on(&self) -> Result<bool, FieldError> {
+        match &self.0 {
+            None => Ok(false),
+            Some(Spelled { value: Value::Bool(on), .. }) => Ok(*on),
+            Some(Spelled { field, value }) => {
+                Err(FieldError::new(field.clone(), format!("must be true or false, not {}", kind(value))))
+            }
+        }
+    }
+}
+
 // ---- Lenient field readers (`#[serde(deserialize_with = "…")]`), with the originals' rules ---
 
 /// A string.
@@ -238,7 +259,7 @@ impl<'a> Object<'a> {
                 .entries
                 .iter()
                 .filter(|(key, value)| key.eq_ignore_ascii_case(name) && !value.is_null())
-                .map(|&(key, value)| Field { value, path: join(&self.path, key) })
+                .map(|&(key, value)| Field { value, path: join(&self.path, key), inner: join(&self.path, name) })
                 .collect();
             (!spellings.is_empty()).then_some((name, spellings))
         });
@@ -368,7 +389,11 @@ impl<'de> SeqAccess<'de> for FieldSeq<'de> {
 #[derive(Clone)]
 struct Field<'a> {
     value: &'a Value,
+    /// The field as the client spelled it, for its own errors.
     path: String,
+    /// The path of the keys inside it: the field's own name where the client spelled it
+    /// otherwise (`serviceRtc.role` for `SERVICERTC.role`), as the routes have always named them.
+    inner: String,
 }
 
 impl<'de> Deserializer<'de> for Field<'de> {
@@ -396,7 +421,7 @@ impl<'de> Deserializer<'de> for Field<'de> {
             return Err(FieldError::new(self.path, format!("must be an object, not {}", kind(self.value))));
         };
         let entries = map.iter().map(|(k, v)| (k.as_str(), v)).collect();
-        Object { entries, path: self.path }.deserialize_struct(name, fields, visitor)
+        Object { entries, path: self.inner }.deserialize_struct(name, fields, visitor)
     }
 
     fn deserialize_tuple_struct<V: Visitor<'de>>(
@@ -488,6 +513,21 @@ mod tests {
         assert_eq!(from_entries::<Body>(entries).unwrap().channel_name, "first");
     }
 
+    #[derive(Debug, Default, Deserialize)]
+    #[serde(default)]
+    struct Late {
+        enable: LateBool,
+    }
+
+    #[test]
+    fn a_late_bool_is_checked_when_read() {
+        let read = |v: Value| from_map::<Late>(v.as_object().unwrap()).unwrap().enable.is_on();
+        assert_eq!(read(json!({})), Ok(false));
+        assert_eq!(read(json!({"ENABLE": true})), Ok(true));
+        let err = read(json!({"Enable": "yes"})).unwrap_err();
+        assert_eq!(err.to_string(), "Enable: must be true or false, not a string");
+    }
+
     #[test]
     fn unknown_keys_are_ignored_and_null_is_absent() {
         let body = read(json!({"channelName": null, "uid": null, "extra": [1, {"a": 2}], "serviceRtc": null}));
@@ -500,8 +540,11 @@ mod tests {
     fn errors_name_the_field_as_the_client_spelled_it() {
         let err = read(json!({"ChannelNAME": 5})).unwrap_err();
         assert_eq!(err.to_string(), "ChannelNAME: must be a string, not an integer");
+        // Inside an object, the object is named by its own name (as the routes always did).
         let err = read(json!({"serviceRTC": {"Role": 2.5}})).unwrap_err();
-        assert_eq!(err.to_string(), "serviceRTC.Role: must be a whole number 0..=4294967295, not 2.5");
+        assert_eq!(err.to_string(), "serviceRtc.Role: must be a whole number 0..=4294967295, not 2.5");
+        let err = read(json!({"serviceRTC": 1})).unwrap_err();
+        assert_eq!(err.to_string(), "serviceRTC: must be an object, not an integer");
         let err = read(json!({"serviceRtc": {"role": 4294967296_u64}})).unwrap_err();
         assert_eq!(err.to_string(), "serviceRtc.role: 4294967296 is out of range 0..=4294967295");
         let err = read(json!({"serviceRtc": [true]})).unwrap_err();

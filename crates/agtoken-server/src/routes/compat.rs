@@ -26,7 +26,7 @@ use serde::de::{self, Deserializer, Visitor};
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
 
-use crate::body::go::{self, Every, FieldError, Spelled};
+use crate::body::go::{self, Every, FieldError, LateBool, Spelled};
 use crate::body::kind;
 use crate::guard::Issuer;
 use crate::issue::{Intent, IssueError, Minted, Refusal};
@@ -372,12 +372,48 @@ fn read_fetch(bytes: &[u8]) -> Result<FetchRtcToken, FetchError> {
         ),
         _ => FetchError::bad(format!("Bad request. {}", e.error), None),
     })?;
-    let body: FetchRtcTokenBody = go::from_entries(entries.iter().map(|(k, v)| (k.as_str(), v)))
-        .map_err(|e| wrong(e.field.as_deref().unwrap_or(""), &e.problem))?;
+    let body: FetchRtcTokenBody = go::from_entries(entries.iter().map(|(k, v)| (k.as_str(), v))).map_err(|e| {
+        // Named as Go's streaming decoder names it: the first wrong value in the body, with its
+        // line and column.
+        match first_wrong_value(bytes) {
+            Some((key, error)) => wrong(&key, &error),
+            None => wrong(e.field.as_deref().unwrap_or(""), &e.problem),
+        }
+    })?;
     let role = fetch_role(&body.role)?;
     let (channel, channel_key) = fetch_channel(body.channel)?;
     let uid = body.uid.0.last().map_or(0, |u| u.value.0);
     Ok(FetchRtcToken { uid, channel, channel_key, role })
+}
+
+/// The first value of the body (in body order) that does not have its field's type, with its
+/// key and the JSON error at its place in the body (only read when the body was refused: the
+/// typed read above names the field, this adds where it is, as the Go server's decoder did).
+fn first_wrong_value(bytes: &[u8]) -> Option<(String, serde_json::Error)> {
+    /// Reads each value of the struct's keys as its type; the key being read is left in `.0`.
+    struct FirstWrong<'k>(&'k mut Option<String>);
+    impl<'de> Visitor<'de> for FirstWrong<'_> {
+        type Value = ();
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str(FETCH_BODY)
+        }
+        fn visit_map<A: de::MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+            while let Some(key) = map.next_key::<String>()? {
+                let folded = key.to_ascii_lowercase();
+                *self.0 = Some(key);
+                match folded.as_str() {
+                    "channelname" => drop(map.next_value::<Option<String>>()?),
+                    "uid" | "role" => drop(map.next_value::<Option<WholeU32>>()?),
+                    _ => drop(map.next_value::<de::IgnoredAny>()?),
+                }
+            }
+            *self.0 = None;
+            Ok(())
+        }
+    }
+    let mut key = None;
+    let error = serde_json::Deserializer::from_slice(bytes).deserialize_map(FirstWrong(&mut key)).err()?;
+    Some((key?, error))
 }
 
 /// Every role given must be valid; the last counts, and none (0) acts as publisher.
@@ -449,8 +485,7 @@ struct GenerateBody {
 #[derive(Default, Deserialize)]
 #[serde(default)]
 struct RtcSwitch {
-    #[serde(deserialize_with = "go::boolean")]
-    enable: bool,
+    enable: LateBool,
     #[serde(deserialize_with = "go::whole_u32")]
     role: u64,
 }
@@ -459,8 +494,7 @@ struct RtcSwitch {
 #[derive(Default, Deserialize)]
 #[serde(default)]
 struct Switch {
-    #[serde(deserialize_with = "go::boolean")]
-    enable: bool,
+    enable: LateBool,
 }
 
 /// `serviceChat`, `serviceApaas`: switched on per kind (user, app).
@@ -469,10 +503,8 @@ struct Switch {
 struct PerKindSwitch {
     #[serde(deserialize_with = "go::string")]
     user_uuid: String,
-    #[serde(deserialize_with = "go::boolean")]
-    enable_user: bool,
-    #[serde(deserialize_with = "go::boolean")]
-    enable_app: bool,
+    enable_user: LateBool,
+    enable_app: LateBool,
     /// Not the generator's: refused (the original ignores it), see [`GenerateBody::check_switches`].
     enable: Option<de::IgnoredAny>,
 }
@@ -591,7 +623,7 @@ fn generate(state: &AppState, body: &GenerateBody, dry_run: bool) -> Result<Stri
     let privilege = body.privilege_expire_ts as u32; // 0: as long as the token, as in the original
     let mut out = GeneratorServices::default();
     body.rtc_and_rtm(&mut out, lifetime, privilege)?;
-    if body.service_fpa.enable {
+    if body.service_fpa.enable.is_on()? {
         out.add("fpa", Service::Fpa { privileges: Privileges::from([(FpaPrivilege::Login.id(), 0)]) });
     }
     per_kind_services(&mut out, &body.service_chat, "serviceChat.userUuid", lifetime, chat_service)?;
@@ -627,7 +659,7 @@ impl GenerateBody {
     fn apaas(&self) -> Result<PerKindSwitch, FieldError> {
         match (&self.service_apaas, &self.service_education) {
             (Some(apaas), _) => Ok(apaas.clone()),
-            (None, Some(education)) => go::from_value_at(&education.value, &education.field),
+            (None, Some(education)) => go::from_value_at(&education.value, &education.field, "serviceEducation"),
             (None, None) => Ok(PerKindSwitch::default()),
         }
     }
@@ -654,7 +686,7 @@ impl GenerateBody {
     /// RTC (which needs a channel name) and RTM, when enabled.
     fn rtc_and_rtm(&self, out: &mut GeneratorServices, lifetime: u32, privilege: u32) -> Result<(), GenerateError> {
         let (channel, uid) = (self.channel_name.as_str(), self.uid.as_str());
-        if self.service_rtc.enable {
+        if self.service_rtc.enable.is_on()? {
             if channel.is_empty() {
                 return Err(GenerateError::Params(
                     "channelName: required when serviceRtc is enabled (an empty name would admit every channel)".into(),
@@ -678,7 +710,7 @@ impl GenerateBody {
             let privileges = rtc_privileges(role, privilege);
             out.add("rtc", Service::Rtc { channel_name: channel.to_owned(), uid: uid.to_owned(), privileges });
         }
-        if self.service_rtm.enable {
+        if self.service_rtm.enable.is_on()? {
             agtoken::validate::rtm_user_id("uid", uid).map_err(|e| GenerateError::build(&e))?;
             let privileges = Privileges::from([(RtmPrivilege::Login.id(), lifetime)]);
             out.add("rtm", Service::Rtm { user_id: uid.to_owned(), privileges });
@@ -724,12 +756,12 @@ fn per_kind_services(
     lifetime: u32,
     service: PerKindService,
 ) -> Result<(), GenerateError> {
-    if switch.enable_user {
+    if switch.enable_user.is_on()? {
         agtoken::validate::chat_user_id(user_field, &switch.user_uuid).map_err(|e| GenerateError::build(&e))?;
         let (name, s) = service(Some(&switch.user_uuid), lifetime);
         out.add(name, s);
     }
-    if switch.enable_app {
+    if switch.enable_app.is_on()? {
         let (name, s) = service(None, lifetime);
         out.add(name, s);
     }
