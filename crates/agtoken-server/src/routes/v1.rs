@@ -169,32 +169,14 @@ pub(crate) async fn create(
     }
     let f = Fields::unchecked(&map);
     let app = select_app(&state, f.str("app_id")?)?;
-    let version = match f.str("version")? {
-        None => app.cfg.token_version,
-        Some("007") => Version::V007,
-        Some("006") => Version::V006,
-        Some(other) => {
-            return Err(ApiError::invalid_value("version", format!("must be \"007\" or \"006\", got {other:?}")))
-        }
-    };
-    let max = app.cfg.max_lifetime;
-    let lifetime_rule = |name: &str, v: u32| {
-        if v == 0 || v > max {
-            Err(ApiError::invalid_value(
-                name,
-                format!("must be 1..={max} seconds (this server's maximum lifetime), got {v}"),
-            ))
-        } else {
-            Ok(v)
-        }
-    };
-    let expire = lifetime_rule("expire", f.u32("expire")?.unwrap_or(app.cfg.default_lifetime))?;
+    let version = requested_version(&f, app)?;
+    let expire = lifetime_rule(app, "expire", f.u32("expire")?.unwrap_or(app.cfg.default_lifetime))?;
     for key in COMMON_FIELDS {
         map.remove(*key);
     }
     let request = read_request(map)?;
     for (field, secs) in request.lifetimes() {
-        lifetime_rule(field, secs)?;
+        lifetime_rule(app, field, secs)?;
     }
     let now = state.now();
     let options = RequestOptions {
@@ -227,6 +209,28 @@ pub(crate) async fn create(
         }
     });
     issue_v1(&state, &intent, version, now, build)
+}
+
+/// The request's `version`, else the app's.
+fn requested_version(f: &Fields<'_>, app: &App) -> Result<Version, ApiError> {
+    match f.str("version")? {
+        None => Ok(app.cfg.token_version),
+        Some("007") => Ok(Version::V007),
+        Some("006") => Ok(Version::V006),
+        Some(other) => Err(ApiError::invalid_value("version", format!("must be \"007\" or \"006\", got {other:?}"))),
+    }
+}
+
+/// A lifetime of a builder-style request: 1 second up to the app's maximum.
+fn lifetime_rule(app: &App, field: &str, secs: u32) -> Result<u32, ApiError> {
+    let max = app.cfg.max_lifetime;
+    if secs == 0 || secs > max {
+        return Err(ApiError::invalid_value(
+            field,
+            format!("must be 1..={max} seconds (this server's maximum lifetime), got {secs}"),
+        ));
+    }
+    Ok(secs)
 }
 
 /// A built token, its JSON structure and, for 006, the (channel, packed uid) it was built for.
