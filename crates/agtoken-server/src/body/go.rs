@@ -211,14 +211,6 @@ pub(crate) fn string<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error
     }
 }
 
-/// `true` or `false`.
-pub(crate) fn boolean<'de, D: Deserializer<'de>>(d: D) -> Result<bool, D::Error> {
-    match Value::deserialize(d)? {
-        Value::Bool(b) => Ok(b),
-        other => Err(de::Error::custom(format_args!("must be true or false, not {}", kind(&other)))),
-    }
-}
-
 /// A whole number `0..=4294967295`.
 pub(crate) fn whole_u32<'de, D: Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
     whole_number(&Value::deserialize(d)?, u64::from(u32::MAX)).map_err(de::Error::custom)
@@ -482,8 +474,8 @@ mod tests {
     struct Inner {
         #[serde(deserialize_with = "whole_u32")]
         role: u64,
-        #[serde(deserialize_with = "boolean")]
-        enable: bool,
+        #[serde(deserialize_with = "string")]
+        name: String,
     }
 
     #[derive(Debug, Default, Deserialize, PartialEq)]
@@ -502,10 +494,10 @@ mod tests {
 
     #[test]
     fn keys_match_in_any_case_and_the_exact_spelling_wins() {
-        let body = read(json!({"CHANNELNAME": "a", "UID": 7, "ServiceRTC": {"ROLE": 2, "Enable": true}})).unwrap();
+        let body = read(json!({"CHANNELNAME": "a", "UID": 7, "ServiceRTC": {"ROLE": 2, "Name": "n"}})).unwrap();
         assert_eq!(body.channel_name, "a");
         assert_eq!(body.uid, "7");
-        assert_eq!(body.service_rtc, Inner { role: 2, enable: true });
+        assert_eq!(body.service_rtc, Inner { role: 2, name: "n".to_owned() });
         // The exact spelling counts whatever the order; without it, the first in the object.
         assert_eq!(read(json!({"ChannelName": "other", "channelName": "exact"})).unwrap().channel_name, "exact");
         assert_eq!(read(json!({"channelName": "exact", "ChannelName": "other"})).unwrap().channel_name, "exact");

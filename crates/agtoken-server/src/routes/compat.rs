@@ -402,9 +402,9 @@ fn first_wrong_value(bytes: &[u8]) -> Option<(String, serde_json::Error)> {
                 let folded = key.to_ascii_lowercase();
                 *self.0 = Some(key);
                 match folded.as_str() {
-                    "channelname" => drop(map.next_value::<Option<String>>()?),
-                    "uid" | "role" => drop(map.next_value::<Option<WholeU32>>()?),
-                    _ => drop(map.next_value::<de::IgnoredAny>()?),
+                    "channelname" => map.next_value::<Option<String>>().map(|_| ())?,
+                    "uid" | "role" => map.next_value::<Option<WholeU32>>().map(|_| ())?,
+                    _ => map.next_value::<de::IgnoredAny>().map(|_| ())?,
                 }
             }
             *self.0 = None;
