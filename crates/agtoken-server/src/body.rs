@@ -1,5 +1,7 @@
 //! Reading request bodies: the size limit, the content type, JSON, and fields with errors
-//! that name them.
+//! that name them. The compatibility routes read theirs as Go does: [`go`].
+
+pub(crate) mod go;
 
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
@@ -115,33 +117,51 @@ impl<'a> Fields<'a> {
     }
 }
 
+/// Why a JSON value is not a whole number `0..=max`: the rule, without the field (the caller
+/// names it).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum NumberProblem {
+    /// Not a whole number at all; says what it must be (`a whole number 0..=9, not a string`).
+    Type(String),
+    /// A whole number outside the range (`12 is out of range 0..=9`).
+    Range(String),
+}
+
+impl std::fmt::Display for NumberProblem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            NumberProblem::Type(expected) => write!(f, "must be {expected}"),
+            NumberProblem::Range(rule) => f.write_str(rule),
+        }
+    }
+}
+
 /// A whole number `0..=max` from a JSON value.
-pub(crate) fn uint_value(v: &Value, field: &str, max: u64) -> Result<u64, ApiError> {
+pub(crate) fn whole_number(v: &Value, max: u64) -> Result<u64, NumberProblem> {
     let Value::Number(n) = v else {
-        return Err(ApiError::invalid_type(field, &format!("a whole number 0..={max}, not {}", kind(v))));
+        return Err(NumberProblem::Type(format!("a whole number 0..={max}, not {}", kind(v))));
     };
     if let Some(u) = n.as_u64() {
         if u <= max {
             return Ok(u);
         }
-        return Err(ApiError::out_of_range(field, &format!("{u} is out of range 0..={max}")));
+        return Err(NumberProblem::Range(format!("{u} is out of range 0..={max}")));
     }
     if let Some(i) = n.as_i64() {
-        return Err(ApiError::out_of_range(field, &format!("{i} is negative; must be 0..={max}")));
+        return Err(NumberProblem::Range(format!("{i} is negative; must be 0..={max}")));
     }
     match n.as_f64() {
         Some(f) if f.fract() == 0.0 && f > max as f64 => {
-            Err(ApiError::out_of_range(field, &format!("{n} is out of range 0..={max}")))
+            Err(NumberProblem::Range(format!("{n} is out of range 0..={max}")))
         }
-        _ => Err(ApiError::invalid_type(field, &format!("a whole number 0..={max}, not {n}"))),
+        _ => Err(NumberProblem::Type(format!("a whole number 0..={max}, not {n}"))),
     }
 }
 
-/// Looks a key up as Go's `encoding/json` does: the exact name first, else any spelling
-/// that differs only in ASCII case. The docs' servers are Go, and their clients rely on it
-/// (`channelName` and `ChannelName` both reach the field).
-pub(crate) fn get_ci<'a>(map: &'a Map<String, Value>, key: &str) -> Option<&'a Value> {
-    map.get(key)
-        .or_else(|| map.iter().find(|(k, _)| k.eq_ignore_ascii_case(key)).map(|(_, v)| v))
-        .filter(|v| !v.is_null())
+/// A whole number `0..=max` from a JSON value, or the v1 error naming `field`.
+pub(crate) fn uint_value(v: &Value, field: &str, max: u64) -> Result<u64, ApiError> {
+    whole_number(v, max).map_err(|problem| match problem {
+        NumberProblem::Type(expected) => ApiError::invalid_type(field, &expected),
+        NumberProblem::Range(rule) => ApiError::out_of_range(field, &rule),
+    })
 }

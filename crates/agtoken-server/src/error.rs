@@ -82,6 +82,48 @@ impl ServerError {
     }
 }
 
+/// A request value that could not be read: the field as the client spelled it, with its
+/// object's path (`serviceRtc.role`), and what is wrong with it. `Display` is `field: problem`,
+/// the form every compatibility route's message takes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FieldError {
+    /// The field, as the client spelled it (`None` until the reader places the error).
+    pub field: Option<String>,
+    /// What is wrong, e.g. `must be a string, not an integer`.
+    pub problem: String,
+}
+
+impl FieldError {
+    /// What is wrong with `field`.
+    pub fn new(field: impl Into<String>, problem: impl Into<String>) -> Self {
+        FieldError { field: Some(field.into()), problem: problem.into() }
+    }
+
+    /// The same error, about `field` unless it already names one (an inner field's error keeps
+    /// the inner name).
+    pub(crate) fn or_at(mut self, field: String) -> Self {
+        self.field.get_or_insert(field);
+        self
+    }
+}
+
+impl std::fmt::Display for FieldError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.field {
+            Some(field) => write!(f, "{field}: {}", self.problem),
+            None => f.write_str(&self.problem),
+        }
+    }
+}
+
+impl std::error::Error for FieldError {}
+
+impl serde::de::Error for FieldError {
+    fn custom<T: std::fmt::Display>(problem: T) -> Self {
+        FieldError { field: None, problem: problem.to_string() }
+    }
+}
+
 /// An error answer of a v1 route: status, a stable machine-readable `code`, a message for
 /// people and the request field it concerns (`null` when it concerns no single field).
 #[derive(Debug, Clone, PartialEq, Eq)]

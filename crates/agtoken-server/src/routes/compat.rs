@@ -12,7 +12,6 @@
 //! for every channel when the channel name is missing) or silently wrong (an expired token for
 //! `expiry=0`), these refuse with the original's error shape instead.
 
-use std::cell::Cell;
 use std::fmt;
 use std::time::Duration;
 
@@ -23,14 +22,16 @@ use axum::extract::rejection::{BytesRejection, PathRejection};
 use axum::extract::{Path, RawQuery, State};
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, Visitor};
+use serde::de::{self, Deserializer, Visitor};
+use serde::Deserialize;
 use serde_json::{Map, Value};
 
 use super::answers::{
-    self, json_answer, CommunityError, CommunityMessage, CommunityRefusal, FetchError, FetchRefusal, FetchToken,
-    GenerateFailure, GenerateToken, Pong, RteTokens, TokenAnswer, TokenData, TokenRequestError,
+    self, json_answer, CommunityError, CommunityMessage, CommunityRefusal, FetchRefusal, FetchToken, GenerateFailure,
+    GenerateToken, Pong, RteTokens, TokenAnswer, TokenData,
 };
-use crate::body::{get_ci, kind};
+use crate::body::go::{self, Every, FieldError, LateBool, Spelled};
+use crate::body::kind;
 use crate::guard::Issuer;
 use crate::issue::{Intent, IssueError, Minted, Refusal};
 use crate::state::{App, AppState};
@@ -153,35 +154,109 @@ fn field_of(err: &agtoken::Error, names: &[(&str, &'static str)]) -> Option<&'st
     names.iter().find(|(from, _)| *from == field).map(|(_, to)| *to)
 }
 
+/// Why a requested lifetime is refused; `Display` is the message every compatibility route
+/// gives (the field as the route names it).
+#[derive(Debug)]
+enum LifetimeError {
+    /// Not a whole number of seconds (`value` as given).
+    NotANumber { field: String, value: String },
+    /// 0 where the route has no default for it.
+    Zero { field: String },
+    /// Longer than the app's maximum.
+    TooLong { field: String, secs: u64, max: u32 },
+}
+
+impl fmt::Display for LifetimeError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            LifetimeError::NotANumber { field, value } => {
+                write!(f, "failed to parse {field}: {value:?} is not a whole number of seconds")
+            }
+            LifetimeError::Zero { field } => write!(f, "{field}: must be at least 1 second"),
+            LifetimeError::TooLong { field, secs, max } => {
+                write!(
+                    f,
+                    "{field}: {secs} seconds is longer than this server's maximum token lifetime of {max} seconds"
+                )
+            }
+        }
+    }
+}
+
 /// A lifetime from a request: `None`/0 means the app's compatibility lifetime (where the
 /// original server defaulted); more than the app's maximum is an error.
-fn lifetime(app: &App, asked: Option<u64>, field: &str) -> Result<u32, String> {
+fn lifetime(app: &App, asked: Option<u64>, field: &str) -> Result<u32, LifetimeError> {
     match asked {
         None | Some(0) => Ok(app.cfg.compat_lifetime),
-        Some(n) if n > u64::from(app.cfg.max_lifetime) => Err(format!(
-            "{field}: {n} seconds is longer than this server's maximum token lifetime of {} seconds",
-            app.cfg.max_lifetime
-        )),
+        Some(secs) if secs > u64::from(app.cfg.max_lifetime) => {
+            Err(LifetimeError::TooLong { field: field.to_owned(), secs, max: app.cfg.max_lifetime })
+        }
         Some(n) => Ok(n as u32),
     }
 }
 
 // ---- 1. The docs' Go sample server ---------------------------------------------------------
 
-/// `{"uid", "ChannelName", "role"}`, keys in any ASCII case, as Go's decoder reads them.
-#[derive(Default)]
-struct FetchRequest {
-    uid: Option<u64>,
-    /// Every channel name given (keys in any case) with its key as the client spelled it (for
-    /// messages, see [`channel_key`]), in order: the last counts, each must be valid.
-    channels: Vec<(&'static str, String)>,
-    /// Every role given, in order: the last counts, each must be valid.
-    roles: Vec<u64>,
+/// The Go server's request struct `{"uid", "ChannelName", "role"}`, read as Go reads it
+/// ([`go`]): every value given is kept, each must be valid, the last counts.
+#[derive(Default, Deserialize)]
+#[serde(default)]
+struct FetchRtcTokenBody {
+    uid: Every<WholeU32>,
+    #[serde(rename = "ChannelName")]
+    channel: Every<String>,
+    role: Every<WholeU32>,
+}
+
+/// What the body of `/fetch_rtc_token` must be, as its errors say.
+const FETCH_BODY: &str = "a JSON object {\"uid\": <number>, \"ChannelName\": <string>, \"role\": 1|2}";
+
+/// A checked `/fetch_rtc_token` request.
+struct FetchRtcToken {
+    uid: u32,
+    channel: String,
+    /// The channel's key as the client sent it (see [`channel_key`]).
+    channel_key: &'static str,
+    role: Role,
+}
+
+/// A JSON whole number `0..=4294967295` (the Go struct's `uint32`).
+struct WholeU32(u32);
+
+impl<'de> Deserialize<'de> for WholeU32 {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl Visitor<'_> for V {
+            type Value = WholeU32;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a whole number 0..=4294967295")
+            }
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<WholeU32, E> {
+                u32::try_from(v)
+                    .map(WholeU32)
+                    .map_err(|_| E::custom(format_args!("{v} is out of range 0..=4294967295")))
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<WholeU32, E> {
+                match u64::try_from(v) {
+                    Ok(v) => self.visit_u64(v),
+                    Err(_) => Err(E::custom(format_args!("{v} is negative; must be 0..=4294967295"))),
+                }
+            }
+            fn visit_f64<E: de::Error>(self, v: f64) -> Result<WholeU32, E> {
+                if v.fract() == 0.0 && v > u32::MAX as f64 {
+                    Err(E::custom(format_args!("{v} is out of range 0..=4294967295")))
+                } else {
+                    Err(E::invalid_type(de::Unexpected::Float(v), &self))
+                }
+            }
+        }
+        d.deserialize_any(V)
+    }
 }
 
 /// The channel name's key as the client sent it: the docs' web client sends `channelName`, its
 /// Android client `ChannelName`; any other ASCII case of it is answered as one of these or as
-/// the lower-case spelling.
+/// the lower-case spelling. (The library's errors name fields with static names.)
 fn channel_key(sent: &str) -> &'static str {
     ["ChannelName", "channelName", "channelname", "CHANNELNAME", "Channelname"]
         .into_iter()
@@ -189,126 +264,40 @@ fn channel_key(sent: &str) -> &'static str {
         .unwrap_or("ChannelName")
 }
 
-enum FetchKey {
-    Uid,
-    Channel(&'static str),
-    Role,
-    Other,
-}
-
-impl<'de> serde::Deserialize<'de> for FetchKey {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct KeyVisitor;
-        impl Visitor<'_> for KeyVisitor {
-            type Value = FetchKey;
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("a field name")
-            }
-            fn visit_str<E: de::Error>(self, k: &str) -> Result<FetchKey, E> {
-                Ok(if k.eq_ignore_ascii_case("uid") {
-                    FetchKey::Uid
-                } else if k.eq_ignore_ascii_case("channelname") {
-                    FetchKey::Channel(channel_key(k))
-                } else if k.eq_ignore_ascii_case("role") {
-                    FetchKey::Role
-                } else {
-                    FetchKey::Other
-                })
-            }
-        }
-        d.deserialize_identifier(KeyVisitor)
+/// A field of `/fetch_rtc_token` as its errors name it: the channel as spelled, `uid`, `role`.
+fn fetch_field(sent: &str) -> &'static str {
+    if sent.eq_ignore_ascii_case("uid") {
+        "uid"
+    } else if sent.eq_ignore_ascii_case("role") {
+        "role"
+    } else {
+        channel_key(sent)
     }
 }
 
-/// A JSON whole number `0..=4294967295`, or `null`.
-struct U32Field(Option<u64>);
+/// A refusal of `/fetch_rtc_token`, in the Go server's shape `{"code", "message", "field"}`.
+struct FetchError {
+    status: StatusCode,
+    message: String,
+    field: Option<&'static str>,
+}
 
-impl<'de> serde::Deserialize<'de> for U32Field {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V;
-        impl Visitor<'_> for V {
-            type Value = U32Field;
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("a whole number 0..=4294967295")
-            }
-            fn visit_u64<E: de::Error>(self, v: u64) -> Result<U32Field, E> {
-                if v <= u64::from(u32::MAX) {
-                    Ok(U32Field(Some(v)))
-                } else {
-                    Err(E::custom(format_args!("{v} is out of range 0..=4294967295")))
-                }
-            }
-            fn visit_i64<E: de::Error>(self, v: i64) -> Result<U32Field, E> {
-                if v >= 0 {
-                    self.visit_u64(v as u64)
-                } else {
-                    Err(E::custom(format_args!("{v} is negative; must be 0..=4294967295")))
-                }
-            }
-            fn visit_f64<E: de::Error>(self, v: f64) -> Result<U32Field, E> {
-                if v.fract() == 0.0 && v > u32::MAX as f64 {
-                    Err(E::custom(format_args!("{v} is out of range 0..=4294967295")))
-                } else {
-                    Err(E::invalid_type(de::Unexpected::Float(v), &self))
-                }
-            }
-            fn visit_unit<E: de::Error>(self) -> Result<U32Field, E> {
-                Ok(U32Field(None))
-            }
-        }
-        d.deserialize_any(V)
+impl FetchError {
+    fn bad(message: String, field: Option<&'static str>) -> Self {
+        FetchError { status: StatusCode::BAD_REQUEST, message, field }
+    }
+
+    /// A library error, its field named as the client named it.
+    fn library(e: &agtoken::Error, names: &[(&str, &'static str)]) -> Self {
+        FetchError::bad(format!("Bad request. {}", rename(e, names)), field_of(e, names))
     }
 }
 
-struct FetchSeed<'a> {
-    field: &'a Cell<Option<&'static str>>,
-}
-
-impl<'de> DeserializeSeed<'de> for FetchSeed<'_> {
-    type Value = FetchRequest;
-    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<FetchRequest, D::Error> {
-        d.deserialize_map(self)
+impl IntoResponse for FetchError {
+    fn into_response(self) -> Response {
+        let code = self.status.as_u16().to_string();
+        json_answer(self.status, &answers::FetchError { code, message: &self.message, field: self.field })
     }
-}
-
-impl<'de> Visitor<'de> for FetchSeed<'_> {
-    type Value = FetchRequest;
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("a JSON object {\"uid\": <number>, \"ChannelName\": <string>, \"role\": 1|2}")
-    }
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<FetchRequest, A::Error> {
-        let mut req = FetchRequest::default();
-        while let Some(key) = map.next_key::<FetchKey>()? {
-            // A later duplicate wins, as in Go, where `null` leaves the field as it was.
-            match key {
-                FetchKey::Uid => {
-                    self.field.set(Some("uid"));
-                    if let Some(uid) = map.next_value::<U32Field>()?.0 {
-                        req.uid = Some(uid);
-                    }
-                    self.field.set(None);
-                }
-                FetchKey::Channel(key) => {
-                    self.field.set(Some(key));
-                    req.channels.extend(map.next_value::<Option<String>>()?.map(|c| (key, c)));
-                    self.field.set(None);
-                }
-                FetchKey::Role => {
-                    self.field.set(Some("role"));
-                    req.roles.extend(map.next_value::<U32Field>()?.0);
-                    self.field.set(None);
-                }
-                FetchKey::Other => {
-                    map.next_value::<IgnoredAny>()?;
-                }
-            }
-        }
-        Ok(req)
-    }
-}
-
-fn fetch_error(message: String, field: Option<&str>) -> Response {
-    json_answer(StatusCode::BAD_REQUEST, &FetchError { code: "400".into(), message: &message, field })
 }
 
 /// `POST /fetch_rtc_token` `{"uid": 1234, "ChannelName": "x", "role": 1}` →
@@ -319,72 +308,11 @@ pub(crate) async fn fetch_rtc_token(
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
     let state = issuer.bind(state);
-    let bytes = match body {
-        Ok(b) => b,
-        Err(rejection) => {
-            let status = rejection.status();
-            let limit = state.config().body_limit;
-            let message = if status == StatusCode::PAYLOAD_TOO_LARGE {
-                format!("Request body larger than {limit} bytes.")
-            } else {
-                format!("Bad request. {rejection}")
-            };
-            let body = FetchError { code: status.as_u16().to_string(), message: &message, field: None };
-            return json_answer(status, &body);
-        }
+    let request = match fetch_body(&state, body).and_then(|bytes| read_fetch(&bytes)) {
+        Ok(request) => request,
+        Err(e) => return e.into_response(),
     };
-    let field = Cell::new(None);
-    // Like Go's json.Decoder: the first JSON value counts, anything after it is not read.
-    let mut de = serde_json::Deserializer::from_slice(&bytes);
-    let req = match (FetchSeed { field: &field }).deserialize(&mut de) {
-        Ok(req) => req,
-        Err(e) => {
-            let message = match field.get() {
-                Some(f) => format!("Bad request. Wrong type or value for field {f}: {e}"),
-                None if e.is_eof() => {
-                    "Bad request. The body must be a JSON object {\"uid\", \"ChannelName\", \"role\"}.".to_owned()
-                }
-                None => format!("Bad request. {e}"),
-            };
-            return fetch_error(message, field.get());
-        }
-    };
-    // Every spelling given is checked; the last one counts.
-    let mut role = Role::Publisher; // 0 (absent) acts as publisher
-    for asked in &req.roles {
-        role = match asked {
-            1 | 0 | 101 => Role::Publisher,
-            2 => Role::Subscriber,
-            other => {
-                return fetch_error(
-                    format!("Bad request. Field role must be 1 (publisher) or 2 (subscriber), got {other}."),
-                    Some("role"),
-                )
-            }
-        };
-    }
-    let channel_key = req.channels.last().map_or("ChannelName", |(key, _)| key);
-    let Some(channel) = req.channels.last().map(|(_, c)| c).filter(|c| !c.is_empty()) else {
-        return fetch_error(
-            format!(
-                "Bad request. Field {channel_key} is required: a token for an empty channel name would admit every channel."
-            ),
-            Some(channel_key),
-        );
-    };
-    for (key, earlier) in &req.channels {
-        if earlier.is_empty() {
-            return fetch_error(
-                format!("Bad request. Field {key} is given twice, once empty: give one channel name."),
-                Some(key),
-            );
-        }
-        if let Err(e) = agtoken::validate::channel_name("channel", earlier) {
-            let names = [("channel", *key)];
-            return fetch_error(format!("Bad request. {}", rename(&e, &names)), field_of(&e, &names));
-        }
-    }
-    let uid = req.uid.unwrap_or(0) as u32;
+    let FetchRtcToken { uid, channel, channel_key, role } = request;
     let app = state.default_app();
     let lifetime = app.cfg.compat_lifetime;
     let uid_text = uid.to_string();
@@ -392,145 +320,226 @@ pub(crate) async fn fetch_rtc_token(
         route: "/fetch_rtc_token",
         app_id: app.id(),
         services: RTC,
-        channel,
+        channel: &channel,
         user: &uid_text,
         role: Some(role),
         lifetime,
     };
-    match issue(&state, &intent, || build_rtc(&state, app, channel, Uid::Int(uid), role, lifetime)) {
+    match issue(&state, &intent, || build_rtc(&state, app, &channel, Uid::Int(uid), role, lifetime)) {
         Ok(token) => json_answer(StatusCode::OK, &FetchToken { code: "200", token: &token }),
         Err(Failure::Refused(r)) => {
             json_answer(r.status, &FetchRefusal { code: r.status.as_u16().to_string(), message: &r.message })
         }
-        Err(Failure::Build(e)) => {
-            let names = [("channel", channel_key), ("uid", "uid")];
-            fetch_error(format!("Bad request. {}", rename(&e, &names)), field_of(&e, &names))
+        Err(Failure::Build(e)) => FetchError::library(&e, &[("channel", channel_key), ("uid", "uid")]).into_response(),
+    }
+}
+
+/// The body's bytes, or the Go server's answer to a body over the limit (413) or unreadable.
+fn fetch_body(state: &AppState, body: Result<Bytes, BytesRejection>) -> Result<Bytes, FetchError> {
+    body.map_err(|rejection| {
+        let status = rejection.status();
+        let message = if status == StatusCode::PAYLOAD_TOO_LARGE {
+            format!("Request body larger than {} bytes.", state.config().body_limit)
+        } else {
+            format!("Bad request. {rejection}")
+        };
+        FetchError { status, message, field: None }
+    })
+}
+
+/// Reads the body as Go's decoder would and checks every value given.
+fn read_fetch(bytes: &[u8]) -> Result<FetchRtcToken, FetchError> {
+    let wrong = |field: &str, problem: &dyn fmt::Display| {
+        let field = fetch_field(field);
+        FetchError::bad(format!("Bad request. Wrong type or value for field {field}: {problem}"), Some(field))
+    };
+    // A JSON error in the value of one of the struct's keys is named after that key.
+    let entries = go::ordered_object(bytes, FETCH_BODY).map_err(|e| match e.key {
+        Some(key) if ["uid", "channelname", "role"].iter().any(|f| key.eq_ignore_ascii_case(f)) => {
+            wrong(&key, &e.error)
+        }
+        _ if e.error.is_eof() => FetchError::bad(
+            "Bad request. The body must be a JSON object {\"uid\", \"ChannelName\", \"role\"}.".to_owned(),
+            None,
+        ),
+        _ => FetchError::bad(format!("Bad request. {}", e.error), None),
+    })?;
+    let body: FetchRtcTokenBody = go::from_entries(entries.iter().map(|(k, v)| (k.as_str(), v))).map_err(|e| {
+        // Named as Go's streaming decoder names it: the first wrong value in the body, with its
+        // line and column.
+        match first_wrong_value(bytes) {
+            Some((key, error)) => wrong(&key, &error),
+            None => wrong(e.field.as_deref().unwrap_or(""), &e.problem),
+        }
+    })?;
+    let role = fetch_role(&body.role)?;
+    let (channel, channel_key) = fetch_channel(body.channel)?;
+    let uid = body.uid.0.last().map_or(0, |u| u.value.0);
+    Ok(FetchRtcToken { uid, channel, channel_key, role })
+}
+
+/// The first value of the body (in body order) that does not have its field's type, with its
+/// key and the JSON error at its place in the body (only read when the body was refused: the
+/// typed read above names the field, this adds where it is, as the Go server's decoder did).
+fn first_wrong_value(bytes: &[u8]) -> Option<(String, serde_json::Error)> {
+    /// Reads each value of the struct's keys as its type; the key being read is left in `.0`.
+    struct FirstWrong<'k>(&'k mut Option<String>);
+    impl<'de> Visitor<'de> for FirstWrong<'_> {
+        type Value = ();
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str(FETCH_BODY)
+        }
+        fn visit_map<A: de::MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+            while let Some(key) = map.next_key::<String>()? {
+                let folded = key.to_ascii_lowercase();
+                *self.0 = Some(key);
+                match folded.as_str() {
+                    "channelname" => map.next_value::<Option<String>>().map(|_| ())?,
+                    "uid" | "role" => map.next_value::<Option<WholeU32>>().map(|_| ())?,
+                    _ => map.next_value::<de::IgnoredAny>().map(|_| ())?,
+                }
+            }
+            *self.0 = None;
+            Ok(())
         }
     }
+    let mut key = None;
+    let error = serde_json::Deserializer::from_slice(bytes).deserialize_map(FirstWrong(&mut key)).err()?;
+    Some((key?, error))
+}
+
+/// Every role given must be valid; the last counts, and none (0) acts as publisher.
+fn fetch_role(given: &Every<WholeU32>) -> Result<Role, FetchError> {
+    let mut role = Role::Publisher;
+    for asked in &given.0 {
+        role = match asked.value.0 {
+            1 | 0 | 101 => Role::Publisher,
+            2 => Role::Subscriber,
+            other => {
+                return Err(FetchError::bad(
+                    format!("Bad request. Field role must be 1 (publisher) or 2 (subscriber), got {other}."),
+                    Some("role"),
+                ))
+            }
+        };
+    }
+    Ok(role)
+}
+
+/// The channel name that counts (the last), with its key; every one given must be valid.
+fn fetch_channel(given: Every<String>) -> Result<(String, &'static str), FetchError> {
+    let mut given = given.0;
+    let key = given.last().map_or("ChannelName", |c| channel_key(&c.field));
+    if given.last().is_none_or(|c| c.value.is_empty()) {
+        let message = format!(
+            "Bad request. Field {key} is required: a token for an empty channel name would admit every channel."
+        );
+        return Err(FetchError::bad(message, Some(key)));
+    }
+    for channel in &given {
+        let key = channel_key(&channel.field);
+        if channel.value.is_empty() {
+            let message = format!("Bad request. Field {key} is given twice, once empty: give one channel name.");
+            return Err(FetchError::bad(message, Some(key)));
+        }
+        agtoken::validate::channel_name("channel", &channel.value)
+            .map_err(|e| FetchError::library(&e, &[("channel", key)]))?;
+    }
+    let last = given.pop().expect("checked above");
+    Ok((last.value, key))
 }
 
 // ---- 2. The docs' Docker token generator ------------------------------------------------------
 
-fn generate_error(code: i32, message: String) -> Response {
-    json_answer(StatusCode::BAD_REQUEST, &GenerateFailure { code, message: &message, data: "" })
+/// The generator's request struct, read as Go reads it ([`go`]).
+#[derive(Default, Deserialize)]
+#[serde(default, rename_all = "camelCase")]
+struct GenerateBody {
+    #[serde(deserialize_with = "go::string")]
+    channel_name: String,
+    #[serde(deserialize_with = "go::string")]
+    uid: String,
+    #[serde(deserialize_with = "go::whole_u32")]
+    token_expire_ts: u64,
+    #[serde(deserialize_with = "go::whole_u32")]
+    privilege_expire_ts: u64,
+    service_rtc: RtcSwitch,
+    service_rtm: Switch,
+    service_fpa: Switch,
+    service_chat: PerKindSwitch,
+    /// The issue and some docs call it serviceApaas, the generator's source serviceEducation.
+    service_apaas: Option<PerKindSwitch>,
+    /// Read (as [`PerKindSwitch`]) only when `serviceApaas` is not given.
+    service_education: Option<Spelled<Value>>,
 }
 
-/// Reads a field as Go's decoder would for the generator's `Request` struct: a key in any ASCII
-/// case, `null` as absent, and when a key comes in several spellings each one is decoded (so
-/// each must have the field's type; the exact spelling is the one used).
-struct GoFields<'a>(&'a Map<String, Value>, &'static str);
+/// `serviceRtc`.
+#[derive(Default, Deserialize)]
+#[serde(default)]
+struct RtcSwitch {
+    enable: LateBool,
+    #[serde(deserialize_with = "go::whole_u32")]
+    role: u64,
+}
 
-impl<'a> GoFields<'a> {
-    fn get(&self, key: &str) -> Option<&'a Value> {
-        get_ci(self.0, key)
+/// `serviceRtm`, `serviceFpa`.
+#[derive(Default, Deserialize)]
+#[serde(default)]
+struct Switch {
+    enable: LateBool,
+}
+
+/// `serviceChat`, `serviceApaas`: switched on per kind (user, app).
+#[derive(Clone, Default, Deserialize)]
+#[serde(default, rename_all = "camelCase")]
+struct PerKindSwitch {
+    #[serde(deserialize_with = "go::string")]
+    user_uuid: String,
+    enable_user: LateBool,
+    enable_app: LateBool,
+    /// Not the generator's: refused (the original ignores it), see [`GenerateBody::check_switches`].
+    enable: Option<de::IgnoredAny>,
+}
+
+/// Why `/token/generate` refuses, in the generator's shape `{"code", "message", "data": ""}`:
+/// code -1 for the request's parameters (and refusals), -2 for what no token can be built from.
+enum GenerateError {
+    Params(String),
+    Build(String),
+    Refused(Refusal),
+    TooLarge(usize),
+}
+
+impl From<FieldError> for GenerateError {
+    fn from(e: FieldError) -> Self {
+        GenerateError::Params(e.to_string())
     }
-    /// Every non-null spelling of `key`, with its name.
-    fn spellings(&self, key: &str) -> impl Iterator<Item = (&'a String, &'a Value)> + '_ {
-        let key = key.to_owned();
-        self.0.iter().filter(move |(k, v)| k.eq_ignore_ascii_case(&key) && !v.is_null())
+}
+
+impl From<LifetimeError> for GenerateError {
+    fn from(e: LifetimeError) -> Self {
+        GenerateError::Params(e.to_string())
     }
-    fn path(&self, key: &str) -> String {
-        if self.1.is_empty() {
-            key.to_owned()
-        } else {
-            format!("{}.{key}", self.1)
-        }
+}
+
+impl GenerateError {
+    fn build(e: &agtoken::Error) -> Self {
+        GenerateError::Build(e.to_string())
     }
-    /// Checks every spelling of `key` with `check`, naming the spelling that fails.
-    fn check_spellings(&self, key: &str, check: impl Fn(&str, &Value) -> Result<(), String>) -> Result<(), String> {
-        self.spellings(key).try_for_each(|(name, value)| check(&self.path(name), value))
-    }
-    fn string(&self, key: &str) -> Result<&'a str, String> {
-        self.check_spellings(key, |name, v| match v {
-            Value::String(_) => Ok(()),
-            v => Err(format!("{name}: must be a string, not {}", kind(v))),
-        })?;
-        Ok(self.get(key).and_then(Value::as_str).unwrap_or(""))
-    }
-    fn boolean(&self, key: &str) -> Result<bool, String> {
-        self.check_spellings(key, |name, v| match v {
-            Value::Bool(_) => Ok(()),
-            v => Err(format!("{name}: must be true or false, not {}", kind(v))),
-        })?;
-        Ok(self.get(key).and_then(Value::as_bool).unwrap_or(false))
-    }
-    fn number(&self, key: &str) -> Result<u64, String> {
-        self.check_spellings(key, |name, v| {
-            crate::body::uint_value(v, name, u64::from(u32::MAX)).map(drop).map_err(|e| e.message)
-        })?;
-        match self.get(key) {
-            None => Ok(0),
-            Some(v) => crate::body::uint_value(v, &self.path(key), u64::from(u32::MAX)).map_err(|e| e.message),
-        }
-    }
-    /// A string, or a whole number read as its digits.
-    fn string_or_digits(&self, key: &str) -> Result<String, String> {
-        self.check_spellings(key, |name, v| match v {
-            Value::String(_) => Ok(()),
-            Value::Number(n) if n.is_u64() => Ok(()),
-            v => Err(format!("{name}: must be a string or a whole number, not {}", kind(v))),
-        })?;
-        Ok(match self.get(key) {
-            Some(Value::String(s)) => s.clone(),
-            Some(Value::Number(n)) => n.to_string(),
-            _ => String::new(),
-        })
-    }
-    fn object(&self, key: &str) -> Result<GoFields<'a>, String> {
-        static EMPTY: std::sync::LazyLock<Map<String, Value>> = std::sync::LazyLock::new(Map::new);
-        let name: &'static str = match key {
-            "serviceRtc" => "serviceRtc",
-            "serviceRtm" => "serviceRtm",
-            "serviceFpa" => "serviceFpa",
-            "serviceChat" => "serviceChat",
-            "serviceApaas" => "serviceApaas",
-            _ => "serviceEducation",
+}
+
+impl IntoResponse for GenerateError {
+    fn into_response(self) -> Response {
+        let (status, code, message) = match self {
+            GenerateError::Params(m) => (StatusCode::BAD_REQUEST, -1, m),
+            GenerateError::Build(m) => (StatusCode::BAD_REQUEST, -2, m),
+            GenerateError::Refused(r) => (r.status, -1, r.message),
+            GenerateError::TooLarge(limit) => {
+                (StatusCode::PAYLOAD_TOO_LARGE, -1, format!("request body larger than {limit} bytes"))
+            }
         };
-        self.check_spellings(key, |name, v| match v {
-            Value::Object(_) => Ok(()),
-            v => Err(format!("{name}: must be an object, not {}", kind(v))),
-        })?;
-        match self.get(key) {
-            None => Ok(GoFields(&EMPTY, name)),
-            Some(Value::Object(m)) => Ok(GoFields(m, name)),
-            Some(v) => Err(format!("{key}: must be an object, not {}", kind(v))),
-        }
+        json_answer(status, &GenerateFailure { code, message: &message, data: "" })
     }
-}
-
-/// Go decodes every spelling of a key (the last one in the body counts), so each must be valid.
-/// These are the copies of `body` that keep one spelling of a key given in several (in `body`
-/// or an object in it), one copy per other spelling; a request is served only when every copy
-/// would be. (The copies are few: one per extra spelling.)
-fn single_spelling_variants(body: &Map<String, Value>) -> Vec<Map<String, Value>> {
-    let mut variants = Vec::new();
-    let mut seen: Vec<String> = Vec::new();
-    for key in body.keys() {
-        let folded = key.to_ascii_lowercase();
-        if seen.contains(&folded) {
-            continue;
-        }
-        seen.push(folded);
-        let spellings: Vec<&String> =
-            body.iter().filter(|(k, v)| k.eq_ignore_ascii_case(key) && !v.is_null()).map(|(k, _)| k).collect();
-        if spellings.len() > 1 {
-            for keep in &spellings {
-                let mut copy = body.clone();
-                copy.retain(|k, _| !k.eq_ignore_ascii_case(key) || k == *keep);
-                variants.push(copy);
-            }
-        }
-    }
-    for (key, value) in body {
-        if let Value::Object(inner) = value {
-            for inner_variant in single_spelling_variants(inner) {
-                let mut copy = body.clone();
-                copy.insert(key.clone(), Value::Object(inner_variant));
-                variants.push(copy);
-            }
-        }
-    }
-    variants
 }
 
 /// `POST /token/generate`: every enabled service in one 007 token →
@@ -541,175 +550,214 @@ pub(crate) async fn token_generate(
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
     let state = issuer.bind(state);
-    let bytes = match body {
-        Ok(b) => b,
-        Err(rejection) if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE => {
-            let limit = state.config().body_limit;
-            let message = format!("request body larger than {limit} bytes");
-            return json_answer(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                &GenerateFailure { code: -1, message: &message, data: "" },
-            );
+    let result = go_object(&state, body, GenerateError::TooLarge, GenerateError::Params).and_then(|map| {
+        // Go decodes every spelling of a key: each one must make a valid request.
+        for variant in go::single_spelling_variants(&map) {
+            generate(&state, &go::from_map(&variant)?, true)?;
         }
-        Err(rejection) => return generate_error(-1, rejection.to_string()),
-    };
-    let map = match serde_json::from_slice::<Value>(&bytes) {
-        Ok(Value::Object(map)) => map,
-        Ok(other) => return generate_error(-1, format!("the body must be a JSON object, not {}", kind(&other))),
-        Err(e) => return generate_error(-1, format!("invalid JSON: {e}")),
-    };
-    let checked =
-        single_spelling_variants(&map).iter().try_for_each(|variant| generate(&state, variant, true).map(drop));
-    match checked.and_then(|()| generate(&state, &map, false)) {
+        generate(&state, &go::from_map(&map)?, false)
+    });
+    match result {
         Ok(token) => json_answer(
             StatusCode::OK,
             &GenerateToken { code: 0, message: "Success", data: TokenData { token: &token } },
         ),
-        Err((code, message, status)) => json_answer(status, &GenerateFailure { code, message: &message, data: "" }),
+        Err(e) => e.into_response(),
     }
 }
 
-type GenerateError = (i32, String, StatusCode);
-
-/// Reads and checks a generator request and, unless `dry_run`, issues its token.
-fn generate(state: &AppState, map: &Map<String, Value>, dry_run: bool) -> Result<String, GenerateError> {
-    let params = |m: String| (-1, m, StatusCode::BAD_REQUEST);
-    let f = GoFields(map, "");
-    let channel = f.string("channelName").map_err(params)?;
-    let uid = f.string("uid").map_err(params)?;
-    let token_expire = f.number("tokenExpireTs").map_err(params)?;
-    let privilege_expire = f.number("privilegeExpireTs").map_err(params)?;
-    let rtc = f.object("serviceRtc").map_err(params)?;
-    let rtm = f.object("serviceRtm").map_err(params)?;
-    let fpa = f.object("serviceFpa").map_err(params)?;
-    let chat = f.object("serviceChat").map_err(params)?;
-    // The issue and some docs call it serviceApaas, the generator's source serviceEducation.
-    let apaas = if f.get("serviceApaas").is_some() { f.object("serviceApaas") } else { f.object("serviceEducation") }
-        .map_err(params)?;
-
-    // Every field is read (its type checked) whether or not its service is enabled, as Go
-    // decodes them all; the rules on values apply to the services enabled.
-    let rtc_role_asked = rtc.number("role").map_err(params)?;
-    for service in [&chat, &apaas] {
-        service.string("userUuid").map_err(params)?;
+/// A compatibility route's body read as a JSON object; `too_large` and `bad` make its errors.
+fn go_object<E>(
+    state: &AppState,
+    body: Result<Bytes, BytesRejection>,
+    too_large: impl FnOnce(usize) -> E,
+    bad: impl FnOnce(String) -> E,
+) -> Result<Map<String, Value>, E> {
+    let bytes = match body {
+        Ok(b) => b,
+        Err(r) if r.status() == StatusCode::PAYLOAD_TOO_LARGE => return Err(too_large(state.config().body_limit)),
+        Err(r) => return Err(bad(r.to_string())),
+    };
+    match serde_json::from_slice::<Value>(&bytes) {
+        Ok(Value::Object(map)) => Ok(map),
+        Ok(other) => Err(bad(format!("the body must be a JSON object, not {}", kind(&other)))),
+        Err(e) => Err(bad(format!("invalid JSON: {e}"))),
     }
-    // The generator's Chat and APaaS services are switched on per kind (enableUser/enableApp);
-    // an "enable" there would be ignored by the original: refuse it rather than issue a token
-    // without the service the caller believes it asked for.
-    for service in [&chat, &apaas] {
-        let name = service.1;
-        if service.get("enable").is_some() {
-            return Err(params(format!(
-                "{name}.enable: this service is enabled per kind: set {name}.enableUser (with userUuid) and/or {name}.enableApp"
-            )));
+}
+
+/// The services of one generator token, with their names and the RTC role.
+#[derive(Default)]
+struct GeneratorServices {
+    services: Vec<Service>,
+    names: Vec<&'static str>,
+    rtc_role: Option<Role>,
+}
+
+impl GeneratorServices {
+    fn add(&mut self, name: &'static str, service: Service) {
+        self.services.push(service);
+        if !self.names.contains(&name) {
+            self.names.push(name);
         }
     }
+}
+
+/// Checks a generator request and, unless `dry_run`, issues its token.
+fn generate(state: &AppState, body: &GenerateBody, dry_run: bool) -> Result<String, GenerateError> {
+    let apaas = body.apaas()?;
+    body.check_switches(&apaas)?;
     let app = state.default_app();
-    let lifetime = lifetime(app, Some(token_expire), "tokenExpireTs").map_err(params)?;
-    if privilege_expire > u64::from(app.cfg.max_lifetime) {
-        return Err(params(format!(
-            "privilegeExpireTs: {privilege_expire} seconds is longer than this server's maximum token lifetime of {} seconds",
-            app.cfg.max_lifetime
-        )));
+    let lifetime = lifetime(app, Some(body.token_expire_ts), "tokenExpireTs")?;
+    if body.privilege_expire_ts > u64::from(app.cfg.max_lifetime) {
+        let (field, secs, max) = ("privilegeExpireTs".to_owned(), body.privilege_expire_ts, app.cfg.max_lifetime);
+        return Err(LifetimeError::TooLong { field, secs, max }.into());
     }
-    let privilege = privilege_expire as u32; // 0: as long as the token, as in the original
-
-    let mut services = Vec::new();
-    let mut names: Vec<&'static str> = Vec::new();
-    let mut rtc_role = None;
-    let gen = |m: String| (-2, m, StatusCode::BAD_REQUEST);
-    if rtc.boolean("enable").map_err(params)? {
-        if channel.is_empty() {
-            return Err(params(
-                "channelName: required when serviceRtc is enabled (an empty name would admit every channel)".into(),
-            ));
-        }
-        agtoken::validate::channel_name("channelName", channel).map_err(|e| gen(e.to_string()))?;
-        if uid.len() > agtoken::validate::MAX_ACCOUNT_BYTES {
-            return Err(gen(format!("uid: must be at most 255 bytes (got {} bytes)", uid.len())));
-        }
-        let role = match rtc_role_asked {
-            1 => Role::Publisher,
-            0 | 2 => Role::Subscriber,
-            other => {
-                return Err(params(format!("serviceRtc.role: must be 1 (publisher) or 2 (subscriber), got {other}")))
-            }
-        };
-        rtc_role = Some(role);
-        let mut p = Privileges::new();
-        p.insert(RtcPrivilege::JoinChannel.id(), privilege);
-        if role == Role::Publisher {
-            for id in
-                [RtcPrivilege::PublishAudioStream, RtcPrivilege::PublishVideoStream, RtcPrivilege::PublishDataStream]
-            {
-                p.insert(id.id(), privilege);
-            }
-        }
-        // uid "0" stays "0" and "" is any user, exactly as the generator packs them.
-        services.push(Service::Rtc { channel_name: channel.to_owned(), uid: uid.to_owned(), privileges: p });
-        names.push("rtc");
+    let privilege = body.privilege_expire_ts as u32; // 0: as long as the token, as in the original
+    let mut out = GeneratorServices::default();
+    body.rtc_and_rtm(&mut out, lifetime, privilege)?;
+    if body.service_fpa.enable.is_on()? {
+        out.add("fpa", Service::Fpa { privileges: Privileges::from([(FpaPrivilege::Login.id(), 0)]) });
     }
-    if rtm.boolean("enable").map_err(params)? {
-        agtoken::validate::rtm_user_id("uid", uid).map_err(|e| gen(e.to_string()))?;
-        let p = Privileges::from([(RtmPrivilege::Login.id(), lifetime)]);
-        services.push(Service::Rtm { user_id: uid.to_owned(), privileges: p });
-        names.push("rtm");
-    }
-    if fpa.boolean("enable").map_err(params)? {
-        services.push(Service::Fpa { privileges: Privileges::from([(FpaPrivilege::Login.id(), 0)]) });
-        names.push("fpa");
-    }
-    if chat.boolean("enableUser").map_err(params)? {
-        let user = chat.string("userUuid").map_err(params)?;
-        agtoken::validate::chat_user_id("serviceChat.userUuid", user).map_err(|e| gen(e.to_string()))?;
-        let p = Privileges::from([(ChatPrivilege::User.id(), lifetime)]);
-        services.push(Service::Chat { user_id: user.to_owned(), privileges: p });
-        names.push("chat");
-    }
-    if chat.boolean("enableApp").map_err(params)? {
-        let p = Privileges::from([(ChatPrivilege::App.id(), lifetime)]);
-        services.push(Service::Chat { user_id: String::new(), privileges: p });
-        if !names.contains(&"chat") {
-            names.push("chat");
-        }
-    }
-    if apaas.boolean("enableUser").map_err(params)? {
-        let user = apaas.string("userUuid").map_err(params)?;
-        agtoken::validate::chat_user_id("serviceApaas.userUuid", user).map_err(|e| gen(e.to_string()))?;
-        let p = Privileges::from([(ApaasPrivilege::User.id(), lifetime)]);
-        services.push(Service::Apaas { room_uuid: String::new(), user_uuid: user.to_owned(), role: -1, privileges: p });
-        names.push("apaas");
-    }
-    if apaas.boolean("enableApp").map_err(params)? {
-        let p = Privileges::from([(ApaasPrivilege::App.id(), lifetime)]);
-        services.push(Service::Apaas { room_uuid: String::new(), user_uuid: String::new(), role: -1, privileges: p });
-        if !names.contains(&"apaas") {
-            names.push("apaas");
-        }
-    }
-    if services.is_empty() {
-        return Err(gen(
+    per_kind_services(&mut out, &body.service_chat, "serviceChat.userUuid", lifetime, chat_service)?;
+    per_kind_services(&mut out, &apaas, "serviceApaas.userUuid", lifetime, apaas_service)?;
+    if out.services.is_empty() {
+        return Err(GenerateError::Build(
             "no service enabled: set serviceRtc.enable, serviceRtm.enable, serviceFpa.enable, serviceChat.enableUser/enableApp or serviceApaas.enableUser/enableApp".into(),
         ));
     }
     let now = state.now();
-    let issued_at = u32::try_from(now.as_secs()).map_err(|_| gen("the server clock is past 2106".into()))?;
+    let issued_at =
+        u32::try_from(now.as_secs()).map_err(|_| GenerateError::Build("the server clock is past 2106".into()))?;
+    let GeneratorServices { services, names, rtc_role } = out;
     let token = AccessToken2 { app_id: app.id().to_owned(), issued_at, expire: lifetime, salt: state.salt(), services };
     let intent = Intent {
         route: "/token/generate",
         app_id: app.id(),
         services: &names,
-        channel,
-        user: uid,
+        channel: &body.channel_name,
+        user: &body.uid,
         role: rtc_role,
         lifetime,
     };
     let build = || Ok(Built { token: token.encode(&app.cfg.certificate)?, claimed_006: None });
-    match issue_or_check(state, &intent, dry_run, build) {
-        Ok(t) => Ok(t),
-        Err(Failure::Refused(r)) => Err((-1, r.message, r.status)),
-        Err(Failure::Build(e)) => Err(gen(e.to_string())),
+    issue_or_check(state, &intent, dry_run, build).map_err(|f| match f {
+        Failure::Refused(r) => GenerateError::Refused(r),
+        Failure::Build(e) => GenerateError::build(&e),
+    })
+}
+
+impl GenerateBody {
+    /// `serviceApaas`, else `serviceEducation` (the generator's own name for it).
+    fn apaas(&self) -> Result<PerKindSwitch, FieldError> {
+        match (&self.service_apaas, &self.service_education) {
+            (Some(apaas), _) => Ok(apaas.clone()),
+            (None, Some(education)) => go::from_value_at(&education.value, &education.field, "serviceEducation"),
+            (None, None) => Ok(PerKindSwitch::default()),
+        }
     }
+
+    /// The generator's Chat and APaaS services are switched on per kind (enableUser/enableApp);
+    /// an "enable" there would be ignored by the original: refuse it rather than issue a token
+    /// without the service the caller believes it asked for.
+    fn check_switches(&self, apaas: &PerKindSwitch) -> Result<(), GenerateError> {
+        let apaas_name = if self.service_apaas.is_some() || self.service_education.is_none() {
+            "serviceApaas"
+        } else {
+            "serviceEducation"
+        };
+        for (name, service) in [("serviceChat", &self.service_chat), (apaas_name, apaas)] {
+            if service.enable.is_some() {
+                return Err(GenerateError::Params(format!(
+                    "{name}.enable: this service is enabled per kind: set {name}.enableUser (with userUuid) and/or {name}.enableApp"
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    /// RTC (which needs a channel name) and RTM, when enabled.
+    fn rtc_and_rtm(&self, out: &mut GeneratorServices, lifetime: u32, privilege: u32) -> Result<(), GenerateError> {
+        let (channel, uid) = (self.channel_name.as_str(), self.uid.as_str());
+        if self.service_rtc.enable.is_on()? {
+            if channel.is_empty() {
+                return Err(GenerateError::Params(
+                    "channelName: required when serviceRtc is enabled (an empty name would admit every channel)".into(),
+                ));
+            }
+            agtoken::validate::channel_name("channelName", channel).map_err(|e| GenerateError::build(&e))?;
+            if uid.len() > agtoken::validate::MAX_ACCOUNT_BYTES {
+                return Err(GenerateError::Build(format!("uid: must be at most 255 bytes (got {} bytes)", uid.len())));
+            }
+            let role = match self.service_rtc.role {
+                1 => Role::Publisher,
+                0 | 2 => Role::Subscriber,
+                other => {
+                    return Err(GenerateError::Params(format!(
+                        "serviceRtc.role: must be 1 (publisher) or 2 (subscriber), got {other}"
+                    )))
+                }
+            };
+            out.rtc_role = Some(role);
+            // uid "0" stays "0" and "" is any user, exactly as the generator packs them.
+            let privileges = rtc_privileges(role, privilege);
+            out.add("rtc", Service::Rtc { channel_name: channel.to_owned(), uid: uid.to_owned(), privileges });
+        }
+        if self.service_rtm.enable.is_on()? {
+            agtoken::validate::rtm_user_id("uid", uid).map_err(|e| GenerateError::build(&e))?;
+            let privileges = Privileges::from([(RtmPrivilege::Login.id(), lifetime)]);
+            out.add("rtm", Service::Rtm { user_id: uid.to_owned(), privileges });
+        }
+        Ok(())
+    }
+}
+
+/// Joining, and as a publisher publishing audio, video and data, until `privilege`.
+fn rtc_privileges(role: Role, privilege: u32) -> Privileges {
+    let mut p = Privileges::new();
+    p.insert(RtcPrivilege::JoinChannel.id(), privilege);
+    if role == Role::Publisher {
+        for id in [RtcPrivilege::PublishAudioStream, RtcPrivilege::PublishVideoStream, RtcPrivilege::PublishDataStream]
+        {
+            p.insert(id.id(), privilege);
+        }
+    }
+    p
+}
+
+/// A Chat or APaaS service for a user (`Some`) or the app (`None`).
+type PerKindService = fn(Option<&str>, u32) -> (&'static str, Service);
+
+fn chat_service(user: Option<&str>, lifetime: u32) -> (&'static str, Service) {
+    let privilege = if user.is_some() { ChatPrivilege::User } else { ChatPrivilege::App };
+    let privileges = Privileges::from([(privilege.id(), lifetime)]);
+    ("chat", Service::Chat { user_id: user.unwrap_or("").to_owned(), privileges })
+}
+
+fn apaas_service(user: Option<&str>, lifetime: u32) -> (&'static str, Service) {
+    let privilege = if user.is_some() { ApaasPrivilege::User } else { ApaasPrivilege::App };
+    let privileges = Privileges::from([(privilege.id(), lifetime)]);
+    let user_uuid = user.unwrap_or("").to_owned();
+    ("apaas", Service::Apaas { room_uuid: String::new(), user_uuid, role: -1, privileges })
+}
+
+/// The user and app services of a per-kind switch, when enabled; `user_field` names the user.
+fn per_kind_services(
+    out: &mut GeneratorServices,
+    switch: &PerKindSwitch,
+    user_field: &'static str,
+    lifetime: u32,
+    service: PerKindService,
+) -> Result<(), GenerateError> {
+    if switch.enable_user.is_on()? {
+        agtoken::validate::chat_user_id(user_field, &switch.user_uuid).map_err(|e| GenerateError::build(&e))?;
+        let (name, s) = service(Some(&switch.user_uuid), lifetime);
+        out.add(name, s);
+    }
+    if switch.enable_app.is_on()? {
+        let (name, s) = service(None, lifetime);
+        out.add(name, s);
+    }
+    Ok(())
 }
 
 // ---- 3. The community token service ------------------------------------------------------------
@@ -760,20 +808,20 @@ fn community_issue(
 
 /// `?expiry=` seconds (the community service's query parameter; `expireTime` is another name
 /// of it): the first given counts, and every one given must be a valid lifetime.
-fn community_lifetime(app: &App, query: Option<&str>) -> Result<u32, String> {
+fn community_lifetime(app: &App, query: Option<&str>) -> Result<u32, LifetimeError> {
     let mut first = None;
     for pair in query.unwrap_or("").split('&') {
         let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
         if k != "expiry" && k != "expireTime" {
             continue;
         }
-        let asked =
-            v.parse::<u64>().map_err(|_| format!("failed to parse {k}: {v:?} is not a whole number of seconds"))?;
-        if asked == 0 {
-            return Err(format!("{k}: must be at least 1 second"));
+        let field = k.to_owned();
+        let secs =
+            v.parse::<u64>().map_err(|_| LifetimeError::NotANumber { field: field.clone(), value: v.to_owned() })?;
+        if secs == 0 {
+            return Err(LifetimeError::Zero { field });
         }
-        let secs = lifetime(app, Some(asked), k)?;
-        first.get_or_insert(secs);
+        first.get_or_insert(lifetime(app, Some(secs), k)?);
     }
     Ok(first.unwrap_or(app.cfg.compat_lifetime))
 }
@@ -786,15 +834,34 @@ fn parse_role(text: &str) -> Option<Role> {
     }
 }
 
+/// Why a community RTC path's user is refused.
+#[derive(Debug)]
+enum RtcUidError {
+    /// `tokentype` `uid` with this text, which is not a whole number `0..=4294967295`.
+    NotAUid(String),
+    /// A `tokentype` other than `uid` or `userAccount`.
+    UnknownTokenType(String),
+}
+
+impl fmt::Display for RtcUidError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            RtcUidError::NotAUid(uid) => {
+                write!(f, "failed to parse uid {uid:?}: must be a whole number 0..=4294967295")
+            }
+            RtcUidError::UnknownTokenType(t) => {
+                write!(f, "unknown tokentype {t:?}: must be \"uid\" or \"userAccount\"")
+            }
+        }
+    }
+}
+
 /// `uid` (a number; 0 = any user) or `userAccount` (a string).
-fn rtc_uid(tokentype: &str, uid: &str) -> Result<Uid, String> {
+fn rtc_uid(tokentype: &str, uid: &str) -> Result<Uid, RtcUidError> {
     match tokentype {
-        "uid" => uid
-            .parse::<u32>()
-            .map(Uid::Int)
-            .map_err(|_| format!("failed to parse uid {uid:?}: must be a whole number 0..=4294967295")),
+        "uid" => uid.parse::<u32>().map(Uid::Int).map_err(|_| RtcUidError::NotAUid(uid.to_owned())),
         "userAccount" | "account" => Ok(Uid::Account(uid.to_owned())),
-        other => Err(format!("unknown tokentype {other:?}: must be \"uid\" or \"userAccount\"")),
+        other => Err(RtcUidError::UnknownTokenType(other.to_owned())),
     }
 }
 
@@ -839,11 +906,11 @@ fn community_rtc(
     query: Option<&str>,
 ) -> Result<String, Community> {
     let app = state.default_app();
-    let lifetime = community_lifetime(app, query).map_err(|m| Community::Param("RTC", m))?;
+    let lifetime = community_lifetime(app, query).map_err(|e| Community::Param("RTC", e.to_string()))?;
     let role = parse_role(role).ok_or_else(|| {
         Community::Param("RTC", format!("unknown role {role:?}: must be \"publisher\" or \"subscriber\" (or 1 or 2)"))
     })?;
-    let uid_value = rtc_uid(tokentype, uid).map_err(|m| Community::Param("RTC", m))?;
+    let uid_value = rtc_uid(tokentype, uid).map_err(|e| Community::Param("RTC", e.to_string()))?;
     let intent = Intent { route, app_id: app.id(), services: RTC, channel, user: uid, role: Some(role), lifetime };
     community_issue(state, "RTC", &intent, || build_rtc(state, app, channel, uid_value, role, lifetime))
 }
@@ -862,7 +929,7 @@ pub(crate) async fn rtm(
     };
     let result = (|| {
         let app = state.default_app();
-        let lifetime = community_lifetime(app, query.as_deref()).map_err(|m| Community::Param("RTM", m))?;
+        let lifetime = community_lifetime(app, query.as_deref()).map_err(|e| Community::Param("RTM", e.to_string()))?;
         if uid.is_empty() || uid == "0" {
             return Err(Community::Param("RTM", format!("invalid RTM User ID: {uid:?}")));
         }
@@ -939,14 +1006,14 @@ fn rte_both(
     let app = state.default_app();
     let lifetime = match community_lifetime(app, query) {
         Ok(l) => l,
-        Err(m) => return param(m),
+        Err(e) => return param(e.to_string()),
     };
     let Some(role) = parse_role(role) else {
         return param(format!("unknown role {role:?}: must be \"publisher\" or \"subscriber\" (or 1 or 2)"));
     };
     let uid = match rtc_uid(tokentype, rtcuid) {
         Ok(uid) => uid,
-        Err(m) => return param(m),
+        Err(e) => return param(e.to_string()),
     };
     let intent = Intent {
         route: "/rte/{channel}/{role}/{tokentype}/{rtcuid}",
@@ -997,7 +1064,7 @@ pub(crate) async fn chat_account(
 fn community_chat(state: &AppState, user: Option<&str>, query: Option<&str>) -> Response {
     let app = state.default_app();
     let result = (|| {
-        let lifetime = community_lifetime(app, query).map_err(|m| Community::Param("Chat", m))?;
+        let lifetime = community_lifetime(app, query).map_err(|e| Community::Param("Chat", e.to_string()))?;
         let route = if user.is_some() { "/chat/account/{uid}" } else { "/chat/app" };
         let intent = Intent {
             route,
@@ -1035,7 +1102,7 @@ impl TokenRequestRoute {
 
     fn error(self, status: StatusCode, message: String) -> Response {
         match self {
-            TokenRequestRoute::GetToken => json_answer(status, &TokenRequestError { error: &message }),
+            TokenRequestRoute::GetToken => json_answer(status, &answers::TokenRequestError { error: &message }),
             TokenRequestRoute::GetNew => {
                 let mut r = text_response(status, format!("{message}\n"));
                 r.headers_mut().insert("x-content-type-options", HeaderValue::from_static("nosniff"));
@@ -1083,105 +1150,132 @@ pub(crate) async fn get_new(
     token_request(&state, TokenRequestRoute::GetNew, body)
 }
 
-fn token_request(state: &AppState, route: TokenRequestRoute, body: Result<Bytes, BytesRejection>) -> Response {
-    let bytes = match body {
-        Ok(b) => b,
-        Err(r) if r.status() == StatusCode::PAYLOAD_TOO_LARGE => {
-            return route.error(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                format!("request body larger than {} bytes", state.config().body_limit),
-            )
-        }
-        Err(r) => return route.error(StatusCode::BAD_REQUEST, r.to_string()),
-    };
-    let map = match serde_json::from_slice::<Value>(&bytes) {
-        Ok(Value::Object(map)) => map,
-        Ok(other) => {
-            return route
-                .error(StatusCode::BAD_REQUEST, format!("the body must be a JSON object, not {}", kind(&other)))
-        }
-        Err(e) => return route.error(StatusCode::BAD_REQUEST, format!("invalid JSON: {e}")),
-    };
-    let checked = single_spelling_variants(&map)
-        .iter()
-        .try_for_each(|variant| token_request_inner(state, route, variant, true).map(drop));
-    match checked.and_then(|()| token_request_inner(state, route, &map, false)) {
-        Ok(token) => route.answer(token),
-        Err((status, m)) => route.error(status, m),
+/// The community services' `TokenRequest` struct, read as Go reads it ([`go`]). `role` and `uid`
+/// are strings in the services; a whole number (as the community service's RTC paths take) is
+/// read as its digits.
+#[derive(Default, Deserialize)]
+#[serde(default, rename_all = "camelCase")]
+struct TokenRequestBody {
+    #[serde(deserialize_with = "go::string")]
+    token_type: String,
+    #[serde(deserialize_with = "go::string")]
+    channel: String,
+    #[serde(deserialize_with = "go::string_or_digits")]
+    role: String,
+    #[serde(deserialize_with = "go::string_or_digits")]
+    uid: String,
+    #[serde(deserialize_with = "go::whole_u32")]
+    expire: u64,
+}
+
+/// Why `/getToken` or `/token/getNew` refuses (the route gives it its shape).
+enum TokenRequestError {
+    /// 400 with this message.
+    Bad(String),
+    /// 413: over this many bytes.
+    TooLarge(usize),
+    /// Refused by the issuing pipeline.
+    Refused(Refusal),
+}
+
+impl From<FieldError> for TokenRequestError {
+    fn from(e: FieldError) -> Self {
+        TokenRequestError::Bad(e.to_string())
     }
 }
 
-/// Reads and checks a `/getToken` or `/token/getNew` request and, unless `dry_run`, issues its token.
+impl From<LifetimeError> for TokenRequestError {
+    fn from(e: LifetimeError) -> Self {
+        TokenRequestError::Bad(e.to_string())
+    }
+}
+
+impl TokenRequestError {
+    fn from_failure(f: Failure) -> Self {
+        match f {
+            Failure::Refused(r) => TokenRequestError::Refused(r),
+            Failure::Build(e) => TokenRequestError::Bad(rename(&e, &[("account", "uid"), ("rtm_user_id", "uid")])),
+        }
+    }
+}
+
+fn token_request(state: &AppState, route: TokenRequestRoute, body: Result<Bytes, BytesRejection>) -> Response {
+    let result = go_object(state, body, TokenRequestError::TooLarge, TokenRequestError::Bad).and_then(|map| {
+        // Go decodes every spelling of a key: each one must make a valid request.
+        for variant in go::single_spelling_variants(&map) {
+            token_request_inner(state, route, &go::from_map(&variant)?, true)?;
+        }
+        token_request_inner(state, route, &go::from_map(&map)?, false)
+    });
+    match result {
+        Ok(token) => route.answer(token),
+        Err(TokenRequestError::Bad(m)) => route.error(StatusCode::BAD_REQUEST, m),
+        Err(TokenRequestError::TooLarge(limit)) => {
+            route.error(StatusCode::PAYLOAD_TOO_LARGE, format!("request body larger than {limit} bytes"))
+        }
+        Err(TokenRequestError::Refused(r)) => route.error(r.status, r.message),
+    }
+}
+
+/// Checks a `/getToken` or `/token/getNew` request and, unless `dry_run`, issues its token.
 fn token_request_inner(
     state: &AppState,
     route: TokenRequestRoute,
-    map: &Map<String, Value>,
+    body: &TokenRequestBody,
     dry_run: bool,
-) -> Result<String, (StatusCode, String)> {
-    let bad = |m: String| (StatusCode::BAD_REQUEST, m);
-    let f = GoFields(map, "");
-    let token_type = f.string("tokenType").map_err(bad)?;
-    let channel = f.string("channel").map_err(bad)?;
-    // Strings in the service; a whole number (as the community service's RTC paths take) is read
-    // as its digits.
-    let role = f.string_or_digits("role").map_err(bad)?;
-    let role = role.as_str();
-    let uid = f.string_or_digits("uid").map_err(bad)?;
-    let expire = f.number("expire").map_err(bad)?;
+) -> Result<String, TokenRequestError> {
     let app = state.default_app();
-    let lifetime = lifetime(app, Some(expire), "expire").map_err(bad)?;
-    let refused = |f: Failure| match f {
-        Failure::Refused(r) => (r.status, r.message),
-        Failure::Build(e) => bad(rename(&e, &[("account", "uid"), ("rtm_user_id", "uid")])),
-    };
-    let intent = |services: &'static [&'static str], channel: &'static str, role| Intent {
+    let lifetime = lifetime(app, Some(body.expire), "expire")?;
+    let (channel, uid) = (body.channel.as_str(), body.uid.as_str());
+    let intent = |services: &'static [&'static str], channel, role| Intent {
         route: route.path(),
         app_id: app.id(),
         services,
         channel,
-        user: "",
+        user: uid,
         role,
         lifetime,
     };
-    match token_type {
+    let missing_user = || TokenRequestError::Bad("invalid: missing user ID or account".into());
+    let issued = match body.token_type.as_str() {
         "rtc" => {
-            if channel.is_empty() {
-                return Err(bad("invalid: missing channel name".into()));
-            }
-            if uid.is_empty() {
-                return Err(bad("invalid: missing user ID or account".into()));
-            }
-            let role = match role {
-                "" | "subscriber" | "2" => Role::Subscriber,
-                "publisher" | "1" => Role::Publisher,
-                other => return Err(bad(format!("role: must be \"publisher\" or \"subscriber\", got {other:?}"))),
-            };
-            let uid_value = uid_of(&uid);
-            let intent = Intent { channel, user: &uid, ..intent(RTC, "", Some(role)) };
+            let role = token_request_rtc_role(channel, uid, &body.role)?;
+            let uid_value = uid_of(uid);
             let build = || build_rtc(state, app, channel, uid_value, role, lifetime);
-            issue_or_check(state, &intent, dry_run, build).map_err(refused)
+            issue_or_check(state, &intent(RTC, channel, Some(role)), dry_run, build)
         }
+        "rtm" if uid.is_empty() => return Err(missing_user()),
+        "rtm" if channel.is_empty() => {
+            issue_or_check(state, &intent(RTM, "", None), dry_run, || build_rtm(state, app, uid, lifetime))
+        }
+        // As the services' RTM builder does: a channel adds RTC join + data-stream publishing
+        // for the same user on that channel ("*": every channel).
         "rtm" => {
-            if uid.is_empty() {
-                return Err(bad("invalid: missing user ID or account".into()));
-            }
-            if channel.is_empty() {
-                let intent = Intent { user: &uid, ..intent(RTM, "", None) };
-                issue_or_check(state, &intent, dry_run, || build_rtm(state, app, &uid, lifetime)).map_err(refused)
-            } else {
-                // As the services' RTM builder does: a channel adds RTC join + data-stream
-                // publishing for the same user on that channel ("*": every channel).
-                let intent = Intent { channel, user: &uid, ..intent(RTM_RTC, "", None) };
-                let build = || build_rtm_with_stream(state, app, &uid, channel, lifetime);
-                issue_or_check(state, &intent, dry_run, build).map_err(refused)
-            }
+            let build = || build_rtm_with_stream(state, app, uid, channel, lifetime);
+            issue_or_check(state, &intent(RTM_RTC, channel, None), dry_run, build)
         }
         "chat" => {
-            let user = (!uid.is_empty()).then_some(uid.as_str());
-            let intent = Intent { user: &uid, ..intent(CHAT, "", None) };
-            issue_or_check(state, &intent, dry_run, || build_chat(state, app, user, lifetime)).map_err(refused)
+            let user = (!uid.is_empty()).then_some(uid);
+            issue_or_check(state, &intent(CHAT, "", None), dry_run, || build_chat(state, app, user, lifetime))
         }
-        _ => Err(bad("Unsupported tokenType".into())),
+        _ => return Err(TokenRequestError::Bad("Unsupported tokenType".into())),
+    };
+    issued.map_err(TokenRequestError::from_failure)
+}
+
+/// An RTC request needs a channel and a user; its role is a word or the digits 1, 2 (none:
+/// subscriber).
+fn token_request_rtc_role(channel: &str, uid: &str, role: &str) -> Result<Role, TokenRequestError> {
+    if channel.is_empty() {
+        return Err(TokenRequestError::Bad("invalid: missing channel name".into()));
+    }
+    if uid.is_empty() {
+        return Err(TokenRequestError::Bad("invalid: missing user ID or account".into()));
+    }
+    match role {
+        "" | "subscriber" | "2" => Ok(Role::Subscriber),
+        "publisher" | "1" => Ok(Role::Publisher),
+        other => Err(TokenRequestError::Bad(format!("role: must be \"publisher\" or \"subscriber\", got {other:?}"))),
     }
 }
 

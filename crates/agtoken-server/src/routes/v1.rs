@@ -317,32 +317,14 @@ pub(crate) async fn create(
     }
     let f = Fields::unchecked(&map);
     let app = select_app(&state, f.str("app_id")?)?;
-    let version = match f.str("version")? {
-        None => app.cfg.token_version,
-        Some("007") => Version::V007,
-        Some("006") => Version::V006,
-        Some(other) => {
-            return Err(ApiError::invalid_value("version", format!("must be \"007\" or \"006\", got {other:?}")))
-        }
-    };
-    let max = app.cfg.max_lifetime;
-    let lifetime_rule = |name: &str, v: u32| {
-        if v == 0 || v > max {
-            Err(ApiError::invalid_value(
-                name,
-                format!("must be 1..={max} seconds (this server's maximum lifetime), got {v}"),
-            ))
-        } else {
-            Ok(v)
-        }
-    };
-    let expire = lifetime_rule("expire", f.u32("expire")?.unwrap_or(app.cfg.default_lifetime))?;
+    let version = requested_version(&f, app)?;
+    let expire = lifetime_rule(app, "expire", f.u32("expire")?.unwrap_or(app.cfg.default_lifetime))?;
     for key in COMMON_FIELDS {
         map.remove(*key);
     }
     let request = read_request(map)?;
     for (field, secs) in request.lifetimes() {
-        lifetime_rule(field, secs)?;
+        lifetime_rule(app, field, secs)?;
     }
     let now = state.now();
     let options = RequestOptions {
@@ -375,6 +357,28 @@ pub(crate) async fn create(
         }
     });
     issue_v1(&state, &intent, version, now, build)
+}
+
+/// The request's `version`, else the app's.
+fn requested_version(f: &Fields<'_>, app: &App) -> Result<Version, ApiError> {
+    match f.str("version")? {
+        None => Ok(app.cfg.token_version),
+        Some("007") => Ok(Version::V007),
+        Some("006") => Ok(Version::V006),
+        Some(other) => Err(ApiError::invalid_value("version", format!("must be \"007\" or \"006\", got {other:?}"))),
+    }
+}
+
+/// A lifetime of a builder-style request: 1 second up to the app's maximum.
+fn lifetime_rule(app: &App, field: &str, secs: u32) -> Result<u32, ApiError> {
+    let max = app.cfg.max_lifetime;
+    if secs == 0 || secs > max {
+        return Err(ApiError::invalid_value(
+            field,
+            format!("must be 1..={max} seconds (this server's maximum lifetime), got {secs}"),
+        ));
+    }
+    Ok(secs)
 }
 
 /// A built token, its JSON structure and, for 006, the (channel, packed uid) it was built for.
@@ -461,23 +465,7 @@ fn create_from_structure(state: &AppState, f: &Fields<'_>) -> ApiResult {
             "the server signs with the certificate configured for the app; never send a certificate",
         ));
     }
-    let app = match (f.str("app_id")?, s.get("app_id")) {
-        (_, Some(Value::String(inner))) => {
-            if let Some(outer) = f.str("app_id")? {
-                if outer != inner {
-                    return Err(ApiError::invalid_value(
-                        "structure.app_id",
-                        format!("{inner} differs from app_id {outer}"),
-                    ));
-                }
-            }
-            state.app(inner).ok_or_else(|| unknown_app(inner).at("structure.app_id"))?
-        }
-        (_, Some(other)) => {
-            return Err(ApiError::invalid_type("structure.app_id", &format!("a string, not {}", kind(other))))
-        }
-        (outer, None) => select_app(state, outer)?,
-    };
+    let app = structure_app(state, f.str("app_id")?, s.get("app_id"))?;
     s.insert("app_id".into(), json!(app.id()));
     let version = match s.get("version") {
         None => Version::V007,
@@ -490,67 +478,13 @@ fn create_from_structure(state: &AppState, f: &Fields<'_>) -> ApiResult {
             ))
         }
     };
-    let now = state.now();
-    let max = u64::from(app.cfg.max_lifetime);
-    fn num(s: &Map<String, Value>, key: &str, limit: u64) -> Result<Option<u64>, ApiError> {
-        match s.get(key).filter(|v| !v.is_null()) {
-            None => Ok(None),
-            Some(v) => body::uint_value(v, &format!("structure.{key}"), limit).map(Some),
-        }
-    }
-    if num(&s, "salt", u64::from(u32::MAX))?.is_none() {
+    if structure_number(&s, "salt")?.is_none() {
         s.insert("salt".into(), json!(state.salt()));
     }
-    let (token, structure, claimed_006) = match version {
-        Version::V007 => {
-            let issue_ts = num(&s, "issue_ts", u64::from(u32::MAX))?.unwrap_or(now.as_secs());
-            if issue_ts > now.as_secs() + 60 || issue_ts + max < now.as_secs() {
-                return Err(ApiError::invalid_value(
-                    "structure.issue_ts",
-                    format!("must be within the last {max} seconds and not in the future (now {})", now.as_secs()),
-                ));
-            }
-            let expire = num(&s, "expire", u64::from(u32::MAX))?.unwrap_or(u64::from(app.cfg.default_lifetime));
-            if expire == 0 || expire > max {
-                return Err(ApiError::invalid_value(
-                    "structure.expire",
-                    format!("must be 1..={max} seconds after issue_ts (this server's maximum lifetime), got {expire}"),
-                ));
-            }
-            s.insert("issue_ts".into(), json!(issue_ts));
-            s.insert("expire".into(), json!(expire));
-            if !matches!(s.get("services"), Some(Value::Array(list)) if !list.is_empty()) {
-                return Err(ApiError::missing("structure.services", "a list of at least one service"));
-            }
-            let t = spec::read_007(&Value::Object(s).to_string()).map_err(|e| structure_error(&e))?;
-            encode_007(&t, app)?
-        }
-        Version::V006 => {
-            let ts_limit = now.as_secs() + MAX_LIFETIME_SECS + 60;
-            let ts = num(&s, "ts", u64::from(u32::MAX))?.unwrap_or(now.as_secs() + MAX_LIFETIME_SECS);
-            if ts > ts_limit {
-                return Err(ApiError::invalid_value(
-                    "structure.ts",
-                    format!("must be at most now + 24 h ({ts_limit})"),
-                ));
-            }
-            s.insert("ts".into(), json!(ts));
-            let t = spec::read_006(&Value::Object(s).to_string()).map_err(|e| structure_error(&e))?;
-            for (id, at) in &t.privileges {
-                let at = u64::from(*at);
-                if at != 0 && at > now.as_secs() + max + 60 {
-                    return Err(ApiError::invalid_value(
-                        format!("structure.privileges.{id}"),
-                        format!("{at} is later than now + this server's maximum lifetime ({max} s)"),
-                    ));
-                }
-            }
-            let text = t.encode(&app.cfg.certificate).map_err(|e| structure_error(&e))?;
-            let structure = structure_006(&text, &t.channel_name, &t.uid);
-            // A 006 token holds its channel and uid only as CRC-32: the pipeline verifies it for
-            // the ones it was signed with.
-            (text, structure, Some((t.channel_name, t.uid)))
-        }
+    let now = state.now();
+    let built = match version {
+        Version::V007 => structure_007(app, s, now)?,
+        Version::V006 => structure_006_token(app, s, now)?,
     };
     // What the token admits is judged on the token itself (its grants) in the pipeline; the
     // request is only "a structure".
@@ -563,7 +497,86 @@ fn create_from_structure(state: &AppState, f: &Fields<'_>) -> ApiResult {
         role: None,
         lifetime: 0,
     };
-    issue_v1(state, &intent, version, now, Box::new(move || Ok((token, structure, claimed_006))))
+    issue_v1(state, &intent, version, now, Box::new(move || Ok(built)))
+}
+
+/// The app of a structure: its `app_id`, which must agree with the request's `app_id` (`outer`)
+/// when both are given.
+fn structure_app<'s>(state: &'s AppState, outer: Option<&str>, inner: Option<&Value>) -> Result<&'s App, ApiError> {
+    match inner {
+        Some(Value::String(inner)) => {
+            if let Some(outer) = outer.filter(|outer| outer != inner) {
+                return Err(ApiError::invalid_value(
+                    "structure.app_id",
+                    format!("{inner} differs from app_id {outer}"),
+                ));
+            }
+            state.app(inner).ok_or_else(|| unknown_app(inner).at("structure.app_id"))
+        }
+        Some(other) => Err(ApiError::invalid_type("structure.app_id", &format!("a string, not {}", kind(other)))),
+        None => select_app(state, outer),
+    }
+}
+
+/// `structure.<key>`, a whole number `0..=4294967295` when given.
+fn structure_number(s: &Map<String, Value>, key: &str) -> Result<Option<u64>, ApiError> {
+    match s.get(key).filter(|v| !v.is_null()) {
+        None => Ok(None),
+        Some(v) => body::uint_value(v, &format!("structure.{key}"), u64::from(u32::MAX)).map(Some),
+    }
+}
+
+/// A 007 structure: `issue_ts` within the last maximum lifetime and not in the future, `expire`
+/// within the maximum, at least one service.
+fn structure_007(app: &App, mut s: Map<String, Value>, now: UnixTime) -> Result<V1Built, ApiError> {
+    let max = u64::from(app.cfg.max_lifetime);
+    let issue_ts = structure_number(&s, "issue_ts")?.unwrap_or(now.as_secs());
+    if issue_ts > now.as_secs() + 60 || issue_ts + max < now.as_secs() {
+        return Err(ApiError::invalid_value(
+            "structure.issue_ts",
+            format!("must be within the last {max} seconds and not in the future (now {})", now.as_secs()),
+        ));
+    }
+    let expire = structure_number(&s, "expire")?.unwrap_or(u64::from(app.cfg.default_lifetime));
+    if expire == 0 || expire > max {
+        return Err(ApiError::invalid_value(
+            "structure.expire",
+            format!("must be 1..={max} seconds after issue_ts (this server's maximum lifetime), got {expire}"),
+        ));
+    }
+    s.insert("issue_ts".into(), json!(issue_ts));
+    s.insert("expire".into(), json!(expire));
+    if !matches!(s.get("services"), Some(Value::Array(list)) if !list.is_empty()) {
+        return Err(ApiError::missing("structure.services", "a list of at least one service"));
+    }
+    let t = spec::read_007(&Value::Object(s).to_string()).map_err(|e| structure_error(&e))?;
+    encode_007(&t, app)
+}
+
+/// A 006 structure: `ts` at most a day ahead, every privilege within the maximum lifetime.
+fn structure_006_token(app: &App, mut s: Map<String, Value>, now: UnixTime) -> Result<V1Built, ApiError> {
+    let max = u64::from(app.cfg.max_lifetime);
+    let ts_limit = now.as_secs() + MAX_LIFETIME_SECS + 60;
+    let ts = structure_number(&s, "ts")?.unwrap_or(now.as_secs() + MAX_LIFETIME_SECS);
+    if ts > ts_limit {
+        return Err(ApiError::invalid_value("structure.ts", format!("must be at most now + 24 h ({ts_limit})")));
+    }
+    s.insert("ts".into(), json!(ts));
+    let t = spec::read_006(&Value::Object(s).to_string()).map_err(|e| structure_error(&e))?;
+    for (id, at) in &t.privileges {
+        let at = u64::from(*at);
+        if at != 0 && at > now.as_secs() + max + 60 {
+            return Err(ApiError::invalid_value(
+                format!("structure.privileges.{id}"),
+                format!("{at} is later than now + this server's maximum lifetime ({max} s)"),
+            ));
+        }
+    }
+    let text = t.encode(&app.cfg.certificate).map_err(|e| structure_error(&e))?;
+    let structure = structure_006(&text, &t.channel_name, &t.uid);
+    // A 006 token holds its channel and uid only as CRC-32: the pipeline verifies it for the
+    // ones it was signed with.
+    Ok((text, structure, Some((t.channel_name, t.uid))))
 }
 
 // ---- POST /v1/tokens/inspect ------------------------------------------------------------------
