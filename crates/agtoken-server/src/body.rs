@@ -8,7 +8,7 @@ use axum::extract::rejection::BytesRejection;
 use axum::http::{header, HeaderMap, StatusCode};
 use serde_json::{Map, Value};
 
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorCode};
 
 /// The body as bytes, or the error for a body over the limit (413) or unreadable (400).
 pub(crate) fn bytes(body: Result<Bytes, BytesRejection>, limit: usize) -> Result<Bytes, ApiError> {
@@ -16,7 +16,7 @@ pub(crate) fn bytes(body: Result<Bytes, BytesRejection>, limit: usize) -> Result
         if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
             ApiError::too_large(limit)
         } else {
-            ApiError::new(StatusCode::BAD_REQUEST, "invalid_body", format!("the body could not be read: {rejection}"))
+            ApiError::new(ErrorCode::InvalidBody, format!("the body could not be read: {rejection}"))
         }
     })
 }

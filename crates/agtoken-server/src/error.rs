@@ -124,14 +124,149 @@ impl serde::de::Error for FieldError {
     }
 }
 
-/// An error answer of a v1 route: status, a stable machine-readable `code`, a message for
-/// people and the request field it concerns (`null` when it concerns no single field).
+/// The stable, machine-readable code of a v1 error; each code always comes with one HTTP status
+/// ([`ErrorCode::status`]), and the document's `Error` schema lists [`ErrorCode::ALL`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ErrorCode {
+    /// Bad Request: the body is not JSON.
+    InvalidJson,
+    /// Bad Request: the body could not be read.
+    InvalidBody,
+    /// Bad Request: a field has the wrong JSON type.
+    InvalidType,
+    /// Bad Request: a field the request does not have.
+    UnknownField,
+    /// Bad Request: a number does not fit the field.
+    OutOfRange,
+    /// Unprocessable Entity: a required field is absent.
+    MissingField,
+    /// Unprocessable Entity: well-formed, but against a rule.
+    InvalidValue,
+    /// Unprocessable Entity: an `app_id` the server does not serve.
+    UnknownApp,
+    /// Unprocessable Entity: a token that cannot be read.
+    InvalidToken,
+    /// Payload Too Large: the body is over the limit.
+    PayloadTooLarge,
+    /// Unsupported Media Type: the body is not declared as JSON.
+    UnsupportedMediaType,
+    /// Not Found: no such route.
+    NotFound,
+    /// Method Not Allowed: the route does not take this method.
+    MethodNotAllowed,
+    /// Request Timeout: the request took too long.
+    Timeout,
+    /// Unauthorized: the caller did not authenticate.
+    Unauthorized,
+    /// Forbidden: the caller's policy refuses what the token would admit.
+    Forbidden,
+    /// Too Many Requests: a rate limit was reached.
+    RateLimited,
+    /// Service Unavailable: a dependency (limits store, JWKS) is unavailable.
+    Unavailable,
+}
+
+impl ErrorCode {
+    /// Every code, in the document's order.
+    pub const ALL: [ErrorCode; 18] = [
+        ErrorCode::InvalidJson,
+        ErrorCode::InvalidBody,
+        ErrorCode::InvalidType,
+        ErrorCode::UnknownField,
+        ErrorCode::OutOfRange,
+        ErrorCode::MissingField,
+        ErrorCode::InvalidValue,
+        ErrorCode::UnknownApp,
+        ErrorCode::InvalidToken,
+        ErrorCode::PayloadTooLarge,
+        ErrorCode::UnsupportedMediaType,
+        ErrorCode::NotFound,
+        ErrorCode::MethodNotAllowed,
+        ErrorCode::Timeout,
+        ErrorCode::Unauthorized,
+        ErrorCode::Forbidden,
+        ErrorCode::RateLimited,
+        ErrorCode::Unavailable,
+    ];
+
+    /// The code as sent, e.g. `invalid_type`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorCode::InvalidJson => "invalid_json",
+            ErrorCode::InvalidBody => "invalid_body",
+            ErrorCode::InvalidType => "invalid_type",
+            ErrorCode::UnknownField => "unknown_field",
+            ErrorCode::OutOfRange => "out_of_range",
+            ErrorCode::MissingField => "missing_field",
+            ErrorCode::InvalidValue => "invalid_value",
+            ErrorCode::UnknownApp => "unknown_app",
+            ErrorCode::InvalidToken => "invalid_token",
+            ErrorCode::PayloadTooLarge => "payload_too_large",
+            ErrorCode::UnsupportedMediaType => "unsupported_media_type",
+            ErrorCode::NotFound => "not_found",
+            ErrorCode::MethodNotAllowed => "method_not_allowed",
+            ErrorCode::Timeout => "timeout",
+            ErrorCode::Unauthorized => "unauthorized",
+            ErrorCode::Forbidden => "forbidden",
+            ErrorCode::RateLimited => "rate_limited",
+            ErrorCode::Unavailable => "unavailable",
+        }
+    }
+
+    /// The HTTP status this code is sent with.
+    pub fn status(self) -> StatusCode {
+        match self {
+            ErrorCode::InvalidJson => StatusCode::BAD_REQUEST,
+            ErrorCode::InvalidBody => StatusCode::BAD_REQUEST,
+            ErrorCode::InvalidType => StatusCode::BAD_REQUEST,
+            ErrorCode::UnknownField => StatusCode::BAD_REQUEST,
+            ErrorCode::OutOfRange => StatusCode::BAD_REQUEST,
+            ErrorCode::MissingField => StatusCode::UNPROCESSABLE_ENTITY,
+            ErrorCode::InvalidValue => StatusCode::UNPROCESSABLE_ENTITY,
+            ErrorCode::UnknownApp => StatusCode::UNPROCESSABLE_ENTITY,
+            ErrorCode::InvalidToken => StatusCode::UNPROCESSABLE_ENTITY,
+            ErrorCode::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            ErrorCode::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            ErrorCode::NotFound => StatusCode::NOT_FOUND,
+            ErrorCode::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            ErrorCode::Timeout => StatusCode::REQUEST_TIMEOUT,
+            ErrorCode::Unauthorized => StatusCode::UNAUTHORIZED,
+            ErrorCode::Forbidden => StatusCode::FORBIDDEN,
+            ErrorCode::RateLimited => StatusCode::TOO_MANY_REQUESTS,
+            ErrorCode::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+        }
+    }
+
+    /// The code of a refusal by authentication, policy or limits with this status (`forbidden`
+    /// for any status that is not 401, 429 or 503).
+    pub fn of_refusal(status: StatusCode) -> ErrorCode {
+        match status {
+            StatusCode::UNAUTHORIZED => ErrorCode::Unauthorized,
+            StatusCode::TOO_MANY_REQUESTS => ErrorCode::RateLimited,
+            StatusCode::SERVICE_UNAVAILABLE => ErrorCode::Unavailable,
+            _ => ErrorCode::Forbidden,
+        }
+    }
+}
+
+impl std::fmt::Display for ErrorCode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl Serialize for ErrorCode {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_str())
+    }
+}
+
+/// An error answer of a v1 route: a stable machine-readable `code` (which gives the status), a
+/// message for people and the request field it concerns (`null` when it concerns no single field).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ApiError {
-    /// HTTP status.
-    pub status: StatusCode,
     /// Stable code, e.g. `invalid_type`, `out_of_range`, `unknown_app`.
-    pub code: &'static str,
+    pub code: ErrorCode,
     /// What is wrong, for people.
     pub message: String,
     /// The request field (a JSON path such as `structure.services[0].privileges.1`), if any.
@@ -140,10 +275,13 @@ pub struct ApiError {
 
 impl ApiError {
     /// A new error.
-    pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
-        // The document lists every code (ERROR_CODES); a new one must be added there.
-        debug_assert!(ERROR_CODES.contains(&code), "error code {code:?} is not in ERROR_CODES");
-        ApiError { status, code, message: message.into(), field: None }
+    pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
+        ApiError { code, message: message.into(), field: None }
+    }
+
+    /// The HTTP status (the code's).
+    pub fn status(&self) -> StatusCode {
+        self.code.status()
     }
 
     /// The same error, about `field`.
@@ -154,27 +292,26 @@ impl ApiError {
 
     /// 400 `invalid_json`: the body is not JSON.
     pub fn invalid_json(message: impl Into<String>) -> Self {
-        ApiError::new(StatusCode::BAD_REQUEST, "invalid_json", message)
+        ApiError::new(ErrorCode::InvalidJson, message)
     }
 
     /// 400 `invalid_type`: a field has the wrong JSON type.
     pub fn invalid_type(field: impl Into<String>, expected: &str) -> Self {
         let field = field.into();
-        ApiError::new(StatusCode::BAD_REQUEST, "invalid_type", format!("{field}: must be {expected}")).at(field)
+        ApiError::new(ErrorCode::InvalidType, format!("{field}: must be {expected}")).at(field)
     }
 
     /// 400 `out_of_range`: a number does not fit the field.
     pub fn out_of_range(field: impl Into<String>, rule: &str) -> Self {
         let field = field.into();
-        ApiError::new(StatusCode::BAD_REQUEST, "out_of_range", format!("{field}: {rule}")).at(field)
+        ApiError::new(ErrorCode::OutOfRange, format!("{field}: {rule}")).at(field)
     }
 
     /// 400 `unknown_field`.
     pub fn unknown_field(field: impl Into<String>, allowed: &[&str]) -> Self {
         let field = field.into();
         ApiError::new(
-            StatusCode::BAD_REQUEST,
-            "unknown_field",
+            ErrorCode::UnknownField,
             format!("{field}: unknown field (expected one of: {})", allowed.join(", ")),
         )
         .at(field)
@@ -184,51 +321,42 @@ impl ApiError {
     pub fn missing(field: impl Into<String>, why: &str) -> Self {
         let field = field.into();
         let message = if why.is_empty() { format!("{field}: required") } else { format!("{field}: required ({why})") };
-        ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "missing_field", message).at(field)
+        ApiError::new(ErrorCode::MissingField, message).at(field)
     }
 
     /// 422 `invalid_value`: well-formed but against a rule.
     pub fn invalid_value(field: impl Into<String>, rule: impl std::fmt::Display) -> Self {
         let field = field.into();
-        ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_value", format!("{field}: {rule}")).at(field)
+        ApiError::new(ErrorCode::InvalidValue, format!("{field}: {rule}")).at(field)
     }
 
     /// 404 `not_found`.
     pub fn not_found(path: &str) -> Self {
-        ApiError::new(StatusCode::NOT_FOUND, "not_found", format!("no route for {path} (see /openapi.json)"))
+        ApiError::new(ErrorCode::NotFound, format!("no route for {path} (see /openapi.json)"))
     }
 
     /// 405 `method_not_allowed`.
     pub fn method_not_allowed(method: &str, path: &str) -> Self {
-        ApiError::new(
-            StatusCode::METHOD_NOT_ALLOWED,
-            "method_not_allowed",
-            format!("{method} is not allowed on {path} (see /openapi.json)"),
-        )
+        ApiError::new(ErrorCode::MethodNotAllowed, format!("{method} is not allowed on {path} (see /openapi.json)"))
     }
 
     /// 413 `payload_too_large`.
     pub fn too_large(limit: usize) -> Self {
-        ApiError::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "payload_too_large",
-            format!("the request body is larger than the limit of {limit} bytes"),
-        )
+        ApiError::new(ErrorCode::PayloadTooLarge, format!("the request body is larger than the limit of {limit} bytes"))
     }
 
     /// 415 `unsupported_media_type`.
     pub fn unsupported_media_type(got: Option<&str>) -> Self {
         let got = got.map_or_else(|| "no Content-Type".to_owned(), |g| format!("Content-Type {g:?}"));
         ApiError::new(
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            "unsupported_media_type",
+            ErrorCode::UnsupportedMediaType,
             format!("the body must be JSON with Content-Type: application/json (got {got})"),
         )
     }
 
     /// 408 `timeout`.
     pub fn timeout(secs: f64) -> Self {
-        ApiError::new(StatusCode::REQUEST_TIMEOUT, "timeout", format!("the request took longer than {secs} s"))
+        ApiError::new(ErrorCode::Timeout, format!("the request took longer than {secs} s"))
     }
 
     /// The JSON body.
@@ -244,44 +372,15 @@ impl ApiError {
         use agtoken::Error as E;
         match err {
             E::Invalid { field, .. } | E::TooLong { field, .. } => {
-                ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_value", err.to_string()).at(*field)
+                ApiError::new(ErrorCode::InvalidValue, err.to_string()).at(*field)
             }
-            E::OutOfRange { field, .. } => {
-                ApiError::new(StatusCode::BAD_REQUEST, "out_of_range", err.to_string()).at(*field)
-            }
-            E::Missing { field } => {
-                ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "missing_field", err.to_string()).at(field.clone())
-            }
-            E::InvalidSpec { path, .. } => {
-                ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_value", err.to_string()).at(path.clone())
-            }
-            _ => ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_value", err.to_string()),
+            E::OutOfRange { field, .. } => ApiError::new(ErrorCode::OutOfRange, err.to_string()).at(*field),
+            E::Missing { field } => ApiError::new(ErrorCode::MissingField, err.to_string()).at(field.clone()),
+            E::InvalidSpec { path, .. } => ApiError::new(ErrorCode::InvalidValue, err.to_string()).at(path.clone()),
+            _ => ApiError::new(ErrorCode::InvalidValue, err.to_string()),
         }
     }
 }
-
-/// Every `code` an [`ApiError`] carries (checked by [`ApiError::new`] in debug builds), as the
-/// document's `Error` schema lists them.
-pub(crate) const ERROR_CODES: &[&str] = &[
-    "invalid_json",
-    "invalid_body",
-    "invalid_type",
-    "unknown_field",
-    "out_of_range",
-    "missing_field",
-    "invalid_value",
-    "unknown_app",
-    "invalid_token",
-    "payload_too_large",
-    "unsupported_media_type",
-    "not_found",
-    "method_not_allowed",
-    "timeout",
-    "unauthorized",
-    "forbidden",
-    "rate_limited",
-    "unavailable",
-];
 
 /// A v1 error, and the answer of an unknown route (404), another method (405) or a timeout
 /// (408): `{"error": {"code", "message", "field"}}`.
@@ -297,7 +396,7 @@ pub(crate) struct ErrorBody<'a> {
 struct ErrorDetail<'a> {
     /// A stable, machine-readable code.
     #[schemars(schema_with = "error_code_schema")]
-    code: &'a str,
+    code: ErrorCode,
     /// What is wrong, for people.
     message: &'a str,
     /// The request field, as a JSON path (`null`: no single field).
@@ -305,19 +404,42 @@ struct ErrorDetail<'a> {
 }
 
 fn error_code_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
-    schemars::json_schema!({"type": "string", "enum": ERROR_CODES})
+    schemars::json_schema!({"type": "string", "enum": ErrorCode::ALL.map(ErrorCode::as_str)})
 }
 
 impl std::fmt::Display for ApiError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{} {}: {}", self.status.as_u16(), self.code, self.message)
+        write!(f, "{} {}: {}", self.status().as_u16(), self.code, self.message)
     }
 }
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let mut response = (self.status, self.body()).into_response();
+        let mut response = (self.status(), self.body()).into_response();
         response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
         response
+    }
+}
+
+#[cfg(test)]
+mod error_code_tests {
+    use super::*;
+
+    #[test]
+    fn every_code_is_listed_once_and_sent_as_its_name_with_its_status() {
+        let names: std::collections::HashSet<&str> = ErrorCode::ALL.iter().map(|c| c.as_str()).collect();
+        assert_eq!(names.len(), ErrorCode::ALL.len(), "two codes share a name");
+        for code in ErrorCode::ALL {
+            assert!(code.as_str().bytes().all(|b| b.is_ascii_lowercase() || b == b'_'), "{code}");
+            assert_eq!(serde_json::to_value(code).unwrap(), serde_json::Value::from(code.as_str()));
+            let error = ApiError::new(code, "m");
+            assert_eq!(error.status(), code.status());
+            let body: serde_json::Value = serde_json::from_str(&error.body()).unwrap();
+            assert_eq!(body["error"]["code"], code.as_str());
+        }
+        assert_eq!(ErrorCode::of_refusal(StatusCode::UNAUTHORIZED).status(), StatusCode::UNAUTHORIZED);
+        assert_eq!(ErrorCode::of_refusal(StatusCode::TOO_MANY_REQUESTS).status(), StatusCode::TOO_MANY_REQUESTS);
+        assert_eq!(ErrorCode::of_refusal(StatusCode::SERVICE_UNAVAILABLE).status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(ErrorCode::of_refusal(StatusCode::FORBIDDEN).status(), StatusCode::FORBIDDEN);
     }
 }

@@ -24,12 +24,12 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use axum::extract::{ConnectInfo, FromRequestParts, MatchedPath, Request, State};
 use axum::http::request::Parts;
-use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::http::{header, HeaderMap, HeaderValue};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
 use crate::auth::{Caller, Credentials};
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorCode};
 use crate::limit::retry_after_secs;
 use crate::limit_store::{Verdict, OPEN_FOR};
 use crate::routes::Class;
@@ -168,8 +168,7 @@ pub(crate) async fn guard(State(state): State<AppState>, req: Request, next: Nex
                             format!("rate limit of {} per client address exceeded; retry in {secs} s", limiter.rate());
                         crate::audit::refused_early(route.unwrap_or("-"), client, 429, &reason);
                         state.metrics().refused();
-                        let mut r =
-                            ApiError::new(StatusCode::TOO_MANY_REQUESTS, "rate_limited", reason).into_response();
+                        let mut r = ApiError::new(ErrorCode::RateLimited, reason).into_response();
                         r.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(secs));
                         break 'answer r;
                     }
@@ -238,7 +237,7 @@ fn store_unavailable(state: &AppState, route: Option<&str>, client: Option<IpAdd
     let reason = format!("the rate-limit store is unavailable; retry in {secs} s");
     crate::audit::refused_early(route.unwrap_or("-"), client, 503, &reason);
     state.metrics().refused();
-    let mut r = ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", reason).into_response();
+    let mut r = ApiError::new(ErrorCode::Unavailable, reason).into_response();
     r.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(secs));
     r
 }

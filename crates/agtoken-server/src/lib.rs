@@ -56,7 +56,7 @@ use std::sync::Arc;
 use tokio::net::TcpListener;
 
 pub use config::{AppConfig, Config, CorsOrigins, Endpoint, Env};
-pub use error::{ApiError, ServerError};
+pub use error::{ApiError, ErrorCode, ServerError};
 pub use reload::LiveState;
 pub use state::AppState;
 

@@ -23,7 +23,7 @@ use serde::Serialize;
 use serde_json::{json, Map, Value};
 
 use crate::body::{self, kind, Fields};
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorCode};
 use crate::guard::Issuer;
 use crate::issue::{Intent, IssueError, Minted};
 use crate::state::{App, AppState};
@@ -192,12 +192,7 @@ pub(crate) enum ProductName {
 }
 
 fn unknown_app(app_id: &str) -> ApiError {
-    ApiError::new(
-        StatusCode::UNPROCESSABLE_ENTITY,
-        "unknown_app",
-        format!("app_id: app {app_id} is not configured on this server"),
-    )
-    .at("app_id")
+    ApiError::new(ErrorCode::UnknownApp, format!("app_id: app {app_id} is not configured on this server")).at("app_id")
 }
 
 fn select_app<'s>(state: &'s AppState, app_id: Option<&str>) -> Result<&'s App, ApiError> {
@@ -242,8 +237,7 @@ fn read_request(mut map: Map<String, Value>) -> Result<Request, ApiError> {
         let names: Vec<&str> = info.fields.iter().map(|f| f.name).collect();
         let hint = if names.is_empty() { "it takes none".to_owned() } else { format!("it takes {}", names.join(", ")) };
         return Err(ApiError::new(
-            StatusCode::BAD_REQUEST,
-            "unknown_field",
+            ErrorCode::UnknownField,
             format!("{extra}: does not apply to service {service} ({hint})"),
         )
         .at(extra.clone()));
@@ -307,8 +301,7 @@ pub(crate) async fn create(
     if map.get("structure").is_some_and(|v| !v.is_null()) {
         if let Some(other) = map.keys().find(|k| !matches!(k.as_str(), "structure" | "app_id")) {
             return Err(ApiError::new(
-                StatusCode::BAD_REQUEST,
-                "unknown_field",
+                ErrorCode::UnknownField,
                 format!("{other}: give either \"structure\" or builder fields (service, channel, …), not both"),
             )
             .at(other.clone()));
@@ -408,15 +401,7 @@ fn issue_v1(
         vec![Minted { text: token, claimed: (channel, uid) }]
     }
     let issued = state.issue(intent, build, minted).map_err(|e| match e {
-        IssueError::Refused(refusal) => {
-            let code = match refusal.status {
-                StatusCode::UNAUTHORIZED => "unauthorized",
-                StatusCode::TOO_MANY_REQUESTS => "rate_limited",
-                StatusCode::SERVICE_UNAVAILABLE => "unavailable",
-                _ => "forbidden",
-            };
-            ApiError::new(refusal.status, code, refusal.message)
-        }
+        IssueError::Refused(refusal) => ApiError::new(ErrorCode::of_refusal(refusal.status), refusal.message),
         IssueError::Build(e) => e,
     })?;
     let expires_at = issued.earliest;
@@ -608,9 +593,7 @@ pub(crate) async fn inspect(
     let (_, parsed) = parse_token(&f)?;
     let channel = f.str("channel")?;
     let uid = packed_uid(&f)?;
-    let token = parsed.map_err(|e| {
-        ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_token", format!("token: {e}")).at("token")
-    })?;
+    let token = parsed.map_err(|e| ApiError::new(ErrorCode::InvalidToken, format!("token: {e}")).at("token"))?;
     let now = state.now().as_secs();
     let Ok(Value::Object(structure)) = serde_json::to_value(spec::describe(&token, channel, uid.as_deref())) else {
         unreachable!("a token's structure is a JSON object")
