@@ -4,11 +4,14 @@
 //! 1. authentication of the caller for the app's `auth` (401), the first policy rule that
 //!    selects the caller (403 when none does), the per-caller rate limit (429);
 //! 2. the route's build (one token, or several that are answered together, as on `/rte`);
-//! 3. every built token is parsed back and **verified** with the app's certificates (a 006 token
-//!    for the channel and uid the route built it for), and its grants, what it admits, computed
-//!    by the library ([`agtoken::VerifiedToken::grants`]) are judged: no grant may outlive the
-//!    app's maximum lifetime (every mode), and the policy rule must allow every grant (403 naming
-//!    the rule). A route cannot describe what it issues wrongly: the token speaks for itself;
+//! 3. every built token is **verified** with the app's certificates and its grants, what it
+//!    admits, computed by the library ([`agtoken::VerifiedToken::grants`]) are judged: no grant
+//!    may outlive the app's maximum lifetime (every mode), and the policy rule must allow every
+//!    grant (403 naming the rule). A route cannot describe what it issues wrongly: the token
+//!    speaks for itself. A token the library signed for the route comes with the library's
+//!    verified view of it, read from the bytes it signed ([`agtoken::SignedToken`], equal to a
+//!    full parse and verify of its text: tested in the library); any other text is parsed back
+//!    and verified here (a 006 token for the channel and uid the route built it for);
 //! 4. only when every token of the answer passed: metrics and one audit line per token, with
 //!    what it admits (services, channel, user, role, the earliest and the latest end). A refusal
 //!    gets one line, and nothing is counted as issued.
@@ -16,7 +19,7 @@
 use std::fmt;
 use std::sync::Arc;
 
-use agtoken::{Grant, Role, Token, UnixTime, Version};
+use agtoken::{Grant, Role, SignedToken, Token, UnixTime, VerifiedToken, Version};
 use axum::http::StatusCode;
 use sha2::{Digest, Sha256};
 
@@ -46,14 +49,23 @@ pub struct Intent<'a> {
     pub lifetime: u32,
 }
 
-/// One token a route built: its text and, for a 006 token, the channel (RTM: the user account)
-/// and packed uid (`""` for uid 0) it was built for, since the token holds only their CRC-32.
-/// A wrong claim fails the signature check, so a route cannot make a token look narrower.
-pub(crate) struct Minted<'a> {
-    /// The token text.
-    pub text: &'a str,
-    /// (channel, packed uid) for 006; ignored for 007.
-    pub claimed: (&'a str, &'a str),
+/// One token a route built.
+pub(crate) enum Minted<'a> {
+    /// Signed by the library with the app's certificates ([`agtoken::AccessToken2::encode_verified`]):
+    /// its text comes with the library's verified view of it, read from the bytes it signed, so
+    /// judging it needs no parse-back. Only the library makes a [`SignedToken`]: a route cannot
+    /// make one up, nor pair a text with another token's view.
+    Signed(&'a SignedToken),
+    /// Only the text, parsed back and verified here with the app's certificates; for a 006
+    /// token, with the channel (RTM: the user account) and packed uid (`""` for uid 0) it was
+    /// built for, since the token holds only their CRC-32. A wrong claim fails the signature
+    /// check, so a route cannot make a token look narrower.
+    Text {
+        /// The token text.
+        text: &'a str,
+        /// (channel, packed uid) for 006; ignored for 007.
+        claimed: (&'a str, &'a str),
+    },
 }
 
 /// What [`AppState::issue`] gives back: the route's value and when its tokens' grants end.
@@ -305,14 +317,21 @@ fn judge<'t>(
     now: UnixTime,
 ) -> Result<Judged<'t>, Refusal> {
     let forbidden = |message: String| Refusal::new(StatusCode::FORBIDDEN, message);
-    let verified = Token::parse(token.text)
-        .and_then(|t| t.verify_claimed(&app.certs, token.claimed.0, token.claimed.1))
-        .map_err(|e| forbidden(format!("the token built for this request cannot be judged: {e}")))?;
+    let parsed: VerifiedToken;
+    let (text, verified) = match token {
+        Minted::Signed(signed) => (signed.text(), signed.verified()),
+        Minted::Text { text, claimed } => {
+            parsed = Token::parse(text)
+                .and_then(|t| t.verify_claimed(&app.certs, claimed.0, claimed.1))
+                .map_err(|e| forbidden(format!("the token built for this request cannot be judged: {e}")))?;
+            (*text, &parsed)
+        }
+    };
     if verified.token().app_id() != app.id() {
         return Err(forbidden(format!("the token built for this request is for app {}", verified.token().app_id())));
     }
     let grants = verified.grants();
-    let judged = Judged::new(token.text, verified.token().version(), &grants, verified.token().expires_at());
+    let judged = Judged::new(text, verified.token().version(), &grants, verified.token().expires_at());
     let max = u64::from(app.cfg.max_lifetime);
     if let Some(latest) = grants.iter().max_by_key(|g| g.until) {
         let lifetime = latest.until.as_secs().saturating_sub(now.as_secs());

@@ -152,6 +152,11 @@ impl CertificateSet {
         CertificateSet { certificates: vec![primary, secondary] }
     }
 
+    /// The primary certificate: the one new tokens are signed with.
+    pub fn primary(&self) -> &AppCertificate {
+        &self.certificates[0]
+    }
+
     /// The certificates, primary first.
     pub fn iter(&self) -> impl Iterator<Item = &AppCertificate> {
         self.certificates.iter()

@@ -81,7 +81,7 @@ pub use ids::{AppCertificate, AppId, CertificateSet, Uid};
 pub use time::{Clock, Expiry, FixedClock, FixedSalt, OsSalt, SaltSource, SystemClock, UnixTime};
 pub use v006::AccessToken006;
 pub use v007::{AccessToken2, Rtm2Permission, Rtm2Permissions, Rtm2Resource, Service, ServiceType};
-pub use verify::{Action, Admission, AgoraError, Media, Product, Token, VerifiedToken, Version};
+pub use verify::{Action, Admission, AgoraError, Media, Product, SignedToken, Token, VerifiedToken, Version};
 
 /// The README's Rust examples, compiled and run as doc tests.
 #[cfg(doctest)]

@@ -14,6 +14,7 @@ use subtle::ConstantTimeEq;
 
 use crate::error::{Error, Result};
 use crate::ids::{AppCertificate, CertificateSet};
+use crate::verify::{SignedToken, Token};
 use crate::wire::{Put, Reader, BASE64_IN};
 
 /// The version prefix of AccessToken.
@@ -91,6 +92,24 @@ pub fn crc32(text: &str) -> u32 {
 impl AccessToken006 {
     /// Signs and encodes.
     pub fn encode(&self, certificate: &AppCertificate) -> Result<String> {
+        Ok(self.encode_content(certificate)?.0)
+    }
+
+    /// Signs with the primary certificate of `certificates` and encodes, as
+    /// [`AccessToken006::encode`] does, and gives with the text its verified view for the
+    /// channel and uid it signs, read by the library from the very content bytes it signed
+    /// (what a full [`crate::Token::parse`] and [`crate::Token::verify_claimed`] of the text
+    /// for them with `certificates` would give, without decoding and re-checking the fresh
+    /// signature).
+    pub fn encode_verified(&self, certificates: &CertificateSet) -> Result<SignedToken> {
+        let (text, content) = self.encode_content(certificates.primary())?;
+        let parsed = parse_content(&self.app_id, &content)?;
+        let identity = (self.channel_name.clone(), self.uid.clone());
+        Ok(SignedToken::new(text, Token::V006(parsed), Some(identity)))
+    }
+
+    /// The text and the (base64-decoded) content bytes it carries after the app id.
+    fn encode_content(&self, certificate: &AppCertificate) -> Result<(String, Vec<u8>)> {
         if self.app_id.len() != 32 {
             // The app id is in clear at a fixed width: any other length cannot be parsed back.
             return Err(Error::invalid("app_id", "a 006 token stores the app id in 32 characters", &self.app_id));
@@ -106,7 +125,7 @@ impl AccessToken006 {
         out.push_str(VERSION_006);
         out.push_str(&self.app_id);
         base64::engine::general_purpose::STANDARD.encode_string(&content, &mut out);
-        Ok(out)
+        Ok((out, content))
     }
 
     /// Parses a `"006…"` token. The channel and uid are not in it: only their CRC-32.
@@ -119,28 +138,33 @@ impl AccessToken006 {
             rule: "a 006 token holds a 32-character app id after \"006\"",
         })?;
         let content = BASE64_IN.decode(rest[32..].trim_end()).map_err(|e| Error::Base64 { reason: e.to_string() })?;
-        let mut r = Reader::new(&content);
-        let signature = r.bytes("signature")?.to_vec();
-        let crc_channel_name = r.u32("crc_channel_name")?;
-        let crc_uid = r.u32("crc_uid")?;
-        let message = r.bytes("privileges")?.to_vec();
-        r.finish("privilege message")?;
-        let mut m = Reader::new(&message);
-        let salt = m.u32("salt")?;
-        let ts = m.u32("ts")?;
-        let privileges = m.privileges("privileges")?;
-        m.finish("privileges")?;
-        Ok(ParsedAccessToken006 {
-            app_id: app_id.to_owned(),
-            signature,
-            crc_channel_name,
-            crc_uid,
-            salt,
-            ts,
-            privileges,
-            message,
-        })
+        parse_content(app_id, &content)
     }
+}
+
+/// Reads a 006 token's content (the bytes after the app id, base64-decoded).
+fn parse_content(app_id: &str, content: &[u8]) -> Result<ParsedAccessToken006> {
+    let mut r = Reader::new(content);
+    let signature = r.bytes("signature")?.to_vec();
+    let crc_channel_name = r.u32("crc_channel_name")?;
+    let crc_uid = r.u32("crc_uid")?;
+    let message = r.bytes("privileges")?.to_vec();
+    r.finish("privilege message")?;
+    let mut m = Reader::new(&message);
+    let salt = m.u32("salt")?;
+    let ts = m.u32("ts")?;
+    let privileges = m.privileges("privileges")?;
+    m.finish("privileges")?;
+    Ok(ParsedAccessToken006 {
+        app_id: app_id.to_owned(),
+        signature,
+        crc_channel_name,
+        crc_uid,
+        salt,
+        ts,
+        privileges,
+        message,
+    })
 }
 
 /// A 006 token as read from its text, signature not yet checked. **Read-only** (private

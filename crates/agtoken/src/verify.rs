@@ -394,6 +394,43 @@ pub struct VerifiedToken {
     identity_006: Option<(String, String)>,
 }
 
+/// A token this library has just signed: its text and its [`VerifiedToken`], which the library
+/// read from the content bytes it signed (made only by `encode_verified` of
+/// [`AccessToken2`](crate::AccessToken2::encode_verified) and
+/// [`AccessToken006`](crate::AccessToken006::encode_verified); nothing else can make one, or
+/// pair a text with the view of another token). Its view is what a full [`Token::parse`] of the
+/// text and [`Token::verify`] (006: [`Token::verify_claimed`] for the channel and uid it signs)
+/// with the same certificates would give, without the decoding and the signature check that a
+/// token fresh from this library does not need: a server that judges what it just built can
+/// use it.
+#[derive(Clone, Debug)]
+pub struct SignedToken {
+    text: String,
+    verified: VerifiedToken,
+}
+
+impl SignedToken {
+    /// Only the library's encoders make one, signing with the primary certificate (index 0).
+    pub(crate) fn new(text: String, token: Token, identity_006: Option<(String, String)>) -> Self {
+        SignedToken { text, verified: VerifiedToken { token, certificate_index: 0, identity_006 } }
+    }
+
+    /// The token text.
+    pub fn text(&self) -> &str {
+        &self.text
+    }
+
+    /// What the text holds, verified.
+    pub fn verified(&self) -> &VerifiedToken {
+        &self.verified
+    }
+
+    /// The token text, the view dropped.
+    pub fn into_text(self) -> String {
+        self.text
+    }
+}
+
 /// What an admitted action may count on.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Admission {

@@ -1256,3 +1256,82 @@ proptest! {
         }
     }
 }
+
+// ---- encode_verified: the view that comes with a fresh token is the full parse and verify ----
+
+/// Everything a verified token tells, for comparing two of them.
+fn view(v: &agtoken::VerifiedToken) -> impl PartialEq + std::fmt::Debug {
+    (
+        v.token().clone(),
+        v.certificate_index(),
+        v.identity_006().map(|(c, u)| (c.to_owned(), u.to_owned())),
+        v.grants(),
+        v.token().app_id().to_owned(),
+        v.token().expires_at(),
+    )
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(256))]
+
+    /// `AccessToken2::encode_verified` gives the text `encode` gives (signed with the primary),
+    /// and the view a full `Token::parse` + `verify` of that text gives: same token, grants,
+    /// expiry, app id and certificate index, with or without a secondary certificate.
+    #[test]
+    fn encode_verified_007_is_parse_and_verify(t in access_token2(), cert in certificate(), secondary in any::<bool>()) {
+        let primary = AppCertificate::unchecked(cert.clone());
+        let set = if secondary {
+            CertificateSet::with_secondary(primary.clone(), AppCertificate::unchecked(other_than(&cert)))
+        } else {
+            CertificateSet::new(primary.clone())
+        };
+        let signed = t.encode_verified(&set).expect("every generated structure fits the format");
+        prop_assert_eq!(signed.text(), t.encode(&primary).unwrap());
+        let full = Token::parse(signed.text()).unwrap().verify(&set).unwrap();
+        prop_assert_eq!(view(signed.verified()), view(&full));
+        prop_assert_eq!(signed.into_text(), t.encode(&primary).unwrap());
+    }
+
+    /// `AccessToken006::encode_verified` likewise, against `verify_claimed` for the channel and
+    /// uid the token signs.
+    #[test]
+    fn encode_verified_006_is_parse_and_verify_claimed(t in access_token006(), cert in certificate(), secondary in any::<bool>()) {
+        let primary = AppCertificate::unchecked(cert.clone());
+        let set = if secondary {
+            CertificateSet::with_secondary(primary.clone(), AppCertificate::unchecked(other_than(&cert)))
+        } else {
+            CertificateSet::new(primary.clone())
+        };
+        let signed = t.encode_verified(&set).expect("a 32-byte app id fits the format");
+        prop_assert_eq!(signed.text(), t.encode(&primary).unwrap());
+        let full = Token::parse(signed.text()).unwrap().verify_claimed(&set, &t.channel_name, &t.uid).unwrap();
+        prop_assert_eq!(view(signed.verified()), view(&full));
+        prop_assert_eq!(signed.verified().identity_006(), Some((t.channel_name.as_str(), t.uid.as_str())));
+    }
+}
+
+/// The builders' tokens, signed by `encode_verified`, against the full parse and verify.
+#[test]
+fn encode_verified_of_builder_tokens_is_parse_and_verify() {
+    let app = AppId::new(APP_ID).unwrap();
+    let cert = AppCertificate::new(CERT).unwrap();
+    let set = CertificateSet::with_secondary(cert.clone(), AppCertificate::new(OTHER_CERT).unwrap());
+    let builder = RtcToken::builder(&app, &cert)
+        .channel("room-1")
+        .uid(Uid::Int(42))
+        .role(Role::Publisher)
+        .valid_for(Duration::from_secs(3600))
+        .issued_at(UnixTime::from_secs(1_700_000_000))
+        .salt(7);
+    let signed = builder.build_token().unwrap().encode_verified(&set).unwrap();
+    assert_eq!(signed.text(), builder.build().unwrap());
+    let full = Token::parse(signed.text()).unwrap().verify(&set).unwrap();
+    assert_eq!(view(signed.verified()), view(&full));
+    assert!(!signed.verified().grants().is_empty());
+
+    let signed = builder.build_token_v006().unwrap().encode_verified(&set).unwrap();
+    assert_eq!(signed.text(), builder.build_v006().unwrap());
+    let full = Token::parse(signed.text()).unwrap().verify_claimed(&set, "room-1", "42").unwrap();
+    assert_eq!(view(signed.verified()), view(&full));
+    assert_eq!(signed.verified().identity_006(), Some(("room-1", "42")));
+}

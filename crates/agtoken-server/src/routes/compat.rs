@@ -16,7 +16,7 @@ use std::fmt;
 use std::time::Duration;
 
 use agtoken::v007::{ApaasPrivilege, ChatPrivilege, FpaPrivilege, Privileges, RtcPrivilege, RtmPrivilege};
-use agtoken::{AccessToken2, ChatToken, Role, RtcToken, RtmToken, Service, Uid, Version};
+use agtoken::{AccessToken2, ChatToken, Role, RtcToken, RtmToken, Service, SignedToken, Uid, Version};
 use axum::body::Bytes;
 use axum::extract::rejection::{BytesRejection, PathRejection};
 use axum::extract::{Path, RawQuery, State};
@@ -47,17 +47,15 @@ fn text_response(status: StatusCode, body: String) -> Response {
     r
 }
 
-/// What a token build produced: the text and, for a 006 token, the channel (RTM: the account)
-/// and packed uid it was built for (the policy verifies it for them).
+/// What a token build produced: the text with the library's verified view of it (what the
+/// policy judges; for 006, for the channel, RTM: the account, and packed uid it signs).
 struct Built {
-    token: String,
-    claimed_006: Option<(String, String)>,
+    token: SignedToken,
 }
 
 impl Built {
     fn minted(&self) -> Minted<'_> {
-        let (channel, uid) = self.claimed_006.as_ref().map_or(("", ""), |(c, u)| (c.as_str(), u.as_str()));
-        Minted { text: &self.token, claimed: (channel, uid) }
+        Minted::Signed(&self.token)
     }
 }
 
@@ -71,7 +69,6 @@ fn build_rtc(
     lifetime: u32,
 ) -> agtoken::Result<Built> {
     let now = state.now();
-    let claimed_006 = (app.cfg.token_version == Version::V006).then(|| (channel.to_owned(), uid.packed().into_owned()));
     let builder = RtcToken::builder(&app.cfg.app_id, &app.cfg.certificate)
         .channel(channel)
         .uid(uid)
@@ -80,8 +77,8 @@ fn build_rtc(
         .issued_at(now)
         .salt(state.salt());
     Ok(match app.cfg.token_version {
-        Version::V007 => Built { token: builder.build_token()?.encode(&app.cfg.certificate)?, claimed_006: None },
-        Version::V006 => Built { token: builder.build_token_v006()?.encode(&app.cfg.certificate)?, claimed_006 },
+        Version::V007 => Built { token: builder.build_token()?.encode_verified(&app.certs)? },
+        Version::V006 => Built { token: builder.build_token_v006()?.encode_verified(&app.certs)? },
     })
 }
 
@@ -92,12 +89,9 @@ fn build_rtm(state: &AppState, app: &App, user_id: &str, lifetime: u32) -> agtok
         .issued_at(now)
         .salt(state.salt());
     Ok(match app.cfg.token_version {
-        Version::V007 => Built { token: builder.build_token()?.encode(&app.cfg.certificate)?, claimed_006: None },
+        Version::V007 => Built { token: builder.build_token()?.encode_verified(&app.certs)? },
         // A 006 RTM token signs the user account in place of the channel, and no uid.
-        Version::V006 => Built {
-            token: builder.build_token_v006()?.encode(&app.cfg.certificate)?,
-            claimed_006: Some((user_id.to_owned(), String::new())),
-        },
+        Version::V006 => Built { token: builder.build_token_v006()?.encode_verified(&app.certs)? },
     })
 }
 
@@ -109,7 +103,7 @@ fn build_chat(state: &AppState, app: &App, user_id: Option<&str>, lifetime: u32)
         None => ChatToken::app(&app.cfg.app_id, &app.cfg.certificate),
     };
     let t = builder.valid_for(Duration::from_secs(lifetime.into())).issued_at(now).salt(state.salt()).build_token()?;
-    Ok(Built { token: t.encode(&app.cfg.certificate)?, claimed_006: None })
+    Ok(Built { token: t.encode_verified(&app.certs)? })
 }
 
 /// The issuing pipeline (authentication, policy, rate limit, build, audit: `issue.rs`).
@@ -120,7 +114,7 @@ fn issue(
     build: impl FnOnce() -> agtoken::Result<Built>,
 ) -> Result<String, Failure> {
     match state.issue(intent, build, |b| vec![b.minted()]) {
-        Ok(issued) => Ok(issued.value.token),
+        Ok(issued) => Ok(issued.value.token.into_text()),
         Err(IssueError::Refused(refusal)) => Err(Failure::Refused(refusal)),
         Err(IssueError::Build(e)) => Err(Failure::Build(e)),
     }
@@ -134,7 +128,7 @@ fn issue_or_check(
     build: impl FnOnce() -> agtoken::Result<Built>,
 ) -> Result<String, Failure> {
     if dry_run {
-        return build().map(|built| built.token).map_err(Failure::Build);
+        return build().map(|built| built.token.into_text()).map_err(Failure::Build);
     }
     issue(state, intent, build)
 }
@@ -639,7 +633,7 @@ fn generate(state: &AppState, body: &GenerateBody, dry_run: bool) -> Result<Stri
         role: rtc_role,
         lifetime,
     };
-    let build = || Ok(Built { token: token.encode(&app.cfg.certificate)?, claimed_006: None });
+    let build = || Ok(Built { token: token.encode_verified(&app.certs)? });
     issue_or_check(state, &intent, dry_run, build).map_err(|f| match f {
         Failure::Refused(r) => GenerateError::Refused(r),
         Failure::Build(e) => GenerateError::build(&e),
@@ -1031,7 +1025,7 @@ fn rte_both(
     match state.issue(&intent, build, |(rtc, rtm)| vec![rtc.minted(), rtm.minted()]) {
         Ok(issued) => {
             let (rtc, rtm) = issued.value;
-            json_answer(StatusCode::OK, &RteTokens { rtc_token: &rtc.token, rtm_token: &rtm.token })
+            json_answer(StatusCode::OK, &RteTokens { rtc_token: rtc.token.text(), rtm_token: rtm.token.text() })
         }
         Err(IssueError::Refused(r)) => Community::Refused(r).into_response(),
         Err(IssueError::Build(e)) => {
@@ -1319,7 +1313,7 @@ fn build_rtm_with_stream(
             }
         }
     }
-    Ok(Built { token: token.encode(&app.cfg.certificate)?, claimed_006: None })
+    Ok(Built { token: token.encode_verified(&app.certs)? })
 }
 
 /// `GET /ping` → `{"message": "pong"}`.

@@ -398,7 +398,7 @@ fn issue_v1(
 ) -> ApiResult {
     fn minted((token, _, claimed): &V1Built) -> Vec<Minted<'_>> {
         let (channel, uid) = claimed.as_ref().map_or(("", ""), |(c, u)| (c.as_str(), u.as_str()));
-        vec![Minted { text: token, claimed: (channel, uid) }]
+        vec![Minted::Text { text: token, claimed: (channel, uid) }]
     }
     let issued = state.issue(intent, build, minted).map_err(|e| match e {
         IssueError::Refused(refusal) => ApiError::new(ErrorCode::of_refusal(refusal.status), refusal.message),

@@ -9,6 +9,7 @@ use super::service::Service;
 use crate::deflate;
 use crate::error::{Error, Result};
 use crate::ids::{AppCertificate, CertificateSet};
+use crate::verify::{SignedToken, Token};
 use crate::wire::{Put, Reader, BASE64_IN};
 
 type HmacSha256 = Hmac<Sha256>;
@@ -132,6 +133,18 @@ impl AccessToken2 {
     pub fn encode(&self, certificate: &AppCertificate) -> Result<String> {
         let content = self.content(certificate)?;
         Ok(encode_content(&content))
+    }
+
+    /// Signs with the primary certificate of `certificates` and encodes, as
+    /// [`AccessToken2::encode`] does, and gives with the text its verified view, read by the
+    /// library from the very content bytes it signed and compressed (what a full
+    /// [`crate::Token::parse`] and [`crate::Token::verify`] of the text with `certificates`
+    /// would give, without decoding, inflating and re-checking the fresh signature).
+    pub fn encode_verified(&self, certificates: &CertificateSet) -> Result<SignedToken> {
+        let content = self.content(certificates.primary())?;
+        let text = encode_content(&content);
+        let parsed = ParsedAccessToken2::from_content(content)?;
+        Ok(SignedToken::new(text, Token::V007(parsed), None))
     }
 
     /// Parses a `"007…"` token. Nothing is trusted: see [`crate::Token::verify`].
