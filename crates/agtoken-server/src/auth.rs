@@ -28,7 +28,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
 use jsonwebtoken::crypto::rust_crypto;
 use jsonwebtoken::jwk::{AlgorithmParameters, EllipticCurve, JwkSet, KeyAlgorithm, PublicKeyUse};
-use jsonwebtoken::{Algorithm, DecodingKey};
+use jsonwebtoken::{Algorithm, DecodingKey, Header};
 use serde::Deserialize;
 use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
@@ -544,35 +544,41 @@ impl JwtAuth {
     /// Verifies `token` (algorithm, signature, iss, aud, exp, nbf, sub) and returns its caller:
     /// a 401 refusal saying what is wrong, or a 503 while keys from a URL were never fetched.
     fn verify(&self, token: &str, now: u64) -> Result<Caller, Refusal> {
-        let keys = match &self.keys {
-            JwtKeys::Fixed(keys) => keys.clone(),
-            JwtKeys::Jwks(file) => Self::current_file_keys(file),
-            JwtKeys::Remote(remote) => match remote.keys() {
-                Some(keys) => keys,
-                None => return Err(remote.unavailable()),
-            },
-        };
+        let keys = self.current_keys()?;
         self.verify_with(&keys, token, now).map_err(Refusal::unauthorized)
+    }
+
+    /// The keys in force, or a 503 while keys from a URL were never fetched.
+    fn current_keys(&self) -> Result<Arc<Vec<VerifyKey>>, Refusal> {
+        match &self.keys {
+            JwtKeys::Fixed(keys) => Ok(keys.clone()),
+            JwtKeys::Jwks(file) => Ok(Self::current_file_keys(file)),
+            JwtKeys::Remote(remote) => remote.keys().ok_or_else(|| remote.unavailable()),
+        }
+    }
+
+    /// The keys that may have signed a JWT with this header: its algorithm, and its `kid` when
+    /// both the JWT and the key have one.
+    fn candidates<'k>(keys: &'k [VerifyKey], header: &'k Header) -> impl Iterator<Item = &'k VerifyKey> + 'k {
+        keys.iter().filter(move |k| {
+            k.alg == header.alg
+                && match (&header.kid, &k.kid) {
+                    (Some(a), Some(b)) => a == b,
+                    _ => true,
+                }
+        })
     }
 
     /// Whether `token`'s signature verifies with one of the current keys of its algorithm and
     /// `kid`, and nothing else (no claim is looked at): the cryptographic part of
     /// [`Auth::authenticate`] alone, for measurements (`examples/jwt_cost.rs`).
     pub fn signature_verifies(&self, token: &str) -> bool {
-        let keys = match &self.keys {
-            JwtKeys::Fixed(keys) => keys.clone(),
-            JwtKeys::Jwks(file) => Self::current_file_keys(file),
-            JwtKeys::Remote(remote) => match remote.keys() {
-                Some(keys) => keys,
-                None => return false,
-            },
-        };
+        let Ok(keys) = self.current_keys() else { return false };
         let Ok(header) = jsonwebtoken::decode_header(token) else { return false };
         let Some((message, signature)) = token.rsplit_once('.') else { return false };
         let Ok(signature) = URL_SAFE_NO_PAD.decode(signature) else { return false };
-        keys.iter()
-            .filter(|k| k.alg == header.alg && (header.kid.is_none() || k.kid.is_none() || k.kid == header.kid))
-            .any(|k| k.verifies(message.as_bytes(), &signature))
+        let verified = Self::candidates(&keys, &header).any(|k| k.verifies(message.as_bytes(), &signature));
+        verified
     }
 
     fn verify_with(&self, keys: &[VerifyKey], token: &str, now: u64) -> Result<Caller, String> {
@@ -581,14 +587,7 @@ impl JwtAuth {
         // decode_header checked there are three parts; split as it does (from the right).
         let (message, signature) = token.rsplit_once('.').ok_or(NOT_VALID)?;
         let (_, payload) = message.rsplit_once('.').ok_or(NOT_VALID)?;
-        let mut candidates = keys
-            .iter()
-            .filter(|k| k.alg == header.alg)
-            .filter(|k| match (&header.kid, &k.kid) {
-                (Some(a), Some(b)) => a == b,
-                _ => true,
-            })
-            .peekable();
+        let mut candidates = Self::candidates(keys, &header).peekable();
         if candidates.peek().is_none() {
             return Err(match &header.kid {
                 Some(_) if keys.iter().any(|k| k.alg == header.alg) => {
