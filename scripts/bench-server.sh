@@ -89,7 +89,8 @@ cleanup() {
 }
 trap cleanup EXIT
 
-random_hex() { od -An -N16 -tx1 /dev/urandom | tr -d ' \n'; }
+# shellcheck source=scripts/bench-lib.sh
+. "$ROOT/scripts/bench-lib.sh"
 # An API key for the BENCH_LIMITS runs (a throwaway: the configuration holds its SHA-256).
 BENCH_KEY="agtk_bench_$(random_hex)"
 KEY_HEADER=""
@@ -99,64 +100,15 @@ case "$BENCH_LIMITS" in
     jwt-rs256 | jwt-es256)
         JWT_COUNT="${JWT_COUNT:-50000}"
         alg="${BENCH_LIMITS#jwt-}"
-        if [[ "$alg" == rs256 ]]; then
-            openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out "$WORK/idp.key" 2>/dev/null
-        else
-            openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$WORK/idp.key" 2>/dev/null
-        fi
         echo "signing $JWT_COUNT distinct $alg JWTs…" >&2
         (cd "$ROOT" && cargo build --release -q -p agtoken-server --example bench_jwts)
-        "$TARGET_DIR/release/examples/bench_jwts" "$alg" "$WORK/idp.key" "$JWT_COUNT" "$WORK" "${JWT_SUBJECTS:-1}"
-        rm -f "$WORK/idp.key"
-        # Each request takes the next JWT of the file (wrk -t1: one Lua state, one cycle).
-        JWT_LUA="local tokens = {}
-for line in io.lines(\"$WORK/tokens.txt\") do tokens[#tokens + 1] = \"Bearer \" .. line end
-local next_token = 0
-request = function()
-    next_token = next_token % #tokens + 1
-    wrk.headers[\"Authorization\"] = tokens[next_token]
-    return wrk.format()
-end"
+        signed_jwts "$TARGET_DIR/release/examples/bench_jwts" "$alg" "$JWT_COUNT" "$WORK" "${JWT_SUBJECTS:-1}"
+        JWT_LUA="$(jwt_lua "$WORK/tokens.txt")"
         ;;
     *) KEY_HEADER="wrk.headers[\"X-Api-Key\"] = \"$BENCH_KEY\"" ;;
 esac
-# lua_scripts DIR HEADER_LUA: DIR/fetch.lua and DIR/v1.lua with these credentials.
-lua_scripts() {
-    cat >"$1/fetch.lua" <<EOF
-wrk.method = "POST"
-wrk.body   = '{"uid":1234,"ChannelName":"bench","role":1}'
-wrk.headers["Content-Type"] = "application/json"
-$2
-EOF
-    cat >"$1/v1.lua" <<EOF
-wrk.method = "POST"
-wrk.body   = '{"service":"rtc","channel":"bench","uid":1234,"role":"publisher","expire":3600}'
-wrk.headers["Content-Type"] = "application/json"
-$2
-EOF
-}
 lua_scripts "$WORK" "$KEY_HEADER
 $JWT_LUA"
-
-# api_key_config STORE_LINE: the local/redis configuration (one app, API-key auth, one rule).
-api_key_config() {
-    cat <<EOF
-$1
-[[apps]]
-app_id = "$(random_hex)"
-app_certificate_file = "certificate"
-auth = "api_key"
-[[apps.api_keys]]
-name = "bench"
-sha256 = "$(printf %s "$BENCH_KEY" | sha256sum | cut -d' ' -f1)"
-[[apps.policy]]
-name = "bench"
-api_keys = ["bench"]
-services = ["rtc"]
-channels = ["bench"]
-rate_limit = "1000000/s"
-EOF
-}
 
 CONFIG_ARGS=()
 case "$BENCH_LIMITS" in
@@ -180,28 +132,13 @@ case "$BENCH_LIMITS" in
         fi
         random_hex >"$WORK/certificate"
         chmod 600 "$WORK/certificate"
-        api_key_config "$STORE" >"$WORK/agtoken.toml"
+        api_key_config "$BENCH_KEY" "$STORE" >"$WORK/agtoken.toml"
         CONFIG_ARGS=(--config "$WORK/agtoken.toml")
         ;;
     jwt-rs256 | jwt-es256)
         random_hex >"$WORK/certificate"
         chmod 600 "$WORK/certificate"
-        cat >"$WORK/agtoken.toml" <<EOF
-[[apps]]
-app_id = "$(random_hex)"
-app_certificate_file = "certificate"
-auth = "jwt"
-[apps.jwt]
-issuer = "https://bench.invalid/"
-audience = "agtoken-bench"
-jwks_file = "jwks.json"
-[[apps.policy]]
-name = "bench"
-claims = { scope = "agtoken" }
-services = ["rtc"]
-channels = ["bench"]
-rate_limit = "1000000/s"
-EOF
+        jwt_config >"$WORK/agtoken.toml"
         CONFIG_ARGS=(--config "$WORK/agtoken.toml")
         ;;
     *) echo "BENCH_LIMITS must be none, local, redis, jwt-rs256 or jwt-es256" >&2; exit 2 ;;
@@ -288,7 +225,7 @@ if ((COMPARE_ROUNDS > 0)); then
             mkdir "$WORK/ref"
             random_hex >"$WORK/ref/certificate"
             chmod 600 "$WORK/ref/certificate"
-            api_key_config "" >"$WORK/ref/agtoken.toml"
+            api_key_config "$BENCH_KEY" >"$WORK/ref/agtoken.toml"
             lua_scripts "$WORK/ref" "wrk.headers[\"X-Api-Key\"] = \"$BENCH_KEY\""
             (cd "$WORK/ref" && exec env -u APP_ID -u APP_CERTIFICATE -u AGORA_APP_ID -u AGORA_APP_CERTIFICATE \
                 -u AGTOKEN_CONFIG RUST_LOG="$RUST_LOG_VALUE" ${SERVER_PIN[@]+"${SERVER_PIN[@]}"} "$BIN" \

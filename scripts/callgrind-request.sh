@@ -14,65 +14,28 @@
 # else the machine does; SHA-256 runs in software under valgrind (no SHA-NI).
 set -euo pipefail
 mode=$1; out=$2
-BIN_DIR=$(realpath ${BIN_DIR:-target/profiling/examples}); out=$(realpath -m $out)
-W=$(mktemp -d); cd $W
-random_hex() { od -An -N16 -tx1 /dev/urandom | tr -d ' \n'; }
+ROOT="$(cd "$(dirname "$0")/.." && pwd)"
+# shellcheck source=scripts/bench-lib.sh
+. "$ROOT/scripts/bench-lib.sh"
+BIN_DIR=$(realpath "${BIN_DIR:-$ROOT/target/profiling/examples}"); out=$(realpath -m "$out")
+W=$(mktemp -d); cd "$W"
 random_hex > certificate; chmod 600 certificate
 KEY="agtk_bench_$(random_hex)"
-if [[ $mode == demo || $mode == minimal ]]; then
-: > agtoken.toml; HDR=""
-elif [[ $mode == key ]]; then
-cat > agtoken.toml <<T
-[[apps]]
-app_id = "$(random_hex)"
-app_certificate_file = "certificate"
-auth = "api_key"
-[[apps.api_keys]]
-name = "bench"
-sha256 = "$(printf %s "$KEY" | sha256sum | cut -d' ' -f1)"
-[[apps.policy]]
-name = "bench"
-api_keys = ["bench"]
-services = ["rtc"]
-channels = ["bench"]
-rate_limit = "1000000/s"
-T
-HDR="wrk.headers[\"X-Api-Key\"] = \"$KEY\""
-else
-if [[ $mode == rs256 ]]; then openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out idp.key 2>/dev/null
-else openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out idp.key 2>/dev/null; fi
-$BIN_DIR/bench_jwts $mode idp.key 20000 $W 1
-cat > agtoken.toml <<T
-[[apps]]
-app_id = "$(random_hex)"
-app_certificate_file = "certificate"
-auth = "jwt"
-[apps.jwt]
-issuer = "https://bench.invalid/"
-audience = "agtoken-bench"
-jwks_file = "jwks.json"
-[[apps.policy]]
-name = "bench"
-claims = { scope = "agtoken" }
-services = ["rtc"]
-channels = ["bench"]
-rate_limit = "1000000/s"
-T
-HDR="local tokens = {}
-for line in io.lines(\"$W/tokens.txt\") do tokens[#tokens + 1] = \"Bearer \" .. line end
-local next_token = 0
-request = function()
-    next_token = next_token % #tokens + 1
-    wrk.headers[\"Authorization\"] = tokens[next_token]
-    return wrk.format()
-end"
-fi
-cat > fetch.lua <<T
-wrk.method = "POST"
-wrk.body   = '{"uid":1234,"ChannelName":"bench","role":1}'
-wrk.headers["Content-Type"] = "application/json"
-$HDR
-T
+HDR=""
+case $mode in
+    demo | minimal) ;;
+    key)
+        api_key_config "$KEY" > agtoken.toml
+        HDR="wrk.headers[\"X-Api-Key\"] = \"$KEY\""
+        ;;
+    rs256 | es256)
+        signed_jwts "$BIN_DIR/bench_jwts" "$mode" 20000 "$W" 1
+        jwt_config > agtoken.toml
+        HDR="$(jwt_lua "$W/tokens.txt")"
+        ;;
+    *) echo "mode must be demo, key, rs256, es256 or minimal" >&2; exit 2 ;;
+esac
+lua_scripts "$W" "$HDR"
 
 PORT=${PORT:-18111}
 case $mode in
@@ -80,9 +43,9 @@ case $mode in
   demo) CMD="$BIN_DIR/serve --host 127.0.0.1 --port $PORT";;
   *) CMD="$BIN_DIR/serve --host 127.0.0.1 --port $PORT --config agtoken.toml";;
 esac
-RUST_LOG=info valgrind --tool=callgrind --callgrind-out-file=$out $CMD >/dev/null 2>$W/err.log &
+RUST_LOG=info valgrind --tool=callgrind --callgrind-out-file="$out" $CMD >/dev/null 2>"$W/err.log" &
 P=$!
-for i in $(seq 1 100); do (exec 3<>/dev/tcp/127.0.0.1/$PORT) 2>/dev/null && break; sleep 0.3; done; sleep 1
-wrk -t1 -c4 -d${DUR:-15}s -s fetch.lua http://127.0.0.1:$PORT/fetch_rtc_token | grep -E "requests in|Non-2xx"
+for _ in $(seq 1 100); do (exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null && break; sleep 0.3; done; sleep 1
+wrk -t1 -c4 -d"${DUR:-15}"s -s fetch.lua "http://127.0.0.1:$PORT/fetch_rtc_token" | grep -E "requests in|Non-2xx"
 kill -TERM $P; wait $P || true
-rm -rf $W
+rm -rf "$W"
