@@ -238,17 +238,23 @@ async fn idle_connections_beyond_the_cap_are_closed_and_a_waiting_client_is_serv
 const H2_PREFACE: &[u8] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
 const H2_EMPTY_SETTINGS: &[u8] = &[0, 0, 0, 4, 0, 0, 0, 0, 0];
 
-/// `(type, flags, stream)` of each whole frame in `bytes`.
-fn h2_frames(bytes: &[u8]) -> Vec<(u8, u8, u32)> {
+/// `(type, flags, stream, payload)` of each frame in `bytes` (the last one's payload may be cut).
+fn h2_frames_with_payload(bytes: &[u8]) -> Vec<(u8, u8, u32, &[u8])> {
     let mut frames = Vec::new();
     let mut rest = bytes;
     while rest.len() >= 9 {
         let len = usize::from(rest[0]) << 16 | usize::from(rest[1]) << 8 | usize::from(rest[2]);
         let stream = u32::from_be_bytes([rest[5], rest[6], rest[7], rest[8]]) & 0x7fff_ffff;
-        frames.push((rest[3], rest[4], stream));
-        rest = &rest[(9 + len).min(rest.len())..];
+        let end = (9 + len).min(rest.len());
+        frames.push((rest[3], rest[4], stream, &rest[9..end]));
+        rest = &rest[end..];
     }
     frames
+}
+
+/// `(type, flags, stream)` of each frame in `bytes`.
+fn h2_frames(bytes: &[u8]) -> Vec<(u8, u8, u32)> {
+    h2_frames_with_payload(bytes).into_iter().map(|(kind, flags, stream, _)| (kind, flags, stream)).collect()
 }
 
 const GOAWAY: u8 = 7;
@@ -404,17 +410,7 @@ async fn h2_header_lists_over_16_kib_are_refused() {
 
 /// The payload of the first frame of `kind` on `stream` in `bytes`.
 fn h2_frame_payload(bytes: &[u8], kind: u8, stream: u32) -> Option<Vec<u8>> {
-    let mut rest = bytes;
-    while rest.len() >= 9 {
-        let len = usize::from(rest[0]) << 16 | usize::from(rest[1]) << 8 | usize::from(rest[2]);
-        let id = u32::from_be_bytes([rest[5], rest[6], rest[7], rest[8]]) & 0x7fff_ffff;
-        let payload = &rest[9..(9 + len).min(rest.len())];
-        if rest[3] == kind && id == stream {
-            return Some(payload.to_vec());
-        }
-        rest = &rest[(9 + len).min(rest.len())..];
-    }
-    None
+    h2_frames_with_payload(bytes).into_iter().find(|f| f.0 == kind && f.2 == stream).map(|f| f.3.to_vec())
 }
 
 // ---- TLS ----------------------------------------------------------------------------------
