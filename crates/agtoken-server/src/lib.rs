@@ -40,6 +40,7 @@ pub mod tls;
 
 mod body;
 mod conn;
+mod edge;
 mod guard;
 mod logging;
 mod routes;

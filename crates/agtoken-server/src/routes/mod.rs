@@ -18,12 +18,10 @@ pub(crate) mod v1;
 
 use std::collections::HashMap;
 use std::sync::LazyLock;
-use std::time::Instant;
 
-use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
-use axum::http::{header, HeaderValue, Method, Uri};
-use axum::middleware::{self, Next};
-use axum::response::{IntoResponse, Response};
+use axum::extract::DefaultBodyLimit;
+use axum::http::{HeaderValue, Method, Uri};
+use axum::middleware;
 use axum::routing::{get, post, MethodRouter};
 use axum::Router;
 use tower::ServiceBuilder;
@@ -163,6 +161,7 @@ pub(crate) fn router(state: AppState) -> Router {
         .allow_methods([Method::GET, Method::POST, Method::OPTIONS])
         .allow_headers(AllowHeaders::mirror_request())
         .max_age(std::time::Duration::from_secs(86_400));
+    let any_origin = matches!(config.cors, CorsOrigins::Any);
     let cors = match &config.cors {
         CorsOrigins::Any => cors.allow_origin(AllowOrigin::any()),
         CorsOrigins::List(list) => {
@@ -186,8 +185,7 @@ pub(crate) fn router(state: AppState) -> Router {
     let guard = state.guarded().then(|| middleware::from_fn_with_state(state.clone(), crate::guard::guard));
     let layers = ServiceBuilder::new()
         .layer(DefaultBodyLimit::max(body_limit))
-        .layer(middleware::from_fn_with_state(state.clone(), track))
-        .layer(cors)
+        .layer(crate::edge::EdgeLayer::new(state.clone(), cors, any_origin))
         .option_layer(guard);
     router.layer(layers).with_state(state)
 }
@@ -200,35 +198,10 @@ async fn method_not_allowed(method: Method, uri: Uri) -> ApiError {
     ApiError::method_not_allowed(method.as_str(), uri.path())
 }
 
-/// Times the request out and counts it by route pattern and status.
-async fn track(State(state): State<AppState>, req: Request, next: Next) -> Response {
-    let start = Instant::now();
-    let route = index_of(req.extensions().get::<MatchedPath>().map(MatchedPath::as_str));
-    let timeout = state.config().request_timeout;
-    // `Expect: 100-continue` with a declared body over the limit: refuse before the body is read,
-    // so the client never gets a `100 Continue` inviting it to send it. (Without `Expect`, the
-    // route reads up to the limit and answers 413 in its own error shape.)
-    let headers = req.headers();
-    let expects_continue =
-        headers.get(header::EXPECT).is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"100-continue"));
-    let declared = headers.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
-    if expects_continue && declared.is_some_and(|n| n > state.config().body_limit as u64) {
-        let response = ApiError::too_large(state.config().body_limit).into_response();
-        state.metrics().observe(route, response.status().as_u16(), start.elapsed());
-        return response;
-    }
-    let response = match tokio::time::timeout(timeout, next.run(req)).await {
-        Ok(response) => response,
-        Err(_) => ApiError::timeout(timeout.as_secs_f64()).into_response(),
-    };
-    state.metrics().observe(route, response.status().as_u16(), start.elapsed());
-    response
-}
-
 #[cfg(test)]
 mod tests {
     use axum::body::Body as HttpBody;
-    use axum::http::Request as HttpRequest;
+    use axum::http::{header, Request as HttpRequest};
     use http_body_util::BodyExt as _;
     use tower::ServiceExt as _;
 
