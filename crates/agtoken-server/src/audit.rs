@@ -43,23 +43,28 @@ pub(crate) struct Who<'a> {
 /// `expires_at` is the earliest end among its grants (when the client must renew),
 /// `latest_end` the latest (how long it can be used at all), `lifetime` = latest − now.
 pub(crate) fn issued(who: &Who<'_>, intent: &Intent<'_>, judged: &Judged<'_>, now: u64) {
+    // Every field as text or a number, formatted here without `fmt` machinery where it is on
+    // the path of every request (one line per token).
+    let mut client = [0u8; MAX_IP_TEXT];
+    let mut services = String::new();
+    let mut fingerprint = [0u8; 8];
     tracing::info!(
         target: "agtoken::audit",
         decision = "issued",
         status = 200u16,
         caller = who.caller,
-        client = %Opt(who.client),
+        client = client_text(who.client, &mut client),
         route = intent.route,
         app_id = intent.app_id,
-        service = %ServiceList(&judged.classes),
-        channel = judged.channel.as_str(),
-        uid = judged.user.as_str(),
+        service = service_text(&judged.classes, &mut services),
+        channel = Judged::scope_text(judged.channel.as_ref()),
+        uid = Judged::scope_text(judged.user.as_ref()),
         role = judged.role.unwrap_or("-"),
         lifetime = judged.latest.saturating_sub(now),
         version = judged.version.as_str(),
         expires_at = judged.earliest,
         latest_end = judged.latest,
-        fingerprint = %Fingerprint(judged.text),
+        fingerprint = Fingerprint(judged.text).encode(&mut fingerprint),
         rule = who.rule.unwrap_or("-"),
     );
 }
@@ -96,6 +101,31 @@ pub(crate) fn refused_early(route: &str, client: Option<IpAddr>, status: u16, re
     );
 }
 
+/// The longest text of an IP address (IPv6 with an embedded IPv4 address).
+const MAX_IP_TEXT: usize = 45;
+
+/// `client` as text in `buf`, or `-`.
+fn client_text(client: Option<IpAddr>, buf: &mut [u8; MAX_IP_TEXT]) -> &str {
+    let Some(ip) = client else { return "-" };
+    let mut rest = &mut buf[..];
+    if std::io::Write::write_fmt(&mut rest, format_args!("{ip}")).is_err() {
+        return "-";
+    }
+    let len = MAX_IP_TEXT - rest.len();
+    std::str::from_utf8(&buf[..len]).unwrap_or("-")
+}
+
+/// The classes joined by `+` (`rtc+rtm`); one class as it is, without copying.
+fn service_text<'a>(classes: &[&'static str], buf: &'a mut String) -> &'a str {
+    match classes {
+        [one] => one,
+        more => {
+            *buf = more.join("+");
+            buf
+        }
+    }
+}
+
 struct ServiceList<'a>(&'a [&'static str]);
 
 impl std::fmt::Display for ServiceList<'_> {
@@ -107,5 +137,23 @@ impl std::fmt::Display for ServiceList<'_> {
             f.write_str(s)?;
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn client_and_service_texts() {
+        let mut buf = [0u8; MAX_IP_TEXT];
+        assert_eq!(client_text(None, &mut buf), "-");
+        assert_eq!(client_text(Some("203.0.113.9".parse().unwrap()), &mut buf), "203.0.113.9");
+        let longest: IpAddr = "ffff:ffff:ffff:ffff:ffff:ffff:255.255.255.255".parse().unwrap();
+        assert_eq!(client_text(Some(longest), &mut buf), longest.to_string());
+        let mut joined = String::new();
+        assert_eq!(service_text(&["rtc"], &mut joined), "rtc");
+        assert_eq!(service_text(&["rtc", "rtm"], &mut joined), "rtc+rtm");
+        assert_eq!(service_text(&[], &mut joined), "");
     }
 }

@@ -85,9 +85,9 @@ pub(crate) struct Judged<'a> {
     pub classes: Vec<&'static str>,
     /// Metrics indices of its services, each once.
     pub services: Vec<usize>,
-    /// The first channel and user a grant names (`-` when none, `any` for a wildcard).
-    pub channel: String,
-    pub user: String,
+    /// The first channel and user a grant names ([`Judged::scope_text`]).
+    pub channel: Option<agtoken::Scope>,
+    pub user: Option<agtoken::Scope>,
     pub role: Option<&'static str>,
     pub earliest: u64,
     pub latest: u64,
@@ -107,11 +107,6 @@ impl<'a> Judged<'a> {
                 services.push(service);
             }
         }
-        let show = |scope: Option<&agtoken::Scope>| match scope {
-            Some(agtoken::Scope::Exact(text) | agtoken::Scope::Pattern(text)) => text.clone(),
-            Some(agtoken::Scope::Any) => "any".to_owned(),
-            None => "-".to_owned(),
-        };
         let earliest = grants.iter().map(|g| g.until).min().unwrap_or(token_end).as_secs();
         let latest = grants.iter().map(|g| g.until).max().unwrap_or(token_end).as_secs();
         Judged {
@@ -119,11 +114,22 @@ impl<'a> Judged<'a> {
             version,
             classes,
             services,
-            channel: show(grants.iter().find_map(|g| g.channel.as_ref())),
-            user: show(grants.iter().find_map(|g| g.user.as_ref())),
+            channel: grants.iter().find_map(|g| g.channel.clone()),
+            user: grants.iter().find_map(|g| g.user.clone()),
             role: policy::rtc_role(grants),
             earliest,
             latest,
+        }
+    }
+}
+
+impl Judged<'_> {
+    /// A scope as the audit line shows it: its text, `any` for a wildcard, `-` when none.
+    pub(crate) fn scope_text(scope: Option<&agtoken::Scope>) -> &str {
+        match scope {
+            Some(agtoken::Scope::Exact(text) | agtoken::Scope::Pattern(text)) => text,
+            Some(agtoken::Scope::Any) => "any",
+            None => "-",
         }
     }
 }
@@ -161,11 +167,18 @@ pub(crate) enum IssueError<E> {
 /// useless to anyone who reads them.
 pub struct Fingerprint<'a>(pub &'a str);
 
+impl Fingerprint<'_> {
+    /// The 8 hex digits, written in `out`.
+    pub fn encode<'o>(&self, out: &'o mut [u8; 8]) -> &'o str {
+        let digest = Sha256::digest(self.0.as_bytes());
+        // 4 bytes are 8 hex digits: `out` always fits.
+        base16ct::lower::encode_str(&digest[..4], out).unwrap_or_default()
+    }
+}
+
 impl fmt::Display for Fingerprint<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let digest = Sha256::digest(self.0.as_bytes());
-        let mut hex = [0u8; 8];
-        f.write_str(base16ct::lower::encode_str(&digest[..4], &mut hex).map_err(|_| fmt::Error)?)
+        f.write_str(self.encode(&mut [0u8; 8]))
     }
 }
 

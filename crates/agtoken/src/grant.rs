@@ -22,6 +22,7 @@
 //!   is in the structure ([`crate::Service::Rtm2`]).
 
 use std::fmt;
+use std::sync::Arc;
 
 use crate::time::{UnixTime, MAX_LIFETIME_SECS};
 use crate::v006::{ParsedAccessToken006, Privilege006};
@@ -31,13 +32,14 @@ use crate::v007::{
 };
 use crate::wildcard;
 
-/// Which channels, or which users, a grant is for.
+/// Which channels, or which users, a grant is for. The text is shared (`Arc<str>`): a token's
+/// grants repeat one holding's channel and user for each privilege.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub enum Scope {
     /// Exactly this one.
-    Exact(String),
+    Exact(Arc<str>),
     /// Every value this `*` pattern matches (e.g. `room-*`).
-    Pattern(String),
+    Pattern(Arc<str>),
     /// Any value (a wildcard token: empty or `*` channel, uid 0).
     Any,
 }
@@ -50,16 +52,16 @@ impl Scope {
         if wildcard::is_wildcard(text) {
             Scope::Any
         } else if text.contains('*') {
-            Scope::Pattern(text.to_owned())
+            Scope::Pattern(text.into())
         } else {
-            Scope::Exact(text.to_owned())
+            Scope::Exact(text.into())
         }
     }
 
     /// Whether `value` is within this scope.
     pub fn admits(&self, value: &str) -> bool {
         match self {
-            Scope::Exact(text) => text == value,
+            Scope::Exact(text) => **text == *value,
             Scope::Pattern(pattern) => wildcard::matches(pattern, value),
             Scope::Any => true,
         }
@@ -339,7 +341,7 @@ fn capabilities_007(
 /// The holdings of a 007 structure, one per service, in the structure's order.
 pub(crate) fn holdings_007(t: &AccessToken2) -> Vec<Holding> {
     let end = token_end_007(t.issued_at, t.expire);
-    let exact = |s: &str| Some(Scope::Exact(s.to_owned()));
+    let exact = |s: &str| Some(Scope::Exact(s.into()));
     let aware = |s: &str| Some(Scope::wildcard_aware(s));
     t.services
         .iter()
@@ -359,7 +361,7 @@ pub(crate) fn holdings_007(t: &AccessToken2) -> Vec<Holding> {
                 Service::Apaas { room_uuid, user_uuid, privileges, .. } => {
                     let app_only =
                         privileges.keys().all(|&id| id == ApaasPrivilege::App.id()) && !privileges.is_empty();
-                    let room = (!room_uuid.is_empty()).then(|| Scope::Exact(room_uuid.clone()));
+                    let room = (!room_uuid.is_empty()).then(|| Scope::Exact(room_uuid.as_str().into()));
                     (room, if app_only && user_uuid.is_empty() { None } else { aware(user_uuid) })
                 }
                 _ => (None, None),
@@ -393,7 +395,7 @@ pub(crate) fn holdings_006(t: &ParsedAccessToken006, channel: &str, uid: &str) -
                     service_code: ServiceType::Rtm.code(),
                     service: Some(ServiceType::Rtm),
                     channel: None,
-                    user: Some(Scope::Exact(channel.to_owned())),
+                    user: Some(Scope::Exact(channel.into())),
                     capabilities: vec![(capability, until)],
                 });
             }
