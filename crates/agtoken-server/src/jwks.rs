@@ -35,7 +35,6 @@ use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::{Arc, Mutex, Weak};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use axum::http::StatusCode;
 use http_body_util::BodyExt as _;
 use hyper::Uri;
 use hyper_util::rt::TokioIo;
@@ -47,8 +46,8 @@ use tokio_rustls::rustls::pki_types::{CertificateDer, ServerName};
 use tokio_rustls::rustls::{self, ClientConfig, RootCertStore};
 use tokio_rustls::TlsConnector;
 
-use crate::auth::{keys_of_jwks, VerifyKey};
-use crate::issue::Refusal;
+use crate::auth::{keys_of_jwks, AuthError, VerifyKey};
+use crate::error::SettingError;
 
 /// Cache time when the answer has no `Cache-Control: max-age`.
 pub const DEFAULT_TTL: Duration = Duration::from_secs(300);
@@ -123,22 +122,21 @@ impl fmt::Display for Target {
 
 impl Target {
     /// `https://…`, or `http://…` to a loopback host; no user name or password.
-    fn parse(text: &str) -> Result<Target, String> {
-        let uri: Uri = text.trim().parse().map_err(|_| format!("{text:?} is not a URL"))?;
+    fn parse(text: &str) -> Result<Target, SettingError> {
+        let uri: Uri = text.trim().parse().map_err(|_| SettingError::NotAUrl { text: text.to_owned() })?;
+        // Before any error that shows the URL: a password in it is not shown.
+        if uri.authority().is_some_and(|a| a.as_str().contains('@')) {
+            return Err(SettingError::UrlCredentials);
+        }
         let https = match uri.scheme_str() {
             Some("https") => true,
             Some("http") => false,
-            _ => return Err(format!("{text:?} must start with https://")),
+            _ => return Err(SettingError::NotHttps { text: text.to_owned() }),
         };
-        let authority = uri.authority().ok_or_else(|| format!("{text:?} has no host"))?;
-        if authority.as_str().contains('@') {
-            return Err("must not hold a user name or password".into());
-        }
+        let authority = uri.authority().ok_or_else(|| SettingError::NoHost { text: text.to_owned() })?;
         let host = authority.host().trim_start_matches('[').trim_end_matches(']').to_owned();
         if !https && !is_loopback(&host) {
-            return Err(format!(
-                "{text:?}: http:// is only accepted for a loopback host (127.0.0.1, ::1, localhost); use https://"
-            ));
+            return Err(SettingError::HttpNotLoopback { text: text.to_owned() });
         }
         Ok(Target {
             text: text.trim().to_owned(),
@@ -182,33 +180,33 @@ impl RemoteSettings {
         ca_file: Option<&Path>,
         min_refetch_secs: Option<u64>,
         timeout_ms: Option<u64>,
-    ) -> Result<RemoteSettings, (&'static str, String)> {
+    ) -> Result<RemoteSettings, (&'static str, SettingError)> {
         let source = match (jwks_url, discovery) {
-            (Some(url), None) => Source::Url(Target::parse(url).map_err(|m| ("jwks_url", m))?),
+            (Some(url), None) => Source::Url(Target::parse(url).map_err(|e| ("jwks_url", e))?),
             (None, Some([issuer])) => {
                 let document = format!("{}/.well-known/openid-configuration", issuer.trim_end_matches('/'));
-                let document = Target::parse(&document).map_err(|m| ("issuer", m))?;
+                let document = Target::parse(&document).map_err(|e| ("issuer", e))?;
                 Source::Discovery { issuer: issuer.clone(), document }
             }
-            (None, Some(_)) => {
-                return Err(("issuer", "oidc_discovery needs exactly one issuer (the provider's)".into()))
-            }
-            _ => return Err(("jwks_url", "give jwks_url or oidc_discovery = true, not both".into())),
+            (None, Some(_)) => return Err(("issuer", SettingError::DiscoveryIssuers)),
+            _ => return Err(("jwks_url", SettingError::JwksSources)),
         };
         let min_refetch = match min_refetch_secs {
             None => DEFAULT_MIN_REFETCH,
             Some(secs @ 1..=3600) => Duration::from_secs(secs),
-            Some(other) => return Err(("jwks_min_refetch_secs", format!("must be 1 to 3600 seconds, got {other}"))),
+            Some(got) => {
+                return Err(("jwks_min_refetch_secs", SettingError::OutOfRange { range: "1 to 3600 seconds", got }))
+            }
         };
         let timeout = match timeout_ms {
             None => DEFAULT_TIMEOUT,
             Some(ms @ 100..=60_000) => Duration::from_millis(ms),
-            Some(other) => return Err(("jwks_timeout_ms", format!("must be 100 to 60000 ms, got {other}"))),
+            Some(got) => return Err(("jwks_timeout_ms", SettingError::OutOfRange { range: "100 to 60000 ms", got })),
         };
         let https = match &source {
             Source::Url(target) | Source::Discovery { document: target, .. } => target.https,
         };
-        let tls = tls_config(ca_file, https).map_err(|m| ("jwks_ca_file", m))?;
+        let tls = tls_config(ca_file, https).map_err(|e| ("jwks_ca_file", e))?;
         Ok(RemoteSettings { app_id: app_id.to_owned(), source, tls, min_refetch, timeout })
     }
 }
@@ -216,31 +214,29 @@ impl RemoteSettings {
 /// TLS for fetching keys: the system's roots (`rustls-native-certs`: the OS store, or
 /// `SSL_CERT_FILE`/`SSL_CERT_DIR`) plus the certificates of `ca_file`. An error when neither
 /// gives a root and the URL is `https://`.
-fn tls_config(ca_file: Option<&Path>, https: bool) -> Result<Arc<ClientConfig>, String> {
+fn tls_config(ca_file: Option<&Path>, https: bool) -> Result<Arc<ClientConfig>, SettingError> {
     let mut roots = RootCertStore::empty();
     // Unreadable entries of the system store are skipped, as every TLS client does.
     let (_added, _skipped) = roots.add_parsable_certificates(rustls_native_certs::load_native_certs().certs);
     if let Some(path) = ca_file {
-        let pem = std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+        let pem = std::fs::read(path).map_err(|source| SettingError::Read { path: path.to_owned(), source })?;
         let mut any = false;
         for cert in CertificateDer::pem_slice_iter(&pem) {
-            let cert = cert.map_err(|e| format!("{} is not PEM certificates: {e}", path.display()))?;
-            roots.add(cert).map_err(|e| format!("{}: {e}", path.display()))?;
+            let cert = cert.map_err(|source| SettingError::CaNotPem { path: path.to_owned(), source })?;
+            roots.add(cert).map_err(|source| SettingError::CaRefused { path: path.to_owned(), source })?;
             any = true;
         }
         if !any {
-            return Err(format!("{} holds no PEM certificate", path.display()));
+            return Err(SettingError::NoCaCertificate { path: path.to_owned() });
         }
     }
     if roots.is_empty() && https {
-        return Err("no system root certificates were found (install the ca-certificates package, \
-                    or give jwks_ca_file)"
-            .into());
+        return Err(SettingError::NoRootCertificates);
     }
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let mut config = ClientConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
-        .map_err(|e| format!("TLS: {e}"))?
+        .map_err(SettingError::ClientTls)?
         .with_root_certificates(roots)
         .with_no_client_auth();
     config.alpn_protocols = vec![b"http/1.1".to_vec()];
@@ -357,17 +353,9 @@ impl RemoteJwks {
     }
 
     /// The 503 of a JWT request while no key was ever fetched.
-    pub(crate) fn unavailable(&self) -> Refusal {
-        let state = self.lock();
-        let why = state.last_error.as_deref().unwrap_or("the first fetch has not finished");
-        Refusal::new(
-            StatusCode::SERVICE_UNAVAILABLE,
-            format!(
-                "the JWT keys of app {} are not available yet ({}: {why}); retry in {RETRY_AFTER_SECS} s",
-                self.settings.app_id,
-                self.source_text()
-            ),
-        )
+    pub(crate) fn unavailable(&self) -> AuthError {
+        let why = self.lock().last_error.clone().unwrap_or_else(|| "the first fetch has not finished".to_owned());
+        AuthError::KeysUnavailable { app_id: self.settings.app_id.clone(), url: self.source_text(), why }
     }
 
     pub(crate) fn readiness(&self) -> Readiness {
@@ -684,9 +672,16 @@ mod tests {
             assert!(!t.https, "{ok}");
         }
         let e = Target::parse("http://id.example.com/jwks").err().unwrap();
-        assert!(e.contains("loopback") && e.contains("https://"), "{e}");
-        assert!(Target::parse("ftp://x/y").is_err());
-        assert!(Target::parse("https://user:secret@id.example.com/").err().unwrap().contains("password"));
+        assert!(matches!(&e, SettingError::HttpNotLoopback { text } if text == "http://id.example.com/jwks"));
+        assert!(e.to_string().contains("loopback") && e.to_string().contains("https://"), "{e}");
+        assert!(matches!(Target::parse("ftp://x/y"), Err(SettingError::NotHttps { .. })));
+        // A password in the URL is refused without being shown, whatever else is wrong.
+        for url in ["https://user:s3cret@id.example.com/", "ftp://user:s3cret@x/y", "http://u:s3cret@example.com/"] {
+            let e = Target::parse(url).err().unwrap();
+            assert!(matches!(e, SettingError::UrlCredentials), "{url}: {e:?}");
+            assert!(!e.to_string().contains("s3cret") && !format!("{e:?}").contains("s3cret"), "{e}");
+            assert!(e.to_string().contains("password"), "{e}");
+        }
         let t = Target::parse("https://id.example.com:8443/a/b?c=d").unwrap();
         assert_eq!((t.host.as_str(), t.port, t.path.as_str()), ("id.example.com", 8443, "/a/b?c=d"));
     }

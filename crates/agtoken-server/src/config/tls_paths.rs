@@ -35,7 +35,9 @@ pub(super) fn resolve_tls(
             if let Some(w) = crate::secrets::permission_warning(&key, &key_field) {
                 warnings.push(w);
             }
-            Ok(Some(TlsSettings::from_files(&cert, &key).map_err(|m| ServerError::config(source, field, m))?))
+            Ok(Some(
+                TlsSettings::from_files(&cert, &key).map_err(|e| ServerError::config(source, field, e.to_string()))?,
+            ))
         }
         (Some((_, source, field)), None) | (None, Some((_, source, field))) => Err(ServerError::config(
             source,
