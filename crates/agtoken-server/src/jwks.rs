@@ -29,7 +29,8 @@
 //! `hyper-rustls` would only add crates to the build.
 
 use std::fmt;
-use std::net::IpAddr;
+use std::io;
+use std::net::{IpAddr, SocketAddr};
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::{Arc, Mutex, Weak};
@@ -101,6 +102,85 @@ impl Outcome {
             Outcome::Network => "network_error",
         }
     }
+}
+
+/// Why a fetch of the JWKS (or of the discovery document) failed: [`FetchError::outcome`] is
+/// its metrics label, `Display` goes to the log and `/readyz`. The URLs it shows hold no
+/// credentials (refused when they are read, [`Target::parse`]).
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum FetchError {
+    /// DNS, TCP, TLS or the HTTP exchange failed.
+    #[error("{url}: {failure}")]
+    Network { url: String, failure: NetworkFailure },
+    /// An answer other than 200 (a redirect is not followed).
+    #[error("{url}: HTTP status {}{}", status.as_u16(), if status.is_redirection() { " (redirects are not followed)" } else { "" })]
+    HttpStatus { url: String, status: hyper::StatusCode },
+    /// An answer over [`MAX_BODY_BYTES`].
+    #[error("{url}: the answer is larger than {MAX_BODY_BYTES} bytes")]
+    TooLarge { url: String },
+    /// No complete answer within the fetch's deadline.
+    #[error("no complete answer within {} ms", timeout.as_millis())]
+    Timeout { timeout: Duration },
+    /// A JWKS that is not one, or holds no usable key.
+    #[error("{url}: {error}")]
+    NoKeys { url: String, error: SettingError },
+    /// A discovery document that is not JSON with `issuer` and `jwks_uri`.
+    #[error("{url} is not an OpenID discovery document with jwks_uri: {error}")]
+    NotDiscovery { url: String, error: serde_json::Error },
+    /// A discovery document of another issuer than the configured one.
+    #[error("{url} names issuer {found:?}, not the configured {configured:?}")]
+    WrongIssuer { url: String, found: String, configured: String },
+    /// A discovery document whose `jwks_uri` is not a URL this server fetches.
+    #[error("{url}: jwks_uri {error}")]
+    BadJwksUri { url: String, error: SettingError },
+}
+
+impl FetchError {
+    /// The `outcome` label of `agtoken_jwks_fetches_total`.
+    pub(crate) fn outcome(&self) -> Outcome {
+        match self {
+            FetchError::Network { .. } => Outcome::Network,
+            FetchError::HttpStatus { .. } => Outcome::HttpError,
+            FetchError::TooLarge { .. } => Outcome::TooLarge,
+            FetchError::Timeout { .. } => Outcome::Timeout,
+            FetchError::NoKeys { .. }
+            | FetchError::NotDiscovery { .. }
+            | FetchError::WrongIssuer { .. }
+            | FetchError::BadJwksUri { .. } => Outcome::Invalid,
+        }
+    }
+}
+
+/// The step of a fetch that failed on the network.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum NetworkFailure {
+    /// The host name does not resolve.
+    #[error("cannot resolve {host}: {source}")]
+    Resolve { host: String, source: io::Error },
+    /// The host name resolves to nothing.
+    #[error("{host} resolves to no address")]
+    NoAddress { host: String },
+    /// The TCP connection failed.
+    #[error("cannot connect to {addr}: {source}")]
+    Connect { addr: SocketAddr, source: io::Error },
+    /// No TCP connection within [`CONNECT_TIMEOUT`].
+    #[error("no connection to {addr} within {} s", CONNECT_TIMEOUT.as_secs())]
+    ConnectTimeout { addr: SocketAddr },
+    /// The host is not usable as a TLS server name.
+    #[error("not a valid host name")]
+    HostName,
+    /// The TLS handshake failed.
+    #[error("TLS handshake failed: {0}")]
+    Handshake(io::Error),
+    /// The HTTP exchange failed.
+    #[error("HTTP: {0}")]
+    Http(#[from] hyper::Error),
+    /// The request could not be built.
+    #[error("HTTP request: {0}")]
+    Request(#[from] hyper::http::Error),
+    /// The answer's body could not be read.
+    #[error("reading the answer: {0}")]
+    Body(Box<dyn std::error::Error + Send + Sync>),
 }
 
 /// A parsed `http(s)://` URL to fetch.
@@ -439,10 +519,10 @@ impl RemoteJwks {
             }
         }
         self.lock().last_attempt = Some(Instant::now());
-        let result = tokio::time::timeout(self.settings.timeout, self.fetch(scheduled)).await.unwrap_or_else(|_| {
-            Err((Outcome::Timeout, format!("no complete answer within {} ms", self.settings.timeout.as_millis())))
-        });
-        let outcome = result.as_ref().map_or_else(|(o, _)| *o, |_| Outcome::Ok);
+        let result = tokio::time::timeout(self.settings.timeout, self.fetch(scheduled))
+            .await
+            .unwrap_or_else(|_| Err(FetchError::Timeout { timeout: self.settings.timeout }));
+        let outcome = result.as_ref().map_or_else(FetchError::outcome, |_| Outcome::Ok);
         self.stats.fetches[Outcome::ALL.iter().position(|o| *o == outcome).unwrap_or(0)].fetch_add(1, Relaxed);
         let mut state = self.lock();
         state.generation += 1;
@@ -471,16 +551,16 @@ impl RemoteJwks {
                 state.last_error = None;
                 state.next_refresh = Instant::now() + ttl;
             }
-            Err((outcome, message)) => {
+            Err(error) => {
                 tracing::warn!(
                     app_id = self.settings.app_id.as_str(),
                     url = %self.source_text(),
                     outcome = outcome.as_str(),
-                    error = %message,
+                    error = %error,
                     kept_keys = state.keys.as_ref().map_or(0, |k| k.len()),
                     "JWKS fetch failed; keeping the previous keys"
                 );
-                state.last_error = Some(format!("{}: {message}", outcome.as_str()));
+                state.last_error = Some(format!("{}: {error}", outcome.as_str()));
                 // A failed refetch for an unknown kid leaves cached keys as fresh as they were:
                 // the background retries sooner only when they are due or missing.
                 if scheduled || state.keys.is_none() {
@@ -494,7 +574,7 @@ impl RemoteJwks {
 
     /// One refresh: discovery when needed (the first time, and on scheduled refreshes), then
     /// the JWKS. Gives the keys, the digest of the document and how long to keep it.
-    async fn fetch(&self, scheduled: bool) -> Result<(Vec<VerifyKey>, [u8; 32], Duration), (Outcome, String)> {
+    async fn fetch(&self, scheduled: bool) -> Result<(Vec<VerifyKey>, [u8; 32], Duration), FetchError> {
         let known = self.lock().jwks_uri.clone();
         let jwks_uri = match &self.settings.source {
             Source::Url(target) => target.clone(),
@@ -508,27 +588,27 @@ impl RemoteJwks {
             },
         };
         let (body, max_age) = get(&jwks_uri, &self.settings.tls).await?;
-        let keys = keys_of_jwks(&body).map_err(|e| (Outcome::Invalid, format!("{jwks_uri}: {e}")))?;
+        let keys = keys_of_jwks(&body).map_err(|error| FetchError::NoKeys { url: jwks_uri.text.clone(), error })?;
         Ok((keys, Sha256::digest(&body).into(), cache_time(max_age)))
     }
 
-    async fn discover(&self, issuer: &str, document: &Target) -> Result<Target, (Outcome, String)> {
+    async fn discover(&self, issuer: &str, document: &Target) -> Result<Target, FetchError> {
         #[derive(Deserialize)]
         struct Discovery {
             issuer: String,
             jwks_uri: String,
         }
         let (body, _) = get(document, &self.settings.tls).await?;
-        let found: Discovery = serde_json::from_slice(&body).map_err(|e| {
-            (Outcome::Invalid, format!("{document} is not an OpenID discovery document with jwks_uri: {e}"))
-        })?;
+        let found: Discovery = serde_json::from_slice(&body)
+            .map_err(|error| FetchError::NotDiscovery { url: document.text.clone(), error })?;
         if found.issuer != issuer {
-            return Err((
-                Outcome::Invalid,
-                format!("{document} names issuer {:?}, not the configured {issuer:?}", found.issuer),
-            ));
+            return Err(FetchError::WrongIssuer {
+                url: document.text.clone(),
+                found: found.issuer,
+                configured: issuer.to_owned(),
+            });
         }
-        Target::parse(&found.jwks_uri).map_err(|e| (Outcome::Invalid, format!("{document}: jwks_uri {e}")))
+        Target::parse(&found.jwks_uri).map_err(|error| FetchError::BadJwksUri { url: document.text.clone(), error })
     }
 }
 
@@ -568,16 +648,16 @@ impl Drop for AbortOnDrop {
 }
 
 /// `GET target`: the body (at most [`MAX_BODY_BYTES`]) and the `max-age` of a 200 answer.
-async fn get(target: &Target, tls: &Arc<ClientConfig>) -> Result<(Vec<u8>, Option<u64>), (Outcome, String)> {
-    let network = |m: String| (Outcome::Network, format!("{target}: {m}"));
+async fn get(target: &Target, tls: &Arc<ClientConfig>) -> Result<(Vec<u8>, Option<u64>), FetchError> {
+    let network = |failure| FetchError::Network { url: target.text.clone(), failure };
     let addrs: Vec<_> = match target.host.parse::<IpAddr>() {
-        Ok(ip) => vec![std::net::SocketAddr::new(ip, target.port)],
+        Ok(ip) => vec![SocketAddr::new(ip, target.port)],
         Err(_) => tokio::net::lookup_host((target.host.as_str(), target.port))
             .await
-            .map_err(|e| network(format!("cannot resolve {}: {e}", target.host)))?
+            .map_err(|source| network(NetworkFailure::Resolve { host: target.host.clone(), source }))?
             .collect(),
     };
-    let mut last = format!("{} resolves to no address", target.host);
+    let mut last = NetworkFailure::NoAddress { host: target.host.clone() };
     let mut stream = None;
     for addr in addrs {
         match tokio::time::timeout(CONNECT_TIMEOUT, TcpStream::connect(addr)).await {
@@ -585,32 +665,32 @@ async fn get(target: &Target, tls: &Arc<ClientConfig>) -> Result<(Vec<u8>, Optio
                 stream = Some(s);
                 break;
             }
-            Ok(Err(e)) => last = format!("cannot connect to {addr}: {e}"),
-            Err(_) => last = format!("no connection to {addr} within {} s", CONNECT_TIMEOUT.as_secs()),
+            Ok(Err(source)) => last = NetworkFailure::Connect { addr, source },
+            Err(_) => last = NetworkFailure::ConnectTimeout { addr },
         }
     }
     let stream = stream.ok_or_else(|| network(last))?;
     let _ = stream.set_nodelay(true);
     if target.https {
-        let name = ServerName::try_from(target.host.clone()).map_err(|_| network("not a valid host name".into()))?;
+        let name = ServerName::try_from(target.host.clone()).map_err(|_| network(NetworkFailure::HostName))?;
         let stream = TlsConnector::from(tls.clone())
             .connect(name, stream)
             .await
-            .map_err(|e| network(format!("TLS handshake failed: {e}")))?;
+            .map_err(|e| network(NetworkFailure::Handshake(e)))?;
         request(stream, target).await
     } else {
         request(stream, target).await
     }
 }
 
-async fn request<S>(stream: S, target: &Target) -> Result<(Vec<u8>, Option<u64>), (Outcome, String)>
+async fn request<S>(stream: S, target: &Target) -> Result<(Vec<u8>, Option<u64>), FetchError>
 where
     S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
 {
-    let network = |m: String| (Outcome::Network, format!("{target}: {m}"));
+    let network = |failure: NetworkFailure| FetchError::Network { url: target.text.clone(), failure };
     let (mut sender, connection) = hyper::client::conn::http1::handshake::<_, String>(TokioIo::new(stream))
         .await
-        .map_err(|e| network(format!("HTTP: {e}")))?;
+        .map_err(|e| network(e.into()))?;
     let _connection = AbortOnDrop(tokio::spawn(async move {
         let _ = connection.await;
     }));
@@ -620,14 +700,13 @@ where
         .header(hyper::header::ACCEPT, "application/json")
         .header(hyper::header::CONNECTION, "close")
         .body(String::new())
-        .map_err(|e| network(format!("HTTP request: {e}")))?;
-    let answer = sender.send_request(req).await.map_err(|e| network(format!("HTTP: {e}")))?;
+        .map_err(|e| network(e.into()))?;
+    let answer = sender.send_request(req).await.map_err(|e| network(e.into()))?;
     let status = answer.status();
     if status != hyper::StatusCode::OK {
-        let note = if status.is_redirection() { " (redirects are not followed)" } else { "" };
-        return Err((Outcome::HttpError, format!("{target}: HTTP status {}{note}", status.as_u16())));
+        return Err(FetchError::HttpStatus { url: target.text.clone(), status });
     }
-    let too_large = || (Outcome::TooLarge, format!("{target}: the answer is larger than {MAX_BODY_BYTES} bytes"));
+    let too_large = || FetchError::TooLarge { url: target.text.clone() };
     let length = answer.headers().get(hyper::header::CONTENT_LENGTH).and_then(|v| v.to_str().ok());
     if length.and_then(|v| v.parse::<u64>().ok()).is_some_and(|n| n > MAX_BODY_BYTES as u64) {
         return Err(too_large());
@@ -642,7 +721,7 @@ where
     let body = http_body_util::Limited::new(answer.into_body(), MAX_BODY_BYTES).collect().await.map_err(|e| {
         match e.downcast_ref::<http_body_util::LengthLimitError>() {
             Some(_) => too_large(),
-            None => network(format!("reading the answer: {e}")),
+            None => network(NetworkFailure::Body(e)),
         }
     })?;
     Ok((body.to_bytes().to_vec(), max_age))
@@ -662,6 +741,48 @@ mod tests {
         assert_eq!(cache_time(Some(0)), MIN_TTL);
         assert_eq!(cache_time(Some(10 * 24 * 3600)), MAX_TTL);
         assert_eq!(cache_time(None), DEFAULT_TTL);
+    }
+
+    #[test]
+    fn fetch_errors_give_their_outcome_label() {
+        let url = "https://id.example.com/jwks".to_owned();
+        let redirect = FetchError::HttpStatus { url: url.clone(), status: hyper::StatusCode::FOUND };
+        assert_eq!(redirect.outcome(), Outcome::HttpError);
+        assert_eq!(redirect.to_string(), "https://id.example.com/jwks: HTTP status 302 (redirects are not followed)");
+        let large = FetchError::TooLarge { url: url.clone() };
+        assert_eq!(large.outcome(), Outcome::TooLarge);
+        assert_eq!(large.to_string(), format!("{url}: the answer is larger than {MAX_BODY_BYTES} bytes"));
+        let timeout = FetchError::Timeout { timeout: Duration::from_millis(250) };
+        assert_eq!(
+            (timeout.outcome(), timeout.to_string().as_str()),
+            (Outcome::Timeout, "no complete answer within 250 ms")
+        );
+        let no_keys = FetchError::NoKeys { url: url.clone(), error: SettingError::NoUsableJwk };
+        assert_eq!(no_keys.outcome(), Outcome::Invalid);
+        let issuer = FetchError::WrongIssuer {
+            url: url.clone(),
+            found: "https://evil/".into(),
+            configured: "https://id/".into(),
+        };
+        assert_eq!(issuer.outcome(), Outcome::Invalid);
+        let network = FetchError::Network { url, failure: NetworkFailure::HostName };
+        assert_eq!(
+            (network.outcome(), network.to_string().as_str()),
+            (Outcome::Network, "https://id.example.com/jwks: not a valid host name")
+        );
+    }
+
+    #[tokio::test]
+    async fn a_refused_connection_is_a_network_failure_naming_the_address() {
+        // A loopback port nothing listens on (bound, then closed).
+        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let target = Target::parse(&format!("http://127.0.0.1:{port}/jwks")).unwrap();
+        let e = get(&target, &tls_config(None, false).unwrap()).await.unwrap_err();
+        assert_eq!(e.outcome(), Outcome::Network);
+        assert!(
+            matches!(&e, FetchError::Network { failure: NetworkFailure::Connect { addr, .. }, .. } if addr.port() == port),
+            "{e:?}"
+        );
     }
 
     #[test]
