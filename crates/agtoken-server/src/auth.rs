@@ -885,6 +885,7 @@ pub(crate) fn resolve(
 ) -> Result<Auth, ServerError> {
     let (file, at) = (src.file, src.at);
     let err = |field: &str, message: String| ServerError::config(file, format!("{at}.{field}"), message);
+    let setting = |field: &str, error: SettingError| ServerError::setting(file, format!("{at}.{field}"), error);
     let kind = kind.unwrap_or("none");
     if kind != "api_key" && !api_keys.is_empty() {
         return Err(err("api_keys", format!("given but auth is {kind:?} (set auth = \"api_key\")")));
@@ -907,8 +908,8 @@ pub(crate) fn resolve(
                 if keys.iter().any(|other| other.name == name) {
                     return Err(err(&format!("api_keys[{i}].name"), format!("{name:?} is used twice")));
                 }
-                let key = ApiKey::from_hex(name, &k.sha256)
-                    .map_err(|e| err(&format!("api_keys[{i}].sha256"), e.to_string()))?;
+                let key =
+                    ApiKey::from_hex(name, &k.sha256).map_err(|e| setting(&format!("api_keys[{i}].sha256"), e))?;
                 if keys.iter().any(|other| other.sha256 == key.sha256) {
                     return Err(err(&format!("api_keys[{i}].sha256"), "the same key is configured twice".into()));
                 }
@@ -988,7 +989,7 @@ pub(crate) fn resolve(
                     jwt.jwks_min_refetch_secs,
                     jwt.jwks_timeout_ms,
                 )
-                .map_err(|(field, e)| err(&format!("jwt.{field}"), e.to_string()))?;
+                .map_err(|(field, e)| setting(&format!("jwt.{field}"), e))?;
                 JwtKeySource::Remote(settings)
             };
             let field = match &source {
@@ -997,8 +998,8 @@ pub(crate) fn resolve(
                 JwtKeySource::JwksFile(_) => "jwt.jwks_file",
                 JwtKeySource::Remote(_) => "jwt.jwks_url",
             };
-            let auth = JwtAuth::new(source, list(&jwt.issuer), list(&jwt.audience), leeway)
-                .map_err(|e| err(field, e.to_string()))?;
+            let auth =
+                JwtAuth::new(source, list(&jwt.issuer), list(&jwt.audience), leeway).map_err(|e| setting(field, e))?;
             if auth.audiences.is_empty() {
                 warnings.push(format!(
                     "{at}.jwt: no audience configured: any JWT of this issuer/key is accepted, \

@@ -31,6 +31,18 @@ pub enum ServerError {
         /// What is wrong with it (never the value of a certificate).
         message: String,
     },
+    /// A configuration value that cannot be used (a key, a key file, a JWKS URL, the TLS
+    /// identity, a rate, the limits store): `source_name` and `field` as in
+    /// [`ServerError::Config`], `error` says why (never the value of a secret).
+    #[error("configuration: {source_name}: {field}: {error}")]
+    Setting {
+        /// Where the value came from.
+        source_name: String,
+        /// The setting.
+        field: String,
+        /// What is wrong with it.
+        error: SettingError,
+    },
     /// The configuration file could not be read.
     #[error("configuration: cannot read {path}: {source}")]
     ConfigFile {
@@ -82,6 +94,10 @@ pub enum ServerError {
 impl ServerError {
     pub(crate) fn config(source_name: impl Into<String>, field: impl Into<String>, message: impl Into<String>) -> Self {
         ServerError::Config { source_name: source_name.into(), field: field.into(), message: message.into() }
+    }
+
+    pub(crate) fn setting(source_name: impl Into<String>, field: impl Into<String>, error: SettingError) -> Self {
+        ServerError::Setting { source_name: source_name.into(), field: field.into(), error }
     }
 }
 

@@ -104,11 +104,11 @@ impl Outcome {
     }
 }
 
-/// Why a fetch of the JWKS (or of the discovery document) failed: [`FetchError::outcome`] is
+/// Why a fetch of the JWKS (or of the discovery document) failed: [`JwksFetchError::outcome`] is
 /// its metrics label, `Display` goes to the log and `/readyz`. The URLs it shows hold no
 /// credentials (refused when they are read, [`Target::parse`]).
 #[derive(Debug, thiserror::Error)]
-pub(crate) enum FetchError {
+pub(crate) enum JwksFetchError {
     /// DNS, TCP, TLS or the HTTP exchange failed.
     #[error("{url}: {failure}")]
     Network { url: String, failure: NetworkFailure },
@@ -135,18 +135,18 @@ pub(crate) enum FetchError {
     BadJwksUri { url: String, error: SettingError },
 }
 
-impl FetchError {
+impl JwksFetchError {
     /// The `outcome` label of `agtoken_jwks_fetches_total`.
     pub(crate) fn outcome(&self) -> Outcome {
         match self {
-            FetchError::Network { .. } => Outcome::Network,
-            FetchError::HttpStatus { .. } => Outcome::HttpError,
-            FetchError::TooLarge { .. } => Outcome::TooLarge,
-            FetchError::Timeout { .. } => Outcome::Timeout,
-            FetchError::NoKeys { .. }
-            | FetchError::NotDiscovery { .. }
-            | FetchError::WrongIssuer { .. }
-            | FetchError::BadJwksUri { .. } => Outcome::Invalid,
+            JwksFetchError::Network { .. } => Outcome::Network,
+            JwksFetchError::HttpStatus { .. } => Outcome::HttpError,
+            JwksFetchError::TooLarge { .. } => Outcome::TooLarge,
+            JwksFetchError::Timeout { .. } => Outcome::Timeout,
+            JwksFetchError::NoKeys { .. }
+            | JwksFetchError::NotDiscovery { .. }
+            | JwksFetchError::WrongIssuer { .. }
+            | JwksFetchError::BadJwksUri { .. } => Outcome::Invalid,
         }
     }
 }
@@ -521,8 +521,8 @@ impl RemoteJwks {
         self.lock().last_attempt = Some(Instant::now());
         let result = tokio::time::timeout(self.settings.timeout, self.fetch(scheduled))
             .await
-            .unwrap_or_else(|_| Err(FetchError::Timeout { timeout: self.settings.timeout }));
-        let outcome = result.as_ref().map_or_else(FetchError::outcome, |_| Outcome::Ok);
+            .unwrap_or_else(|_| Err(JwksFetchError::Timeout { timeout: self.settings.timeout }));
+        let outcome = result.as_ref().map_or_else(JwksFetchError::outcome, |_| Outcome::Ok);
         self.stats.fetches[Outcome::ALL.iter().position(|o| *o == outcome).unwrap_or(0)].fetch_add(1, Relaxed);
         let mut state = self.lock();
         state.generation += 1;
@@ -574,7 +574,7 @@ impl RemoteJwks {
 
     /// One refresh: discovery when needed (the first time, and on scheduled refreshes), then
     /// the JWKS. Gives the keys, the digest of the document and how long to keep it.
-    async fn fetch(&self, scheduled: bool) -> Result<(Vec<VerifyKey>, [u8; 32], Duration), FetchError> {
+    async fn fetch(&self, scheduled: bool) -> Result<(Vec<VerifyKey>, [u8; 32], Duration), JwksFetchError> {
         let known = self.lock().jwks_uri.clone();
         let jwks_uri = match &self.settings.source {
             Source::Url(target) => target.clone(),
@@ -588,11 +588,11 @@ impl RemoteJwks {
             },
         };
         let (body, max_age) = get(&jwks_uri, &self.settings.tls).await?;
-        let keys = keys_of_jwks(&body).map_err(|error| FetchError::NoKeys { url: jwks_uri.text.clone(), error })?;
+        let keys = keys_of_jwks(&body).map_err(|error| JwksFetchError::NoKeys { url: jwks_uri.text.clone(), error })?;
         Ok((keys, Sha256::digest(&body).into(), cache_time(max_age)))
     }
 
-    async fn discover(&self, issuer: &str, document: &Target) -> Result<Target, FetchError> {
+    async fn discover(&self, issuer: &str, document: &Target) -> Result<Target, JwksFetchError> {
         #[derive(Deserialize)]
         struct Discovery {
             issuer: String,
@@ -600,15 +600,15 @@ impl RemoteJwks {
         }
         let (body, _) = get(document, &self.settings.tls).await?;
         let found: Discovery = serde_json::from_slice(&body)
-            .map_err(|error| FetchError::NotDiscovery { url: document.text.clone(), error })?;
+            .map_err(|error| JwksFetchError::NotDiscovery { url: document.text.clone(), error })?;
         if found.issuer != issuer {
-            return Err(FetchError::WrongIssuer {
+            return Err(JwksFetchError::WrongIssuer {
                 url: document.text.clone(),
                 found: found.issuer,
                 configured: issuer.to_owned(),
             });
         }
-        Target::parse(&found.jwks_uri).map_err(|error| FetchError::BadJwksUri { url: document.text.clone(), error })
+        Target::parse(&found.jwks_uri).map_err(|error| JwksFetchError::BadJwksUri { url: document.text.clone(), error })
     }
 }
 
@@ -648,8 +648,8 @@ impl Drop for AbortOnDrop {
 }
 
 /// `GET target`: the body (at most [`MAX_BODY_BYTES`]) and the `max-age` of a 200 answer.
-async fn get(target: &Target, tls: &Arc<ClientConfig>) -> Result<(Vec<u8>, Option<u64>), FetchError> {
-    let network = |failure| FetchError::Network { url: target.text.clone(), failure };
+async fn get(target: &Target, tls: &Arc<ClientConfig>) -> Result<(Vec<u8>, Option<u64>), JwksFetchError> {
+    let network = |failure| JwksFetchError::Network { url: target.text.clone(), failure };
     let addrs: Vec<_> = match target.host.parse::<IpAddr>() {
         Ok(ip) => vec![SocketAddr::new(ip, target.port)],
         Err(_) => tokio::net::lookup_host((target.host.as_str(), target.port))
@@ -683,11 +683,11 @@ async fn get(target: &Target, tls: &Arc<ClientConfig>) -> Result<(Vec<u8>, Optio
     }
 }
 
-async fn request<S>(stream: S, target: &Target) -> Result<(Vec<u8>, Option<u64>), FetchError>
+async fn request<S>(stream: S, target: &Target) -> Result<(Vec<u8>, Option<u64>), JwksFetchError>
 where
     S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
 {
-    let network = |failure: NetworkFailure| FetchError::Network { url: target.text.clone(), failure };
+    let network = |failure: NetworkFailure| JwksFetchError::Network { url: target.text.clone(), failure };
     let (mut sender, connection) = hyper::client::conn::http1::handshake::<_, String>(TokioIo::new(stream))
         .await
         .map_err(|e| network(e.into()))?;
@@ -704,9 +704,9 @@ where
     let answer = sender.send_request(req).await.map_err(|e| network(e.into()))?;
     let status = answer.status();
     if status != hyper::StatusCode::OK {
-        return Err(FetchError::HttpStatus { url: target.text.clone(), status });
+        return Err(JwksFetchError::HttpStatus { url: target.text.clone(), status });
     }
-    let too_large = || FetchError::TooLarge { url: target.text.clone() };
+    let too_large = || JwksFetchError::TooLarge { url: target.text.clone() };
     let length = answer.headers().get(hyper::header::CONTENT_LENGTH).and_then(|v| v.to_str().ok());
     if length.and_then(|v| v.parse::<u64>().ok()).is_some_and(|n| n > MAX_BODY_BYTES as u64) {
         return Err(too_large());
@@ -746,26 +746,26 @@ mod tests {
     #[test]
     fn fetch_errors_give_their_outcome_label() {
         let url = "https://id.example.com/jwks".to_owned();
-        let redirect = FetchError::HttpStatus { url: url.clone(), status: hyper::StatusCode::FOUND };
+        let redirect = JwksFetchError::HttpStatus { url: url.clone(), status: hyper::StatusCode::FOUND };
         assert_eq!(redirect.outcome(), Outcome::HttpError);
         assert_eq!(redirect.to_string(), "https://id.example.com/jwks: HTTP status 302 (redirects are not followed)");
-        let large = FetchError::TooLarge { url: url.clone() };
+        let large = JwksFetchError::TooLarge { url: url.clone() };
         assert_eq!(large.outcome(), Outcome::TooLarge);
         assert_eq!(large.to_string(), format!("{url}: the answer is larger than {MAX_BODY_BYTES} bytes"));
-        let timeout = FetchError::Timeout { timeout: Duration::from_millis(250) };
+        let timeout = JwksFetchError::Timeout { timeout: Duration::from_millis(250) };
         assert_eq!(
             (timeout.outcome(), timeout.to_string().as_str()),
             (Outcome::Timeout, "no complete answer within 250 ms")
         );
-        let no_keys = FetchError::NoKeys { url: url.clone(), error: SettingError::NoUsableJwk };
+        let no_keys = JwksFetchError::NoKeys { url: url.clone(), error: SettingError::NoUsableJwk };
         assert_eq!(no_keys.outcome(), Outcome::Invalid);
-        let issuer = FetchError::WrongIssuer {
+        let issuer = JwksFetchError::WrongIssuer {
             url: url.clone(),
             found: "https://evil/".into(),
             configured: "https://id/".into(),
         };
         assert_eq!(issuer.outcome(), Outcome::Invalid);
-        let network = FetchError::Network { url, failure: NetworkFailure::HostName };
+        let network = JwksFetchError::Network { url, failure: NetworkFailure::HostName };
         assert_eq!(
             (network.outcome(), network.to_string().as_str()),
             (Outcome::Network, "https://id.example.com/jwks: not a valid host name")
@@ -780,7 +780,7 @@ mod tests {
         let e = get(&target, &tls_config(None, false).unwrap()).await.unwrap_err();
         assert_eq!(e.outcome(), Outcome::Network);
         assert!(
-            matches!(&e, FetchError::Network { failure: NetworkFailure::Connect { addr, .. }, .. } if addr.port() == port),
+            matches!(&e, JwksFetchError::Network { failure: NetworkFailure::Connect { addr, .. }, .. } if addr.port() == port),
             "{e:?}"
         );
     }

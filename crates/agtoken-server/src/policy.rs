@@ -425,7 +425,10 @@ pub(crate) fn resolve(
             }
         }
         let rate_limit = match &r.rate_limit {
-            Some(text) => Some(Rate::parse(text, r.rate_limit_burst).map_err(|e| err("rate_limit", e.to_string()))?),
+            Some(text) => Some(
+                Rate::parse(text, r.rate_limit_burst)
+                    .map_err(|e| ServerError::setting(file, format!("{here}.rate_limit"), e))?,
+            ),
             None if r.rate_limit_burst.is_some() => {
                 return Err(err("rate_limit_burst", "given without rate_limit".into()));
             }
