@@ -40,8 +40,8 @@ pub enum ServerError {
         source_name: String,
         /// The setting.
         field: String,
-        /// What is wrong with it.
-        error: SettingError,
+        /// What is wrong with it (boxed: it is the largest of the variants).
+        error: Box<SettingError>,
     },
     /// The configuration file could not be read.
     #[error("configuration: cannot read {path}: {source}")]
@@ -97,7 +97,7 @@ impl ServerError {
     }
 
     pub(crate) fn setting(source_name: impl Into<String>, field: impl Into<String>, error: SettingError) -> Self {
-        ServerError::Setting { source_name: source_name.into(), field: field.into(), error }
+        ServerError::Setting { source_name: source_name.into(), field: field.into(), error: Box::new(error) }
     }
 }
 
