@@ -35,9 +35,8 @@ use sha2::{Digest, Sha256};
 use subtle::{ConditionallySelectable, ConstantTimeEq};
 
 use crate::config::{Env, StringOrList};
-use crate::error::ServerError;
-use crate::issue::Refusal;
-use crate::jwks::{RemoteJwks, RemoteSettings};
+use crate::error::{ErrorCode, ServerError, SettingError};
+use crate::jwks::{RemoteJwks, RemoteSettings, RETRY_AFTER_SECS};
 
 /// Default leeway for `exp`/`nbf`, seconds.
 pub const DEFAULT_LEEWAY_SECS: u64 = 30;
@@ -45,6 +44,127 @@ pub const DEFAULT_LEEWAY_SECS: u64 = 30;
 pub const MAX_LEEWAY_SECS: u64 = 300;
 /// Longest credential read from a header (a JWT with many claims stays far below).
 const MAX_CREDENTIAL_BYTES: usize = 8192;
+
+/// Why a request's credential proves no caller (a 401), or why it cannot be checked yet (a
+/// 503). `Display` is the answer's message: it says what is wrong with the credential and never
+/// repeats it (no API key, no JWT, no claim value).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum AuthError {
+    /// A credential header over [`MAX_CREDENTIAL_BYTES`].
+    #[error("the {header} header is longer than {MAX_CREDENTIAL_BYTES} bytes")]
+    HeaderTooLong {
+        /// `Authorization` or `X-Api-Key`.
+        header: &'static str,
+    },
+    /// A credential header that is not UTF-8.
+    #[error("the {header} header is not text")]
+    HeaderNotText {
+        /// `Authorization` or `X-Api-Key`.
+        header: &'static str,
+    },
+    /// A credential header that is empty (or only spaces).
+    #[error("the {header} header is empty")]
+    HeaderEmpty {
+        /// `Authorization` or `X-Api-Key`.
+        header: &'static str,
+    },
+    /// An `Authorization` header of another scheme than `Bearer`, or without a credential.
+    #[error("the Authorization header must be \"Bearer <credential>\"")]
+    NotBearer,
+    /// No API key sent to an app with `auth = "api_key"`.
+    #[error("API key required: send Authorization: Bearer <key> or X-Api-Key: <key>")]
+    ApiKeyRequired,
+    /// An API key whose hash is not configured.
+    #[error("unknown API key")]
+    UnknownApiKey,
+    /// No bearer token sent to an app with `auth = "jwt"`.
+    #[error("bearer token required: send Authorization: Bearer <JWT>")]
+    BearerRequired,
+    /// A bearer token whose header does not parse.
+    #[error("the bearer token is not a JWT")]
+    NotAJwt,
+    /// A JWT whose parts are not base64url.
+    #[error("the bearer token is not a valid JWT")]
+    InvalidJwt,
+    /// A JWT whose claims are not a JSON object with distinct names.
+    #[error("the bearer token is not a valid JWT (its claims must be a JSON object, each name once)")]
+    InvalidClaims,
+    /// A JWT whose `kid` names no configured key of its algorithm.
+    #[error("no configured key has the JWT's key id (kid)")]
+    UnknownKeyId,
+    /// A JWT of an algorithm no configured key verifies.
+    #[error("the JWT's algorithm {alg:?} is not accepted")]
+    AlgorithmNotAccepted {
+        /// The JWT header's `alg`.
+        alg: Algorithm,
+    },
+    /// A signature that no candidate key verifies.
+    #[error("the JWT's signature does not verify")]
+    BadSignature,
+    /// A required claim that is absent (or, for `iss`/`aud`, not a string or strings).
+    #[error("the JWT has no {claim} claim")]
+    MissingClaim {
+        /// `iss`, `aud`, `exp` or `sub`.
+        claim: &'static str,
+    },
+    /// An `iss` that is not configured.
+    #[error("the JWT's issuer (iss) is not accepted")]
+    IssuerNotAccepted,
+    /// An `aud` that names no configured audience.
+    #[error("the JWT's audience (aud) is not accepted")]
+    AudienceNotAccepted,
+    /// An `exp` or `nbf` that is not a number.
+    #[error("the JWT's {claim} claim is not a number")]
+    ClaimNotANumber {
+        /// `exp` or `nbf`.
+        claim: &'static str,
+    },
+    /// A JWT past its `exp` (plus the leeway).
+    #[error("the JWT expired at {exp} (server time {now}, leeway {leeway} s)")]
+    Expired {
+        /// The `exp` claim.
+        exp: u64,
+        /// The server's Unix time.
+        now: u64,
+        /// The configured leeway, seconds.
+        leeway: u64,
+    },
+    /// A JWT before its `nbf` (minus the leeway).
+    #[error("the JWT is not valid before {nbf} (server time {now}, leeway {leeway} s)")]
+    NotYetValid {
+        /// The `nbf` claim.
+        nbf: u64,
+        /// The server's Unix time.
+        now: u64,
+        /// The configured leeway, seconds.
+        leeway: u64,
+    },
+    /// The app's JWT keys come from a URL and were never fetched: a 503 with `Retry-After`.
+    #[error("the JWT keys of app {app_id} are not available yet ({url}: {why}); retry in {RETRY_AFTER_SECS} s")]
+    KeysUnavailable {
+        /// The app.
+        app_id: String,
+        /// The configured URL (`jwks_url` or the discovery document's).
+        url: String,
+        /// The last fetch's failure, or that the first has not finished.
+        why: String,
+    },
+    /// A token built outside a request the security layer saw: refused (fail closed).
+    #[error("no request context to authenticate")]
+    NoRequestContext,
+}
+
+impl AuthError {
+    /// The answer's code: `unavailable` (503) while JWT keys from a URL were never fetched,
+    /// else `unauthorized` (401, with a `WWW-Authenticate` challenge).
+    pub fn code(&self) -> ErrorCode {
+        match self {
+            AuthError::KeysUnavailable { .. } => ErrorCode::Unavailable,
+            _ => ErrorCode::Unauthorized,
+        }
+    }
+}
 
 /// How an app's callers authenticate.
 #[derive(Clone, Default)]
@@ -81,11 +201,11 @@ pub struct ApiKey {
 
 impl ApiKey {
     /// A key from its name and the hex SHA-256 of the key.
-    pub fn from_hex(name: &str, sha256_hex: &str) -> Result<ApiKey, String> {
+    pub fn from_hex(name: &str, sha256_hex: &str) -> Result<ApiKey, SettingError> {
         let mut sha256 = [0u8; 32];
         match base16ct::mixed::decode(sha256_hex.trim(), &mut sha256) {
             Ok(decoded) if decoded.len() == 32 => Ok(ApiKey { name: name.to_owned(), sha256 }),
-            _ => Err("must be the SHA-256 of the key as 64 hex digits (printf %s \"$KEY\" | sha256sum)".into()),
+            _ => Err(SettingError::ApiKeyHash { name: name.to_owned() }),
         }
     }
 
@@ -164,22 +284,22 @@ pub struct Credentials<'a> {
     pub api_key: Option<&'a [u8]>,
 }
 
-fn credential_text<'a>(bytes: &'a [u8], header: &str) -> Result<&'a str, String> {
+fn credential_text<'a>(bytes: &'a [u8], header: &'static str) -> Result<&'a str, AuthError> {
     if bytes.len() > MAX_CREDENTIAL_BYTES {
-        return Err(format!("the {header} header is longer than {MAX_CREDENTIAL_BYTES} bytes"));
+        return Err(AuthError::HeaderTooLong { header });
     }
-    let text = std::str::from_utf8(bytes).map_err(|_| format!("the {header} header is not text"))?.trim();
+    let text = std::str::from_utf8(bytes).map_err(|_| AuthError::HeaderNotText { header })?.trim();
     if text.is_empty() {
-        return Err(format!("the {header} header is empty"));
+        return Err(AuthError::HeaderEmpty { header });
     }
     Ok(text)
 }
 
-fn bearer(bytes: &[u8]) -> Result<&str, String> {
+fn bearer(bytes: &[u8]) -> Result<&str, AuthError> {
     let text = credential_text(bytes, "Authorization")?;
     match text.split_once(' ') {
         Some((scheme, rest)) if scheme.eq_ignore_ascii_case("bearer") && !rest.trim().is_empty() => Ok(rest.trim()),
-        _ => Err("the Authorization header must be \"Bearer <credential>\"".into()),
+        _ => Err(AuthError::NotBearer),
     }
 }
 
@@ -199,32 +319,25 @@ impl Auth {
     }
 
     /// The caller these credentials prove, or why not: a 401 (never echoes the credential), or
-    /// a 503 while an app's JWT keys from a URL were never fetched. `now` is the server's Unix
-    /// time (JWT `exp`/`nbf`).
-    pub fn authenticate(&self, credentials: &Credentials<'_>, now: u64) -> Result<Caller, Refusal> {
+    /// a 503 while an app's JWT keys from a URL were never fetched ([`AuthError::code`]). `now`
+    /// is the server's Unix time (JWT `exp`/`nbf`).
+    pub fn authenticate(&self, credentials: &Credentials<'_>, now: u64) -> Result<Caller, AuthError> {
         match self {
             Auth::None => Ok(Caller::anonymous()),
-            Auth::ApiKeys(keys) => api_key_caller(keys, credentials).map_err(Refusal::unauthorized),
+            Auth::ApiKeys(keys) => api_key_caller(keys, credentials),
             Auth::Jwt(jwt) => {
-                let token = match credentials.authorization {
-                    Some(authorization) => bearer(authorization).map_err(Refusal::unauthorized)?,
-                    None => {
-                        return Err(Refusal::unauthorized(
-                            "bearer token required: send Authorization: Bearer <JWT>".into(),
-                        ))
-                    }
-                };
-                jwt.verify(token, now)
+                let authorization = credentials.authorization.ok_or(AuthError::BearerRequired)?;
+                jwt.verify(bearer(authorization)?, now)
             }
         }
     }
 }
 
-fn api_key_caller(keys: &[ApiKey], credentials: &Credentials<'_>) -> Result<Caller, String> {
+fn api_key_caller(keys: &[ApiKey], credentials: &Credentials<'_>) -> Result<Caller, AuthError> {
     let presented = match (credentials.api_key, credentials.authorization) {
         (Some(key), _) => credential_text(key, "X-Api-Key")?,
         (None, Some(authorization)) => bearer(authorization)?,
-        (None, None) => return Err("API key required: send Authorization: Bearer <key> or X-Api-Key: <key>".into()),
+        (None, None) => return Err(AuthError::ApiKeyRequired),
     };
     let digest: [u8; 32] = Sha256::digest(presented.as_bytes()).into();
     // Every configured hash is compared, in constant time, whatever matches.
@@ -236,7 +349,7 @@ fn api_key_caller(keys: &[ApiKey], credentials: &Credentials<'_>) -> Result<Call
         Some(key) => {
             Ok(Caller { id: format!("key:{}", key.name), kind: CallerKind::ApiKey { name: key.name.clone() } })
         }
-        None => Err("unknown API key".into()),
+        None => Err(AuthError::UnknownApiKey),
     }
 }
 
@@ -297,23 +410,23 @@ impl VerifyKey {
         }
     }
 
-    fn rsa(kid: Option<String>, n: Vec<u8>, e: Vec<u8>) -> Result<VerifyKey, String> {
+    fn rsa(kid: Option<String>, n: Vec<u8>, e: Vec<u8>) -> Result<VerifyKey, SettingError> {
         let n = strip_zeros(n);
         let e = strip_zeros(e);
         let bits = n.first().map_or(0, |top| (n.len() - 1) * 8 + (8 - top.leading_zeros() as usize));
         if !(2048..=8192).contains(&bits) {
-            return Err(format!("an RSA key of {bits} bits: RS256 needs 2048 to 8192 bits (RFC 7518 §3.3)"));
+            return Err(SettingError::RsaKeySize { bits });
         }
         // ring accepts odd exponents from 3 to 2^33 - 1 (65537 in practice).
         if e.is_empty() || e.len() > 5 || e.last().is_some_and(|b| b & 1 == 0) || e == [1] {
-            return Err("an RSA key with an unusual public exponent (expected 65537)".into());
+            return Err(SettingError::RsaExponent);
         }
         Ok(VerifyKey { kid, alg: Algorithm::RS256, material: KeyMaterial::Rsa { n, e } })
     }
 
-    fn p256(kid: Option<String>, point: Vec<u8>) -> Result<VerifyKey, String> {
+    fn p256(kid: Option<String>, point: Vec<u8>) -> Result<VerifyKey, SettingError> {
         if point.len() != 65 || point[0] != 4 {
-            return Err("an EC key that is not an uncompressed P-256 point: ES256 needs P-256".into());
+            return Err(SettingError::NotP256);
         }
         Ok(VerifyKey { kid, alg: Algorithm::ES256, material: KeyMaterial::P256(point) })
     }
@@ -424,11 +537,11 @@ impl JwtAuth {
         issuers: Vec<String>,
         audiences: Vec<String>,
         leeway: u64,
-    ) -> Result<JwtAuth, String> {
+    ) -> Result<JwtAuth, SettingError> {
         let keys = match source {
             JwtKeySource::Hs256Secret(secret) => {
                 if secret.len() < 32 {
-                    return Err("the HS256 secret must be at least 32 bytes (RFC 7518 §3.2)".into());
+                    return Err(SettingError::Hs256SecretTooShort);
                 }
                 let key = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, secret.as_bytes());
                 JwtKeys::Fixed(Arc::new(vec![VerifyKey {
@@ -439,36 +552,46 @@ impl JwtAuth {
             }
             JwtKeySource::PemFiles(paths) => {
                 if paths.is_empty() {
-                    return Err("public_key_files is empty".into());
+                    return Err(SettingError::NoPublicKeyFiles);
                 }
                 let mut keys = Vec::new();
-                for path in &paths {
-                    let pem = std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+                for path in paths {
+                    let pem = read(&path)?;
                     if pem.windows(b"PRIVATE KEY".len()).any(|w| w == b"PRIVATE KEY") {
-                        return Err(format!(
-                            "{} holds a PRIVATE key: give the public key only (e.g. `openssl pkey -in KEY -pubout`); \
-                             a signing key does not belong on the token server",
-                            path.display()
-                        ));
+                        return Err(SettingError::PrivateKeyGiven { path });
                     }
                     let key = if let Ok(key) = DecodingKey::from_rsa_pem(&pem) {
-                        let der = key.try_get_as_bytes().map_err(|e| format!("{}: {e}", path.display()))?;
-                        let (n, e) = (rust_crypto::DEFAULT_PROVIDER.key_utils.rsa_pub_components_from_public_key)(der)
-                            .map_err(|_| format!("{} is not a PEM RSA public key", path.display()))?;
+                        let der = match key.try_get_as_bytes() {
+                            Ok(der) => der,
+                            Err(source) => return Err(SettingError::KeyBytes { path, source }),
+                        };
+                        let Ok((n, e)) =
+                            (rust_crypto::DEFAULT_PROVIDER.key_utils.rsa_pub_components_from_public_key)(der)
+                        else {
+                            return Err(SettingError::NotRsaPublicKey { path });
+                        };
                         VerifyKey::rsa(None, n, e)
                     } else if let Ok(key) = DecodingKey::from_ec_pem(&pem) {
-                        let point = key.try_get_as_bytes().map_err(|e| format!("{}: {e}", path.display()))?;
-                        VerifyKey::p256(None, point.to_vec())
+                        match key.try_get_as_bytes() {
+                            Ok(point) => VerifyKey::p256(None, point.to_vec()),
+                            Err(source) => return Err(SettingError::KeyBytes { path, source }),
+                        }
                     } else {
-                        return Err(format!("{} is not a PEM RSA or EC public key", path.display()));
+                        return Err(SettingError::NotPublicKey { path });
                     };
-                    keys.push(key.map_err(|e| format!("{} holds {e}", path.display()))?);
+                    match key {
+                        Ok(key) => keys.push(key),
+                        Err(key) => return Err(SettingError::UnusableKey { path, key: Box::new(key) }),
+                    }
                 }
                 JwtKeys::Fixed(Arc::new(keys))
             }
             JwtKeySource::JwksFile(path) => {
-                let text = std::fs::read(&path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-                let keys = keys_of_jwks(&text).map_err(|e| format!("{}: {e}", path.display()))?;
+                let text = read(&path)?;
+                let keys = match keys_of_jwks(&text) {
+                    Ok(keys) => keys,
+                    Err(jwks) => return Err(SettingError::JwksFile { path, jwks: Box::new(jwks) }),
+                };
                 JwtKeys::Jwks(JwksFile {
                     path,
                     state: Mutex::new(JwksState {
@@ -541,15 +664,15 @@ impl JwtAuth {
         state.keys.clone()
     }
 
-    /// Verifies `token` (algorithm, signature, iss, aud, exp, nbf, sub) and returns its caller:
-    /// a 401 refusal saying what is wrong, or a 503 while keys from a URL were never fetched.
-    fn verify(&self, token: &str, now: u64) -> Result<Caller, Refusal> {
+    /// Verifies `token` (algorithm, signature, iss, aud, exp, nbf, sub) and returns its caller,
+    /// or what is wrong (a 401), or that keys from a URL were never fetched (a 503).
+    fn verify(&self, token: &str, now: u64) -> Result<Caller, AuthError> {
         let keys = self.current_keys()?;
-        self.verify_with(&keys, token, now).map_err(Refusal::unauthorized)
+        self.verify_with(&keys, token, now)
     }
 
     /// The keys in force, or a 503 while keys from a URL were never fetched.
-    fn current_keys(&self) -> Result<Arc<Vec<VerifyKey>>, Refusal> {
+    fn current_keys(&self) -> Result<Arc<Vec<VerifyKey>>, AuthError> {
         match &self.keys {
             JwtKeys::Fixed(keys) => Ok(keys.clone()),
             JwtKeys::Jwks(file) => Ok(Self::current_file_keys(file)),
@@ -581,62 +704,55 @@ impl JwtAuth {
         verified
     }
 
-    fn verify_with(&self, keys: &[VerifyKey], token: &str, now: u64) -> Result<Caller, String> {
-        const NOT_VALID: &str = "the bearer token is not a valid JWT";
-        let header = jsonwebtoken::decode_header(token).map_err(|_| "the bearer token is not a JWT".to_owned())?;
+    fn verify_with(&self, keys: &[VerifyKey], token: &str, now: u64) -> Result<Caller, AuthError> {
+        let header = jsonwebtoken::decode_header(token).map_err(|_| AuthError::NotAJwt)?;
         // decode_header checked there are three parts; split as it does (from the right).
-        let (message, signature) = token.rsplit_once('.').ok_or(NOT_VALID)?;
-        let (_, payload) = message.rsplit_once('.').ok_or(NOT_VALID)?;
+        let (message, signature) = token.rsplit_once('.').ok_or(AuthError::InvalidJwt)?;
+        let (_, payload) = message.rsplit_once('.').ok_or(AuthError::InvalidJwt)?;
         let mut candidates = Self::candidates(keys, &header).peekable();
         if candidates.peek().is_none() {
             return Err(match &header.kid {
-                Some(_) if keys.iter().any(|k| k.alg == header.alg) => {
-                    "no configured key has the JWT's key id (kid)".to_owned()
-                }
-                _ => format!("the JWT's algorithm {:?} is not accepted", header.alg),
+                Some(_) if keys.iter().any(|k| k.alg == header.alg) => AuthError::UnknownKeyId,
+                _ => AuthError::AlgorithmNotAccepted { alg: header.alg },
             });
         }
-        let signature = URL_SAFE_NO_PAD.decode(signature).map_err(|_| NOT_VALID)?;
+        let signature = URL_SAFE_NO_PAD.decode(signature).map_err(|_| AuthError::InvalidJwt)?;
         if !candidates.any(|key| key.verifies(message.as_bytes(), &signature)) {
-            return Err("the JWT's signature does not verify".into());
+            return Err(AuthError::BadSignature);
         }
-        let payload = URL_SAFE_NO_PAD.decode(payload).map_err(|_| NOT_VALID)?;
-        let Claims(claims) = serde_json::from_slice(&payload)
-            .map_err(|_| format!("{NOT_VALID} (its claims must be a JSON object, each name once)"))?;
-        for (name, accepted) in [("iss", &self.issuers), ("aud", &self.audiences)] {
+        let payload = URL_SAFE_NO_PAD.decode(payload).map_err(|_| AuthError::InvalidJwt)?;
+        let Claims(claims) = serde_json::from_slice(&payload).map_err(|_| AuthError::InvalidClaims)?;
+        for (claim, accepted) in [("iss", &self.issuers), ("aud", &self.audiences)] {
             if accepted.is_empty() {
                 continue;
             }
-            match names_one_of(claims.get(name), accepted) {
-                None => return Err(format!("the JWT has no {name} claim")),
-                Some(false) if name == "iss" => return Err("the JWT's issuer (iss) is not accepted".into()),
-                Some(false) => return Err("the JWT's audience (aud) is not accepted".into()),
+            match names_one_of(claims.get(claim), accepted) {
+                None => return Err(AuthError::MissingClaim { claim }),
+                Some(false) if claim == "iss" => return Err(AuthError::IssuerNotAccepted),
+                Some(false) => return Err(AuthError::AudienceNotAccepted),
                 Some(true) => {}
             }
         }
-        let time = |name: &str| -> Result<Option<f64>, String> {
-            match claims.get(name) {
+        let time = |claim: &'static str| -> Result<Option<f64>, AuthError> {
+            match claims.get(claim) {
                 None => Ok(None),
-                Some(v) => v.as_f64().map(Some).ok_or_else(|| format!("the JWT's {name} claim is not a number")),
+                Some(v) => v.as_f64().map(Some).ok_or(AuthError::ClaimNotANumber { claim }),
             }
         };
         let now_f = now as f64;
         let leeway = self.leeway as f64;
-        let exp = time("exp")?.ok_or("the JWT has no exp claim")?;
+        let exp = time("exp")?.ok_or(AuthError::MissingClaim { claim: "exp" })?;
         if now_f >= exp + leeway {
-            return Err(format!("the JWT expired at {} (server time {now}, leeway {} s)", exp as u64, self.leeway));
+            return Err(AuthError::Expired { exp: exp as u64, now, leeway: self.leeway });
         }
         if let Some(nbf) = time("nbf")? {
             if now_f + leeway < nbf {
-                return Err(format!(
-                    "the JWT is not valid before {} (server time {now}, leeway {} s)",
-                    nbf as u64, self.leeway
-                ));
+                return Err(AuthError::NotYetValid { nbf: nbf as u64, now, leeway: self.leeway });
             }
         }
         let subject = match claims.get("sub") {
             Some(Value::String(s)) if !s.is_empty() => s.clone(),
-            _ => return Err("the JWT has no sub claim".into()),
+            _ => return Err(AuthError::MissingClaim { claim: "sub" }),
         };
         Ok(Caller { id: format!("jwt:{subject}"), kind: CallerKind::Jwt { claims } })
     }
@@ -645,8 +761,8 @@ impl JwtAuth {
 /// The verification keys of a JWKS document: RSA keys verify RS256, EC P-256 keys ES256 (or
 /// the key's own `alg` when it is one of those two); encryption keys and other types are
 /// skipped. An error when none is left.
-pub(crate) fn keys_of_jwks(text: &[u8]) -> Result<Vec<VerifyKey>, String> {
-    let set: JwkSet = serde_json::from_slice(text).map_err(|e| format!("not a JWKS: {e}"))?;
+pub(crate) fn keys_of_jwks(text: &[u8]) -> Result<Vec<VerifyKey>, SettingError> {
+    let set: JwkSet = serde_json::from_slice(text).map_err(SettingError::NotJwks)?;
     let mut keys = Vec::new();
     for jwk in &set.keys {
         if matches!(jwk.common.public_key_use, Some(PublicKeyUse::Encryption)) {
@@ -679,9 +795,14 @@ pub(crate) fn keys_of_jwks(text: &[u8]) -> Result<Vec<VerifyKey>, String> {
         }
     }
     if keys.is_empty() {
-        return Err("holds no RS256 (RSA, 2048 bits or more) or ES256 (P-256) verification key".into());
+        return Err(SettingError::NoUsableJwk);
     }
     Ok(keys)
+}
+
+/// The bytes of a key file.
+fn read(path: &Path) -> Result<Vec<u8>, SettingError> {
+    std::fs::read(path).map_err(|source| SettingError::Read { path: path.to_owned(), source })
 }
 
 // ---- configuration --------------------------------------------------------------------------------
@@ -764,6 +885,7 @@ pub(crate) fn resolve(
 ) -> Result<Auth, ServerError> {
     let (file, at) = (src.file, src.at);
     let err = |field: &str, message: String| ServerError::config(file, format!("{at}.{field}"), message);
+    let setting = |field: &str, error: SettingError| ServerError::setting(file, format!("{at}.{field}"), error);
     let kind = kind.unwrap_or("none");
     if kind != "api_key" && !api_keys.is_empty() {
         return Err(err("api_keys", format!("given but auth is {kind:?} (set auth = \"api_key\")")));
@@ -786,7 +908,8 @@ pub(crate) fn resolve(
                 if keys.iter().any(|other| other.name == name) {
                     return Err(err(&format!("api_keys[{i}].name"), format!("{name:?} is used twice")));
                 }
-                let key = ApiKey::from_hex(name, &k.sha256).map_err(|m| err(&format!("api_keys[{i}].sha256"), m))?;
+                let key =
+                    ApiKey::from_hex(name, &k.sha256).map_err(|e| setting(&format!("api_keys[{i}].sha256"), e))?;
                 if keys.iter().any(|other| other.sha256 == key.sha256) {
                     return Err(err(&format!("api_keys[{i}].sha256"), "the same key is configured twice".into()));
                 }
@@ -866,7 +989,7 @@ pub(crate) fn resolve(
                     jwt.jwks_min_refetch_secs,
                     jwt.jwks_timeout_ms,
                 )
-                .map_err(|(field, message)| err(&format!("jwt.{field}"), message))?;
+                .map_err(|(field, e)| setting(&format!("jwt.{field}"), e))?;
                 JwtKeySource::Remote(settings)
             };
             let field = match &source {
@@ -876,7 +999,7 @@ pub(crate) fn resolve(
                 JwtKeySource::Remote(_) => "jwt.jwks_url",
             };
             let auth =
-                JwtAuth::new(source, list(&jwt.issuer), list(&jwt.audience), leeway).map_err(|m| err(field, m))?;
+                JwtAuth::new(source, list(&jwt.issuer), list(&jwt.audience), leeway).map_err(|e| setting(field, e))?;
             if auth.audiences.is_empty() {
                 warnings.push(format!(
                     "{at}.jwt: no audience configured: any JWT of this issuer/key is accepted, \
@@ -908,9 +1031,38 @@ mod tests {
         assert_eq!(c.id, "key:backend");
         for (a, k) in [(None, None), (Some("Bearer k-three"), None), (Some("Basic k-one"), None), (None, Some(""))] {
             let e = auth.authenticate(&creds(a, k), 0).unwrap_err();
-            assert_eq!(e.status, axum::http::StatusCode::UNAUTHORIZED);
-            assert!(!e.message.contains("k-"), "{}", e.message);
+            assert_eq!(e.code(), ErrorCode::Unauthorized);
+            assert!(!e.to_string().contains("k-"), "{e}");
         }
+    }
+
+    #[test]
+    fn api_key_refusals_are_variants_that_never_show_the_key() {
+        let auth = Auth::ApiKeys(vec![ApiKey::from_key("backend", "agtk_right-key")]);
+        let refuse = |a: Option<&str>, k: Option<&str>| auth.authenticate(&creds(a, k), 0).unwrap_err();
+        let cases = [
+            (refuse(None, None), AuthError::ApiKeyRequired),
+            (refuse(Some("Bearer agtk_wrong-key"), None), AuthError::UnknownApiKey),
+            (refuse(None, Some("agtk_wrong-key")), AuthError::UnknownApiKey),
+            (refuse(Some("Basic agtk_wrong-key"), None), AuthError::NotBearer),
+            (refuse(None, Some("  ")), AuthError::HeaderEmpty { header: "X-Api-Key" }),
+            (
+                refuse(Some(&"a".repeat(MAX_CREDENTIAL_BYTES + 1)), None),
+                AuthError::HeaderTooLong { header: "Authorization" },
+            ),
+        ];
+        for (got, expected) in cases {
+            assert_eq!(got, expected);
+            assert_eq!(got.code(), ErrorCode::Unauthorized);
+            let (shown, debugged) = (got.to_string(), format!("{got:?}"));
+            assert!(!shown.contains("wrong-key") && !debugged.contains("wrong-key"), "{shown} / {debugged}");
+        }
+        let not_text = Credentials { authorization: None, api_key: Some(b"agtk_\xff") };
+        assert_eq!(auth.authenticate(&not_text, 0).unwrap_err(), AuthError::HeaderNotText { header: "X-Api-Key" });
+        // A hash that is not 64 hex digits (e.g. the key itself pasted in its place) is not shown.
+        let e = ApiKey::from_hex("backend", "agtk_the-key-itself").err().unwrap();
+        assert!(matches!(&e, SettingError::ApiKeyHash { name } if name == "backend"), "{e:?}");
+        assert!(!e.to_string().contains("the-key-itself") && !format!("{e:?}").contains("the-key-itself"));
     }
 
     #[test]
@@ -933,7 +1085,9 @@ mod tests {
         .unwrap();
         let text = format!("{:?}", Auth::Jwt(Arc::new(jwt)));
         assert!(!text.contains("shared-secret"), "{text}");
-        assert!(JwtAuth::new(JwtKeySource::Hs256Secret("short".into()), vec![], vec![], 30).is_err());
+        let e = JwtAuth::new(JwtKeySource::Hs256Secret("short-secret".into()), vec![], vec![], 30).err().unwrap();
+        assert!(matches!(e, SettingError::Hs256SecretTooShort), "{e:?}");
+        assert!(!e.to_string().contains("short-secret") && !format!("{e:?}").contains("short-secret"));
     }
 
     fn hs256_jwt(header: &str, claims: &str) -> String {
@@ -955,7 +1109,8 @@ mod tests {
         )
         .unwrap();
         let header = r#"{"alg":"HS256","typ":"JWT"}"#;
-        let check = |claims: &str| jwt.verify(&hs256_jwt(header, claims), 1_000).map(|c| c.id).map_err(|r| r.message);
+        let check =
+            |claims: &str| jwt.verify(&hs256_jwt(header, claims), 1_000).map(|c| c.id).map_err(|e| e.to_string());
         let ok = |rest: &str| format!(r#"{{"sub":"a","exp":2000,{rest}}}"#);
         assert_eq!(check(&ok(r#""iss":"https://id.example/","aud":"agtoken""#)).unwrap(), "jwt:a");
         assert!(check(&ok(r#""iss":["x","https://id.example/"],"aud":["y","other"]"#)).is_ok());
@@ -984,18 +1139,102 @@ mod tests {
     }
 
     fn check_token(jwt: &JwtAuth, token: &str) -> String {
-        jwt.verify(token, 1_000).map(|c| c.id).unwrap_or_else(|r| r.message)
+        jwt.verify(token, 1_000).map(|c| c.id).unwrap_or_else(|e| e.to_string())
+    }
+
+    #[test]
+    fn jwt_refusals_are_variants_that_never_show_the_token() {
+        let jwt = JwtAuth::new(
+            JwtKeySource::Hs256Secret(SECRET.into()),
+            vec!["https://id.example/".into()],
+            vec!["agtoken".into()],
+            30,
+        )
+        .unwrap();
+        let auth = Auth::Jwt(Arc::new(jwt));
+        let header = r#"{"alg":"HS256","typ":"JWT"}"#;
+        let claims = |rest: &str| format!(r#"{{"iss":"https://id.example/","aud":"agtoken",{rest}}}"#);
+        let refuse = |token: &str| {
+            let bearer = format!("Bearer {token}");
+            let e = auth.authenticate(&creds(Some(&bearer), None), 1_000).unwrap_err();
+            // The token, its signature and its claims' values are never in the message.
+            let (message, _) = token.rsplit_once('.').unwrap_or((token, ""));
+            for part in [token, message, SECRET, "secret-subject"] {
+                assert!(!e.to_string().contains(part) && !format!("{e:?}").contains(part), "{e}");
+            }
+            e
+        };
+        let expired = hs256_jwt(header, &claims(r#""sub":"secret-subject","exp":900"#));
+        assert_eq!(refuse(&expired), AuthError::Expired { exp: 900, now: 1_000, leeway: 30 });
+        assert_eq!(refuse(&expired).to_string(), "the JWT expired at 900 (server time 1000, leeway 30 s)");
+        let early = hs256_jwt(header, &claims(r#""sub":"secret-subject","exp":2000,"nbf":1100"#));
+        assert_eq!(refuse(&early), AuthError::NotYetValid { nbf: 1100, now: 1_000, leeway: 30 });
+        let no_sub = hs256_jwt(header, &claims(r#""exp":2000"#));
+        assert_eq!(refuse(&no_sub), AuthError::MissingClaim { claim: "sub" });
+        let no_exp = hs256_jwt(header, &claims(r#""sub":"secret-subject""#));
+        assert_eq!(refuse(&no_exp), AuthError::MissingClaim { claim: "exp" });
+        let text_exp = hs256_jwt(header, &claims(r#""sub":"secret-subject","exp":"soon""#));
+        assert_eq!(refuse(&text_exp), AuthError::ClaimNotANumber { claim: "exp" });
+        let rs256 = hs256_jwt(r#"{"alg":"RS256"}"#, &claims(r#""sub":"secret-subject","exp":2000"#));
+        assert_eq!(refuse(&rs256), AuthError::AlgorithmNotAccepted { alg: Algorithm::RS256 });
+        let good = hs256_jwt(header, &claims(r#""sub":"secret-subject","exp":2000"#));
+        let (message, _) = good.rsplit_once('.').unwrap();
+        let forged = format!("{message}.{}", URL_SAFE_NO_PAD.encode([7u8; 32]));
+        assert_eq!(refuse(&forged), AuthError::BadSignature);
+        assert_eq!(refuse("secret-subject.not-a.jwt"), AuthError::NotAJwt);
+        let e = auth.authenticate(&creds(None, Some("whatever")), 1_000).unwrap_err();
+        assert_eq!(e, AuthError::BearerRequired);
+        assert_eq!(e.to_string(), "bearer token required: send Authorization: Bearer <JWT>");
+        assert_eq!(e.code(), ErrorCode::Unauthorized);
+        let unavailable = AuthError::KeysUnavailable {
+            app_id: "app".into(),
+            url: "https://id.example/jwks".into(),
+            why: "the first fetch has not finished".into(),
+        };
+        assert_eq!(unavailable.code(), ErrorCode::Unavailable);
     }
 
     #[test]
     fn weak_or_foreign_keys_are_refused_at_load() {
         let e = VerifyKey::rsa(None, vec![0xc5; 128], vec![1, 0, 1]).err().unwrap();
-        assert!(e.contains("1024 bits") && e.contains("2048"), "{e}");
+        assert!(matches!(e, SettingError::RsaKeySize { bits: 1024 }), "{e:?}");
+        assert!(e.to_string().contains("1024 bits") && e.to_string().contains("2048"), "{e}");
         assert!(VerifyKey::rsa(None, [vec![0], vec![0xc5; 256]].concat(), vec![1, 0, 1]).is_ok());
-        assert!(VerifyKey::rsa(None, vec![0xc5; 256], vec![2]).is_err(), "even exponent");
-        assert!(VerifyKey::p256(None, vec![4; 97]).err().unwrap().contains("P-256"));
+        let even = VerifyKey::rsa(None, vec![0xc5; 256], vec![2]).err().unwrap();
+        assert!(matches!(even, SettingError::RsaExponent), "even exponent: {even:?}");
+        let e = VerifyKey::p256(None, vec![4; 97]).err().unwrap();
+        assert!(matches!(e, SettingError::NotP256) && e.to_string().contains("P-256"), "{e}");
         let set = r#"{"keys":[{"kty":"RSA","n":"xcXF","e":"AQAB","kid":"tiny"}]}"#;
-        assert!(keys_of_jwks(set.as_bytes()).err().unwrap().contains("no RS256"));
+        let e = keys_of_jwks(set.as_bytes()).err().unwrap();
+        assert!(matches!(e, SettingError::NoUsableJwk) && e.to_string().contains("no RS256"), "{e}");
+        assert!(matches!(keys_of_jwks(b"[]"), Err(SettingError::NotJwks(_))));
+    }
+
+    #[test]
+    fn key_files_errors_name_the_file_and_never_a_private_key() {
+        let dir = std::env::temp_dir().join(format!("agtoken-auth-keys-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let private = dir.join("private.pem");
+        let body = "MIIEvQIBADANBgkqhkiG9w0BAQEFAASCBKcwggSjAgEAAoIBAQC-private-body";
+        std::fs::write(&private, format!("-----BEGIN PRIVATE KEY-----\n{body}\n-----END PRIVATE KEY-----\n")).unwrap();
+        let e = JwtAuth::new(JwtKeySource::PemFiles(vec![private.clone()]), vec![], vec![], 30).err().unwrap();
+        assert!(matches!(&e, SettingError::PrivateKeyGiven { path } if *path == private), "{e:?}");
+        assert!(!e.to_string().contains("private-body") && !format!("{e:?}").contains("private-body"), "{e}");
+        let missing = dir.join("missing.pem");
+        let e = JwtAuth::new(JwtKeySource::PemFiles(vec![missing.clone()]), vec![], vec![], 30).err().unwrap();
+        assert!(matches!(&e, SettingError::Read { path, .. } if *path == missing), "{e:?}");
+        assert!(matches!(
+            JwtAuth::new(JwtKeySource::PemFiles(vec![]), vec![], vec![], 30),
+            Err(SettingError::NoPublicKeyFiles)
+        ));
+        let jwks = dir.join("jwks.json");
+        std::fs::write(&jwks, r#"{"keys":[]}"#).unwrap();
+        let e = JwtAuth::new(JwtKeySource::JwksFile(jwks.clone()), vec![], vec![], 30).err().unwrap();
+        assert!(
+            matches!(&e, SettingError::JwksFile { path, jwks: inner } if *path == jwks && matches!(**inner, SettingError::NoUsableJwk)),
+            "{e:?}"
+        );
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]

@@ -1,5 +1,7 @@
-//! The crate's errors: [`ServerError`] for starting and running the server, [`ApiError`] for
-//! the answers of the v1 routes (`{"error": {"code", "message", "field"}}`).
+//! The crate's errors: [`ServerError`] for starting and running the server, [`SettingError`]
+//! for a configuration value that cannot be used, [`ApiError`] for the answers of the v1 routes
+//! (`{"error": {"code", "message", "field"}}`). Why a caller is refused has its own types next to
+//! the code that decides: [`crate::auth::AuthError`], [`crate::policy::PolicyRefusal`].
 
 use std::io;
 use std::net::SocketAddr;
@@ -9,6 +11,7 @@ use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use schemars::JsonSchema;
 use serde::Serialize;
+use tokio_rustls::rustls;
 
 /// Why the server could not start or stopped with an error.
 ///
@@ -27,6 +30,18 @@ pub enum ServerError {
         field: String,
         /// What is wrong with it (never the value of a certificate).
         message: String,
+    },
+    /// A configuration value that cannot be used (a key, a key file, a JWKS URL, the TLS
+    /// identity, a rate, the limits store): `source_name` and `field` as in
+    /// [`ServerError::Config`], `error` says why (never the value of a secret).
+    #[error("configuration: {source_name}: {field}: {error}")]
+    Setting {
+        /// Where the value came from.
+        source_name: String,
+        /// The setting.
+        field: String,
+        /// What is wrong with it (boxed: it is the largest of the variants).
+        error: Box<SettingError>,
     },
     /// The configuration file could not be read.
     #[error("configuration: cannot read {path}: {source}")]
@@ -79,6 +94,262 @@ pub enum ServerError {
 impl ServerError {
     pub(crate) fn config(source_name: impl Into<String>, field: impl Into<String>, message: impl Into<String>) -> Self {
         ServerError::Config { source_name: source_name.into(), field: field.into(), message: message.into() }
+    }
+
+    pub(crate) fn setting(source_name: impl Into<String>, field: impl Into<String>, error: SettingError) -> Self {
+        ServerError::Setting { source_name: source_name.into(), field: field.into(), error: Box::new(error) }
+    }
+}
+
+/// A configuration value that cannot be used: an API key hash, a JWT verification key or key
+/// file, a JWKS URL, the TLS certificate and key, a rate, the rate-limit store's URL or fallback.
+/// The configuration code adds where it came from and the setting's name
+/// ([`ServerError::Config`]); `Display` says what is wrong with the value.
+///
+/// Never held, shown or debugged: a secret (an HS256 secret, a private key, a Redis password, a
+/// key whose hash was expected). A variant holds the offending text only when it is not one
+/// (a rate, a fallback, a public URL without credentials), or a path.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum SettingError {
+    /// An `[[apps.api_keys]]` hash that is not 64 hex digits (it is not shown: it may be the key).
+    #[error("must be the SHA-256 of the key as 64 hex digits (printf %s \"$KEY\" | sha256sum)")]
+    ApiKeyHash {
+        /// The key's name.
+        name: String,
+    },
+    /// An HS256 secret shorter than 32 bytes.
+    #[error("the HS256 secret must be at least 32 bytes (RFC 7518 §3.2)")]
+    Hs256SecretTooShort,
+    /// `public_key_files = []`.
+    #[error("public_key_files is empty")]
+    NoPublicKeyFiles,
+    /// An RSA key outside 2048–8192 bits.
+    #[error("an RSA key of {bits} bits: RS256 needs 2048 to 8192 bits (RFC 7518 §3.3)")]
+    RsaKeySize {
+        /// The modulus's size.
+        bits: usize,
+    },
+    /// An RSA public exponent `ring` does not verify with (even, 1, or over 2^33 - 1).
+    #[error("an RSA key with an unusual public exponent (expected 65537)")]
+    RsaExponent,
+    /// An EC key that is not an uncompressed P-256 point.
+    #[error("an EC key that is not an uncompressed P-256 point: ES256 needs P-256")]
+    NotP256,
+    /// A file that cannot be read.
+    #[error("cannot read {}: {source}", path.display())]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// The I/O error.
+        source: io::Error,
+    },
+    /// A public key file that holds a private key (its content is not shown).
+    #[error(
+        "{} holds a PRIVATE key: give the public key only (e.g. `openssl pkey -in KEY -pubout`); \
+         a signing key does not belong on the token server",
+        path.display()
+    )]
+    PrivateKeyGiven {
+        /// The file.
+        path: PathBuf,
+    },
+    /// A PEM public key whose bytes `jsonwebtoken` cannot give.
+    #[error("{}: {source}", path.display())]
+    KeyBytes {
+        /// The file.
+        path: PathBuf,
+        /// What `jsonwebtoken` said.
+        source: jsonwebtoken::errors::Error,
+    },
+    /// A PEM RSA key that is not a public key.
+    #[error("{} is not a PEM RSA public key", path.display())]
+    NotRsaPublicKey {
+        /// The file.
+        path: PathBuf,
+    },
+    /// A file that holds neither a PEM RSA nor a PEM EC public key.
+    #[error("{} is not a PEM RSA or EC public key", path.display())]
+    NotPublicKey {
+        /// The file.
+        path: PathBuf,
+    },
+    /// A public key file whose key cannot verify JWTs ([`SettingError::RsaKeySize`],
+    /// [`SettingError::RsaExponent`] or [`SettingError::NotP256`]).
+    #[error("{} holds {key}", path.display())]
+    UnusableKey {
+        /// The file.
+        path: PathBuf,
+        /// Why the key cannot be used.
+        key: Box<SettingError>,
+    },
+    /// A JWKS file that gives no key ([`SettingError::NotJwks`] or [`SettingError::NoUsableJwk`]).
+    #[error("{}: {jwks}", path.display())]
+    JwksFile {
+        /// The file.
+        path: PathBuf,
+        /// Why it gives no key.
+        jwks: Box<SettingError>,
+    },
+    /// A document that is not a JWKS.
+    #[error("not a JWKS: {0}")]
+    NotJwks(serde_json::Error),
+    /// A JWKS without a key this server verifies with.
+    #[error("holds no RS256 (RSA, 2048 bits or more) or ES256 (P-256) verification key")]
+    NoUsableJwk,
+    /// A JWKS (or discovery) URL that does not parse.
+    #[error("{text:?} is not a URL")]
+    NotAUrl {
+        /// The URL as given.
+        text: String,
+    },
+    /// A JWKS URL that is neither `https://` nor `http://`.
+    #[error("{text:?} must start with https://")]
+    NotHttps {
+        /// The URL as given.
+        text: String,
+    },
+    /// A JWKS URL without a host.
+    #[error("{text:?} has no host")]
+    NoHost {
+        /// The URL as given.
+        text: String,
+    },
+    /// A JWKS URL with a user name or password (not shown).
+    #[error("must not hold a user name or password")]
+    UrlCredentials,
+    /// An `http://` JWKS URL to a host that is not loopback.
+    #[error("{text:?}: http:// is only accepted for a loopback host (127.0.0.1, ::1, localhost); use https://")]
+    HttpNotLoopback {
+        /// The URL as given.
+        text: String,
+    },
+    /// `oidc_discovery` with no issuer or several.
+    #[error("oidc_discovery needs exactly one issuer (the provider's)")]
+    DiscoveryIssuers,
+    /// Both `jwks_url` and `oidc_discovery` (or neither).
+    #[error("give jwks_url or oidc_discovery = true, not both")]
+    JwksSources,
+    /// A number outside its range.
+    #[error("must be {range}, got {got}")]
+    OutOfRange {
+        /// The range and unit, e.g. `1 to 3600 seconds`.
+        range: &'static str,
+        /// The number given.
+        got: u64,
+    },
+    /// A CA file whose certificates are not PEM.
+    #[error("{} is not PEM certificates: {source}", path.display())]
+    CaNotPem {
+        /// The file.
+        path: PathBuf,
+        /// The PEM error.
+        source: rustls::pki_types::pem::Error,
+    },
+    /// A CA certificate rustls does not accept as a root.
+    #[error("{}: {source}", path.display())]
+    CaRefused {
+        /// The file.
+        path: PathBuf,
+        /// What rustls said.
+        source: rustls::Error,
+    },
+    /// A CA file without a certificate.
+    #[error("{} holds no PEM certificate", path.display())]
+    NoCaCertificate {
+        /// The file.
+        path: PathBuf,
+    },
+    /// The TLS client for fetching JWKS cannot be set up.
+    #[error("TLS: {0}")]
+    ClientTls(rustls::Error),
+    /// No root certificate to check an `https://` JWKS URL with.
+    #[error("no system root certificates were found (install the ca-certificates package, or give jwks_ca_file)")]
+    NoRootCertificates,
+    /// A TLS certificate file that is not PEM.
+    #[error("the certificate file is not PEM: {0}")]
+    CertificateNotPem(rustls::pki_types::pem::Error),
+    /// A TLS certificate file without a certificate.
+    #[error("the certificate file holds no CERTIFICATE block")]
+    NoCertificate,
+    /// A TLS key file without a private key (what the PEM parser said is not shown: it may quote
+    /// the key).
+    #[error("the key file holds no PEM private key")]
+    NoPrivateKey,
+    /// The TLS protocol versions cannot be set.
+    #[error("TLS versions: {0}")]
+    TlsVersions(rustls::Error),
+    /// A certificate and key that do not belong together (or that rustls refuses).
+    #[error("the certificate and key do not make a TLS identity: {0}")]
+    TlsIdentity(rustls::Error),
+    /// A rate without `/`.
+    #[error("{text:?} is not a rate: write it like \"30/min\" (or /s, /h)")]
+    NotARate {
+        /// The rate as given.
+        text: String,
+    },
+    /// A rate whose count is not a whole number.
+    #[error("{text:?}: {count:?} is not a whole number")]
+    RateCount {
+        /// The rate as given.
+        text: String,
+        /// The count as given.
+        count: String,
+    },
+    /// A rate of 0.
+    #[error("{text:?}: the count must be at least 1")]
+    ZeroRate {
+        /// The rate as given.
+        text: String,
+    },
+    /// A rate's unit that is not seconds, minutes or hours.
+    #[error("{text:?}: unknown unit {unit:?} (use s, min or h)")]
+    RateUnit {
+        /// The rate as given.
+        text: String,
+        /// The unit as given.
+        unit: String,
+    },
+    /// A burst of 0.
+    #[error("the burst must be at least 1")]
+    ZeroBurst,
+    /// A `limits_store_fallback` that is not `local` or `refuse`.
+    #[error("must be \"local\" or \"refuse\", got {got:?}")]
+    Fallback {
+        /// The value as given.
+        got: String,
+    },
+    /// A `limits_store` URL of another scheme (the URL is not shown: it may carry a password).
+    #[error("must start with redis:// or rediss:// (TLS)")]
+    StoreScheme,
+    /// A `limits_store` URL with a fragment.
+    #[error("a URL fragment is not supported (rediss://…#insecure would turn off certificate checks)")]
+    StoreFragment,
+    /// A `limits_store` URL the `redis` crate does not parse.
+    #[error("is not a Redis URL: {0}")]
+    NotRedisUrl(redis::RedisError),
+    /// A `limits_store` URL without a host and port (a Unix socket).
+    #[error("must name a host and port")]
+    StoreHostPort,
+    /// A password in the URL and a password file.
+    #[error("carries a password and a password file is given too: keep it in the file only")]
+    StorePasswordTwice,
+    /// A CA file for a store URL that is not `rediss://`.
+    #[error("a CA file is given but the URL is not rediss:// (TLS)")]
+    StoreCaWithoutTls,
+    /// The CA certificates the `redis` crate refuses.
+    #[error("TLS settings: {0}")]
+    StoreTls(redis::RedisError),
+    /// A store URL the `redis` crate refuses.
+    #[error("is not usable: {0}")]
+    StoreUnusable(redis::RedisError),
+}
+
+impl SettingError {
+    /// Whether the error is about the store's CA file rather than its URL (the configuration
+    /// then names `limits_store_ca_file`).
+    pub fn concerns_ca_file(&self) -> bool {
+        matches!(self, SettingError::StoreCaWithoutTls | SettingError::StoreTls(_))
     }
 }
 
@@ -234,17 +505,6 @@ impl ErrorCode {
             ErrorCode::Forbidden => StatusCode::FORBIDDEN,
             ErrorCode::RateLimited => StatusCode::TOO_MANY_REQUESTS,
             ErrorCode::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
-        }
-    }
-
-    /// The code of a refusal by authentication, policy or limits with this status (`forbidden`
-    /// for any status that is not 401, 429 or 503).
-    pub fn of_refusal(status: StatusCode) -> ErrorCode {
-        match status {
-            StatusCode::UNAUTHORIZED => ErrorCode::Unauthorized,
-            StatusCode::TOO_MANY_REQUESTS => ErrorCode::RateLimited,
-            StatusCode::SERVICE_UNAVAILABLE => ErrorCode::Unavailable,
-            _ => ErrorCode::Forbidden,
         }
     }
 }
@@ -437,9 +697,5 @@ mod error_code_tests {
             let body: serde_json::Value = serde_json::from_str(&error.body()).unwrap();
             assert_eq!(body["error"]["code"], code.as_str());
         }
-        assert_eq!(ErrorCode::of_refusal(StatusCode::UNAUTHORIZED).status(), StatusCode::UNAUTHORIZED);
-        assert_eq!(ErrorCode::of_refusal(StatusCode::TOO_MANY_REQUESTS).status(), StatusCode::TOO_MANY_REQUESTS);
-        assert_eq!(ErrorCode::of_refusal(StatusCode::SERVICE_UNAVAILABLE).status(), StatusCode::SERVICE_UNAVAILABLE);
-        assert_eq!(ErrorCode::of_refusal(StatusCode::FORBIDDEN).status(), StatusCode::FORBIDDEN);
     }
 }

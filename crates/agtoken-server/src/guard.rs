@@ -36,7 +36,7 @@ use crate::routes::Class;
 use crate::state::AppState;
 
 /// An authentication result, with the index of the app it was for.
-pub(crate) type Authenticated = Option<(usize, Result<Arc<Caller>, crate::issue::Refusal>)>;
+pub(crate) type Authenticated = Option<(usize, Result<Arc<Caller>, crate::auth::AuthError>)>;
 
 /// What the issuing pipeline needs from the request, and what it leaves for the answer.
 pub(crate) struct RequestCtx {

@@ -47,6 +47,33 @@ impl fmt::Display for HealthError {
 
 impl std::error::Error for HealthError {}
 
+/// Why `GET /readyz` got no answer: each step of the request, with the host or address it was
+/// for. `Display` follows `not ready: URL: `.
+#[derive(Debug, thiserror::Error)]
+enum ProbeError {
+    /// The host name does not resolve.
+    #[error("cannot resolve {host}: {source}")]
+    Resolve { host: String, source: std::io::Error },
+    /// The host name resolves to nothing.
+    #[error("{host} resolves to no address")]
+    NoAddress { host: String },
+    /// No TCP connection to the address.
+    #[error("cannot connect to {addr}: {source}")]
+    Connect { addr: SocketAddr, source: std::io::Error },
+    /// The host is not usable as a TLS server name.
+    #[error("{host:?} is not a host name or address")]
+    ServerName { host: String },
+    /// The TLS handshake failed (e.g. another certificate than the configured one).
+    #[error("TLS handshake failed: {0}")]
+    Handshake(std::io::Error),
+    /// The HTTP exchange failed.
+    #[error("HTTP: {0}")]
+    Http(#[from] hyper::Error),
+    /// The request could not be built.
+    #[error("HTTP request: {0}")]
+    Request(#[from] hyper::http::Error),
+}
+
 /// Checks the server that `options` (and the environment, `.env`, the TOML file) describe.
 /// `Ok` carries a line for the log (`ready: 200 from http://127.0.0.1:8080/readyz`).
 pub fn check_blocking(options: &ServeOptions, timeout: Duration) -> Result<String, HealthError> {
@@ -71,7 +98,7 @@ pub async fn check(endpoint: &Endpoint, timeout: Duration) -> Result<String, Hea
     let url = format!("{scheme}://{authority}/readyz");
     match tokio::time::timeout(timeout, get_readyz(&host, endpoint.port, &authority, tls)).await {
         Err(_) => Err(HealthError(format!("not ready: no answer from {url} within {} ms", timeout.as_millis()))),
-        Ok(Err(message)) => Err(HealthError(format!("not ready: {url}: {message}"))),
+        Ok(Err(error)) => Err(HealthError(format!("not ready: {url}: {error}"))),
         Ok(Ok(200)) => Ok(format!("ready: 200 from {url}")),
         Ok(Ok(status)) => Err(HealthError(format!("not ready: {status} from {url}"))),
     }
@@ -89,14 +116,15 @@ fn probe_host(listen: &str) -> String {
     }
 }
 
-async fn get_readyz(host: &str, port: u16, authority: &str, tls: Option<TlsConnector>) -> Result<u16, String> {
+async fn get_readyz(host: &str, port: u16, authority: &str, tls: Option<TlsConnector>) -> Result<u16, ProbeError> {
     let addrs: Vec<SocketAddr> = match host.parse::<IpAddr>() {
         Ok(ip) => vec![SocketAddr::new(ip, port)],
-        Err(_) => {
-            tokio::net::lookup_host((host, port)).await.map_err(|e| format!("cannot resolve {host}: {e}"))?.collect()
-        }
+        Err(_) => tokio::net::lookup_host((host, port))
+            .await
+            .map_err(|source| ProbeError::Resolve { host: host.to_owned(), source })?
+            .collect(),
     };
-    let mut last = format!("{host} resolves to no address");
+    let mut last = ProbeError::NoAddress { host: host.to_owned() };
     for addr in addrs {
         match TcpStream::connect(addr).await {
             Ok(stream) => {
@@ -105,27 +133,24 @@ async fn get_readyz(host: &str, port: u16, authority: &str, tls: Option<TlsConne
                     None => request(stream, authority).await,
                     Some(connector) => {
                         let name = ServerName::try_from(host.to_owned())
-                            .map_err(|_| format!("{host:?} is not a host name or address"))?;
-                        let stream =
-                            connector.connect(name, stream).await.map_err(|e| format!("TLS handshake failed: {e}"))?;
+                            .map_err(|_| ProbeError::ServerName { host: host.to_owned() })?;
+                        let stream = connector.connect(name, stream).await.map_err(ProbeError::Handshake)?;
                         request(stream, authority).await
                     }
                 };
             }
-            Err(e) => last = format!("cannot connect to {addr}: {e}"),
+            Err(source) => last = ProbeError::Connect { addr, source },
         }
     }
     Err(last)
 }
 
 /// `GET /readyz` over HTTP/1.1 on `stream`; the answer's status.
-async fn request<S>(stream: S, authority: &str) -> Result<u16, String>
+async fn request<S>(stream: S, authority: &str) -> Result<u16, ProbeError>
 where
     S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
 {
-    let (mut sender, connection) = hyper::client::conn::http1::handshake::<_, String>(TokioIo::new(stream))
-        .await
-        .map_err(|e| format!("HTTP: {e}"))?;
+    let (mut sender, connection) = hyper::client::conn::http1::handshake::<_, String>(TokioIo::new(stream)).await?;
     tokio::spawn(async move {
         let _ = connection.await;
     });
@@ -133,9 +158,8 @@ where
         .header(hyper::header::HOST, authority)
         .header(hyper::header::USER_AGENT, "agtoken-healthcheck")
         .header(hyper::header::CONNECTION, "close")
-        .body(String::new())
-        .map_err(|e| format!("HTTP request: {e}"))?;
-    let answer = sender.send_request(req).await.map_err(|e| format!("HTTP: {e}"))?;
+        .body(String::new())?;
+    let answer = sender.send_request(req).await?;
     Ok(answer.status().as_u16())
 }
 
@@ -219,5 +243,22 @@ mod tests {
         assert_eq!(probe_host("127.0.0.1"), "127.0.0.1");
         assert_eq!(probe_host("[::1]"), "::1");
         assert_eq!(probe_host("localhost"), "localhost");
+    }
+
+    #[test]
+    fn probe_errors_name_the_step_and_the_address() {
+        let refused = std::io::Error::from(std::io::ErrorKind::ConnectionRefused);
+        let addr: SocketAddr = "127.0.0.1:9".parse().unwrap();
+        let e = ProbeError::Connect { addr, source: refused };
+        assert!(e.to_string().starts_with("cannot connect to 127.0.0.1:9: "), "{e}");
+        assert_eq!(
+            ProbeError::NoAddress { host: "db.invalid".into() }.to_string(),
+            "db.invalid resolves to no address"
+        );
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        // A port nothing listens on (bound, then closed): the connection is refused.
+        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let e = runtime.block_on(get_readyz("127.0.0.1", port, "127.0.0.1", None)).unwrap_err();
+        assert!(matches!(&e, ProbeError::Connect { addr, .. } if addr.port() == port), "{e:?}");
     }
 }

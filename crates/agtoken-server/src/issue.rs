@@ -24,7 +24,8 @@ use axum::http::StatusCode;
 use sha2::{Digest, Sha256};
 
 use crate::audit::{self, Who};
-use crate::auth::Caller;
+use crate::auth::{AuthError, Caller};
+use crate::error::ErrorCode;
 use crate::limit::retry_after_secs;
 use crate::metrics::service_index;
 use crate::policy::{self, Rule};
@@ -135,23 +136,30 @@ impl Judged<'_> {
 }
 
 /// A refusal: 401 (authentication), 403 (policy), 429 (rate limit) or 503 (the app's JWT keys
-/// from a URL were never fetched).
+/// from a URL were never fetched). The code comes from the typed reason ([`AuthError::code`],
+/// [`policy::PolicyRefusal::code`]), not from the route that answers.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Refusal {
-    /// 401, 403, 429 or 503.
-    pub status: StatusCode,
+    /// `unauthorized`, `forbidden`, `rate_limited` or `unavailable`.
+    pub code: ErrorCode,
     /// Why, for the caller (names the policy rule on a 403; never a credential).
     pub message: String,
 }
 
 impl Refusal {
-    pub(crate) fn new(status: StatusCode, message: impl Into<String>) -> Self {
-        Refusal { status, message: message.into() }
+    pub(crate) fn new(code: ErrorCode, message: impl Into<String>) -> Self {
+        Refusal { code, message: message.into() }
     }
 
-    /// A 401: the credential proves no caller.
-    pub(crate) fn unauthorized(message: String) -> Self {
-        Refusal::new(StatusCode::UNAUTHORIZED, message)
+    /// The HTTP status: 401, 403, 429 or 503 (the code's).
+    pub fn status(&self) -> StatusCode {
+        self.code.status()
+    }
+}
+
+impl From<AuthError> for Refusal {
+    fn from(error: AuthError) -> Self {
+        Refusal::new(error.code(), error.to_string())
     }
 }
 
@@ -206,7 +214,7 @@ impl AppState {
     ) -> Result<Issued<T>, IssueError<E>> {
         let Some((index, app)) = self.app_indexed(intent.app_id) else {
             // Routes only build for configured apps; refuse rather than issue unchecked.
-            let refusal = Refusal::new(StatusCode::FORBIDDEN, format!("app {} is not configured", intent.app_id));
+            let refusal = Refusal::new(ErrorCode::Forbidden, format!("app {} is not configured", intent.app_id));
             return Err(IssueError::Refused(self.refuse(intent, None, None, refusal)));
         };
         let session = if app.cfg.auth.is_none() {
@@ -232,7 +240,13 @@ impl AppState {
                 Err(refusal) => {
                     let who = self.who(caller, rule);
                     self.metrics().refused();
-                    audit::refused(&who, intent, intent.role.map(role_name), refusal.status.as_u16(), &refusal.message);
+                    audit::refused(
+                        &who,
+                        intent,
+                        intent.role.map(role_name),
+                        refusal.status().as_u16(),
+                        &refusal.message,
+                    );
                     return Err(IssueError::Refused(refusal));
                 }
             }
@@ -270,19 +284,19 @@ impl AppState {
             drop(cached);
             let caller = match authenticated {
                 Ok(caller) => caller,
-                Err(refusal) => {
-                    if refusal.status == StatusCode::UNAUTHORIZED {
-                        ctx.challenge();
-                    } else {
+                Err(error) => {
+                    if let AuthError::KeysUnavailable { .. } = error {
                         ctx.retry_after(crate::jwks::RETRY_AFTER_SECS);
+                    } else {
+                        ctx.challenge();
                     }
-                    return Err((refusal, None));
+                    return Err((error.into(), None));
                 }
             };
             let Some((rule_index, rule)) = policy::select(&app.cfg.policy, &caller) else {
                 return Err((
                     Refusal::new(
-                        StatusCode::FORBIDDEN,
+                        ErrorCode::Forbidden,
                         format!("no policy rule of app {} applies to caller {}", app.id(), caller.id),
                     ),
                     None,
@@ -298,7 +312,7 @@ impl AppState {
                             rule.name,
                             limiter.rate()
                         );
-                        return Err((Refusal::new(StatusCode::TOO_MANY_REQUESTS, message), Some(rule.name.clone())));
+                        return Err((Refusal::new(ErrorCode::RateLimited, message), Some(rule.name.clone())));
                     }
                 }
             }
@@ -308,7 +322,7 @@ impl AppState {
             Some(result) => result,
             // No request context: this token is not being issued for an HTTP request the
             // security layer saw. Fail closed.
-            None => Err((Refusal::new(StatusCode::UNAUTHORIZED, "no request context to authenticate"), None)),
+            None => Err((AuthError::NoRequestContext.into(), None)),
         }
     }
 
@@ -316,7 +330,7 @@ impl AppState {
         self.metrics().refused();
         let client = self.request().and_then(|ctx| ctx.client);
         let who = Who { caller: caller.unwrap_or("-"), client, rule: rule.as_deref() };
-        audit::refused(&who, intent, intent.role.map(role_name), refusal.status.as_u16(), &refusal.message);
+        audit::refused(&who, intent, intent.role.map(role_name), refusal.status().as_u16(), &refusal.message);
         refusal
     }
 }
@@ -329,7 +343,7 @@ fn judge<'t>(
     token: &Minted<'t>,
     now: UnixTime,
 ) -> Result<Judged<'t>, Refusal> {
-    let forbidden = |message: String| Refusal::new(StatusCode::FORBIDDEN, message);
+    let forbidden = |message: String| Refusal::new(ErrorCode::Forbidden, message);
     let parsed: VerifiedToken;
     let (text, verified) = match token {
         Minted::Signed(signed) => (signed.text(), signed.verified()),
@@ -358,7 +372,7 @@ fn judge<'t>(
     }
     if let Some((caller, rule)) = policy {
         rule.check(caller, &grants, now)
-            .map_err(|reason| forbidden(format!("policy rule {:?}: {reason}", rule.name)))?;
+            .map_err(|reason| Refusal::new(reason.code(), format!("policy rule {:?}: {reason}", rule.name)))?;
     }
     Ok(judged)
 }

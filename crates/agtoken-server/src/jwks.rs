@@ -29,13 +29,13 @@
 //! `hyper-rustls` would only add crates to the build.
 
 use std::fmt;
-use std::net::IpAddr;
+use std::io;
+use std::net::{IpAddr, SocketAddr};
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::{Arc, Mutex, Weak};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use axum::http::StatusCode;
 use http_body_util::BodyExt as _;
 use hyper::Uri;
 use hyper_util::rt::TokioIo;
@@ -47,8 +47,8 @@ use tokio_rustls::rustls::pki_types::{CertificateDer, ServerName};
 use tokio_rustls::rustls::{self, ClientConfig, RootCertStore};
 use tokio_rustls::TlsConnector;
 
-use crate::auth::{keys_of_jwks, VerifyKey};
-use crate::issue::Refusal;
+use crate::auth::{keys_of_jwks, AuthError, VerifyKey};
+use crate::error::SettingError;
 
 /// Cache time when the answer has no `Cache-Control: max-age`.
 pub const DEFAULT_TTL: Duration = Duration::from_secs(300);
@@ -104,6 +104,85 @@ impl Outcome {
     }
 }
 
+/// Why a fetch of the JWKS (or of the discovery document) failed: [`JwksFetchError::outcome`] is
+/// its metrics label, `Display` goes to the log and `/readyz`. The URLs it shows hold no
+/// credentials (refused when they are read, [`Target::parse`]).
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum JwksFetchError {
+    /// DNS, TCP, TLS or the HTTP exchange failed.
+    #[error("{url}: {failure}")]
+    Network { url: String, failure: NetworkFailure },
+    /// An answer other than 200 (a redirect is not followed).
+    #[error("{url}: HTTP status {}{}", status.as_u16(), if status.is_redirection() { " (redirects are not followed)" } else { "" })]
+    HttpStatus { url: String, status: hyper::StatusCode },
+    /// An answer over [`MAX_BODY_BYTES`].
+    #[error("{url}: the answer is larger than {MAX_BODY_BYTES} bytes")]
+    TooLarge { url: String },
+    /// No complete answer within the fetch's deadline.
+    #[error("no complete answer within {} ms", timeout.as_millis())]
+    Timeout { timeout: Duration },
+    /// A JWKS that is not one, or holds no usable key.
+    #[error("{url}: {error}")]
+    NoKeys { url: String, error: SettingError },
+    /// A discovery document that is not JSON with `issuer` and `jwks_uri`.
+    #[error("{url} is not an OpenID discovery document with jwks_uri: {error}")]
+    NotDiscovery { url: String, error: serde_json::Error },
+    /// A discovery document of another issuer than the configured one.
+    #[error("{url} names issuer {found:?}, not the configured {configured:?}")]
+    WrongIssuer { url: String, found: String, configured: String },
+    /// A discovery document whose `jwks_uri` is not a URL this server fetches.
+    #[error("{url}: jwks_uri {error}")]
+    BadJwksUri { url: String, error: SettingError },
+}
+
+impl JwksFetchError {
+    /// The `outcome` label of `agtoken_jwks_fetches_total`.
+    pub(crate) fn outcome(&self) -> Outcome {
+        match self {
+            JwksFetchError::Network { .. } => Outcome::Network,
+            JwksFetchError::HttpStatus { .. } => Outcome::HttpError,
+            JwksFetchError::TooLarge { .. } => Outcome::TooLarge,
+            JwksFetchError::Timeout { .. } => Outcome::Timeout,
+            JwksFetchError::NoKeys { .. }
+            | JwksFetchError::NotDiscovery { .. }
+            | JwksFetchError::WrongIssuer { .. }
+            | JwksFetchError::BadJwksUri { .. } => Outcome::Invalid,
+        }
+    }
+}
+
+/// The step of a fetch that failed on the network.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum NetworkFailure {
+    /// The host name does not resolve.
+    #[error("cannot resolve {host}: {source}")]
+    Resolve { host: String, source: io::Error },
+    /// The host name resolves to nothing.
+    #[error("{host} resolves to no address")]
+    NoAddress { host: String },
+    /// The TCP connection failed.
+    #[error("cannot connect to {addr}: {source}")]
+    Connect { addr: SocketAddr, source: io::Error },
+    /// No TCP connection within [`CONNECT_TIMEOUT`].
+    #[error("no connection to {addr} within {} s", CONNECT_TIMEOUT.as_secs())]
+    ConnectTimeout { addr: SocketAddr },
+    /// The host is not usable as a TLS server name.
+    #[error("not a valid host name")]
+    HostName,
+    /// The TLS handshake failed.
+    #[error("TLS handshake failed: {0}")]
+    Handshake(io::Error),
+    /// The HTTP exchange failed.
+    #[error("HTTP: {0}")]
+    Http(#[from] hyper::Error),
+    /// The request could not be built.
+    #[error("HTTP request: {0}")]
+    Request(#[from] hyper::http::Error),
+    /// The answer's body could not be read.
+    #[error("reading the answer: {0}")]
+    Body(Box<dyn std::error::Error + Send + Sync>),
+}
+
 /// A parsed `http(s)://` URL to fetch.
 #[derive(Clone)]
 struct Target {
@@ -123,22 +202,21 @@ impl fmt::Display for Target {
 
 impl Target {
     /// `https://…`, or `http://…` to a loopback host; no user name or password.
-    fn parse(text: &str) -> Result<Target, String> {
-        let uri: Uri = text.trim().parse().map_err(|_| format!("{text:?} is not a URL"))?;
+    fn parse(text: &str) -> Result<Target, SettingError> {
+        let uri: Uri = text.trim().parse().map_err(|_| SettingError::NotAUrl { text: text.to_owned() })?;
+        // Before any error that shows the URL: a password in it is not shown.
+        if uri.authority().is_some_and(|a| a.as_str().contains('@')) {
+            return Err(SettingError::UrlCredentials);
+        }
         let https = match uri.scheme_str() {
             Some("https") => true,
             Some("http") => false,
-            _ => return Err(format!("{text:?} must start with https://")),
+            _ => return Err(SettingError::NotHttps { text: text.to_owned() }),
         };
-        let authority = uri.authority().ok_or_else(|| format!("{text:?} has no host"))?;
-        if authority.as_str().contains('@') {
-            return Err("must not hold a user name or password".into());
-        }
+        let authority = uri.authority().ok_or_else(|| SettingError::NoHost { text: text.to_owned() })?;
         let host = authority.host().trim_start_matches('[').trim_end_matches(']').to_owned();
         if !https && !is_loopback(&host) {
-            return Err(format!(
-                "{text:?}: http:// is only accepted for a loopback host (127.0.0.1, ::1, localhost); use https://"
-            ));
+            return Err(SettingError::HttpNotLoopback { text: text.to_owned() });
         }
         Ok(Target {
             text: text.trim().to_owned(),
@@ -182,33 +260,33 @@ impl RemoteSettings {
         ca_file: Option<&Path>,
         min_refetch_secs: Option<u64>,
         timeout_ms: Option<u64>,
-    ) -> Result<RemoteSettings, (&'static str, String)> {
+    ) -> Result<RemoteSettings, (&'static str, SettingError)> {
         let source = match (jwks_url, discovery) {
-            (Some(url), None) => Source::Url(Target::parse(url).map_err(|m| ("jwks_url", m))?),
+            (Some(url), None) => Source::Url(Target::parse(url).map_err(|e| ("jwks_url", e))?),
             (None, Some([issuer])) => {
                 let document = format!("{}/.well-known/openid-configuration", issuer.trim_end_matches('/'));
-                let document = Target::parse(&document).map_err(|m| ("issuer", m))?;
+                let document = Target::parse(&document).map_err(|e| ("issuer", e))?;
                 Source::Discovery { issuer: issuer.clone(), document }
             }
-            (None, Some(_)) => {
-                return Err(("issuer", "oidc_discovery needs exactly one issuer (the provider's)".into()))
-            }
-            _ => return Err(("jwks_url", "give jwks_url or oidc_discovery = true, not both".into())),
+            (None, Some(_)) => return Err(("issuer", SettingError::DiscoveryIssuers)),
+            _ => return Err(("jwks_url", SettingError::JwksSources)),
         };
         let min_refetch = match min_refetch_secs {
             None => DEFAULT_MIN_REFETCH,
             Some(secs @ 1..=3600) => Duration::from_secs(secs),
-            Some(other) => return Err(("jwks_min_refetch_secs", format!("must be 1 to 3600 seconds, got {other}"))),
+            Some(got) => {
+                return Err(("jwks_min_refetch_secs", SettingError::OutOfRange { range: "1 to 3600 seconds", got }))
+            }
         };
         let timeout = match timeout_ms {
             None => DEFAULT_TIMEOUT,
             Some(ms @ 100..=60_000) => Duration::from_millis(ms),
-            Some(other) => return Err(("jwks_timeout_ms", format!("must be 100 to 60000 ms, got {other}"))),
+            Some(got) => return Err(("jwks_timeout_ms", SettingError::OutOfRange { range: "100 to 60000 ms", got })),
         };
         let https = match &source {
             Source::Url(target) | Source::Discovery { document: target, .. } => target.https,
         };
-        let tls = tls_config(ca_file, https).map_err(|m| ("jwks_ca_file", m))?;
+        let tls = tls_config(ca_file, https).map_err(|e| ("jwks_ca_file", e))?;
         Ok(RemoteSettings { app_id: app_id.to_owned(), source, tls, min_refetch, timeout })
     }
 }
@@ -216,31 +294,29 @@ impl RemoteSettings {
 /// TLS for fetching keys: the system's roots (`rustls-native-certs`: the OS store, or
 /// `SSL_CERT_FILE`/`SSL_CERT_DIR`) plus the certificates of `ca_file`. An error when neither
 /// gives a root and the URL is `https://`.
-fn tls_config(ca_file: Option<&Path>, https: bool) -> Result<Arc<ClientConfig>, String> {
+fn tls_config(ca_file: Option<&Path>, https: bool) -> Result<Arc<ClientConfig>, SettingError> {
     let mut roots = RootCertStore::empty();
     // Unreadable entries of the system store are skipped, as every TLS client does.
     let (_added, _skipped) = roots.add_parsable_certificates(rustls_native_certs::load_native_certs().certs);
     if let Some(path) = ca_file {
-        let pem = std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+        let pem = std::fs::read(path).map_err(|source| SettingError::Read { path: path.to_owned(), source })?;
         let mut any = false;
         for cert in CertificateDer::pem_slice_iter(&pem) {
-            let cert = cert.map_err(|e| format!("{} is not PEM certificates: {e}", path.display()))?;
-            roots.add(cert).map_err(|e| format!("{}: {e}", path.display()))?;
+            let cert = cert.map_err(|source| SettingError::CaNotPem { path: path.to_owned(), source })?;
+            roots.add(cert).map_err(|source| SettingError::CaRefused { path: path.to_owned(), source })?;
             any = true;
         }
         if !any {
-            return Err(format!("{} holds no PEM certificate", path.display()));
+            return Err(SettingError::NoCaCertificate { path: path.to_owned() });
         }
     }
     if roots.is_empty() && https {
-        return Err("no system root certificates were found (install the ca-certificates package, \
-                    or give jwks_ca_file)"
-            .into());
+        return Err(SettingError::NoRootCertificates);
     }
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let mut config = ClientConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
-        .map_err(|e| format!("TLS: {e}"))?
+        .map_err(SettingError::ClientTls)?
         .with_root_certificates(roots)
         .with_no_client_auth();
     config.alpn_protocols = vec![b"http/1.1".to_vec()];
@@ -357,17 +433,9 @@ impl RemoteJwks {
     }
 
     /// The 503 of a JWT request while no key was ever fetched.
-    pub(crate) fn unavailable(&self) -> Refusal {
-        let state = self.lock();
-        let why = state.last_error.as_deref().unwrap_or("the first fetch has not finished");
-        Refusal::new(
-            StatusCode::SERVICE_UNAVAILABLE,
-            format!(
-                "the JWT keys of app {} are not available yet ({}: {why}); retry in {RETRY_AFTER_SECS} s",
-                self.settings.app_id,
-                self.source_text()
-            ),
-        )
+    pub(crate) fn unavailable(&self) -> AuthError {
+        let why = self.lock().last_error.clone().unwrap_or_else(|| "the first fetch has not finished".to_owned());
+        AuthError::KeysUnavailable { app_id: self.settings.app_id.clone(), url: self.source_text(), why }
     }
 
     pub(crate) fn readiness(&self) -> Readiness {
@@ -451,10 +519,10 @@ impl RemoteJwks {
             }
         }
         self.lock().last_attempt = Some(Instant::now());
-        let result = tokio::time::timeout(self.settings.timeout, self.fetch(scheduled)).await.unwrap_or_else(|_| {
-            Err((Outcome::Timeout, format!("no complete answer within {} ms", self.settings.timeout.as_millis())))
-        });
-        let outcome = result.as_ref().map_or_else(|(o, _)| *o, |_| Outcome::Ok);
+        let result = tokio::time::timeout(self.settings.timeout, self.fetch(scheduled))
+            .await
+            .unwrap_or_else(|_| Err(JwksFetchError::Timeout { timeout: self.settings.timeout }));
+        let outcome = result.as_ref().map_or_else(JwksFetchError::outcome, |_| Outcome::Ok);
         self.stats.fetches[Outcome::ALL.iter().position(|o| *o == outcome).unwrap_or(0)].fetch_add(1, Relaxed);
         let mut state = self.lock();
         state.generation += 1;
@@ -483,16 +551,16 @@ impl RemoteJwks {
                 state.last_error = None;
                 state.next_refresh = Instant::now() + ttl;
             }
-            Err((outcome, message)) => {
+            Err(error) => {
                 tracing::warn!(
                     app_id = self.settings.app_id.as_str(),
                     url = %self.source_text(),
                     outcome = outcome.as_str(),
-                    error = %message,
+                    error = %error,
                     kept_keys = state.keys.as_ref().map_or(0, |k| k.len()),
                     "JWKS fetch failed; keeping the previous keys"
                 );
-                state.last_error = Some(format!("{}: {message}", outcome.as_str()));
+                state.last_error = Some(format!("{}: {error}", outcome.as_str()));
                 // A failed refetch for an unknown kid leaves cached keys as fresh as they were:
                 // the background retries sooner only when they are due or missing.
                 if scheduled || state.keys.is_none() {
@@ -506,7 +574,7 @@ impl RemoteJwks {
 
     /// One refresh: discovery when needed (the first time, and on scheduled refreshes), then
     /// the JWKS. Gives the keys, the digest of the document and how long to keep it.
-    async fn fetch(&self, scheduled: bool) -> Result<(Vec<VerifyKey>, [u8; 32], Duration), (Outcome, String)> {
+    async fn fetch(&self, scheduled: bool) -> Result<(Vec<VerifyKey>, [u8; 32], Duration), JwksFetchError> {
         let known = self.lock().jwks_uri.clone();
         let jwks_uri = match &self.settings.source {
             Source::Url(target) => target.clone(),
@@ -520,27 +588,27 @@ impl RemoteJwks {
             },
         };
         let (body, max_age) = get(&jwks_uri, &self.settings.tls).await?;
-        let keys = keys_of_jwks(&body).map_err(|e| (Outcome::Invalid, format!("{jwks_uri}: {e}")))?;
+        let keys = keys_of_jwks(&body).map_err(|error| JwksFetchError::NoKeys { url: jwks_uri.text.clone(), error })?;
         Ok((keys, Sha256::digest(&body).into(), cache_time(max_age)))
     }
 
-    async fn discover(&self, issuer: &str, document: &Target) -> Result<Target, (Outcome, String)> {
+    async fn discover(&self, issuer: &str, document: &Target) -> Result<Target, JwksFetchError> {
         #[derive(Deserialize)]
         struct Discovery {
             issuer: String,
             jwks_uri: String,
         }
         let (body, _) = get(document, &self.settings.tls).await?;
-        let found: Discovery = serde_json::from_slice(&body).map_err(|e| {
-            (Outcome::Invalid, format!("{document} is not an OpenID discovery document with jwks_uri: {e}"))
-        })?;
+        let found: Discovery = serde_json::from_slice(&body)
+            .map_err(|error| JwksFetchError::NotDiscovery { url: document.text.clone(), error })?;
         if found.issuer != issuer {
-            return Err((
-                Outcome::Invalid,
-                format!("{document} names issuer {:?}, not the configured {issuer:?}", found.issuer),
-            ));
+            return Err(JwksFetchError::WrongIssuer {
+                url: document.text.clone(),
+                found: found.issuer,
+                configured: issuer.to_owned(),
+            });
         }
-        Target::parse(&found.jwks_uri).map_err(|e| (Outcome::Invalid, format!("{document}: jwks_uri {e}")))
+        Target::parse(&found.jwks_uri).map_err(|error| JwksFetchError::BadJwksUri { url: document.text.clone(), error })
     }
 }
 
@@ -580,16 +648,16 @@ impl Drop for AbortOnDrop {
 }
 
 /// `GET target`: the body (at most [`MAX_BODY_BYTES`]) and the `max-age` of a 200 answer.
-async fn get(target: &Target, tls: &Arc<ClientConfig>) -> Result<(Vec<u8>, Option<u64>), (Outcome, String)> {
-    let network = |m: String| (Outcome::Network, format!("{target}: {m}"));
+async fn get(target: &Target, tls: &Arc<ClientConfig>) -> Result<(Vec<u8>, Option<u64>), JwksFetchError> {
+    let network = |failure| JwksFetchError::Network { url: target.text.clone(), failure };
     let addrs: Vec<_> = match target.host.parse::<IpAddr>() {
-        Ok(ip) => vec![std::net::SocketAddr::new(ip, target.port)],
+        Ok(ip) => vec![SocketAddr::new(ip, target.port)],
         Err(_) => tokio::net::lookup_host((target.host.as_str(), target.port))
             .await
-            .map_err(|e| network(format!("cannot resolve {}: {e}", target.host)))?
+            .map_err(|source| network(NetworkFailure::Resolve { host: target.host.clone(), source }))?
             .collect(),
     };
-    let mut last = format!("{} resolves to no address", target.host);
+    let mut last = NetworkFailure::NoAddress { host: target.host.clone() };
     let mut stream = None;
     for addr in addrs {
         match tokio::time::timeout(CONNECT_TIMEOUT, TcpStream::connect(addr)).await {
@@ -597,32 +665,32 @@ async fn get(target: &Target, tls: &Arc<ClientConfig>) -> Result<(Vec<u8>, Optio
                 stream = Some(s);
                 break;
             }
-            Ok(Err(e)) => last = format!("cannot connect to {addr}: {e}"),
-            Err(_) => last = format!("no connection to {addr} within {} s", CONNECT_TIMEOUT.as_secs()),
+            Ok(Err(source)) => last = NetworkFailure::Connect { addr, source },
+            Err(_) => last = NetworkFailure::ConnectTimeout { addr },
         }
     }
     let stream = stream.ok_or_else(|| network(last))?;
     let _ = stream.set_nodelay(true);
     if target.https {
-        let name = ServerName::try_from(target.host.clone()).map_err(|_| network("not a valid host name".into()))?;
+        let name = ServerName::try_from(target.host.clone()).map_err(|_| network(NetworkFailure::HostName))?;
         let stream = TlsConnector::from(tls.clone())
             .connect(name, stream)
             .await
-            .map_err(|e| network(format!("TLS handshake failed: {e}")))?;
+            .map_err(|e| network(NetworkFailure::Handshake(e)))?;
         request(stream, target).await
     } else {
         request(stream, target).await
     }
 }
 
-async fn request<S>(stream: S, target: &Target) -> Result<(Vec<u8>, Option<u64>), (Outcome, String)>
+async fn request<S>(stream: S, target: &Target) -> Result<(Vec<u8>, Option<u64>), JwksFetchError>
 where
     S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
 {
-    let network = |m: String| (Outcome::Network, format!("{target}: {m}"));
+    let network = |failure: NetworkFailure| JwksFetchError::Network { url: target.text.clone(), failure };
     let (mut sender, connection) = hyper::client::conn::http1::handshake::<_, String>(TokioIo::new(stream))
         .await
-        .map_err(|e| network(format!("HTTP: {e}")))?;
+        .map_err(|e| network(e.into()))?;
     let _connection = AbortOnDrop(tokio::spawn(async move {
         let _ = connection.await;
     }));
@@ -632,14 +700,13 @@ where
         .header(hyper::header::ACCEPT, "application/json")
         .header(hyper::header::CONNECTION, "close")
         .body(String::new())
-        .map_err(|e| network(format!("HTTP request: {e}")))?;
-    let answer = sender.send_request(req).await.map_err(|e| network(format!("HTTP: {e}")))?;
+        .map_err(|e| network(e.into()))?;
+    let answer = sender.send_request(req).await.map_err(|e| network(e.into()))?;
     let status = answer.status();
     if status != hyper::StatusCode::OK {
-        let note = if status.is_redirection() { " (redirects are not followed)" } else { "" };
-        return Err((Outcome::HttpError, format!("{target}: HTTP status {}{note}", status.as_u16())));
+        return Err(JwksFetchError::HttpStatus { url: target.text.clone(), status });
     }
-    let too_large = || (Outcome::TooLarge, format!("{target}: the answer is larger than {MAX_BODY_BYTES} bytes"));
+    let too_large = || JwksFetchError::TooLarge { url: target.text.clone() };
     let length = answer.headers().get(hyper::header::CONTENT_LENGTH).and_then(|v| v.to_str().ok());
     if length.and_then(|v| v.parse::<u64>().ok()).is_some_and(|n| n > MAX_BODY_BYTES as u64) {
         return Err(too_large());
@@ -654,7 +721,7 @@ where
     let body = http_body_util::Limited::new(answer.into_body(), MAX_BODY_BYTES).collect().await.map_err(|e| {
         match e.downcast_ref::<http_body_util::LengthLimitError>() {
             Some(_) => too_large(),
-            None => network(format!("reading the answer: {e}")),
+            None => network(NetworkFailure::Body(e)),
         }
     })?;
     Ok((body.to_bytes().to_vec(), max_age))
@@ -677,6 +744,48 @@ mod tests {
     }
 
     #[test]
+    fn fetch_errors_give_their_outcome_label() {
+        let url = "https://id.example.com/jwks".to_owned();
+        let redirect = JwksFetchError::HttpStatus { url: url.clone(), status: hyper::StatusCode::FOUND };
+        assert_eq!(redirect.outcome(), Outcome::HttpError);
+        assert_eq!(redirect.to_string(), "https://id.example.com/jwks: HTTP status 302 (redirects are not followed)");
+        let large = JwksFetchError::TooLarge { url: url.clone() };
+        assert_eq!(large.outcome(), Outcome::TooLarge);
+        assert_eq!(large.to_string(), format!("{url}: the answer is larger than {MAX_BODY_BYTES} bytes"));
+        let timeout = JwksFetchError::Timeout { timeout: Duration::from_millis(250) };
+        assert_eq!(
+            (timeout.outcome(), timeout.to_string().as_str()),
+            (Outcome::Timeout, "no complete answer within 250 ms")
+        );
+        let no_keys = JwksFetchError::NoKeys { url: url.clone(), error: SettingError::NoUsableJwk };
+        assert_eq!(no_keys.outcome(), Outcome::Invalid);
+        let issuer = JwksFetchError::WrongIssuer {
+            url: url.clone(),
+            found: "https://evil/".into(),
+            configured: "https://id/".into(),
+        };
+        assert_eq!(issuer.outcome(), Outcome::Invalid);
+        let network = JwksFetchError::Network { url, failure: NetworkFailure::HostName };
+        assert_eq!(
+            (network.outcome(), network.to_string().as_str()),
+            (Outcome::Network, "https://id.example.com/jwks: not a valid host name")
+        );
+    }
+
+    #[tokio::test]
+    async fn a_refused_connection_is_a_network_failure_naming_the_address() {
+        // A loopback port nothing listens on (bound, then closed).
+        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let target = Target::parse(&format!("http://127.0.0.1:{port}/jwks")).unwrap();
+        let e = get(&target, &tls_config(None, false).unwrap()).await.unwrap_err();
+        assert_eq!(e.outcome(), Outcome::Network);
+        assert!(
+            matches!(&e, JwksFetchError::Network { failure: NetworkFailure::Connect { addr, .. }, .. } if addr.port() == port),
+            "{e:?}"
+        );
+    }
+
+    #[test]
     fn urls_are_https_or_loopback_http() {
         assert!(Target::parse("https://id.example.com/.well-known/jwks.json").unwrap().https);
         for ok in ["http://127.0.0.1:8080/jwks", "http://[::1]/jwks", "http://localhost:9/k"] {
@@ -684,9 +793,16 @@ mod tests {
             assert!(!t.https, "{ok}");
         }
         let e = Target::parse("http://id.example.com/jwks").err().unwrap();
-        assert!(e.contains("loopback") && e.contains("https://"), "{e}");
-        assert!(Target::parse("ftp://x/y").is_err());
-        assert!(Target::parse("https://user:secret@id.example.com/").err().unwrap().contains("password"));
+        assert!(matches!(&e, SettingError::HttpNotLoopback { text } if text == "http://id.example.com/jwks"));
+        assert!(e.to_string().contains("loopback") && e.to_string().contains("https://"), "{e}");
+        assert!(matches!(Target::parse("ftp://x/y"), Err(SettingError::NotHttps { .. })));
+        // A password in the URL is refused without being shown, whatever else is wrong.
+        for url in ["https://user:s3cret@id.example.com/", "ftp://user:s3cret@x/y", "http://u:s3cret@example.com/"] {
+            let e = Target::parse(url).err().unwrap();
+            assert!(matches!(e, SettingError::UrlCredentials), "{url}: {e:?}");
+            assert!(!e.to_string().contains("s3cret") && !format!("{e:?}").contains("s3cret"), "{e}");
+            assert!(e.to_string().contains("password"), "{e}");
+        }
         let t = Target::parse("https://id.example.com:8443/a/b?c=d").unwrap();
         assert_eq!((t.host.as_str(), t.port, t.path.as_str()), ("id.example.com", 8443, "/a/b?c=d"));
     }

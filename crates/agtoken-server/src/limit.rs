@@ -17,6 +17,8 @@ use governor::clock::{Clock, MonotonicClock};
 use governor::state::keyed::DashMapStateStore;
 use governor::{Quota, RateLimiter};
 
+use crate::error::SettingError;
+
 /// A rate: `count` requests per `period`, at most `burst` at once.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Rate {
@@ -31,21 +33,20 @@ pub struct Rate {
 impl Rate {
     /// Parses `"N/s"`, `"N/min"` or `"N/h"` (also `sec`, `second`, `m`, `minute`, `hour`), with
     /// `burst` (default `N`).
-    pub fn parse(text: &str, burst: Option<u32>) -> Result<Rate, String> {
-        let (n, unit) = text
-            .split_once('/')
-            .ok_or_else(|| format!("{text:?} is not a rate: write it like \"30/min\" (or /s, /h)"))?;
-        let count: u32 = n.trim().parse().map_err(|_| format!("{text:?}: {n:?} is not a whole number"))?;
-        let count = NonZeroU32::new(count).ok_or_else(|| format!("{text:?}: the count must be at least 1"))?;
+    pub fn parse(text: &str, burst: Option<u32>) -> Result<Rate, SettingError> {
+        let (n, unit) = text.split_once('/').ok_or_else(|| SettingError::NotARate { text: text.to_owned() })?;
+        let count: u32 =
+            n.trim().parse().map_err(|_| SettingError::RateCount { text: text.to_owned(), count: n.to_owned() })?;
+        let count = NonZeroU32::new(count).ok_or_else(|| SettingError::ZeroRate { text: text.to_owned() })?;
         let period = match unit.trim() {
             "s" | "sec" | "second" => Duration::from_secs(1),
             "m" | "min" | "minute" => Duration::from_secs(60),
             "h" | "hour" => Duration::from_secs(3600),
-            other => return Err(format!("{text:?}: unknown unit {other:?} (use s, min or h)")),
+            other => return Err(SettingError::RateUnit { text: text.to_owned(), unit: other.to_owned() }),
         };
         let burst = match burst {
             None => count,
-            Some(b) => NonZeroU32::new(b).ok_or_else(|| "the burst must be at least 1".to_owned())?,
+            Some(b) => NonZeroU32::new(b).ok_or(SettingError::ZeroBurst)?,
         };
         Ok(Rate { count, period, burst })
     }
@@ -151,6 +152,21 @@ mod tests {
             assert!(Rate::parse(bad, None).is_err(), "{bad}");
         }
         assert!(Rate::parse("1/s", Some(0)).is_err());
+    }
+
+    #[test]
+    fn a_bad_rate_says_which_part_is_wrong() {
+        let e = Rate::parse("30", None).unwrap_err();
+        assert!(matches!(&e, SettingError::NotARate { text } if text == "30"), "{e:?}");
+        assert_eq!(e.to_string(), "\"30\" is not a rate: write it like \"30/min\" (or /s, /h)");
+        let e = Rate::parse("x /min", None).unwrap_err();
+        assert!(matches!(&e, SettingError::RateCount { text, count } if text == "x /min" && count == "x "), "{e:?}");
+        assert_eq!(e.to_string(), "\"x /min\": \"x \" is not a whole number");
+        assert!(matches!(Rate::parse("0/min", None), Err(SettingError::ZeroRate { text }) if text == "0/min"));
+        let e = Rate::parse("3/day", None).unwrap_err();
+        assert!(matches!(&e, SettingError::RateUnit { unit, .. } if unit == "day"), "{e:?}");
+        assert_eq!(e.to_string(), "\"3/day\": unknown unit \"day\" (use s, min or h)");
+        assert!(matches!(Rate::parse("1/s", Some(0)), Err(SettingError::ZeroBurst)));
     }
 
     #[test]

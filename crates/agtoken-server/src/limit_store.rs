@@ -32,6 +32,7 @@ use std::time::{Duration, Instant};
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::{Client, ConnectionAddr, IntoConnectionInfo, Script};
 
+use crate::error::SettingError;
 use crate::limit::{Limiter, Rate};
 use crate::state::AppState;
 
@@ -53,11 +54,11 @@ pub enum Fallback {
 
 impl Fallback {
     /// `"local"` or `"refuse"`.
-    pub fn parse(text: &str) -> Result<Fallback, String> {
+    pub fn parse(text: &str) -> Result<Fallback, SettingError> {
         match text.trim() {
             "local" => Ok(Fallback::Local),
             "refuse" => Ok(Fallback::Refuse),
-            other => Err(format!("must be \"local\" or \"refuse\", got {other:?}")),
+            other => Err(SettingError::Fallback { got: other.to_owned() }),
         }
     }
 
@@ -88,34 +89,31 @@ pub struct LimitsStore {
 impl LimitsStore {
     /// Parses and checks `url` (`redis://` or `rediss://`, host, port, optional database
     /// number), with the password (AUTH) from `password` and, for `rediss://`, the CA
-    /// certificates (PEM) to trust instead of the system's roots. No connection is made.
-    pub fn new(url: &str, password: Option<&str>, ca_pem: Option<&[u8]>) -> Result<LimitsStore, String> {
+    /// certificates (PEM) to trust instead of the system's roots. No connection is made. An
+    /// error never holds the URL or the password.
+    pub fn new(url: &str, password: Option<&str>, ca_pem: Option<&[u8]>) -> Result<LimitsStore, SettingError> {
         let url = url.trim();
         let tls = if url.starts_with("rediss://") {
             true
         } else if url.starts_with("redis://") {
             false
         } else {
-            return Err("must start with redis:// or rediss:// (TLS)".to_owned());
+            return Err(SettingError::StoreScheme);
         };
         if url.contains('#') {
-            return Err(
-                "a URL fragment is not supported (rediss://…#insecure would turn off certificate checks)".into()
-            );
+            return Err(SettingError::StoreFragment);
         }
-        let info = url.into_connection_info().map_err(|e| format!("is not a Redis URL: {}", describe(&e)))?;
+        let info = url.into_connection_info().map_err(SettingError::NotRedisUrl)?;
         let redacted = match info.addr() {
             ConnectionAddr::Tcp(host, port) | ConnectionAddr::TcpTls { host, port, .. } => {
                 let scheme = if tls { "rediss" } else { "redis" };
                 let host = if host.contains(':') { format!("[{host}]") } else { host.clone() };
                 format!("{scheme}://{host}:{port}/{}", info.redis_settings().db())
             }
-            _ => return Err("must name a host and port".to_owned()),
+            _ => return Err(SettingError::StoreHostPort),
         };
         let info = match password {
-            Some(_) if info.redis_settings().password().is_some() => {
-                return Err("carries a password and a password file is given too: keep it in the file only".into())
-            }
+            Some(_) if info.redis_settings().password().is_some() => return Err(SettingError::StorePasswordTwice),
             Some(password) => {
                 let settings = info.redis_settings().clone().set_password(password);
                 info.set_redis_settings(settings)
@@ -123,12 +121,12 @@ impl LimitsStore {
             None => info,
         };
         let client = match (tls, ca_pem) {
-            (false, Some(_)) => return Err("a CA file is given but the URL is not rediss:// (TLS)".to_owned()),
+            (false, Some(_)) => return Err(SettingError::StoreCaWithoutTls),
             (true, Some(pem)) => {
                 Client::build_with_tls(info, redis::TlsCertificates { client_tls: None, root_cert: Some(pem.to_vec()) })
-                    .map_err(|e| format!("TLS settings: {}", describe(&e)))?
+                    .map_err(SettingError::StoreTls)?
             }
-            (_, None) => Client::open(info).map_err(|e| format!("is not usable: {}", describe(&e)))?,
+            (_, None) => Client::open(info).map_err(SettingError::StoreUnusable)?,
         };
         let identity = identity(url, password, ca_pem);
         Ok(LimitsStore { client, redacted, identity, fallback: Fallback::Local, timeout: DEFAULT_TIMEOUT })
@@ -173,8 +171,19 @@ fn identity(url: &str, password: Option<&str>, ca_pem: Option<&[u8]>) -> [u8; 32
 }
 
 /// A Redis error as text: its kind and detail (Redis errors carry no credentials).
-fn describe(e: &redis::RedisError) -> String {
-    e.to_string()
+/// Why one call to the store gave no answer. `Display` goes to the log and `/readyz` after the
+/// store's redacted URL; the `redis` crate's errors name the failure, not the URL or password.
+#[derive(Debug, Clone, thiserror::Error)]
+pub(crate) enum StoreError {
+    /// The connection or the command failed.
+    #[error(transparent)]
+    Redis(#[from] redis::RedisError),
+    /// No answer within the configured deadline.
+    #[error("no answer within {} ms", timeout.as_millis())]
+    Timeout {
+        /// The deadline (`limits_store_timeout_ms`).
+        timeout: Duration,
+    },
 }
 
 /// GCRA on the server's clock. KEYS[1]: the key; ARGV[1]: the emission interval (µs);
@@ -308,7 +317,7 @@ impl SharedStore {
 
     /// The connection, made on first use (needs the Tokio runtime). The manager connects
     /// lazily and reconnects in the background; each of its connection attempts is bounded.
-    fn connection(&self) -> Result<ConnectionManager, String> {
+    fn connection(&self) -> Result<ConnectionManager, StoreError> {
         if let Some(c) = self.connection.get() {
             return Ok(c.clone());
         }
@@ -318,8 +327,7 @@ impl SharedStore {
             .set_number_of_retries(1)
             .set_min_delay(Duration::from_millis(10))
             .set_max_delay(Duration::from_millis(200));
-        let made =
-            ConnectionManager::new_lazy_with_config(self.settings.client.clone(), config).map_err(|e| describe(&e))?;
+        let made = ConnectionManager::new_lazy_with_config(self.settings.client.clone(), config)?;
         Ok(self.connection.get_or_init(|| made).clone())
     }
 
@@ -341,9 +349,9 @@ impl SharedStore {
                 Err(e) if e.kind() == redis::ErrorKind::Server(redis::ServerErrorKind::NoScript) => {
                     let mut eval = redis::cmd("EVAL");
                     eval.arg(GCRA).arg(1).arg(&key).arg(interval_us).arg(rate.burst.get());
-                    eval.query_async::<u64>(conn).await.map_err(|e| describe(&e))
+                    Ok(eval.query_async::<u64>(conn).await?)
                 }
-                other => other.map_err(|e| describe(&e)),
+                other => Ok(other?),
             }
         };
         let result = self.finish(call).await?;
@@ -361,7 +369,7 @@ impl SharedStore {
         let mut conn = self.connection();
         let ping = async {
             let conn = conn.as_mut().map_err(|e| e.clone())?;
-            redis::cmd("PING").query_async::<String>(conn).await.map_err(|e| describe(&e))
+            Ok(redis::cmd("PING").query_async::<String>(conn).await?)
         };
         match self.finish(ping).await {
             Ok(_) => Ok(()),
@@ -370,10 +378,10 @@ impl SharedStore {
     }
 
     /// Runs one call with the deadline; records the outcome in the breaker (and logs a change).
-    async fn finish<T>(&self, call: impl Future<Output = Result<T, String>>) -> Result<T, Unavailable> {
+    async fn finish<T>(&self, call: impl Future<Output = Result<T, StoreError>>) -> Result<T, Unavailable> {
         let outcome = match tokio::time::timeout(self.settings.timeout, call).await {
             Ok(result) => result,
-            Err(_) => Err(format!("no answer within {} ms", self.settings.timeout.as_millis())),
+            Err(_) => Err(StoreError::Timeout { timeout: self.settings.timeout }),
         };
         match outcome {
             Ok(value) => {
@@ -382,8 +390,8 @@ impl SharedStore {
                 }
                 Ok(value)
             }
-            Err(message) => {
-                let message = format!("{}: {message}", self.settings.redacted);
+            Err(error) => {
+                let message = format!("{}: {error}", self.settings.redacted);
                 if let Ok(mut last) = self.last_error.lock() {
                     *last = Some(message.clone());
                 }
@@ -517,13 +525,38 @@ mod tests {
             ("redis://127.0.0.1:6379/x", "Redis URL"),
             ("unix:///tmp/redis.sock", "redis://"),
         ] {
-            let err = LimitsStore::new(bad, None, None).unwrap_err();
+            let err = LimitsStore::new(bad, None, None).unwrap_err().to_string();
             assert!(err.contains(says), "{bad}: {err}");
         }
         let err = LimitsStore::new("redis://:pw@127.0.0.1:6379", Some("other"), None).unwrap_err();
-        assert!(err.contains("password file") && !err.contains("pw@"), "{err}");
+        assert!(err.to_string().contains("password file") && !err.to_string().contains("pw@"), "{err}");
         let err = LimitsStore::new("redis://127.0.0.1:6379", None, Some(b"x")).unwrap_err();
-        assert!(err.contains("rediss://"), "{err}");
+        assert!(err.to_string().contains("rediss://"), "{err}");
+    }
+
+    #[test]
+    fn store_setting_errors_are_variants_without_the_password() {
+        let variant = |url: &str, password: Option<&str>, ca: Option<&[u8]>| {
+            let err = LimitsStore::new(url, password, ca).unwrap_err();
+            let (shown, debugged) = (err.to_string(), format!("{err:?}"));
+            for secret in ["s3cret", "hunter2"] {
+                assert!(!shown.contains(secret) && !debugged.contains(secret), "{url}: {shown} / {debugged}");
+            }
+            err
+        };
+        assert!(matches!(variant("http://:s3cret@127.0.0.1:6379", None, None), SettingError::StoreScheme));
+        assert!(matches!(variant("rediss://:s3cret@127.0.0.1:6379#insecure", None, None), SettingError::StoreFragment));
+        assert!(matches!(variant("redis://:s3cret@127.0.0.1:6379/x", None, None), SettingError::NotRedisUrl(_)));
+        let twice = variant("redis://:s3cret@127.0.0.1:6379", Some("hunter2"), None);
+        assert!(matches!(twice, SettingError::StorePasswordTwice));
+        assert!(!twice.concerns_ca_file());
+        let ca = variant("redis://:s3cret@127.0.0.1:6379", None, Some(b"x"));
+        assert!(matches!(ca, SettingError::StoreCaWithoutTls) && ca.concerns_ca_file());
+        let e = Fallback::parse(" later ").unwrap_err();
+        assert!(matches!(&e, SettingError::Fallback { got } if got == "later"), "{e:?}");
+        assert_eq!(e.to_string(), "must be \"local\" or \"refuse\", got \"later\"");
+        let timeout = StoreError::Timeout { timeout: Duration::from_millis(100) };
+        assert_eq!(timeout.to_string(), "no answer within 100 ms");
     }
 
     #[test]

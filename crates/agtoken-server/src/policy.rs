@@ -33,8 +33,113 @@ use serde::Deserialize;
 use serde_json::{Map, Value};
 
 use crate::auth::{Auth, Caller};
-use crate::error::ServerError;
+use crate::error::{ErrorCode, ServerError};
 use crate::limit::Rate;
+
+/// Why a rule refuses what a token would admit: the grant's part the rule does not allow, with
+/// the values involved. `Display` is the reason the caller reads after `policy rule "NAME": `
+/// (a 403, [`PolicyRefusal::code`]); it shows the grant's service, channel, user and privilege
+/// and the rule's settings, never a credential.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum PolicyRefusal {
+    /// The latest grant ends after the rule's `max_lifetime_secs`.
+    #[error("the token would admit {capability} for {lifetime} s, longer than this rule's maximum of {max} s")]
+    TooLong {
+        /// What the latest grant admits.
+        capability: Capability,
+        /// How long from now, seconds.
+        lifetime: u64,
+        /// The rule's maximum, seconds.
+        max: u32,
+    },
+    /// A grant's service class the rule does not list.
+    #[error("service {class} is not allowed (allowed: {})", allowed.join(", "))]
+    ServiceNotAllowed {
+        /// The grant's class (`rtc`, `chat_app`, …).
+        class: &'static str,
+        /// The rule's `services`.
+        allowed: Vec<String>,
+    },
+    /// A privilege the server cannot name, without `allow_unnamed_privileges`.
+    #[error(
+        "{class} privilege {id} is not one this server can name, so it cannot judge what it admits \
+         (allow it with allow_unnamed_privileges = true)"
+    )]
+    UnnamedPrivilege {
+        /// The grant's class.
+        class: &'static str,
+        /// The privilege id.
+        id: u16,
+    },
+    /// A channel pattern or any channel, without `allow_wildcards`.
+    #[error("{class} channel {channel} admits every channel it matches: wildcard tokens are not allowed")]
+    WildcardChannel {
+        /// The grant's class.
+        class: &'static str,
+        /// The grant's channel.
+        channel: Scope,
+    },
+    /// A channel outside the rule's `channels`.
+    #[error("channel {channel} is not allowed (allowed: {})", allowed.join(", "))]
+    ChannelNotAllowed {
+        /// The grant's channel.
+        channel: Scope,
+        /// The rule's `channels`.
+        allowed: Vec<String>,
+    },
+    /// Any user (uid 0, empty) or a user pattern, without `allow_wildcards`.
+    #[error("{class} token for {}: wildcard tokens are not allowed", wildcard_user(user))]
+    WildcardUser {
+        /// The grant's class.
+        class: &'static str,
+        /// The grant's user.
+        user: Scope,
+    },
+    /// `uid_claim` names a claim the caller's JWT does not have (as a string or whole number).
+    #[error("the caller's token has no {claim} claim to bind the uid to")]
+    NoUidClaim {
+        /// The rule's `uid_claim`.
+        claim: String,
+    },
+    /// A user that is not the caller's `uid_claim`.
+    #[error("{class} uid/account {user} is not the caller's {claim} claim {expected:?}")]
+    NotCallersUid {
+        /// The grant's class.
+        class: &'static str,
+        /// The grant's user.
+        user: Scope,
+        /// The rule's `uid_claim`.
+        claim: String,
+        /// The claim's value.
+        expected: String,
+    },
+    /// An RTC privilege of a role the rule does not allow.
+    #[error("{capability} needs the {role} role, which this rule does not allow (roles: {allowed})")]
+    RoleNotAllowed {
+        /// The privilege.
+        capability: Capability,
+        /// `publisher`, `subscriber` or `admin`.
+        role: &'static str,
+        /// The rule's roles, e.g. `subscriber`.
+        allowed: String,
+    },
+}
+
+impl PolicyRefusal {
+    /// The answer's code: always `forbidden` (403).
+    pub fn code(&self) -> ErrorCode {
+        ErrorCode::Forbidden
+    }
+}
+
+fn wildcard_user(user: &Scope) -> String {
+    if *user == Scope::Any {
+        "any user (uid 0)".to_owned()
+    } else {
+        user.to_string()
+    }
+}
 
 /// One policy rule.
 #[derive(Clone, Debug)]
@@ -119,15 +224,12 @@ impl Rule {
     /// Whether the rule allows everything `grants` admit, judged at `now`; `Err` says why not
     /// (the caller gets it with the rule's name). The latest end among the grants is compared
     /// with the rule's maximum lifetime, so no grant outlives it.
-    pub fn check(&self, caller: &Caller, grants: &[Grant], now: UnixTime) -> Result<(), String> {
+    pub fn check(&self, caller: &Caller, grants: &[Grant], now: UnixTime) -> Result<(), PolicyRefusal> {
         if let Some(max) = self.max_lifetime {
             if let Some(latest) = grants.iter().max_by_key(|g| g.until) {
                 let lifetime = latest.until.as_secs().saturating_sub(now.as_secs());
                 if lifetime > u64::from(max) {
-                    return Err(format!(
-                        "the token would admit {} for {lifetime} s, longer than this rule's maximum of {max} s",
-                        latest.capability
-                    ));
+                    return Err(PolicyRefusal::TooLong { capability: latest.capability, lifetime, max });
                 }
             }
         }
@@ -137,40 +239,42 @@ impl Rule {
         Ok(())
     }
 
-    fn check_grant(&self, caller: &Caller, grant: &Grant) -> Result<(), String> {
+    fn check_grant(&self, caller: &Caller, grant: &Grant) -> Result<(), PolicyRefusal> {
         let class = grant.class();
         if !self.services.iter().any(|s| s == class) {
-            return Err(format!("service {class} is not allowed (allowed: {})", self.services.join(", ")));
+            return Err(PolicyRefusal::ServiceNotAllowed { class, allowed: self.services.clone() });
         }
         if let Capability::Unnamed(id) = grant.capability {
             if !self.allow_unnamed_privileges {
-                return Err(format!(
-                    "{class} privilege {id} is not one this server can name, so it cannot judge what it admits \
-                     (allow it with allow_unnamed_privileges = true)"
-                ));
+                return Err(PolicyRefusal::UnnamedPrivilege { class, id });
             }
         }
         if let Some(channel) = &grant.channel {
             if channel.is_wildcard() && !self.allow_wildcards {
-                return Err(format!(
-                    "{class} channel {channel} admits every channel it matches: wildcard tokens are not allowed"
-                ));
+                return Err(PolicyRefusal::WildcardChannel { class, channel: channel.clone() });
             }
             if !self.channels.is_empty() && !self.channels.iter().any(|p| channel.within(p)) {
-                return Err(format!("channel {channel} is not allowed (allowed: {})", self.channels.join(", ")));
+                return Err(PolicyRefusal::ChannelNotAllowed {
+                    channel: channel.clone(),
+                    allowed: self.channels.clone(),
+                });
             }
         }
         if let Some(user) = &grant.user {
             if user.is_wildcard() && !self.allow_wildcards {
-                let what = if *user == Scope::Any { "any user (uid 0)".to_owned() } else { user.to_string() };
-                return Err(format!("{class} token for {what}: wildcard tokens are not allowed"));
+                return Err(PolicyRefusal::WildcardUser { class, user: user.clone() });
             }
             if let Some(claim) = &self.uid_claim {
                 let Some(expected) = caller.claim(claim).and_then(claim_text) else {
-                    return Err(format!("the caller's token has no {claim} claim to bind the uid to"));
+                    return Err(PolicyRefusal::NoUidClaim { claim: claim.clone() });
                 };
                 if user.exact() != Some(expected.as_str()) {
-                    return Err(format!("{class} uid/account {user} is not the caller's {claim} claim {expected:?}"));
+                    return Err(PolicyRefusal::NotCallersUid {
+                        class,
+                        user: user.clone(),
+                        claim: claim.clone(),
+                        expected,
+                    });
                 }
             }
         }
@@ -187,11 +291,11 @@ impl Rule {
                     Capability::JoinChannel => "subscriber",
                     _ => "publisher",
                 };
-                return Err(format!(
-                    "{} needs the {role} role, which this rule does not allow (roles: {})",
-                    grant.capability,
-                    self.role_names()
-                ));
+                return Err(PolicyRefusal::RoleNotAllowed {
+                    capability: grant.capability,
+                    role,
+                    allowed: self.role_names(),
+                });
             }
         }
         Ok(())
@@ -321,7 +425,10 @@ pub(crate) fn resolve(
             }
         }
         let rate_limit = match &r.rate_limit {
-            Some(text) => Some(Rate::parse(text, r.rate_limit_burst).map_err(|m| err("rate_limit", m))?),
+            Some(text) => Some(
+                Rate::parse(text, r.rate_limit_burst)
+                    .map_err(|e| ServerError::setting(file, format!("{here}.rate_limit"), e))?,
+            ),
             None if r.rate_limit_burst.is_some() => {
                 return Err(err("rate_limit_burst", "given without rate_limit".into()));
             }
@@ -474,7 +581,7 @@ mod tests {
             (vec![Grant { user: Some(scope("43")), ..rtm }], "rtm uid/account \"43\""),
         ];
         for (grants, expected) in cases {
-            let e = r.check(&caller, &grants, NOW).unwrap_err();
+            let e = r.check(&caller, &grants, NOW).unwrap_err().to_string();
             assert!(e.contains(expected), "{e} (expected {expected})");
         }
         let open = Rule { allow_wildcards: true, uid_claim: None, ..rule() };
@@ -486,6 +593,60 @@ mod tests {
         let publish = rtc("class-1", "42", Capability::PublishVideo, 60);
         assert_eq!(publisher.check(&caller, &[join("class-1", "42"), publish], NOW), Ok(()));
         assert_eq!(publisher.check(&caller, &[join("class-1", "42")], NOW), Ok(()), "join is part of publishing");
+    }
+
+    #[test]
+    fn refusals_are_variants_with_the_values_involved() {
+        let r = rule();
+        let caller = jwt(r#"{"sub":"42","role":"student"}"#);
+        let refuse = |grants: &[Grant]| r.check(&caller, grants, NOW).unwrap_err();
+        let staff = refuse(&[join("staff", "42")]);
+        assert_eq!(
+            staff,
+            PolicyRefusal::ChannelNotAllowed { channel: Scope::Exact("staff".into()), allowed: vec!["class-*".into()] }
+        );
+        assert_eq!(staff.to_string(), "channel \"staff\" is not allowed (allowed: class-*)");
+        assert_eq!(
+            refuse(&[join("class-1", "43")]),
+            PolicyRefusal::NotCallersUid {
+                class: "rtc",
+                user: Scope::Exact("43".into()),
+                claim: "sub".into(),
+                expected: "42".into()
+            }
+        );
+        assert_eq!(
+            refuse(&[rtc("class-1", "42", Capability::JoinChannel, 601)]),
+            PolicyRefusal::TooLong { capability: Capability::JoinChannel, lifetime: 601, max: 600 }
+        );
+        assert_eq!(
+            refuse(&[rtc("class-1", "42", Capability::PublishAudio, 60)]),
+            PolicyRefusal::RoleNotAllowed {
+                capability: Capability::PublishAudio,
+                role: "publisher",
+                allowed: "subscriber".into()
+            }
+        );
+        let anyone = refuse(&[join("class-1", "")]);
+        assert_eq!(anyone, PolicyRefusal::WildcardUser { class: "rtc", user: Scope::Any });
+        assert_eq!(anyone.to_string(), "rtc token for any user (uid 0): wildcard tokens are not allowed");
+        assert_eq!(
+            refuse(&[rtc("class-1", "42", Capability::Unnamed(5), 60)]),
+            PolicyRefusal::UnnamedPrivilege { class: "rtc", id: 5 }
+        );
+        assert_eq!(
+            refuse(&[join("class-*", "42")]),
+            PolicyRefusal::WildcardChannel { class: "rtc", channel: Scope::Pattern("class-*".into()) }
+        );
+        let no_sub = jwt(r#"{"role":"student"}"#);
+        assert_eq!(
+            r.check(&no_sub, &[join("class-1", "42")], NOW),
+            Err(PolicyRefusal::NoUidClaim { claim: "sub".into() })
+        );
+        let rtm_only = Rule { services: vec!["rtm".into()], ..rule() };
+        let e = rtm_only.check(&caller, &[join("class-1", "42")], NOW).unwrap_err();
+        assert_eq!(e, PolicyRefusal::ServiceNotAllowed { class: "rtc", allowed: vec!["rtm".into()] });
+        assert_eq!(e.code(), ErrorCode::Forbidden);
     }
 
     #[test]

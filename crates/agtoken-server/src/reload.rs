@@ -175,6 +175,9 @@ fn log_failure(error: &ServerError, trigger: &str) {
         ServerError::Config { source_name, field, message } => {
             tracing::error!(trigger, source = %source_name, setting = %field, rule = %message, "{KEPT}: {error}");
         }
+        ServerError::Setting { source_name, field, error: rule } => {
+            tracing::error!(trigger, source = %source_name, setting = %field, rule = %rule, "{KEPT}: {error}");
+        }
         other => tracing::error!(trigger, error = %other, "{KEPT}: {other}"),
     }
 }

@@ -14,6 +14,8 @@ use tokio_rustls::rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use tokio_rustls::rustls::{self, ServerConfig};
 use tokio_rustls::TlsAcceptor;
 
+use crate::error::SettingError;
+
 /// A loaded TLS server configuration.
 #[derive(Clone)]
 pub struct TlsSettings {
@@ -30,29 +32,32 @@ impl fmt::Debug for TlsSettings {
 impl TlsSettings {
     /// From PEM text: the certificate chain (leaf first) and the private key (PKCS#8, PKCS#1
     /// or SEC1). Errors never include key material.
-    pub fn from_pem(cert_chain: &[u8], key: &[u8]) -> Result<TlsSettings, String> {
+    pub fn from_pem(cert_chain: &[u8], key: &[u8]) -> Result<TlsSettings, SettingError> {
         let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_slice_iter(cert_chain)
             .collect::<Result<_, _>>()
-            .map_err(|e| format!("the certificate file is not PEM: {e}"))?;
+            .map_err(SettingError::CertificateNotPem)?;
         if certs.is_empty() {
-            return Err("the certificate file holds no CERTIFICATE block".into());
+            return Err(SettingError::NoCertificate);
         }
-        let key = PrivateKeyDer::from_pem_slice(key).map_err(|_| "the key file holds no PEM private key".to_owned())?;
+        // The parser's error may quote a line of the key file: it is dropped.
+        let key = PrivateKeyDer::from_pem_slice(key).map_err(|_| SettingError::NoPrivateKey)?;
         let provider = Arc::new(rustls::crypto::ring::default_provider());
         let mut config = ServerConfig::builder_with_provider(provider)
             .with_safe_default_protocol_versions()
-            .map_err(|e| format!("TLS versions: {e}"))?
+            .map_err(SettingError::TlsVersions)?
             .with_no_client_auth()
             .with_single_cert(certs, key)
-            .map_err(|e| format!("the certificate and key do not make a TLS identity: {e}"))?;
+            .map_err(SettingError::TlsIdentity)?;
         config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
         Ok(TlsSettings { server_config: Arc::new(config), cert_file: None })
     }
 
     /// From PEM files.
-    pub fn from_files(cert_file: &Path, key_file: &Path) -> Result<TlsSettings, String> {
-        let certs = std::fs::read(cert_file).map_err(|e| format!("cannot read {}: {e}", cert_file.display()))?;
-        let key = std::fs::read(key_file).map_err(|e| format!("cannot read {}: {e}", key_file.display()))?;
+    pub fn from_files(cert_file: &Path, key_file: &Path) -> Result<TlsSettings, SettingError> {
+        let read =
+            |path: &Path| std::fs::read(path).map_err(|source| SettingError::Read { path: path.to_owned(), source });
+        let certs = read(cert_file)?;
+        let key = read(key_file)?;
         let mut settings = TlsSettings::from_pem(&certs, &key)?;
         settings.cert_file = Some(cert_file.to_owned());
         Ok(settings)

@@ -101,7 +101,9 @@ impl FileApp {
     /// `rate_limit` with its `rate_limit_burst`.
     fn rate_limit(&self, src: &AppSource<'_>) -> Result<Option<Rate>, ServerError> {
         match &self.rate_limit {
-            Some(text) => Rate::parse(text, self.rate_limit_burst).map(Some).map_err(|m| src.error("rate_limit", m)),
+            Some(text) => Rate::parse(text, self.rate_limit_burst)
+                .map(Some)
+                .map_err(|e| ServerError::setting(&src.file.name, format!("{}.rate_limit", src.at), e)),
             None if self.rate_limit_burst.is_some() => Err(src.error("rate_limit_burst", "given without rate_limit")),
             None => Ok(None),
         }

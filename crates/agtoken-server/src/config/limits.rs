@@ -25,7 +25,7 @@ pub(super) fn apply_limits(
     if let Some(text) = &cfg.per_ip_rate_limit {
         config.per_ip_rate_limit = Some(
             Rate::parse(text, cfg.per_ip_rate_limit_burst)
-                .map_err(|m| ServerError::config(&file.name, "per_ip_rate_limit", m))?,
+                .map_err(|e| ServerError::setting(&file.name, "per_ip_rate_limit", e))?,
         );
     } else if cfg.per_ip_rate_limit_burst.is_some() {
         return Err(ServerError::config(&file.name, "per_ip_rate_limit_burst", "given without per_ip_rate_limit"));
@@ -100,15 +100,15 @@ fn limits_store(env: &Env, file: &FileSource, warnings: &mut Vec<String>) -> Res
         None => None,
     };
     let ca_pem = ca.as_ref().map(|(path, source, field)| read_ca_file(path, source, field)).transpose()?;
-    let mut store = LimitsStore::new(&url, password.as_deref(), ca_pem.as_deref()).map_err(|m| {
+    let mut store = LimitsStore::new(&url, password.as_deref(), ca_pem.as_deref()).map_err(|e| {
         // The message never repeats the URL, which may carry a password.
-        match (&ca, m.starts_with("TLS settings") || m.contains("CA file")) {
-            (Some((_, ca_source, ca_field)), true) => ServerError::config(ca_source, ca_field, m),
-            _ => ServerError::config(&source, &field, m),
+        match (&ca, e.concerns_ca_file()) {
+            (Some((_, ca_source, ca_field)), true) => ServerError::setting(ca_source, ca_field, e),
+            _ => ServerError::setting(&source, &field, e),
         }
     })?;
     if let Some((text, source, field)) = fallback {
-        store.fallback = Fallback::parse(&text).map_err(|m| ServerError::config(source, field, m))?;
+        store.fallback = Fallback::parse(&text).map_err(|e| ServerError::setting(source, field, e))?;
     }
     if let Some((text, source, field)) = timeout {
         let ms: u64 = text.parse().ok().filter(|ms| (1..=10_000).contains(ms)).ok_or_else(|| {

@@ -202,3 +202,58 @@ fn toml_errors_name_the_field() {
     ));
     assert!(msg.contains("apps[1].app_id") && msg.contains("twice"), "{msg}");
 }
+
+#[test]
+fn setting_errors_keep_their_variant_and_name_the_setting() {
+    use crate::error::SettingError;
+    let load =
+        |env: &Env, text: &str| Config::from_sources(&opts(), env, Some((Path::new("a.toml"), text))).unwrap_err();
+    let e = load(&Env::default(), "per_ip_rate_limit = \"3/day\"\n");
+    assert!(
+        matches!(&e, ServerError::Setting { source_name, field, error }
+            if source_name == "a.toml" && field == "per_ip_rate_limit"
+                && matches!(&**error, SettingError::RateUnit { unit, .. } if unit == "day")),
+        "{e:?}"
+    );
+    // The key pasted where its hash belongs is not repeated.
+    let text = format!(
+        "[[apps]]\napp_id = \"{ID}\"\napp_certificate = \"{CERT}\"\nauth = \"api_key\"\n\
+         [[apps.api_keys]]\nname = \"backend\"\nsha256 = \"agtk_pasted-key\"\n"
+    );
+    let e = load(&Env::default(), &text);
+    assert!(
+        matches!(&e, ServerError::Setting { field, error, .. } if field == "apps[0].api_keys[0].sha256"
+            && matches!(&**error, SettingError::ApiKeyHash { name } if name == "backend")),
+        "{e:?}"
+    );
+    assert!(!e.to_string().contains("pasted-key") && !format!("{e:?}").contains("pasted-key"), "{e}");
+    // A store error about the CA file names the CA file's setting; the URL's password is never shown.
+    let dir = std::env::temp_dir().join(format!("agtoken-config-setting-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let ca = dir.join("ca.pem");
+    std::fs::write(&ca, "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n").unwrap();
+    let ca_text = ca.display().to_string();
+    let env = Env::from_pairs([
+        ("AGTOKEN_LIMITS_STORE", "redis://:s3cret@127.0.0.1:6379"),
+        ("AGTOKEN_LIMITS_STORE_CA_FILE", ca_text.as_str()),
+    ]);
+    let no_password = |e: &ServerError| {
+        assert!(!e.to_string().contains("s3cret") && !format!("{e:?}").contains("s3cret"), "{e}");
+    };
+    let e = load(&env, "");
+    assert!(
+        matches!(&e, ServerError::Setting { field, error, .. }
+            if field == "AGTOKEN_LIMITS_STORE_CA_FILE" && matches!(**error, SettingError::StoreCaWithoutTls)),
+        "{e:?}"
+    );
+    no_password(&e);
+    let env = Env::from_pairs([("AGTOKEN_LIMITS_STORE", "http://:s3cret@127.0.0.1:6379")]);
+    let e = load(&env, "");
+    assert!(
+        matches!(&e, ServerError::Setting { field, error, .. }
+            if field == "AGTOKEN_LIMITS_STORE" && matches!(**error, SettingError::StoreScheme)),
+        "{e:?}"
+    );
+    no_password(&e);
+    std::fs::remove_dir_all(&dir).unwrap();
+}

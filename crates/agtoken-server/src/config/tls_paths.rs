@@ -35,7 +35,7 @@ pub(super) fn resolve_tls(
             if let Some(w) = crate::secrets::permission_warning(&key, &key_field) {
                 warnings.push(w);
             }
-            Ok(Some(TlsSettings::from_files(&cert, &key).map_err(|m| ServerError::config(source, field, m))?))
+            Ok(Some(TlsSettings::from_files(&cert, &key).map_err(|e| ServerError::setting(source, field, e))?))
         }
         (Some((_, source, field)), None) | (None, Some((_, source, field))) => Err(ServerError::config(
             source,

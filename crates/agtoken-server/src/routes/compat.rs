@@ -322,7 +322,7 @@ pub(crate) async fn fetch_rtc_token(
     match issue(&state, &intent, || build_rtc(&state, app, &channel, Uid::Int(uid), role, lifetime)) {
         Ok(token) => json_answer(StatusCode::OK, &FetchToken { code: "200", token: &token }),
         Err(Failure::Refused(r)) => {
-            json_answer(r.status, &FetchRefusal { code: r.status.as_u16().to_string(), message: &r.message })
+            json_answer(r.status(), &FetchRefusal { code: r.status().as_u16().to_string(), message: &r.message })
         }
         Err(Failure::Build(e)) => FetchError::library(&e, &[("channel", channel_key), ("uid", "uid")]).into_response(),
     }
@@ -527,7 +527,7 @@ impl IntoResponse for GenerateError {
         let (status, code, message) = match self {
             GenerateError::Params(m) => (StatusCode::BAD_REQUEST, -1, m),
             GenerateError::Build(m) => (StatusCode::BAD_REQUEST, -2, m),
-            GenerateError::Refused(r) => (r.status, -1, r.message),
+            GenerateError::Refused(r) => (r.status(), -1, r.message),
             GenerateError::TooLarge(limit) => {
                 (StatusCode::PAYLOAD_TOO_LARGE, -1, format!("request body larger than {limit} bytes"))
             }
@@ -781,7 +781,8 @@ impl IntoResponse for Community {
                 }),
             ),
             Community::Refused(r) => {
-                (r.status, CommunityError::Build(CommunityRefusal { error: r.message, status: r.status.as_u16() }))
+                let status = r.status();
+                (status, CommunityError::Build(CommunityRefusal { error: r.message, status: status.as_u16() }))
             }
         };
         json_answer(status, &body)
@@ -1207,7 +1208,7 @@ fn token_request(state: &AppState, route: TokenRequestRoute, body: Result<Bytes,
         Err(TokenRequestError::TooLarge(limit)) => {
             route.error(StatusCode::PAYLOAD_TOO_LARGE, format!("request body larger than {limit} bytes"))
         }
-        Err(TokenRequestError::Refused(r)) => route.error(r.status, r.message),
+        Err(TokenRequestError::Refused(r)) => route.error(r.status(), r.message),
     }
 }
 
@@ -1326,7 +1327,7 @@ pub(crate) async fn ping() -> Response {
 fn spring_result(result: Result<String, Failure>, names: &[(&str, &'static str)]) -> Response {
     match result {
         Ok(token) => text_response(StatusCode::OK, token),
-        Err(Failure::Refused(r)) => text_response(r.status, r.message),
+        Err(Failure::Refused(r)) => text_response(r.status(), r.message),
         Err(Failure::Build(e)) => text_response(StatusCode::BAD_REQUEST, rename(&e, names)),
     }
 }

@@ -401,7 +401,7 @@ fn issue_v1(
         vec![Minted::Text { text: token, claimed: (channel, uid) }]
     }
     let issued = state.issue(intent, build, minted).map_err(|e| match e {
-        IssueError::Refused(refusal) => ApiError::new(ErrorCode::of_refusal(refusal.status), refusal.message),
+        IssueError::Refused(refusal) => ApiError::new(refusal.code, refusal.message),
         IssueError::Build(e) => e,
     })?;
     let expires_at = issued.earliest;

@@ -10,6 +10,7 @@ use tokio_rustls::rustls::{self, ClientConfig, RootCertStore};
 use tokio_rustls::TlsConnector;
 
 use agtoken::Uid;
+use agtoken_server::error::SettingError;
 use agtoken_server::tls::TlsSettings;
 
 use crate::common::*;
@@ -96,10 +97,22 @@ async fn no_hsts_without_tls() {
 fn tls_settings_errors_say_what_is_wrong_without_key_material() {
     let (_, chain, key) = test_pki();
     let err = TlsSettings::from_pem(b"", key.as_bytes()).unwrap_err();
-    assert!(err.contains("no CERTIFICATE"), "{err}");
+    assert!(matches!(err, SettingError::NoCertificate), "{err:?}");
+    assert!(err.to_string().contains("no CERTIFICATE"), "{err}");
     let err = TlsSettings::from_pem(chain.as_bytes(), b"nothing").unwrap_err();
-    assert!(err.contains("no PEM private key"), "{err}");
+    assert!(matches!(err, SettingError::NoPrivateKey), "{err:?}");
+    assert!(err.to_string().contains("no PEM private key"), "{err}");
+    // A key file that is not PEM: what the parser saw of it is not repeated.
+    let body = key.lines().nth(1).unwrap();
+    let garbled = key.replacen(body, &format!("{body}!"), 1);
+    let err = TlsSettings::from_pem(chain.as_bytes(), garbled.as_bytes()).unwrap_err();
+    assert!(matches!(err, SettingError::NoPrivateKey), "{err:?}");
+    assert!(!err.to_string().contains(body) && !format!("{err:?}").contains(body), "{err:?}");
     let (_, _, other_key) = test_pki();
     let err = TlsSettings::from_pem(chain.as_bytes(), other_key.as_bytes()).unwrap_err();
-    assert!(!err.contains("PRIVATE KEY"), "{err}");
+    assert!(matches!(err, SettingError::TlsIdentity(_)), "{err:?}");
+    let (shown, debugged) = (err.to_string(), format!("{err:?}"));
+    assert!(!shown.contains("PRIVATE KEY") && !debugged.contains("PRIVATE KEY"), "{shown}");
+    let other_body = other_key.lines().nth(1).unwrap();
+    assert!(!shown.contains(other_body) && !debugged.contains(other_body), "{shown}");
 }
