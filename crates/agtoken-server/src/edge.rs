@@ -80,7 +80,12 @@ impl<S: Clone> Layer<S> for EdgeLayer {
     type Service = Edge<S>;
 
     fn layer(&self, inner: S) -> Edge<S> {
-        Edge { cors: self.cors.layer(inner.clone()), inner, state: self.state.clone(), fixed: self.fixed.clone() }
+        Edge {
+            cors: Arc::new(self.cors.layer(inner.clone())),
+            inner,
+            state: self.state.clone(),
+            fixed: self.fixed.clone(),
+        }
     }
 }
 
@@ -88,8 +93,10 @@ impl<S: Clone> Layer<S> for EdgeLayer {
 #[derive(Clone)]
 pub(crate) struct Edge<S> {
     inner: S,
-    /// The same route behind tower-http's CORS, for preflights and listed origins.
-    cors: Cors<S>,
+    /// The same route behind tower-http's CORS, for preflights and listed origins. Shared: axum
+    /// clones a route's service for every request, and this one (with its configuration) is
+    /// cloned only when it answers.
+    cors: Arc<Cors<S>>,
     state: AppState,
     fixed: Arc<FixedCors>,
 }
@@ -122,7 +129,7 @@ where
         {
             Inner::Fixed { future: self.inner.call(req) }
         } else {
-            Inner::Cors { future: self.cors.call(req) }
+            Inner::Cors { future: Cors::clone(&self.cors).call(req) }
         };
         EdgeFuture {
             inner: tokio::time::timeout(timeout, inner),
