@@ -13,12 +13,35 @@ use crate::common::{APP_ID, CERT};
 pub const RSA_KEY: &str = include_str!("fixtures/rsa-test-only.key.pem");
 pub const RSA_PUB: &str = include_str!("fixtures/rsa-test-only.pub.pem");
 
-/// A fresh folder for one test's files.
-pub fn temp_dir(name: &str) -> PathBuf {
+/// A fresh folder for one test's files (a test certificate among them), removed when the
+/// value is dropped, at the end of the test, pass or fail.
+pub fn temp_dir(name: &str) -> TempDir {
     let dir = std::env::temp_dir().join(format!("agtoken-security-{}-{name}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
-    dir
+    TempDir(dir)
+}
+
+/// A folder of [`temp_dir`]; a `Path` by deref.
+pub struct TempDir(PathBuf);
+
+impl std::ops::Deref for TempDir {
+    type Target = Path;
+    fn deref(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl AsRef<Path> for TempDir {
+    fn as_ref(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
 }
 
 /// Writes a secret file readable by its owner only.
