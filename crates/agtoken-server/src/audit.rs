@@ -19,18 +19,6 @@ use std::net::IpAddr;
 
 use crate::issue::{Fingerprint, Intent, Judged};
 
-/// `-` for an absent value (text logs stay column-friendly; JSON gets a string).
-struct Opt<T>(Option<T>);
-
-impl<T: std::fmt::Display> std::fmt::Display for Opt<T> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match &self.0 {
-            Some(v) => v.fmt(f),
-            None => f.write_str("-"),
-        }
-    }
-}
-
 /// Who and from where.
 pub(crate) struct Who<'a> {
     pub caller: &'a str,
@@ -57,8 +45,8 @@ pub(crate) fn issued(who: &Who<'_>, intent: &Intent<'_>, judged: &Judged<'_>, no
         route = intent.route,
         app_id = intent.app_id,
         service = service_text(&judged.classes, &mut services),
-        channel = Judged::scope_text(judged.channel.as_ref()),
-        uid = Judged::scope_text(judged.user.as_ref()),
+        channel = scope_text(judged.channel.as_ref()),
+        uid = scope_text(judged.user.as_ref()),
         role = judged.role.unwrap_or("-"),
         lifetime = judged.latest.saturating_sub(now),
         version = judged.version.as_str(),
@@ -70,15 +58,17 @@ pub(crate) fn issued(who: &Who<'_>, intent: &Intent<'_>, judged: &Judged<'_>, no
 }
 
 pub(crate) fn refused(who: &Who<'_>, intent: &Intent<'_>, role: Option<&'static str>, status: u16, reason: &str) {
+    let mut client = [0u8; MAX_IP_TEXT];
+    let mut services = String::new();
     tracing::info!(
         target: "agtoken::audit",
         decision = "refused",
         status,
         caller = who.caller,
-        client = %Opt(who.client),
+        client = client_text(who.client, &mut client),
         route = intent.route,
         app_id = intent.app_id,
-        service = %ServiceList(intent.services),
+        service = service_text(intent.services, &mut services),
         channel = intent.channel,
         uid = intent.user,
         role = role.unwrap_or("-"),
@@ -90,12 +80,13 @@ pub(crate) fn refused(who: &Who<'_>, intent: &Intent<'_>, role: Option<&'static 
 
 /// A request refused before its route ran (per-address rate limit).
 pub(crate) fn refused_early(route: &str, client: Option<IpAddr>, status: u16, reason: &str) {
+    let mut client_buf = [0u8; MAX_IP_TEXT];
     tracing::info!(
         target: "agtoken::audit",
         decision = "refused",
         status,
         caller = "-",
-        client = %Opt(client),
+        client = client_text(client, &mut client_buf),
         route,
         reason,
     );
@@ -104,7 +95,7 @@ pub(crate) fn refused_early(route: &str, client: Option<IpAddr>, status: u16, re
 /// The longest text of an IP address (IPv6 with an embedded IPv4 address).
 const MAX_IP_TEXT: usize = 45;
 
-/// `client` as text in `buf`, or `-`.
+/// `client` as text in `buf`, or `-` (text logs stay column-friendly; JSON gets a string).
 fn client_text(client: Option<IpAddr>, buf: &mut [u8; MAX_IP_TEXT]) -> &str {
     let Some(ip) = client else { return "-" };
     let mut rest = &mut buf[..];
@@ -126,17 +117,12 @@ fn service_text<'a>(classes: &[&'static str], buf: &'a mut String) -> &'a str {
     }
 }
 
-struct ServiceList<'a>(&'a [&'static str]);
-
-impl std::fmt::Display for ServiceList<'_> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        for (i, s) in self.0.iter().enumerate() {
-            if i > 0 {
-                f.write_str("+")?;
-            }
-            f.write_str(s)?;
-        }
-        Ok(())
+/// A scope as the line shows it: its text, `any` for a wildcard, `-` when none.
+fn scope_text(scope: Option<&agtoken::Scope>) -> &str {
+    match scope {
+        Some(agtoken::Scope::Exact(text) | agtoken::Scope::Pattern(text)) => text,
+        Some(agtoken::Scope::Any) => "any",
+        None => "-",
     }
 }
 

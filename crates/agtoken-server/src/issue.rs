@@ -86,7 +86,7 @@ pub(crate) struct Judged<'a> {
     pub classes: Vec<&'static str>,
     /// Metrics indices of its services, each once.
     pub services: Vec<usize>,
-    /// The first channel and user a grant names ([`Judged::scope_text`]).
+    /// The first channel and user a grant names (none: `-` in the audit line).
     pub channel: Option<agtoken::Scope>,
     pub user: Option<agtoken::Scope>,
     pub role: Option<&'static str>,
@@ -120,17 +120,6 @@ impl<'a> Judged<'a> {
             role: policy::rtc_role(grants),
             earliest,
             latest,
-        }
-    }
-}
-
-impl Judged<'_> {
-    /// A scope as the audit line shows it: its text, `any` for a wildcard, `-` when none.
-    pub(crate) fn scope_text(scope: Option<&agtoken::Scope>) -> &str {
-        match scope {
-            Some(agtoken::Scope::Exact(text) | agtoken::Scope::Pattern(text)) => text,
-            Some(agtoken::Scope::Any) => "any",
-            None => "-",
         }
     }
 }
@@ -285,7 +274,7 @@ impl AppState {
             let caller = match authenticated {
                 Ok(caller) => caller,
                 Err(error) => {
-                    if let AuthError::KeysUnavailable { .. } = error {
+                    if error.code() == ErrorCode::Unavailable {
                         ctx.retry_after(crate::jwks::RETRY_AFTER_SECS);
                     } else {
                         ctx.challenge();
