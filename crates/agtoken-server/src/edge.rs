@@ -57,6 +57,12 @@ impl FixedCors {
         };
         FixedCors { headers, any_origin }
     }
+
+    /// Whether `req` gets these headers (else tower-http answers it): not a preflight, and no
+    /// `Origin` to compare with a list.
+    fn applies(&self, req: &Request) -> bool {
+        req.method() != Method::OPTIONS && (self.any_origin || !req.headers().contains_key(header::ORIGIN))
+    }
 }
 
 /// The layer ([`Edge`] around a route).
@@ -124,9 +130,7 @@ where
             // is read, so the client never gets a `100 Continue` inviting it to send it. (Without
             // `Expect`, the route reads up to the limit and answers 413 in its own error shape.)
             Inner::Ready { response: Some(ApiError::too_large(config.body_limit).into_response()) }
-        } else if req.method() != Method::OPTIONS
-            && (self.fixed.any_origin || !req.headers().contains_key(header::ORIGIN))
-        {
+        } else if self.fixed.applies(&req) {
             Inner::Fixed { future: self.inner.call(req) }
         } else {
             Inner::Cors { future: Cors::clone(&self.cors).call(req) }
@@ -153,7 +157,7 @@ fn continue_over_limit(headers: &HeaderMap, limit: usize) -> bool {
 }
 
 pin_project! {
-    /// The route's answer, or the edge's own (413, 504).
+    /// The route's answer, or the edge's own early 413.
     #[project = InnerProj]
     pub(crate) enum Inner<F, C> {
         Fixed { #[pin] future: F },
@@ -290,9 +294,7 @@ mod tests {
             let edge = EdgeLayer::new(AppState::new(Config::demo()), cors.clone(), name == "any origin");
             for (request, twin) in requests().into_iter().zip(requests()) {
                 let what = format!("{name}: {}", describe(&request));
-                let fixed = request.method() != Method::OPTIONS
-                    && (edge.fixed.any_origin || !request.headers().contains_key(header::ORIGIN));
-                fixed_paths += usize::from(fixed);
+                fixed_paths += usize::from(edge.fixed.applies(&request));
                 let ours = edge.layer(route).oneshot(request).await.unwrap();
                 let theirs = cors.layer(route).oneshot(twin).await.unwrap();
                 assert_eq!(ours.status(), theirs.status(), "{what}");
