@@ -19,6 +19,25 @@ use std::net::IpAddr;
 
 use crate::issue::{Fingerprint, Intent, Judged};
 
+/// Logs an audit line with these fields (`name = value`, or `name` for a variable of that name),
+/// in this order. Each value is evaluated once. With the
+/// server's own plain-text log the line is written straight into it
+/// ([`crate::logging::write_plain`], the same line); otherwise (JSON, a terminal, the subscriber
+/// of a test or of a program that embeds the server) it is a `tracing` event.
+macro_rules! audit_line {
+    ($($name:ident $(= $value:expr)?),+ $(,)?) => {{
+        $($(let $name = $value;)?)+
+        if tracing::enabled!(target: "agtoken::audit", tracing::Level::INFO)
+            && !crate::logging::write_plain(
+                "agtoken::audit",
+                &[$((stringify!($name), crate::logging::FieldValue::from($name))),+],
+            )
+        {
+            tracing::info!(target: "agtoken::audit", $($name = $name),+);
+        }
+    }};
+}
+
 /// Who and from where.
 pub(crate) struct Who<'a> {
     pub caller: &'a str,
@@ -36,8 +55,7 @@ pub(crate) fn issued(who: &Who<'_>, intent: &Intent<'_>, judged: &Judged<'_>, no
     let mut client = [0u8; MAX_IP_TEXT];
     let mut services = String::new();
     let mut fingerprint = [0u8; 8];
-    tracing::info!(
-        target: "agtoken::audit",
+    audit_line!(
         decision = "issued",
         status = 200u16,
         caller = who.caller,
@@ -60,8 +78,7 @@ pub(crate) fn issued(who: &Who<'_>, intent: &Intent<'_>, judged: &Judged<'_>, no
 pub(crate) fn refused(who: &Who<'_>, intent: &Intent<'_>, role: Option<&'static str>, status: u16, reason: &str) {
     let mut client = [0u8; MAX_IP_TEXT];
     let mut services = String::new();
-    tracing::info!(
-        target: "agtoken::audit",
+    audit_line!(
         decision = "refused",
         status,
         caller = who.caller,
@@ -81,8 +98,7 @@ pub(crate) fn refused(who: &Who<'_>, intent: &Intent<'_>, role: Option<&'static 
 /// A request refused before its route ran (per-address rate limit).
 pub(crate) fn refused_early(route: &str, client: Option<IpAddr>, status: u16, reason: &str) {
     let mut client_buf = [0u8; MAX_IP_TEXT];
-    tracing::info!(
-        target: "agtoken::audit",
+    audit_line!(
         decision = "refused",
         status,
         caller = "-",

@@ -527,16 +527,19 @@ fn wrong_connection_settings_name_the_setting() {
 // ---- the issue's reproduction, in a child process under `ulimit -n` ------------------------
 
 const CHILD_VAR: &str = "AGTOKEN_CONN_CHILD";
+/// Set: the child server logs plain text lines (as to a file or pipe) instead of JSON.
+const CHILD_TEXT_LOG_VAR: &str = "AGTOKEN_CONN_CHILD_TEXT_LOG";
 
 /// Not a test of its own: the server of the two tests below, run in a child process (it
 /// returns at once otherwise). `serve_blocking` with the environment the parent gives, JSON
-/// logs on stdout, until SIGTERM.
+/// logs on stdout (text with [`CHILD_TEXT_LOG_VAR`]), until SIGTERM.
 #[test]
 fn child_server() {
     if std::env::var_os(CHILD_VAR).is_none() {
         return;
     }
-    let options = ServeOptions { host: Some("127.0.0.1".into()), port: Some(0), log_json: true, ..Default::default() };
+    let log_json = std::env::var_os(CHILD_TEXT_LOG_VAR).is_none();
+    let options = ServeOptions { host: Some("127.0.0.1".into()), port: Some(0), log_json, ..Default::default() };
     agtoken_server::serve_blocking(options).expect("the child server runs");
 }
 
@@ -578,14 +581,20 @@ impl ChildServer {
         std::thread::spawn(move || {
             for line in BufReader::new(stdout).lines() {
                 let Ok(line) = line else { break };
-                if let Ok(v) = serde_json::from_str::<serde_json::Value>(&line) {
-                    if v["message"] == "agtoken server listening" {
-                        if let Some(addr) = v["address"].as_str().and_then(|a| a.parse().ok()) {
-                            let _ = addr_tx.send(addr);
-                        }
-                    }
-                    sink.lock().unwrap().push(line);
+                let address = match serde_json::from_str::<serde_json::Value>(&line) {
+                    Ok(v) if v["message"] == "agtoken server listening" => v["address"].as_str().map(str::to_owned),
+                    Ok(_) => None,
+                    // A text line: `… agtoken server listening address=127.0.0.1:PORT …`.
+                    Err(_) if line.contains("agtoken server listening") => line
+                        .split(' ')
+                        .find_map(|field| field.strip_prefix("address="))
+                        .map(|a| a.trim_matches('"').to_owned()),
+                    Err(_) => None,
+                };
+                if let Some(addr) = address.and_then(|a| a.parse().ok()) {
+                    let _ = addr_tx.send(addr);
                 }
+                sink.lock().unwrap().push(line);
             }
         });
         let addr = addr_rx.recv_timeout(Duration::from_secs(20)).expect("the child server listens");
@@ -703,5 +712,68 @@ fn accept_errors_back_off_and_are_logged_once() {
     // 1+2+…+512 ms, then once a second: about 13 in 3 s (60 with the old fixed 50 ms pause).
     assert!((1..=20).contains(&errors), "{errors} accept errors in about 3 s");
     assert_eq!(failed_lines, 1, "{:?}", server.lines.lock().unwrap());
+    assert!(server.stop().success());
+}
+
+/// The server's own plain-text log (stdout to a pipe or file, the default away from a terminal)
+/// writes the audit line of a token without `tracing`'s dispatch (`logging::write_plain`): in a
+/// real process, the line of a token is whole, with every field in order.
+#[test]
+fn a_plain_text_log_has_the_audit_line_of_each_token() {
+    use std::io::{Read, Write};
+    let server = ChildServer::start(1024, &[(CHILD_TEXT_LOG_VAR, "1")]);
+    let post = |body: &str| {
+        let mut stream = std::net::TcpStream::connect_timeout(&server.addr, SECOND * 5).expect("connect");
+        stream.set_read_timeout(Some(SECOND * 5)).unwrap();
+        write!(
+            stream,
+            "POST /fetch_rtc_token HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n\
+             Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            body.len()
+        )
+        .unwrap();
+        let mut raw = Vec::new();
+        stream.read_to_end(&mut raw).unwrap();
+        Reply::parse(&raw)
+    };
+    let reply = post(r#"{"uid": 42, "ChannelName": "plain log", "role": 2}"#);
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    let token = serde_json::from_str::<serde_json::Value>(&reply.body).unwrap()["token"].as_str().unwrap().to_owned();
+    assert_eq!(server.wait_for("decision=issued"), 1, "{:?}", server.lines.lock().unwrap());
+    let lines = server.lines.lock().unwrap().clone();
+    let issued = lines.iter().find(|l| l.contains("decision=issued")).unwrap();
+    let (stamp, rest) = issued.split_once(' ').unwrap();
+    assert_eq!(stamp.len(), 27, "{issued}");
+    let fields: Vec<&str> = rest.split(' ').filter(|f| !f.is_empty()).collect();
+    assert_eq!(fields[..2], ["INFO", "agtoken::audit:"], "{issued}");
+    let names: Vec<&str> = fields[2..].iter().map(|f| f.split_once('=').map_or(*f, |(name, _)| name)).collect();
+    // The channel's value has a space, so it is quoted and its second word is no field.
+    assert_eq!(
+        names,
+        [
+            "decision",
+            "status",
+            "caller",
+            "client",
+            "route",
+            "app_id",
+            "service",
+            "channel",
+            "log\"",
+            "uid",
+            "role",
+            "lifetime",
+            "version",
+            "expires_at",
+            "latest_end",
+            "fingerprint",
+            "rule"
+        ],
+        "{issued}"
+    );
+    assert!(issued.contains(" channel=\"plain log\" uid=42 role=subscriber "), "{issued}");
+    let fingerprint = agtoken_server::issue::Fingerprint(&token).to_string();
+    assert!(issued.ends_with(&format!(" fingerprint={fingerprint} rule=-")), "{issued}");
+    assert!(!lines.iter().any(|l| l.contains(&token[3..40])), "a token was logged");
     assert!(server.stop().success());
 }
