@@ -14,21 +14,19 @@
 //! Ready is `200`; anything else (`503` while draining, refused connection, timeout) is not.
 
 use std::fmt;
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-use hyper_util::rt::TokioIo;
-use tokio::net::TcpStream;
 use tokio_rustls::rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use tokio_rustls::rustls::crypto::{verify_tls12_signature, verify_tls13_signature, CryptoProvider};
 use tokio_rustls::rustls::pki_types::pem::PemObject;
 use tokio_rustls::rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 use tokio_rustls::rustls::{self, ClientConfig, DigitallySignedStruct, SignatureScheme};
-use tokio_rustls::TlsConnector;
 
 use crate::config::Endpoint;
+use crate::outbound::{self, Get, NetworkFailure};
 use crate::ServeOptions;
 
 /// Default time for the whole check.
@@ -46,33 +44,6 @@ impl fmt::Display for HealthError {
 }
 
 impl std::error::Error for HealthError {}
-
-/// Why `GET /readyz` got no answer: each step of the request, with the host or address it was
-/// for. `Display` follows `not ready: URL: `.
-#[derive(Debug, thiserror::Error)]
-enum ProbeError {
-    /// The host name does not resolve.
-    #[error("cannot resolve {host}: {source}")]
-    Resolve { host: String, source: std::io::Error },
-    /// The host name resolves to nothing.
-    #[error("{host} resolves to no address")]
-    NoAddress { host: String },
-    /// No TCP connection to the address.
-    #[error("cannot connect to {addr}: {source}")]
-    Connect { addr: SocketAddr, source: std::io::Error },
-    /// The host is not usable as a TLS server name.
-    #[error("{host:?} is not a host name or address")]
-    ServerName { host: String },
-    /// The TLS handshake failed (e.g. another certificate than the configured one).
-    #[error("TLS handshake failed: {0}")]
-    Handshake(std::io::Error),
-    /// The HTTP exchange failed.
-    #[error("HTTP: {0}")]
-    Http(#[from] hyper::Error),
-    /// The request could not be built.
-    #[error("HTTP request: {0}")]
-    Request(#[from] hyper::http::Error),
-}
 
 /// Checks the server that `options` (and the environment, `.env`, the TOML file) describe.
 /// `Ok` carries a line for the log (`ready: 200 from http://127.0.0.1:8080/readyz`).
@@ -96,7 +67,7 @@ pub async fn check(endpoint: &Endpoint, timeout: Duration) -> Result<String, Hea
     let authority =
         if host.contains(':') { format!("[{host}]:{}", endpoint.port) } else { format!("{host}:{}", endpoint.port) };
     let url = format!("{scheme}://{authority}/readyz");
-    match tokio::time::timeout(timeout, get_readyz(&host, endpoint.port, &authority, tls)).await {
+    match tokio::time::timeout(timeout, get_readyz(&host, endpoint.port, &authority, tls.as_ref())).await {
         Err(_) => Err(HealthError(format!("not ready: no answer from {url} within {} ms", timeout.as_millis()))),
         Ok(Err(error)) => Err(HealthError(format!("not ready: {url}: {error}"))),
         Ok(Ok(200)) => Ok(format!("ready: 200 from {url}")),
@@ -116,55 +87,21 @@ fn probe_host(listen: &str) -> String {
     }
 }
 
-async fn get_readyz(host: &str, port: u16, authority: &str, tls: Option<TlsConnector>) -> Result<u16, ProbeError> {
-    let addrs: Vec<SocketAddr> = match host.parse::<IpAddr>() {
-        Ok(ip) => vec![SocketAddr::new(ip, port)],
-        Err(_) => tokio::net::lookup_host((host, port))
-            .await
-            .map_err(|source| ProbeError::Resolve { host: host.to_owned(), source })?
-            .collect(),
-    };
-    let mut last = ProbeError::NoAddress { host: host.to_owned() };
-    for addr in addrs {
-        match TcpStream::connect(addr).await {
-            Ok(stream) => {
-                let _ = stream.set_nodelay(true);
-                return match &tls {
-                    None => request(stream, authority).await,
-                    Some(connector) => {
-                        let name = ServerName::try_from(host.to_owned())
-                            .map_err(|_| ProbeError::ServerName { host: host.to_owned() })?;
-                        let stream = connector.connect(name, stream).await.map_err(ProbeError::Handshake)?;
-                        request(stream, authority).await
-                    }
-                };
-            }
-            Err(source) => last = ProbeError::Connect { addr, source },
-        }
-    }
-    Err(last)
-}
-
-/// `GET /readyz` over HTTP/1.1 on `stream`; the answer's status.
-async fn request<S>(stream: S, authority: &str) -> Result<u16, ProbeError>
-where
-    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
-{
-    let (mut sender, connection) = hyper::client::conn::http1::handshake::<_, String>(TokioIo::new(stream)).await?;
-    tokio::spawn(async move {
-        let _ = connection.await;
-    });
-    let req = hyper::Request::get("/readyz")
-        .header(hyper::header::HOST, authority)
-        .header(hyper::header::USER_AGENT, "agtoken-healthcheck")
-        .header(hyper::header::CONNECTION, "close")
-        .body(String::new())?;
-    let answer = sender.send_request(req).await?;
+/// `GET /readyz` on `host`: the answer's status.
+async fn get_readyz(
+    host: &str,
+    port: u16,
+    authority: &str,
+    tls: Option<&Arc<ClientConfig>>,
+) -> Result<u16, NetworkFailure> {
+    let headers = [(hyper::header::USER_AGENT, "agtoken-healthcheck")];
+    let get = Get { host, port, authority, path: "/readyz", headers: &headers, connect_timeout: None, tls };
+    let (answer, _connection) = outbound::get(&get).await?;
     Ok(answer.status().as_u16())
 }
 
 /// A TLS client that accepts exactly the leaf certificate of the chain in `path`.
-fn pinned_client(path: &Path) -> Result<TlsConnector, HealthError> {
+fn pinned_client(path: &Path) -> Result<Arc<ClientConfig>, HealthError> {
     let setting = || format!("the TLS certificate file {} (AGTOKEN_TLS_CERT_FILE / tls_cert_file)", path.display());
     let pem = std::fs::read(path).map_err(|e| HealthError(format!("cannot read {}: {e}", setting())))?;
     let leaf = CertificateDer::pem_slice_iter(&pem)
@@ -180,7 +117,7 @@ fn pinned_client(path: &Path) -> Result<TlsConnector, HealthError> {
         .with_custom_certificate_verifier(verifier)
         .with_no_client_auth();
     config.alpn_protocols = vec![b"http/1.1".to_vec()];
-    Ok(TlsConnector::from(Arc::new(config)))
+    Ok(Arc::new(config))
 }
 
 /// Trusts one certificate: the server's leaf must be byte for byte the configured one, and
@@ -243,22 +180,5 @@ mod tests {
         assert_eq!(probe_host("127.0.0.1"), "127.0.0.1");
         assert_eq!(probe_host("[::1]"), "::1");
         assert_eq!(probe_host("localhost"), "localhost");
-    }
-
-    #[test]
-    fn probe_errors_name_the_step_and_the_address() {
-        let refused = std::io::Error::from(std::io::ErrorKind::ConnectionRefused);
-        let addr: SocketAddr = "127.0.0.1:9".parse().unwrap();
-        let e = ProbeError::Connect { addr, source: refused };
-        assert!(e.to_string().starts_with("cannot connect to 127.0.0.1:9: "), "{e}");
-        assert_eq!(
-            ProbeError::NoAddress { host: "db.invalid".into() }.to_string(),
-            "db.invalid resolves to no address"
-        );
-        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-        // A port nothing listens on (bound, then closed): the connection is refused.
-        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-        let e = runtime.block_on(get_readyz("127.0.0.1", port, "127.0.0.1", None)).unwrap_err();
-        assert!(matches!(&e, ProbeError::Connect { addr, .. } if addr.port() == port), "{e:?}");
     }
 }

@@ -23,14 +23,13 @@
 //!   deadline (`jwks_timeout_ms`, default [`DEFAULT_TIMEOUT`]; the connection must be up within
 //!   [`CONNECT_TIMEOUT`] of it).
 //!
-//! The HTTP client is hyper's own connection API (already built for `agtoken healthcheck`) over
-//! tokio-rustls with `rustls-native-certs` (already built for `rediss://`): a fetch every few
-//! minutes needs no connection pool, so `reqwest` or `hyper-util`'s pooled client and
+//! The HTTP client (`outbound.rs`, shared with `agtoken healthcheck`) is hyper's own connection
+//! API over tokio-rustls with `rustls-native-certs` (already built for `rediss://`): a fetch
+//! every few minutes needs no connection pool, so `reqwest` or `hyper-util`'s pooled client and
 //! `hyper-rustls` would only add crates to the build.
 
 use std::fmt;
-use std::io;
-use std::net::{IpAddr, SocketAddr};
+use std::net::IpAddr;
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::{Arc, Mutex, Weak};
@@ -38,17 +37,15 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use http_body_util::BodyExt as _;
 use hyper::Uri;
-use hyper_util::rt::TokioIo;
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
-use tokio::net::TcpStream;
 use tokio_rustls::rustls::pki_types::pem::PemObject;
-use tokio_rustls::rustls::pki_types::{CertificateDer, ServerName};
+use tokio_rustls::rustls::pki_types::CertificateDer;
 use tokio_rustls::rustls::{self, ClientConfig, RootCertStore};
-use tokio_rustls::TlsConnector;
 
 use crate::auth::{keys_of_jwks, AuthError, VerifyKey};
 use crate::error::SettingError;
+use crate::outbound::{self, Get, NetworkFailure};
 
 /// Cache time when the answer has no `Cache-Control: max-age`.
 pub const DEFAULT_TTL: Duration = Duration::from_secs(300);
@@ -149,38 +146,6 @@ impl JwksFetchError {
             | JwksFetchError::BadJwksUri { .. } => Outcome::Invalid,
         }
     }
-}
-
-/// The step of a fetch that failed on the network.
-#[derive(Debug, thiserror::Error)]
-pub(crate) enum NetworkFailure {
-    /// The host name does not resolve.
-    #[error("cannot resolve {host}: {source}")]
-    Resolve { host: String, source: io::Error },
-    /// The host name resolves to nothing.
-    #[error("{host} resolves to no address")]
-    NoAddress { host: String },
-    /// The TCP connection failed.
-    #[error("cannot connect to {addr}: {source}")]
-    Connect { addr: SocketAddr, source: io::Error },
-    /// No TCP connection within [`CONNECT_TIMEOUT`].
-    #[error("no connection to {addr} within {} s", CONNECT_TIMEOUT.as_secs())]
-    ConnectTimeout { addr: SocketAddr },
-    /// The host is not usable as a TLS server name.
-    #[error("not a valid host name")]
-    HostName,
-    /// The TLS handshake failed.
-    #[error("TLS handshake failed: {0}")]
-    Handshake(io::Error),
-    /// The HTTP exchange failed.
-    #[error("HTTP: {0}")]
-    Http(#[from] hyper::Error),
-    /// The request could not be built.
-    #[error("HTTP request: {0}")]
-    Request(#[from] hyper::http::Error),
-    /// The answer's body could not be read.
-    #[error("reading the answer: {0}")]
-    Body(Box<dyn std::error::Error + Send + Sync>),
 }
 
 /// A parsed `http(s)://` URL to fetch.
@@ -638,70 +603,24 @@ pub(crate) fn max_age(cache_control: &str) -> Option<u64> {
     found
 }
 
-/// Aborts the HTTP connection task when the fetch ends or is cancelled (deadline).
-struct AbortOnDrop(tokio::task::JoinHandle<()>);
-
-impl Drop for AbortOnDrop {
-    fn drop(&mut self) {
-        self.0.abort();
-    }
-}
-
 /// `GET target`: the body (at most [`MAX_BODY_BYTES`]) and the `max-age` of a 200 answer.
 async fn get(target: &Target, tls: &Arc<ClientConfig>) -> Result<(Vec<u8>, Option<u64>), JwksFetchError> {
-    let network = |failure| JwksFetchError::Network { url: target.text.clone(), failure };
-    let addrs: Vec<_> = match target.host.parse::<IpAddr>() {
-        Ok(ip) => vec![SocketAddr::new(ip, target.port)],
-        Err(_) => tokio::net::lookup_host((target.host.as_str(), target.port))
-            .await
-            .map_err(|source| network(NetworkFailure::Resolve { host: target.host.clone(), source }))?
-            .collect(),
-    };
-    let mut last = NetworkFailure::NoAddress { host: target.host.clone() };
-    let mut stream = None;
-    for addr in addrs {
-        match tokio::time::timeout(CONNECT_TIMEOUT, TcpStream::connect(addr)).await {
-            Ok(Ok(s)) => {
-                stream = Some(s);
-                break;
-            }
-            Ok(Err(source)) => last = NetworkFailure::Connect { addr, source },
-            Err(_) => last = NetworkFailure::ConnectTimeout { addr },
-        }
-    }
-    let stream = stream.ok_or_else(|| network(last))?;
-    let _ = stream.set_nodelay(true);
-    if target.https {
-        let name = ServerName::try_from(target.host.clone()).map_err(|_| network(NetworkFailure::HostName))?;
-        let stream = TlsConnector::from(tls.clone())
-            .connect(name, stream)
-            .await
-            .map_err(|e| network(NetworkFailure::Handshake(e)))?;
-        request(stream, target).await
-    } else {
-        request(stream, target).await
-    }
-}
-
-async fn request<S>(stream: S, target: &Target) -> Result<(Vec<u8>, Option<u64>), JwksFetchError>
-where
-    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
-{
     let network = |failure: NetworkFailure| JwksFetchError::Network { url: target.text.clone(), failure };
-    let (mut sender, connection) = hyper::client::conn::http1::handshake::<_, String>(TokioIo::new(stream))
-        .await
-        .map_err(|e| network(e.into()))?;
-    let _connection = AbortOnDrop(tokio::spawn(async move {
-        let _ = connection.await;
-    }));
-    let req = hyper::Request::get(target.path.as_str())
-        .header(hyper::header::HOST, target.authority.as_str())
-        .header(hyper::header::USER_AGENT, concat!("agtoken/", env!("CARGO_PKG_VERSION")))
-        .header(hyper::header::ACCEPT, "application/json")
-        .header(hyper::header::CONNECTION, "close")
-        .body(String::new())
-        .map_err(|e| network(e.into()))?;
-    let answer = sender.send_request(req).await.map_err(|e| network(e.into()))?;
+    let headers = [
+        (hyper::header::USER_AGENT, concat!("agtoken/", env!("CARGO_PKG_VERSION"))),
+        (hyper::header::ACCEPT, "application/json"),
+    ];
+    let get = Get {
+        host: &target.host,
+        port: target.port,
+        authority: &target.authority,
+        path: &target.path,
+        headers: &headers,
+        connect_timeout: Some(CONNECT_TIMEOUT),
+        tls: target.https.then_some(tls),
+    };
+    // `_connection` lives until the body is read.
+    let (answer, _connection) = outbound::get(&get).await.map_err(network)?;
     let status = answer.status();
     if status != hyper::StatusCode::OK {
         return Err(JwksFetchError::HttpStatus { url: target.text.clone(), status });
@@ -765,23 +684,11 @@ mod tests {
             configured: "https://id/".into(),
         };
         assert_eq!(issuer.outcome(), Outcome::Invalid);
-        let network = JwksFetchError::Network { url, failure: NetworkFailure::HostName };
+        let network =
+            JwksFetchError::Network { url, failure: NetworkFailure::NoAddress { host: "id.example.com".into() } };
         assert_eq!(
             (network.outcome(), network.to_string().as_str()),
-            (Outcome::Network, "https://id.example.com/jwks: not a valid host name")
-        );
-    }
-
-    #[tokio::test]
-    async fn a_refused_connection_is_a_network_failure_naming_the_address() {
-        // A loopback port nothing listens on (bound, then closed).
-        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-        let target = Target::parse(&format!("http://127.0.0.1:{port}/jwks")).unwrap();
-        let e = get(&target, &tls_config(None, false).unwrap()).await.unwrap_err();
-        assert_eq!(e.outcome(), Outcome::Network);
-        assert!(
-            matches!(&e, JwksFetchError::Network { failure: NetworkFailure::Connect { addr, .. }, .. } if addr.port() == port),
-            "{e:?}"
+            (Outcome::Network, "https://id.example.com/jwks: id.example.com resolves to no address")
         );
     }
 

@@ -43,6 +43,7 @@ mod conn;
 mod edge;
 mod guard;
 mod logging;
+mod outbound;
 mod routes;
 mod secrets;
 mod state;
