@@ -199,7 +199,7 @@ impl From<u16> for FieldValue<'_> {
 
 /// Writes the INFO line of an event of `target` with `fields` straight into the log, when the
 /// installed subscriber is the plain text one of [`init`]: the line it would write for the same
-/// event (`tests::a_plain_line_is_the_line_of_the_event`), without `tracing`'s dispatch, its
+/// event (`tests::a_text_line_has_the_time_level_target_and_fields`), without `tracing`'s dispatch, its
 /// formatting context and the field visitor's indirect calls, which together cost about as much
 /// as the rest of an issued token's request. `false` when nothing was written: emit the event.
 /// The caller checks that the event is enabled.
@@ -471,6 +471,20 @@ mod tests {
         text
     }
 
+    /// The fields of the first event of the test below, as [`write_plain`] takes them.
+    const PLAIN_FIELDS: [(&str, FieldValue<'_>); 10] = [
+        ("decision", FieldValue::Text("issued")),
+        ("status", FieldValue::Number(200)),
+        ("caller", FieldValue::Text("key:bench")),
+        ("channel", FieldValue::Text("two words")),
+        ("uid", FieldValue::Text("line\nbreak")),
+        ("client", FieldValue::Text("127.0.0.1")),
+        ("lifetime", FieldValue::Number(3600)),
+        ("role", FieldValue::Text("")),
+        ("quote", FieldValue::Text("say \"hi\"")),
+        ("max", FieldValue::Number(u64::MAX)),
+    ];
+
     #[test]
     fn a_text_line_has_the_time_level_target_and_fields() {
         let before = time::OffsetDateTime::now_utc();
@@ -483,8 +497,10 @@ mod tests {
                 channel = "two words",
                 uid = "line\nbreak",
                 client = %"127.0.0.1",
-                lifetime = 3600u64,
+                lifetime = 3600u32,
                 role = "",
+                quote = "say \"hi\"",
+                max = u64::MAX,
             );
             tracing::warn!(attempt = 2u64, "store down: {}", "retrying");
             tracing::info!(zero = 0u64, max = u64::MAX, ten = 10u64, small = 7u16);
@@ -499,51 +515,22 @@ mod tests {
         // Plain values bare, anything else quoted and escaped (a value cannot add a field or a line).
         assert_eq!(
             rest,
-            " INFO agtoken::audit: decision=issued status=200 caller=key:bench channel=\"two words\" \
-             uid=\"line\\nbreak\" client=127.0.0.1 lifetime=3600 role=\"\""
+            format!(
+                " INFO agtoken::audit: decision=issued status=200 caller=key:bench channel=\"two words\" \
+                 uid=\"line\\nbreak\" client=127.0.0.1 lifetime=3600 role=\"\" quote=\"say \\\"hi\\\"\" max={}",
+                u64::MAX
+            )
         );
+        // `write_plain`'s line of the same fields is the same line, byte for byte after the time.
+        let mut plain = String::new();
+        let at = UNIX_EPOCH + Duration::from_micros(1_780_000_000_123_456);
+        plain_line(&mut plain, at, "agtoken::audit", &PLAIN_FIELDS).unwrap();
+        assert_eq!(&plain[..27], "2026-05-28T20:26:40.123456Z");
+        assert_eq!(plain[27..], text[27..text.find('\n').unwrap() + 1]);
         let (_, rest) = lines[1].split_once(' ').unwrap();
         assert_eq!(rest, " WARN agtoken_server::logging::tests: store down: retrying attempt=2");
         let (_, rest) = lines[2].split_once(' ').unwrap();
         assert_eq!(rest, format!(" INFO agtoken_server::logging::tests: zero=0 max={} ten=10 small=7", u64::MAX));
-    }
-
-    #[test]
-    fn a_plain_line_is_the_line_of_the_event() {
-        let event = text_lines(|| {
-            tracing::info!(
-                target: "agtoken::audit",
-                decision = "issued",
-                status = 200u16,
-                caller = "key:bench",
-                channel = "two words",
-                uid = "line\nbreak",
-                role = "",
-                quote = "say \"hi\"",
-                lifetime = 3600u32,
-                zero = 0u64,
-                max = u64::MAX,
-            );
-        });
-        let fields = [
-            ("decision", FieldValue::from("issued")),
-            ("status", FieldValue::from(200u16)),
-            ("caller", FieldValue::from("key:bench")),
-            ("channel", FieldValue::from("two words")),
-            ("uid", FieldValue::from("line\nbreak")),
-            ("role", FieldValue::from("")),
-            ("quote", FieldValue::from("say \"hi\"")),
-            ("lifetime", FieldValue::from(3600u32)),
-            ("zero", FieldValue::from(0u64)),
-            ("max", FieldValue::from(u64::MAX)),
-        ];
-        let mut plain = String::new();
-        let at = UNIX_EPOCH + Duration::from_micros(1_780_000_000_123_456);
-        plain_line(&mut plain, at, "agtoken::audit", &fields).unwrap();
-        assert_eq!(&plain[..27], "2026-05-28T20:26:40.123456Z");
-        // The same line after the time, byte for byte (one line, with its newline).
-        assert_eq!(event.lines().count(), 1, "{event}");
-        assert_eq!(plain[27..], event[27..]);
     }
 
     #[test]
