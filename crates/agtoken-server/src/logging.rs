@@ -199,10 +199,10 @@ impl From<u16> for FieldValue<'_> {
 
 /// Writes the INFO line of an event of `target` with `fields` straight into the log, when the
 /// installed subscriber is the plain text one of [`init`]: the line it would write for the same
-/// event (`tests::a_text_line_has_the_time_level_target_and_fields`), without `tracing`'s dispatch, its
-/// formatting context and the field visitor's indirect calls, which together cost about as much
-/// as the rest of an issued token's request. `false` when nothing was written: emit the event.
-/// The caller checks that the event is enabled.
+/// event (`tests::a_text_line_has_the_time_level_target_and_fields`), without `tracing`'s
+/// dispatch, its formatting context and the field visitor's indirect calls (2.8 µs of a demo
+/// token request of about 50 µs; the server README). `false` when nothing was written: emit the
+/// event. The caller checks that the event is enabled.
 pub(crate) fn write_plain(target: &str, fields: &[(&str, FieldValue<'_>)]) -> bool {
     let Some(writer) = PLAIN_TEXT.get() else { return false };
     thread_local! {
