@@ -20,10 +20,10 @@ use std::net::IpAddr;
 use crate::issue::{Fingerprint, Intent, Judged};
 
 /// Logs an audit line with these fields (`name = value`, or `name` for a variable of that name),
-/// in this order. Each value is evaluated once. With the
-/// server's own plain-text log the line is written straight into it
-/// ([`crate::logging::write_plain`], the same line); otherwise (JSON, a terminal, the subscriber
-/// of a test or of a program that embeds the server) it is a `tracing` event.
+/// in this order; each value is evaluated once. With the server's own plain-text log the line is
+/// written straight into it ([`crate::logging::write_plain`], the same line); otherwise (JSON, a
+/// terminal, the subscriber of a test or of a program that embeds the server) it is a `tracing`
+/// event.
 macro_rules! audit_line {
     ($($name:ident $(= $value:expr)?),+ $(,)?) => {{
         $($(let $name = $value;)?)+

@@ -356,10 +356,12 @@ fn read_fetch(bytes: &[u8]) -> Result<FetchRtcToken, FetchError> {
 }
 
 /// The body every client sends — an object whose `uid`, `ChannelName` and `role` (in any ASCII
-/// case, keys without escapes) are not `null` and have their types — read in one pass over the bytes; `None` for any other body, which [`go_fetch_body`] reads and
-/// names the error of. Where this gives a body, it is the one [`go_fetch_body`] gives
-/// (`tests::the_plain_reading_agrees_with_gos`); it exists because the general reading (the
-/// body's entries as JSON values, then the struct from them) cost more than building the token.
+/// case, keys without escapes) are not `null` and have their types — read in one pass over the
+/// bytes; `None` for any other body, which [`go_fetch_body`] reads and names the error of. Where
+/// this gives a body, it is the one [`go_fetch_body`] gives
+/// (`tests::the_plain_reading_agrees_with_gos`). Why it exists: the general reading (the body's
+/// entries as JSON values, then the struct from them) took 11k instructions per request, this
+/// one 3.5k (the server README).
 fn plain_fetch_body(bytes: &[u8]) -> Option<FetchRtcTokenBody> {
     struct Plain;
     impl<'de> Visitor<'de> for Plain {
