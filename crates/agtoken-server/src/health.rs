@@ -13,19 +13,20 @@
 //!
 //! Ready is `200`; anything else (`503` while draining, refused connection, timeout) is not.
 
-use std::fmt;
+use std::io;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
 use tokio_rustls::rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use tokio_rustls::rustls::crypto::{verify_tls12_signature, verify_tls13_signature, CryptoProvider};
-use tokio_rustls::rustls::pki_types::pem::PemObject;
+use tokio_rustls::rustls::pki_types::pem::{self, PemObject};
 use tokio_rustls::rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 use tokio_rustls::rustls::{self, ClientConfig, DigitallySignedStruct, SignatureScheme};
 
 use crate::config::Endpoint;
+use crate::error::ServerError;
 use crate::outbound::{self, Get, NetworkFailure};
 use crate::ServeOptions;
 
@@ -34,25 +35,76 @@ pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(3);
 
 /// Why the server is not healthy, or could not be checked. The message names the address
 /// and, for a setting, the setting; never a secret.
-#[derive(Debug)]
-pub struct HealthError(String);
-
-impl fmt::Display for HealthError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum HealthError {
+    /// The settings `agtoken serve` would read are not valid (the message names the setting).
+    #[error(transparent)]
+    Settings(#[from] ServerError),
+    /// The check's async runtime did not start.
+    #[error("cannot start the async runtime: {0}")]
+    Runtime(#[source] io::Error),
+    /// The configured TLS certificate file cannot be read.
+    #[error("cannot read {}: {source}", cert_setting(path))]
+    CertificateUnreadable {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: io::Error,
+    },
+    /// The configured TLS certificate file holds no `CERTIFICATE` block.
+    #[error("{} holds no CERTIFICATE block", cert_setting(path))]
+    NoCertificate {
+        /// The file.
+        path: PathBuf,
+    },
+    /// The first block of the configured TLS certificate file is not valid PEM.
+    #[error("{} is not PEM: {source}", cert_setting(path))]
+    NotPem {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: pem::Error,
+    },
+    /// rustls takes none of its safe protocol versions with this crypto provider.
+    #[error("TLS versions: {0}")]
+    TlsVersions(#[source] rustls::Error),
+    /// Connecting, TLS and the request did not finish within the timeout.
+    #[error("not ready: no answer from {url} within {} ms", timeout.as_millis())]
+    NoAnswer {
+        /// `http(s)://HOST:PORT/readyz`.
+        url: String,
+        /// The check's timeout.
+        timeout: Duration,
+    },
+    /// The request failed: no address, no connection, TLS handshake, HTTP.
+    #[error("not ready: {url}: {failure}")]
+    Unreachable {
+        /// `http(s)://HOST:PORT/readyz`.
+        url: String,
+        /// The step that failed, with its host or address.
+        failure: Box<dyn std::error::Error + Send + Sync>,
+    },
+    /// The server answered with another status than 200 (503 while it drains).
+    #[error("not ready: {status} from {url}")]
+    NotReady {
+        /// `http(s)://HOST:PORT/readyz`.
+        url: String,
+        /// The answer's status.
+        status: u16,
+    },
 }
 
-impl std::error::Error for HealthError {}
+/// The TLS certificate file as its messages name it: the path and the settings that give it.
+fn cert_setting(path: &Path) -> String {
+    format!("the TLS certificate file {} (AGTOKEN_TLS_CERT_FILE / tls_cert_file)", path.display())
+}
 
 /// Checks the server that `options` (and the environment, `.env`, the TOML file) describe.
 /// `Ok` carries a line for the log (`ready: 200 from http://127.0.0.1:8080/readyz`).
 pub fn check_blocking(options: &ServeOptions, timeout: Duration) -> Result<String, HealthError> {
-    let endpoint = Endpoint::load(options).map_err(|e| HealthError(e.to_string()))?;
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| HealthError(format!("cannot start the async runtime: {e}")))?;
+    let endpoint = Endpoint::load(options)?;
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(HealthError::Runtime)?;
     runtime.block_on(check(&endpoint, timeout))
 }
 
@@ -68,10 +120,10 @@ pub async fn check(endpoint: &Endpoint, timeout: Duration) -> Result<String, Hea
         if host.contains(':') { format!("[{host}]:{}", endpoint.port) } else { format!("{host}:{}", endpoint.port) };
     let url = format!("{scheme}://{authority}/readyz");
     match tokio::time::timeout(timeout, get_readyz(&host, endpoint.port, &authority, tls.as_ref())).await {
-        Err(_) => Err(HealthError(format!("not ready: no answer from {url} within {} ms", timeout.as_millis()))),
-        Ok(Err(error)) => Err(HealthError(format!("not ready: {url}: {error}"))),
+        Err(_) => Err(HealthError::NoAnswer { url, timeout }),
+        Ok(Err(failure)) => Err(HealthError::Unreachable { url, failure: Box::new(failure) }),
         Ok(Ok(200)) => Ok(format!("ready: 200 from {url}")),
-        Ok(Ok(status)) => Err(HealthError(format!("not ready: {status} from {url}"))),
+        Ok(Ok(status)) => Err(HealthError::NotReady { url, status }),
     }
 }
 
@@ -102,17 +154,17 @@ async fn get_readyz(
 
 /// A TLS client that accepts exactly the leaf certificate of the chain in `path`.
 fn pinned_client(path: &Path) -> Result<Arc<ClientConfig>, HealthError> {
-    let setting = || format!("the TLS certificate file {} (AGTOKEN_TLS_CERT_FILE / tls_cert_file)", path.display());
-    let pem = std::fs::read(path).map_err(|e| HealthError(format!("cannot read {}: {e}", setting())))?;
+    let path_buf = || path.to_path_buf();
+    let pem = std::fs::read(path).map_err(|source| HealthError::CertificateUnreadable { path: path_buf(), source })?;
     let leaf = CertificateDer::pem_slice_iter(&pem)
         .next()
-        .ok_or_else(|| HealthError(format!("{} holds no CERTIFICATE block", setting())))?
-        .map_err(|e| HealthError(format!("{} is not PEM: {e}", setting())))?;
+        .ok_or_else(|| HealthError::NoCertificate { path: path_buf() })?
+        .map_err(|source| HealthError::NotPem { path: path_buf(), source })?;
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let verifier = Arc::new(PinnedLeaf { leaf, provider: provider.clone() });
     let mut config = ClientConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
-        .map_err(|e| HealthError(format!("TLS versions: {e}")))?
+        .map_err(HealthError::TlsVersions)?
         .dangerous()
         .with_custom_certificate_verifier(verifier)
         .with_no_client_auth();
@@ -180,5 +232,44 @@ mod tests {
         assert_eq!(probe_host("127.0.0.1"), "127.0.0.1");
         assert_eq!(probe_host("[::1]"), "::1");
         assert_eq!(probe_host("localhost"), "localhost");
+    }
+
+    #[test]
+    fn a_certificate_file_that_cannot_be_pinned_is_named_with_its_settings() {
+        let dir = std::env::temp_dir().join(format!("agtoken-health-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let setting = |name: &str| {
+            format!("the TLS certificate file {} (AGTOKEN_TLS_CERT_FILE / tls_cert_file)", dir.join(name).display())
+        };
+        let missing = pinned_client(&dir.join("missing.pem")).unwrap_err();
+        assert!(matches!(&missing, HealthError::CertificateUnreadable { path, .. } if path.ends_with("missing.pem")));
+        assert!(missing.to_string().starts_with(&format!("cannot read {}: ", setting("missing.pem"))), "{missing}");
+        std::fs::write(dir.join("empty.pem"), "no PEM here\n").unwrap();
+        let empty = pinned_client(&dir.join("empty.pem")).unwrap_err();
+        assert!(matches!(&empty, HealthError::NoCertificate { .. }), "{empty:?}");
+        assert_eq!(empty.to_string(), format!("{} holds no CERTIFICATE block", setting("empty.pem")));
+        std::fs::write(dir.join("bad.pem"), "-----BEGIN CERTIFICATE-----\n!!!\n-----END CERTIFICATE-----\n").unwrap();
+        let bad = pinned_client(&dir.join("bad.pem")).unwrap_err();
+        assert!(matches!(&bad, HealthError::NotPem { .. }), "{bad:?}");
+        assert!(bad.to_string().starts_with(&format!("{} is not PEM: ", setting("bad.pem"))), "{bad}");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[tokio::test]
+    async fn no_connection_and_no_answer_are_told_apart() {
+        // A loopback port nothing listens on (bound, then closed).
+        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let endpoint = |port| Endpoint { host: "127.0.0.1".into(), port, tls_cert_file: None };
+        let refused = check(&endpoint(port), Duration::from_secs(3)).await.unwrap_err();
+        let url = format!("http://127.0.0.1:{port}/readyz");
+        assert!(matches!(&refused, HealthError::Unreachable { url: u, .. } if *u == url), "{refused:?}");
+        assert!(refused.to_string().starts_with(&format!("not ready: {url}: cannot connect to 127.0.0.1:{port}: ")));
+        // A listener that accepts and never answers.
+        let silent = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = silent.local_addr().unwrap().port();
+        let timeout = Duration::from_millis(200);
+        let late = check(&endpoint(port), timeout).await.unwrap_err();
+        assert!(matches!(&late, HealthError::NoAnswer { timeout: t, .. } if *t == timeout), "{late:?}");
+        assert_eq!(late.to_string(), format!("not ready: no answer from http://127.0.0.1:{port}/readyz within 200 ms"));
     }
 }
