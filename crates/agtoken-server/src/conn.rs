@@ -283,10 +283,8 @@ async fn drive<I>(
     let service = hyper::service::service_fn(move |mut req: hyper::Request<hyper::body::Incoming>| {
         // One configuration for the whole request, whatever a reload does meanwhile.
         let generation = live.generation();
-        if generation.state.guarded() {
-            // The security layer reads the peer address.
-            req.extensions_mut().insert(peer);
-        }
+        // The security layer and the issuing routes (the audit line's client) read it.
+        req.extensions_mut().insert(peer);
         let busy = Busy::new(tracked.clone());
         let call = generation.router.clone().oneshot(req);
         async move {

@@ -101,22 +101,35 @@ impl RequestCtx {
 /// client address, the per-request authentication result), put in the request by the security
 /// layer. The handler binds it to the state it issues with ([`Issuer::bind`]), so
 /// [`AppState::issue`](crate::state::AppState) authenticates this request's caller. Without the
-/// security layer (no app has auth), it is empty, and an app with auth would refuse (fail closed).
-#[derive(Clone, Default)]
-pub(crate) struct Issuer(Option<Arc<RequestCtx>>);
+/// security layer (no app has auth, no per-address limit, no TLS) it holds only the client
+/// address (for the audit line), and an app with auth would refuse (fail closed).
+#[derive(Clone)]
+pub(crate) enum Issuer {
+    /// The context the security layer made.
+    Guarded(Arc<RequestCtx>),
+    /// No security layer: the client's address only.
+    Unguarded(Option<IpAddr>),
+}
 
 impl Issuer {
     /// `state`, issuing for this request.
     pub(crate) fn bind(self, state: AppState) -> AppState {
-        state.for_request(self.0)
+        match self {
+            Issuer::Guarded(ctx) => state.for_request(ctx.client, Some(ctx)),
+            Issuer::Unguarded(client) => state.for_request(client, None),
+        }
     }
 }
 
-impl<S: Send + Sync> FromRequestParts<S> for Issuer {
+impl FromRequestParts<AppState> for Issuer {
     type Rejection = Infallible;
 
-    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Infallible> {
-        Ok(parts.extensions.get::<Issuer>().cloned().unwrap_or_default())
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Infallible> {
+        if let Some(issuer) = parts.extensions.get::<Issuer>() {
+            return Ok(issuer.clone());
+        }
+        let peer = parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|c| c.0);
+        Ok(Issuer::Unguarded(client_ip(state, &parts.headers, peer)))
     }
 }
 
@@ -214,7 +227,7 @@ pub(crate) async fn guard(State(state): State<AppState>, req: Request, next: Nex
             unauthenticated: AtomicBool::new(false),
         });
         let mut req = req;
-        req.extensions_mut().insert(Issuer(Some(ctx.clone())));
+        req.extensions_mut().insert(Issuer::Guarded(ctx.clone()));
         let mut response = next.run(req).await;
         let headers = response.headers_mut();
         if let Some(secs) = *lock(&ctx.retry_after) {

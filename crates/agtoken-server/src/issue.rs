@@ -253,7 +253,7 @@ impl AppState {
     }
 
     fn who<'s>(&self, caller: Option<&'s Caller>, rule: Option<&'s Rule>) -> Who<'s> {
-        let client = self.request().and_then(|ctx| ctx.client);
+        let client = self.client();
         Who { caller: caller.map_or("anonymous", |c| c.id.as_str()), client, rule: rule.map(|r| r.name.as_str()) }
     }
 
@@ -317,7 +317,7 @@ impl AppState {
 
     fn refuse(&self, intent: &Intent<'_>, caller: Option<&str>, rule: Option<String>, refusal: Refusal) -> Refusal {
         self.metrics().refused();
-        let client = self.request().and_then(|ctx| ctx.client);
+        let client = self.client();
         let who = Who { caller: caller.unwrap_or("-"), client, rule: rule.as_deref() };
         audit::refused(&who, intent, intent.role.map(role_name), refusal.status().as_u16(), &refusal.message);
         refusal

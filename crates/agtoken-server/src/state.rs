@@ -25,6 +25,8 @@ pub struct AppState {
     /// The request this state issues for (see `guard::Issuer`): its credentials and client
     /// address; `None` outside a request the security layer saw.
     request: Option<Arc<crate::guard::RequestCtx>>,
+    /// The address of the client this state issues for, with or without the security layer.
+    client: Option<IpAddr>,
 }
 
 pub(crate) struct Shared {
@@ -97,9 +99,14 @@ struct Carried {
 }
 
 impl AppState {
-    /// This state, issuing for the request of `ctx` (`guard::Issuer::bind`).
-    pub(crate) fn for_request(self, ctx: Option<Arc<crate::guard::RequestCtx>>) -> AppState {
-        AppState { inner: self.inner, request: ctx }
+    /// This state, issuing for `client` and the request of `ctx` (`guard::Issuer::bind`).
+    pub(crate) fn for_request(self, client: Option<IpAddr>, ctx: Option<Arc<crate::guard::RequestCtx>>) -> AppState {
+        AppState { inner: self.inner, request: ctx, client }
+    }
+
+    /// The address of the client this state issues for, if known.
+    pub(crate) fn client(&self) -> Option<IpAddr> {
+        self.client
     }
 
     /// The request this state issues for, if any.
@@ -168,6 +175,7 @@ impl AppState {
         let guarded = per_ip.is_some() || config.tls.is_some() || config.apps.iter().any(|a| !a.auth.is_none());
         AppState {
             request: None,
+            client: None,
             inner: Arc::new(Shared {
                 config,
                 apps,

@@ -772,6 +772,7 @@ fn a_plain_text_log_has_the_audit_line_of_each_token() {
         "{issued}"
     );
     assert!(issued.contains(" channel=\"plain log\" uid=42 role=subscriber "), "{issued}");
+    assert!(issued.contains(" caller=anonymous client=127.0.0.1 route=/fetch_rtc_token "), "{issued}");
     let fingerprint = agtoken_server::issue::Fingerprint(&token).to_string();
     assert!(issued.ends_with(&format!(" fingerprint={fingerprint} rule=-")), "{issued}");
     assert!(!lines.iter().any(|l| l.contains(&token[3..40])), "a token was logged");

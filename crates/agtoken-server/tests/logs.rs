@@ -47,6 +47,8 @@ async fn issued_tokens_are_logged_by_fingerprint_only() {
     assert_eq!(first["uid"], "42");
     assert_eq!(first["role"], "publisher");
     assert_eq!(first["caller"], "anonymous");
+    // No security layer here (no auth, no per-address limit, no TLS): the peer's address still.
+    assert_eq!(first["client"], "127.0.0.1", "{first}");
     assert!(first["expires_at"].as_u64().unwrap() > now().as_secs());
     let fingerprint = first["fingerprint"].as_str().unwrap();
     assert_eq!(fingerprint.len(), 8);
