@@ -114,10 +114,7 @@ pub(crate) enum Issuer {
 impl Issuer {
     /// `state`, issuing for this request.
     pub(crate) fn bind(self, state: AppState) -> AppState {
-        match self {
-            Issuer::Guarded(ctx) => state.for_request(ctx.client, Some(ctx)),
-            Issuer::Unguarded(client) => state.for_request(client, None),
-        }
+        state.for_request(self)
     }
 }
 

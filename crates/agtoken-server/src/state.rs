@@ -13,6 +13,7 @@ use agtoken::{CertificateSet, Clock, OsSalt, SaltSource, SystemClock, UnixTime};
 
 use crate::auth::Auth;
 use crate::config::{AppConfig, Config};
+use crate::guard::Issuer;
 use crate::jwks::RemoteJwks;
 use crate::limit::Limiter;
 use crate::limit_store::SharedStore;
@@ -22,11 +23,10 @@ use crate::metrics::Metrics;
 #[derive(Clone)]
 pub struct AppState {
     pub(crate) inner: Arc<Shared>,
-    /// The request this state issues for (see `guard::Issuer`): its credentials and client
-    /// address; `None` outside a request the security layer saw.
-    request: Option<Arc<crate::guard::RequestCtx>>,
-    /// The address of the client this state issues for, with or without the security layer.
-    client: Option<IpAddr>,
+    /// The request this state issues for (see `guard::Issuer`): the security layer's context
+    /// (credentials and client address), or the client address alone; no address outside a
+    /// request.
+    issuer: Issuer,
 }
 
 pub(crate) struct Shared {
@@ -99,19 +99,25 @@ struct Carried {
 }
 
 impl AppState {
-    /// This state, issuing for `client` and the request of `ctx` (`guard::Issuer::bind`).
-    pub(crate) fn for_request(self, client: Option<IpAddr>, ctx: Option<Arc<crate::guard::RequestCtx>>) -> AppState {
-        AppState { inner: self.inner, request: ctx, client }
+    /// This state, issuing for the request of `issuer` (`guard::Issuer::bind`).
+    pub(crate) fn for_request(self, issuer: Issuer) -> AppState {
+        AppState { inner: self.inner, issuer }
     }
 
     /// The address of the client this state issues for, if known.
     pub(crate) fn client(&self) -> Option<IpAddr> {
-        self.client
+        match &self.issuer {
+            Issuer::Guarded(ctx) => ctx.client,
+            Issuer::Unguarded(client) => *client,
+        }
     }
 
-    /// The request this state issues for, if any.
+    /// The security layer's context of the request this state issues for, if any.
     pub(crate) fn request(&self) -> Option<&crate::guard::RequestCtx> {
-        self.request.as_deref()
+        match &self.issuer {
+            Issuer::Guarded(ctx) => Some(ctx),
+            Issuer::Unguarded(_) => None,
+        }
     }
 
     /// State for `config`, with the system clock and OS random salts.
@@ -174,8 +180,7 @@ impl AppState {
         }
         let guarded = per_ip.is_some() || config.tls.is_some() || config.apps.iter().any(|a| !a.auth.is_none());
         AppState {
-            request: None,
-            client: None,
+            issuer: Issuer::Unguarded(None),
             inner: Arc::new(Shared {
                 config,
                 apps,
