@@ -224,17 +224,26 @@ fn plain_line(line: &mut String, now: SystemTime, target: &str, fields: &[(&str,
     line.push_str(target);
     line.push_str(": ");
     for (i, (name, value)) in fields.iter().enumerate() {
-        if i > 0 {
-            line.push(' ');
-        }
-        line.push_str(name);
-        line.push('=');
+        write_field_name(line, i == 0, name)?;
         match *value {
             FieldValue::Text(text) => write_text(line, text)?,
             FieldValue::Number(n) => line.push_str(itoa::Buffer::new().format(n)),
         }
     }
     line.push('\n');
+    Ok(())
+}
+
+/// What comes before a field's value: a space after the first field, and `name=` (the message
+/// has no name; a raw identifier's `r#` is dropped).
+fn write_field_name(out: &mut impl fmt::Write, first: bool, name: &str) -> fmt::Result {
+    if !first {
+        out.write_char(' ')?;
+    }
+    if name != "message" {
+        out.write_str(name.strip_prefix("r#").unwrap_or(name))?;
+        out.write_char('=')?;
+    }
     Ok(())
 }
 
@@ -366,18 +375,8 @@ impl FieldWriter<'_> {
         if self.result.is_err() {
             return;
         }
-        let name = field.name();
-        self.result = (|| {
-            if !self.first {
-                self.writer.write_char(' ')?;
-            }
-            self.first = false;
-            if name != "message" {
-                self.writer.write_str(name.strip_prefix("r#").unwrap_or(name))?;
-                self.writer.write_char('=')?;
-            }
-            value(&mut self.writer)
-        })();
+        let first = std::mem::replace(&mut self.first, false);
+        self.result = write_field_name(&mut self.writer, first, field.name()).and_then(|()| value(&mut self.writer));
     }
 }
 
