@@ -106,7 +106,7 @@ async fn resolve(host: &str, port: u16) -> Result<Vec<SocketAddr>, NetworkFailur
 
 /// A TCP connection (no Nagle delay: one small request, then the answer) to the first of the
 /// addresses of `host` that takes one, each given at most `timeout`.
-pub(crate) async fn connect(host: &str, port: u16, timeout: Option<Duration>) -> Result<TcpStream, NetworkFailure> {
+async fn connect(host: &str, port: u16, timeout: Option<Duration>) -> Result<TcpStream, NetworkFailure> {
     connect_first(host, resolve(host, port).await?, timeout).await
 }
 
@@ -143,7 +143,7 @@ async fn connect_first(
 
 /// The TLS handshake on `stream` with `host` as the server name (SNI, and the name the
 /// configuration's verifier checks).
-pub(crate) async fn tls_handshake(
+async fn tls_handshake(
     config: &Arc<ClientConfig>,
     host: &str,
     stream: TcpStream,

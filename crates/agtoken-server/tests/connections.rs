@@ -645,14 +645,22 @@ fn open_idle(addr: std::net::SocketAddr, n: usize) -> Vec<std::net::TcpStream> {
 
 /// One `GET path` with `Connection: close`: the status and the time the answer took.
 fn get_timed(addr: std::net::SocketAddr, path: &str, limit: Duration) -> (Reply, Duration) {
-    use std::io::{Read, Write};
     let start = Instant::now();
+    let reply = exchange(addr, &format!("GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"), limit);
+    (reply, start.elapsed())
+}
+
+/// Sends `request` (a whole HTTP/1.1 request with `Connection: close`) on a new connection and
+/// reads the answer to its end, within `limit`.
+fn exchange(addr: std::net::SocketAddr, request: &str, limit: Duration) -> Reply {
+    use std::io::{Read, Write};
     let mut stream = std::net::TcpStream::connect_timeout(&addr, limit).expect("connect");
     stream.set_read_timeout(Some(limit)).unwrap();
-    write!(stream, "GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").unwrap();
+    stream.write_all(request.as_bytes()).unwrap();
     let mut raw = Vec::new();
-    stream.read_to_end(&mut raw).unwrap_or_else(|e| panic!("no answer to {path} within {limit:?}: {e}"));
-    (Reply::parse(&raw), start.elapsed())
+    let line = request.lines().next().unwrap_or_default();
+    stream.read_to_end(&mut raw).unwrap_or_else(|e| panic!("no answer to {line} within {limit:?}: {e}"));
+    Reply::parse(&raw)
 }
 
 /// The issue: with the usual limit of 1,024 open files, 1,100 idle connections from one
@@ -720,21 +728,14 @@ fn accept_errors_back_off_and_are_logged_once() {
 /// real process, the line of a token is whole, with every field in order.
 #[test]
 fn a_plain_text_log_has_the_audit_line_of_each_token() {
-    use std::io::{Read, Write};
     let server = ChildServer::start(1024, &[(CHILD_TEXT_LOG_VAR, "1")]);
     let post = |body: &str| {
-        let mut stream = std::net::TcpStream::connect_timeout(&server.addr, SECOND * 5).expect("connect");
-        stream.set_read_timeout(Some(SECOND * 5)).unwrap();
-        write!(
-            stream,
+        let request = format!(
             "POST /fetch_rtc_token HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n\
              Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
             body.len()
-        )
-        .unwrap();
-        let mut raw = Vec::new();
-        stream.read_to_end(&mut raw).unwrap();
-        Reply::parse(&raw)
+        );
+        exchange(server.addr, &request, SECOND * 5)
     };
     let reply = post(r#"{"uid": 42, "ChannelName": "plain log", "role": 2}"#);
     assert_eq!(reply.status, 200, "{}", reply.body);
