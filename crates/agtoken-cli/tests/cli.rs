@@ -241,7 +241,8 @@ fn room_user_carries_the_room_user_privilege_unless_node_compatible() {
     for product in ["apaas", "education"] {
         let args = [product, "room-user", "--room", "123", "--user", "2882341273", "--role", "1", "--valid-for", "600"];
         let pinned = ["--issued-at", "1700000000", "--salt", "7"];
-        let default = inspect_json(&last_line(&agtoken(&[&args[..], &pinned].concat(), None)));
+        // Both read at the same instant: `expires_in` is relative to it.
+        let default = inspect_json_at(&last_line(&agtoken(&[&args[..], &pinned].concat(), None)), "1700000100");
         assert_eq!(default["app_id"], APP_ID);
         assert_eq!(default["expire"], 600);
         let apaas = service(&default, "apaas");
@@ -258,7 +259,10 @@ fn room_user_carries_the_room_user_privilege_unless_node_compatible() {
         assert_eq!(chat["privileges"], serde_json::json!({"1": 600}));
         assert_eq!(default["services"].as_array().unwrap().len(), 3);
 
-        let node = inspect_json(&last_line(&agtoken(&[&args[..], &pinned, &["--node-compatible"]].concat(), None)));
+        let node = inspect_json_at(
+            &last_line(&agtoken(&[&args[..], &pinned, &["--node-compatible"]].concat(), None)),
+            "1700000100",
+        );
         let mut expected = default.clone();
         for s in expected["services"].as_array_mut().unwrap() {
             if s["name"] == "apaas" {

@@ -210,8 +210,8 @@ impl Token {
     /// a line break inside) is refused with [`Error::Mangled`], which says what to do: it is
     /// never repaired silently.
     pub fn parse(text: &str) -> Result<Token> {
-        let text = text.trim();
-        Self::parse_exact(text).map_err(|e| mangled(text).unwrap_or(e))
+        let trimmed = text.trim();
+        Self::parse_exact(trimmed).map_err(|e| mangled(trimmed, text).unwrap_or(e))
     }
 
     fn parse_exact(text: &str) -> Result<Token> {
@@ -314,8 +314,9 @@ impl Token {
 }
 
 /// Why a text that failed to parse looks like a token changed by copying or transport, if it
-/// does. Only on the error path: parsing a good token pays nothing for it.
-fn mangled(text: &str) -> Option<Error> {
+/// does (`text` is `given` without surrounding white space). Only on the error path: parsing a
+/// good token pays nothing for it.
+fn mangled(text: &str, given: &str) -> Option<Error> {
     let mangled = |problem, fix| Some(Error::Mangled { problem, fix });
     let is_token = |t: &str| t.starts_with(VERSION_007) || t.starts_with(VERSION_006);
     // A prefix of at most 32 bytes before the version: `Bearer `, `token=`, `Authorization: Bearer `.
@@ -357,7 +358,9 @@ fn mangled(text: &str) -> Option<Error> {
             "decode it first: %2B is +, %2F is / and %3D is = (e.g. decodeURIComponent, urllib.parse.unquote)",
         );
     }
-    if text.contains(' ') && Token::parse_exact(&text.replace(' ', "+")).is_ok() {
+    // A `+` at the token's end became a space that the trim removed: try with trailing spaces too.
+    let spaced = given.trim_start().trim_end_matches(|c: char| c.is_whitespace() && c != ' ');
+    if [text, spaced].iter().any(|t| t.contains(' ') && Token::parse_exact(&t.replace(' ', "+")).is_ok()) {
         return mangled(
             "its '+' characters became spaces (URL form decoding of an unencoded token)",
             "put the + back, and URL-encode the token where it travels in a URL or form",
@@ -682,6 +685,25 @@ mod tests {
             })
             .find(|t| t.contains('+') && t.contains('/'))
             .expect("some salt gives both")
+    }
+
+    #[test]
+    fn a_plus_at_the_end_turned_into_a_space_is_named_too() {
+        let app = AppId::new("970CA35de60c44645bbae8a215061b33").unwrap();
+        let cert = AppCertificate::new("5CFd2fd1755d40ecb72977518be15d3b").unwrap();
+        let build = |salt| {
+            let b = RtcToken::builder(&app, &cert).channel("room-1").uid(Uid::Int(42));
+            b.issued_at(crate::time::UnixTime(1_700_000_000)).salt(salt).build().unwrap()
+        };
+        // A token ending in '+', with and without another '+' inside (the trim drops the last space).
+        for inner in [false, true] {
+            let t = (1..20_000)
+                .map(build)
+                .find(|t| t.ends_with('+') && t[..t.len() - 1].contains('+') == inner)
+                .expect("some salt gives it");
+            let given = format!("{}\n", t.replace('+', " "));
+            assert_eq!(problem(&given), "its '+' characters became spaces (URL form decoding of an unencoded token)");
+        }
     }
 
     fn problem(text: &str) -> &'static str {
