@@ -260,6 +260,30 @@ fn h2_frames(bytes: &[u8]) -> Vec<(u8, u8, u32)> {
 const GOAWAY: u8 = 7;
 const HEADERS: u8 = 1;
 
+/// The preface, SETTINGS and `GET /healthz` on stream 1 (HPACK: `:method GET`, `:scheme http`,
+/// `:path` and `:authority` literal).
+fn h2_get_healthz() -> Vec<u8> {
+    let mut block = vec![0x82, 0x86, 0x04, 8];
+    block.extend_from_slice(b"/healthz");
+    block.extend_from_slice(&[0x01, 1, b'x']);
+    let mut request = [H2_PREFACE, H2_EMPTY_SETTINGS].concat();
+    request.extend_from_slice(&[0, 0, u8::try_from(block.len()).unwrap(), HEADERS, 0x5, 0, 0, 0, 1]);
+    request.extend_from_slice(&block);
+    request
+}
+
+/// Reads HTTP/2 frames until the HEADERS of an answer on stream 1; all that was read.
+async fn h2_answer_on_stream_1<S: AsyncRead + Unpin>(stream: &mut S) -> Vec<u8> {
+    let mut seen = Vec::new();
+    let mut buf = [0u8; 4096];
+    while !h2_frames(&seen).iter().any(|f| f.0 == HEADERS && f.2 == 1) {
+        let n = tokio::time::timeout(Duration::from_secs(5), stream.read(&mut buf)).await.expect("an answer").unwrap();
+        assert!(n > 0, "closed before answering: {:?}", h2_frames(&seen));
+        seen.extend_from_slice(&buf[..n]);
+    }
+    seen
+}
+
 #[tokio::test]
 async fn h2c_connections_idle_before_or_after_a_request_are_closed() {
     let mut cfg = short_timeouts();
@@ -280,22 +304,9 @@ async fn h2c_connections_idle_before_or_after_a_request_are_closed() {
     let took = closed_within(&mut stream, Duration::from_secs(5), &mut Vec::new()).await;
     assert_closed_in("half an h2c preface", took, Duration::from_millis(800), Duration::from_millis(3500));
 
-    // GET /healthz on stream 1 (HPACK: :method GET, :scheme http, :path and :authority literal).
-    let mut block = vec![0x82, 0x86, 0x04, 8];
-    block.extend_from_slice(b"/healthz");
-    block.extend_from_slice(&[0x01, 1, b'x']);
-    let mut request = [H2_PREFACE, H2_EMPTY_SETTINGS].concat();
-    request.extend_from_slice(&[0, 0, u8::try_from(block.len()).unwrap(), HEADERS, 0x5, 0, 0, 0, 1]);
-    request.extend_from_slice(&block);
     let mut stream = TcpStream::connect(server.addr).await.unwrap();
-    stream.write_all(&request).await.unwrap();
-    let mut seen = Vec::new();
-    let mut buf = [0u8; 4096];
-    while !h2_frames(&seen).iter().any(|f| f.0 == HEADERS && f.2 == 1) {
-        let n = tokio::time::timeout(Duration::from_secs(5), stream.read(&mut buf)).await.expect("an answer").unwrap();
-        assert!(n > 0, "closed before answering: {:?}", h2_frames(&seen));
-        seen.extend_from_slice(&buf[..n]);
-    }
+    stream.write_all(&h2_get_healthz()).await.unwrap();
+    let mut seen = h2_answer_on_stream_1(&mut stream).await;
     let answered = Instant::now();
     let took = closed_within(&mut stream, Duration::from_secs(6), &mut seen).await.map(|_| answered.elapsed());
     // Idle from the answer: closed after idle_timeout (2 s), not at the first-request timeout.
@@ -434,14 +445,24 @@ mod tls {
         addr: std::net::SocketAddr,
         cert_pem: &str,
     ) -> tokio_rustls::client::TlsStream<tokio::net::TcpStream> {
+        connect_offering(addr, cert_pem, &[]).await
+    }
+
+    /// [`connect`], offering the ALPN protocols `alpn`.
+    pub async fn connect_offering(
+        addr: std::net::SocketAddr,
+        cert_pem: &str,
+        alpn: &[&[u8]],
+    ) -> tokio_rustls::client::TlsStream<tokio::net::TcpStream> {
         let mut roots = RootCertStore::empty();
         roots.add(CertificateDer::from_pem_slice(cert_pem.as_bytes()).unwrap()).unwrap();
         let provider = Arc::new(rustls::crypto::ring::default_provider());
-        let config = ClientConfig::builder_with_provider(provider)
+        let mut config = ClientConfig::builder_with_provider(provider)
             .with_safe_default_protocol_versions()
             .unwrap()
             .with_root_certificates(roots)
             .with_no_client_auth();
+        config.alpn_protocols = alpn.iter().map(|p| p.to_vec()).collect();
         let stream = tokio::net::TcpStream::connect(addr).await.unwrap();
         TlsConnector::from(Arc::new(config))
             .connect(ServerName::try_from("localhost").unwrap(), stream)
@@ -476,6 +497,72 @@ async fn tls_connections_idle_after_the_handshake_or_a_request_are_closed() {
     assert_eq!(reply.status, 200);
     let took = closed_within(&mut stream, Duration::from_secs(6), &mut Vec::new()).await;
     assert_closed_in("idle TLS keep-alive", took, Duration::from_millis(1700), Duration::from_millis(4500));
+    server.stop().await.unwrap();
+}
+
+// ---- the protocol of a connection ---------------------------------------------------------
+
+/// The server decides a plain connection's protocol from its first bytes, left in the socket
+/// (HTTP/1 as soon as they differ from HTTP/2's preface), and a TLS connection's from ALPN; when
+/// neither tells yet (part of the preface so far, no ALPN), hyper-util reads on and decides. Each
+/// way serves its protocol.
+#[tokio::test]
+async fn each_protocol_is_served_whether_its_first_bytes_or_alpn_tell_it_or_not() {
+    let (cert, key) = tls::self_signed();
+    let server = start(config()).await;
+    // POST /fetch_rtc_token, less its first byte.
+    let body = r#"{"uid":7,"ChannelName":"c","role":1}"#;
+    let fetch = format!(
+        "OST /fetch_rtc_token HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    );
+
+    // HTTP/1, the request whole at once (decided at once), and with its first byte alone ("P" is
+    // also the preface's: not decided until more comes).
+    for pause in [None, Some(Duration::from_millis(150))] {
+        let mut stream = TcpStream::connect(server.addr).await.unwrap();
+        stream.write_all(b"P").await.unwrap();
+        if let Some(pause) = pause {
+            tokio::time::sleep(pause).await;
+        }
+        stream.write_all(fetch.as_bytes()).await.unwrap();
+        let reply = read_response(&mut stream).await;
+        assert_eq!(reply.status, 200, "HTTP/1, pause {pause:?}: {}", reply.body);
+        assert!(reply.body.contains("\"token\":\"007"), "{}", reply.body);
+    }
+
+    // h2c with prior knowledge: the preface at once, and cut in two.
+    for cut in [None, Some(10)] {
+        let request = h2_get_healthz();
+        let mut stream = TcpStream::connect(server.addr).await.unwrap();
+        if let Some(cut) = cut {
+            stream.write_all(&request[..cut]).await.unwrap();
+            tokio::time::sleep(Duration::from_millis(150)).await;
+            stream.write_all(&request[cut..]).await.unwrap();
+        } else {
+            stream.write_all(&request).await.unwrap();
+        }
+        h2_answer_on_stream_1(&mut stream).await;
+    }
+    server.stop().await.unwrap();
+
+    // TLS: ALPN h2, ALPN http/1.1, and none (HTTP/1, then HTTP/2, detected).
+    let mut cfg = config();
+    cfg.tls = Some(agtoken_server::tls::TlsSettings::from_pem(cert.as_bytes(), key.as_bytes()).unwrap());
+    let server = start(cfg).await;
+    let mut stream = tls::connect_offering(server.addr, &cert, &[b"h2"]).await;
+    assert_eq!(stream.get_ref().1.alpn_protocol(), Some(&b"h2"[..]));
+    stream.write_all(&h2_get_healthz()).await.unwrap();
+    h2_answer_on_stream_1(&mut stream).await;
+    for alpn in [&[&b"http/1.1"[..]][..], &[]] {
+        let mut stream = tls::connect_offering(server.addr, &cert, alpn).await;
+        stream.write_all(format!("P{fetch}").as_bytes()).await.unwrap();
+        let reply = read_response(&mut stream).await;
+        assert_eq!(reply.status, 200, "TLS, ALPN {alpn:?}: {}", reply.body);
+    }
+    let mut stream = tls::connect(server.addr, &cert).await;
+    stream.write_all(&h2_get_healthz()).await.unwrap();
+    h2_answer_on_stream_1(&mut stream).await;
     server.stop().await.unwrap();
 }
 
