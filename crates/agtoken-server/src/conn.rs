@@ -306,28 +306,43 @@ async fn connection(shared: &Shared, stream: TcpStream, peer: SocketAddr, mut st
         None => {
             // The first bytes, left in the socket for hyper (see `Builders`).
             let mut first = [0u8; H2_PREFACE.len()];
-            let peeked = tokio::time::timeout_at(first_deadline, stream.peek(&mut first));
-            let protocol = tokio::select! {
-                biased;
-                _ = stop.changed() => return,
-                peeked = peeked => match peeked {
-                    Ok(Ok(n)) => Protocol::of_first_bytes(&first[..n]),
-                    Ok(Err(e)) => {
-                        tracing::debug!(error = %e, "a connection failed before its first byte");
-                        return;
-                    }
-                    Err(_) => {
-                        tracing::debug!("closing a connection that sent nothing (first_request_timeout)");
-                        return;
-                    }
-                },
+            let peek = stream.peek(&mut first);
+            let Some(n) = before_first_deadline(&mut stop, first_deadline, "reading the first byte", peek).await else {
+                return;
             };
+            let protocol = Protocol::of_first_bytes(&first[..n]);
             drive(shared, stream, protocol, peer, accepted, first_deadline, stop).await;
         }
         // Boxed: inline, the TLS state would make every plain connection's task as large.
         Some(acceptor) => {
             Box::pin(tls_connection(shared, acceptor, stream, peer, accepted, first_deadline, stop)).await
         }
+    }
+}
+
+/// `step` of a connection before its first request (the TLS handshake, the first byte), within
+/// the first-request deadline; `None`, the connection to be dropped, on shutdown, an error or
+/// the deadline (the last two logged at debug level).
+async fn before_first_deadline<T>(
+    stop: &mut watch::Receiver<()>,
+    deadline: Instant,
+    step: &str,
+    future: impl Future<Output = io::Result<T>>,
+) -> Option<T> {
+    tokio::select! {
+        biased;
+        _ = stop.changed() => None,
+        result = tokio::time::timeout_at(deadline, future) => match result {
+            Ok(Ok(value)) => Some(value),
+            Ok(Err(e)) => {
+                tracing::debug!(error = %e, "{step} failed");
+                None
+            }
+            Err(_) => {
+                tracing::debug!("{step} timed out (first_request_timeout)");
+                None
+            }
+        },
     }
 }
 
@@ -341,21 +356,9 @@ async fn tls_connection(
     first_deadline: Instant,
     mut stop: watch::Receiver<()>,
 ) {
-    let handshake = tokio::time::timeout_at(first_deadline, acceptor.accept(stream));
-    let stream = tokio::select! {
-        biased;
-        _ = stop.changed() => return,
-        result = handshake => match result {
-            Ok(Ok(stream)) => stream,
-            Ok(Err(e)) => {
-                tracing::debug!(error = %e, "TLS handshake failed");
-                return;
-            }
-            Err(_) => {
-                tracing::debug!("TLS handshake timed out (first_request_timeout)");
-                return;
-            }
-        },
+    let handshake = acceptor.accept(stream);
+    let Some(stream) = before_first_deadline(&mut stop, first_deadline, "TLS handshake", handshake).await else {
+        return;
     };
     let protocol = Protocol::of_alpn(stream.get_ref().1.alpn_protocol());
     drive(shared, stream, protocol, peer, accepted, first_deadline, stop).await;
