@@ -210,8 +210,7 @@ impl Token {
     /// a line break inside) is refused with [`Error::Mangled`], which says what to do: it is
     /// never repaired silently.
     pub fn parse(text: &str) -> Result<Token> {
-        let trimmed = text.trim();
-        Self::parse_exact(trimmed).map_err(|e| mangled(trimmed, text).unwrap_or(e))
+        Self::parse_exact(text.trim()).map_err(|e| mangled(text).unwrap_or(e))
     }
 
     fn parse_exact(text: &str) -> Result<Token> {
@@ -314,9 +313,10 @@ impl Token {
 }
 
 /// Why a text that failed to parse looks like a token changed by copying or transport, if it
-/// does (`text` is `given` without surrounding white space). Only on the error path: parsing a
-/// good token pays nothing for it.
-fn mangled(text: &str, given: &str) -> Option<Error> {
+/// does (`given` as given, surrounding white space included). Only on the error path: parsing
+/// a good token pays nothing for it.
+fn mangled(given: &str) -> Option<Error> {
+    let text = given.trim();
     let mangled = |problem, fix| Some(Error::Mangled { problem, fix });
     let is_token = |t: &str| t.starts_with(VERSION_007) || t.starts_with(VERSION_006);
     // A prefix of at most 32 bytes before the version: `Bearer `, `token=`, `Authorization: Bearer `.
@@ -676,31 +676,27 @@ mod tests {
 
     /// A token whose base64 holds '+' and '/' (which URL encoding and form decoding change).
     fn token(v006: bool) -> String {
+        token_where(v006, |t| t.contains('+') && t.contains('/'))
+    }
+
+    /// The first token (salts 1, 2, …) of which `wanted` holds.
+    fn token_where(v006: bool, wanted: impl Fn(&str) -> bool) -> String {
         let app = AppId::new("970CA35de60c44645bbae8a215061b33").unwrap();
         let cert = AppCertificate::new("5CFd2fd1755d40ecb72977518be15d3b").unwrap();
-        (1..500)
+        (1..20_000)
             .map(|salt| {
                 let b = RtcToken::builder(&app, &cert).channel("room-1").uid(Uid::Int(42)).salt(salt);
                 if v006 { b.build_v006() } else { b.build() }.unwrap()
             })
-            .find(|t| t.contains('+') && t.contains('/'))
-            .expect("some salt gives both")
+            .find(|t| wanted(t))
+            .expect("some salt gives it")
     }
 
     #[test]
     fn a_plus_at_the_end_turned_into_a_space_is_named_too() {
-        let app = AppId::new("970CA35de60c44645bbae8a215061b33").unwrap();
-        let cert = AppCertificate::new("5CFd2fd1755d40ecb72977518be15d3b").unwrap();
-        let build = |salt| {
-            let b = RtcToken::builder(&app, &cert).channel("room-1").uid(Uid::Int(42));
-            b.issued_at(crate::time::UnixTime(1_700_000_000)).salt(salt).build().unwrap()
-        };
         // A token ending in '+', with and without another '+' inside (the trim drops the last space).
         for inner in [false, true] {
-            let t = (1..20_000)
-                .map(build)
-                .find(|t| t.ends_with('+') && t[..t.len() - 1].contains('+') == inner)
-                .expect("some salt gives it");
+            let t = token_where(false, |t| t.ends_with('+') && t[..t.len() - 1].contains('+') == inner);
             let given = format!("{}\n", t.replace('+', " "));
             assert_eq!(problem(&given), "its '+' characters became spaces (URL form decoding of an unencoded token)");
         }
