@@ -471,7 +471,7 @@ mod tests {
     }
 
     /// The fields of the first event of the test below, as [`write_plain`] takes them.
-    const PLAIN_FIELDS: [(&str, FieldValue<'_>); 10] = [
+    const PLAIN_FIELDS: [(&str, FieldValue<'_>); 11] = [
         ("decision", FieldValue::Text("issued")),
         ("status", FieldValue::Number(200)),
         ("caller", FieldValue::Text("key:bench")),
@@ -481,6 +481,7 @@ mod tests {
         ("lifetime", FieldValue::Number(3600)),
         ("role", FieldValue::Text("")),
         ("quote", FieldValue::Text("say \"hi\"")),
+        ("zero", FieldValue::Number(0)),
         ("max", FieldValue::Number(u64::MAX)),
     ];
 
@@ -499,6 +500,7 @@ mod tests {
                 lifetime = 3600u32,
                 role = "",
                 quote = "say \"hi\"",
+                zero = 0u64,
                 max = u64::MAX,
             );
             tracing::warn!(attempt = 2u64, "store down: {}", "retrying");
@@ -516,7 +518,7 @@ mod tests {
             rest,
             format!(
                 " INFO agtoken::audit: decision=issued status=200 caller=key:bench channel=\"two words\" \
-                 uid=\"line\\nbreak\" client=127.0.0.1 lifetime=3600 role=\"\" quote=\"say \\\"hi\\\"\" max={}",
+                 uid=\"line\\nbreak\" client=127.0.0.1 lifetime=3600 role=\"\" quote=\"say \\\"hi\\\"\" zero=0 max={}",
                 u64::MAX
             )
         );
