@@ -113,12 +113,30 @@ const MAX_IP_TEXT: usize = 45;
 
 /// `client` as text in `buf`, or `-` (text logs stay column-friendly; JSON gets a string).
 fn client_text(client: Option<IpAddr>, buf: &mut [u8; MAX_IP_TEXT]) -> &str {
-    let Some(ip) = client else { return "-" };
-    let mut rest = &mut buf[..];
-    if std::io::Write::write_fmt(&mut rest, format_args!("{ip}")).is_err() {
-        return "-";
+    let mut len = 0;
+    match client {
+        None => return "-",
+        // The common case, without `fmt` (every issued token's line has one).
+        Some(IpAddr::V4(v4)) => {
+            for (i, octet) in v4.octets().into_iter().enumerate() {
+                if i > 0 {
+                    buf[len] = b'.';
+                    len += 1;
+                }
+                let mut digits = itoa::Buffer::new();
+                let digits = digits.format(octet).as_bytes();
+                buf[len..len + digits.len()].copy_from_slice(digits);
+                len += digits.len();
+            }
+        }
+        Some(ip) => {
+            let mut rest = &mut buf[..];
+            if std::io::Write::write_fmt(&mut rest, format_args!("{ip}")).is_err() {
+                return "-";
+            }
+            len = MAX_IP_TEXT - rest.len();
+        }
     }
-    let len = MAX_IP_TEXT - rest.len();
     std::str::from_utf8(&buf[..len]).unwrap_or("-")
 }
 
@@ -150,7 +168,10 @@ mod tests {
     fn client_and_service_texts() {
         let mut buf = [0u8; MAX_IP_TEXT];
         assert_eq!(client_text(None, &mut buf), "-");
-        assert_eq!(client_text(Some("203.0.113.9".parse().unwrap()), &mut buf), "203.0.113.9");
+        for v4 in ["203.0.113.9", "0.0.0.0", "255.255.255.255", "10.0.10.100"] {
+            assert_eq!(client_text(Some(v4.parse().unwrap()), &mut buf), v4);
+        }
+        assert_eq!(client_text(Some("::1".parse().unwrap()), &mut buf), "::1");
         let longest: IpAddr = "ffff:ffff:ffff:ffff:ffff:ffff:255.255.255.255".parse().unwrap();
         assert_eq!(client_text(Some(longest), &mut buf), longest.to_string());
         let mut joined = String::new();

@@ -22,6 +22,7 @@ use std::sync::Arc;
 use agtoken::{Grant, Role, SignedToken, Token, UnixTime, VerifiedToken, Version};
 use axum::http::StatusCode;
 use sha2::{Digest, Sha256};
+use smallvec::SmallVec;
 
 use crate::audit::{self, Who};
 use crate::auth::{AuthError, Caller};
@@ -49,6 +50,9 @@ pub struct Intent<'a> {
     /// Lifetime asked for, seconds.
     pub lifetime: u32,
 }
+
+/// The tokens of one answer (one, or two as on `/rte`), inline: no allocation per request.
+pub(crate) type MintedList<'a> = SmallVec<[Minted<'a>; 2]>;
 
 /// One token a route built.
 pub(crate) enum Minted<'a> {
@@ -83,9 +87,9 @@ pub(crate) struct Judged<'a> {
     pub text: &'a str,
     pub version: Version,
     /// Policy classes (`rtc`, `chat_app`, …), each once, in grant order.
-    pub classes: Vec<&'static str>,
+    pub classes: SmallVec<[&'static str; 4]>,
     /// Metrics indices of its services, each once.
-    pub services: Vec<usize>,
+    pub services: SmallVec<[usize; 4]>,
     /// The first channel and user a grant names (none: `-` in the audit line).
     pub channel: Option<agtoken::Scope>,
     pub user: Option<agtoken::Scope>,
@@ -96,8 +100,8 @@ pub(crate) struct Judged<'a> {
 
 impl<'a> Judged<'a> {
     fn new(text: &'a str, version: Version, grants: &[Grant], token_end: UnixTime) -> Self {
-        let mut classes: Vec<&'static str> = Vec::new();
-        let mut services: Vec<usize> = Vec::new();
+        let mut classes = SmallVec::new();
+        let mut services = SmallVec::new();
         for g in grants {
             let class = g.class();
             if !classes.contains(&class) {
@@ -199,7 +203,7 @@ impl AppState {
         &self,
         intent: &Intent<'_>,
         build: impl FnOnce() -> Result<T, E>,
-        minted: impl Fn(&T) -> Vec<Minted<'_>>,
+        minted: impl Fn(&T) -> MintedList<'_>,
     ) -> Result<Issued<T>, IssueError<E>> {
         let Some((index, app)) = self.app_indexed(intent.app_id) else {
             // Routes only build for configured apps; refuse rather than issue unchecked.
@@ -222,7 +226,7 @@ impl AppState {
         let built = build().map_err(IssueError::Build)?;
         let now = self.now();
         let tokens = minted(&built);
-        let mut judged = Vec::with_capacity(tokens.len());
+        let mut judged: SmallVec<[Judged<'_>; 2]> = SmallVec::new();
         for token in &tokens {
             match judge(app, caller.zip(rule), token, now) {
                 Ok(j) => judged.push(j),
@@ -249,6 +253,9 @@ impl AppState {
             audit::issued(&who, intent, j, now.as_secs());
             earliest = earliest.min(j.earliest);
         }
+        // They borrow `built` (a `SmallVec` is dropped at the end of the scope, not before).
+        drop(judged);
+        drop(tokens);
         Ok(Issued { value: built, earliest })
     }
 

@@ -113,7 +113,7 @@ fn issue(
     intent: &Intent<'_>,
     build: impl FnOnce() -> agtoken::Result<Built>,
 ) -> Result<String, Failure> {
-    match state.issue(intent, build, |b| vec![b.minted()]) {
+    match state.issue(intent, build, |b| smallvec::smallvec![b.minted()]) {
         Ok(issued) => Ok(issued.value.token.into_text()),
         Err(IssueError::Refused(refusal)) => Err(Failure::Refused(refusal)),
         Err(IssueError::Build(e)) => Err(Failure::Build(e)),
@@ -311,13 +311,13 @@ pub(crate) async fn fetch_rtc_token(
     let FetchRtcToken { uid, channel, channel_key, role } = request;
     let app = state.default_app();
     let lifetime = app.cfg.compat_lifetime;
-    let uid_text = uid.to_string();
+    let mut uid_text = itoa::Buffer::new();
     let intent = Intent {
         route: "/fetch_rtc_token",
         app_id: app.id(),
         services: RTC,
         channel: &channel,
-        user: &uid_text,
+        user: uid_text.format(uid),
         role: Some(role),
         lifetime,
     };
@@ -1077,7 +1077,7 @@ fn rte_both(
         let rtc = build_rtc(state, app, channel, uid, role, lifetime)?;
         Ok((rtc, build_rtm(state, app, rtm_user, lifetime)?))
     };
-    match state.issue(&intent, build, |(rtc, rtm)| vec![rtc.minted(), rtm.minted()]) {
+    match state.issue(&intent, build, |(rtc, rtm)| smallvec::smallvec![rtc.minted(), rtm.minted()]) {
         Ok(issued) => {
             let (rtc, rtm) = issued.value;
             json_answer(StatusCode::OK, &RteTokens { rtc_token: rtc.token.text(), rtm_token: rtm.token.text() })

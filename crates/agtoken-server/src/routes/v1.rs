@@ -25,7 +25,7 @@ use serde_json::{json, Map, Value};
 use crate::body::{self, kind, Fields};
 use crate::error::{ApiError, ErrorCode};
 use crate::guard::Issuer;
-use crate::issue::{Intent, IssueError, Minted};
+use crate::issue::{Intent, IssueError, Minted, MintedList};
 use crate::state::{App, AppState};
 
 type ApiResult = Result<Response, ApiError>;
@@ -396,9 +396,9 @@ fn issue_v1(
     now: UnixTime,
     build: Box<dyn FnOnce() -> Result<V1Built, ApiError> + '_>,
 ) -> ApiResult {
-    fn minted((token, _, claimed): &V1Built) -> Vec<Minted<'_>> {
+    fn minted((token, _, claimed): &V1Built) -> MintedList<'_> {
         let (channel, uid) = claimed.as_ref().map_or(("", ""), |(c, u)| (c.as_str(), u.as_str()));
-        vec![Minted::Text { text: token, claimed: (channel, uid) }]
+        smallvec::smallvec![Minted::Text { text: token, claimed: (channel, uid) }]
     }
     let issued = state.issue(intent, build, minted).map_err(|e| match e {
         IssueError::Refused(refusal) => ApiError::new(refusal.code, refusal.message),
