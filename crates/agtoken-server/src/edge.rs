@@ -21,7 +21,7 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Instant;
 
-use axum::extract::{MatchedPath, Request};
+use axum::extract::Request;
 use axum::http::{header, HeaderMap, Method};
 use axum::response::{IntoResponse, Response};
 use pin_project_lite::pin_project;
@@ -71,14 +71,22 @@ pub(crate) struct EdgeLayer {
     state: AppState,
     cors: CorsLayer,
     fixed: Arc<FixedCors>,
+    /// The index in `routes::TABLE` of the route it is put on (its metrics label); `None`: the
+    /// 404 fallback.
+    route: Option<usize>,
 }
 
 impl EdgeLayer {
     /// The edge of `state`'s routes, with the CORS rules of `cors`; `any_origin`: they allow
-    /// every origin.
+    /// every origin. Counted as unmatched until put on a route ([`EdgeLayer::for_route`]).
     pub(crate) fn new(state: AppState, cors: CorsLayer, any_origin: bool) -> EdgeLayer {
         let fixed = Arc::new(FixedCors::probe(&cors, any_origin));
-        EdgeLayer { state, cors, fixed }
+        EdgeLayer { state, cors, fixed, route: None }
+    }
+
+    /// The same edge, for the route of index `route` in `routes::TABLE` (`None`: the fallback).
+    pub(crate) fn for_route(&self, route: Option<usize>) -> EdgeLayer {
+        EdgeLayer { route, ..self.clone() }
     }
 }
 
@@ -91,6 +99,7 @@ impl<S: Clone> Layer<S> for EdgeLayer {
             inner,
             state: self.state.clone(),
             fixed: self.fixed.clone(),
+            route: self.route,
         }
     }
 }
@@ -105,6 +114,7 @@ pub(crate) struct Edge<S> {
     cors: Arc<Cors<S>>,
     state: AppState,
     fixed: Arc<FixedCors>,
+    route: Option<usize>,
 }
 
 impl<S> Service<Request> for Edge<S>
@@ -122,7 +132,6 @@ where
 
     fn call(&mut self, req: Request) -> Self::Future {
         let start = Instant::now();
-        let route = crate::routes::index_of(req.extensions().get::<MatchedPath>().map(MatchedPath::as_str));
         let config = self.state.config();
         let timeout = config.request_timeout;
         let inner = if continue_over_limit(req.headers(), config.body_limit) {
@@ -139,7 +148,7 @@ where
             inner: tokio::time::timeout(timeout, inner),
             timeout_secs: timeout.as_secs_f64(),
             start,
-            route,
+            route: self.route,
             state: self.state.clone(),
             fixed: self.fixed.clone(),
         }

@@ -18,21 +18,24 @@
 //!   `Strict-Transport-Security` when the server speaks TLS.
 
 use std::convert::Infallible;
+use std::future::Future;
 use std::net::{IpAddr, SocketAddr};
+use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
 use std::sync::{Arc, Mutex, MutexGuard};
+use std::task::{Context, Poll};
 
-use axum::extract::{ConnectInfo, FromRequestParts, MatchedPath, Request, State};
+use axum::extract::{ConnectInfo, FromRequestParts, Request};
 use axum::http::request::Parts;
 use axum::http::{header, HeaderMap, HeaderValue};
-use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
+use tower::{Layer, Service, ServiceExt as _};
 
 use crate::auth::{Caller, Credentials};
 use crate::error::{ApiError, ErrorCode};
 use crate::limit::retry_after_secs;
 use crate::limit_store::{Verdict, OPEN_FOR};
-use crate::routes::Class;
+use crate::routes::{Class, Route};
 use crate::state::AppState;
 
 /// An authentication result, with the index of the app it was for.
@@ -156,12 +159,69 @@ fn client_ip_as_sent(state: &AppState, headers: &HeaderMap, peer: Option<SocketA
     peer.map(|p| p.ip())
 }
 
-/// The middleware.
-pub(crate) async fn guard(State(state): State<AppState>, req: Request, next: Next) -> Response {
-    let route = req.extensions().get::<MatchedPath>().cloned();
-    let route = route.as_ref().map(MatchedPath::as_str);
-    // The route's class, from the route table; a request that matched no route is open (404).
-    let class = crate::routes::lookup(route).map_or(Class::Open, |r| r.class);
+/// The security layer of one route of the table (`None`: the 404 fallback), which it knows
+/// from where it was put (`routes::router`) rather than by looking the request's matched path
+/// up in the table.
+#[derive(Clone)]
+pub(crate) struct GuardLayer {
+    state: AppState,
+    route: Option<&'static Route>,
+}
+
+impl GuardLayer {
+    pub(crate) fn new(state: AppState, route: Option<&'static Route>) -> GuardLayer {
+        GuardLayer { state, route }
+    }
+}
+
+impl<S> Layer<S> for GuardLayer {
+    type Service = Guard<S>;
+
+    fn layer(&self, inner: S) -> Guard<S> {
+        Guard { inner, state: self.state.clone(), route: self.route }
+    }
+}
+
+/// A route behind the security layer.
+#[derive(Clone)]
+pub(crate) struct Guard<S> {
+    inner: S,
+    state: AppState,
+    route: Option<&'static Route>,
+}
+
+impl<S> Service<Request> for Guard<S>
+where
+    S: Service<Request, Response = Response, Error = Infallible> + Clone + Send + 'static,
+    S::Future: Send + 'static,
+{
+    type Response = Response;
+    type Error = Infallible;
+    type Future = Pin<Box<dyn Future<Output = Result<Response, Infallible>> + Send>>;
+
+    fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        // Ready when the route is: `guard` waits for it (`oneshot`).
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, req: Request) -> Self::Future {
+        let (state, route, inner) = (self.state.clone(), self.route, self.inner.clone());
+        Box::pin(async move { Ok(guard(state, route, req, inner).await) })
+    }
+}
+
+/// The security layer's work on one request to `route` (`inner` serves it).
+async fn guard<S>(state: AppState, route: Option<&'static Route>, req: Request, inner: S) -> Response
+where
+    S: Service<Request, Response = Response, Error = Infallible>,
+{
+    let next = |req: Request| async move {
+        let Ok(response) = inner.oneshot(req).await;
+        response
+    };
+    // A request that matched no route is open (404).
+    let class = route.map_or(Class::Open, |r| r.class);
+    let route = route.map(|r| r.path);
     let issuing = class == Class::Issuing;
     let limited = class != Class::Open;
     let peer = req.extensions().get::<ConnectInfo<SocketAddr>>().map(|c| c.0);
@@ -187,7 +247,7 @@ pub(crate) async fn guard(State(state): State<AppState>, req: Request, next: Nex
             }
         }
         if !issuing {
-            break 'answer next.run(req).await;
+            break 'answer next(req).await;
         }
         let authorization = req.headers().get(header::AUTHORIZATION).cloned();
         let api_key = req.headers().get("x-api-key").cloned();
@@ -225,7 +285,7 @@ pub(crate) async fn guard(State(state): State<AppState>, req: Request, next: Nex
         });
         let mut req = req;
         req.extensions_mut().insert(Issuer::Guarded(ctx.clone()));
-        let mut response = next.run(req).await;
+        let mut response = next(req).await;
         let headers = response.headers_mut();
         if let Some(secs) = *lock(&ctx.retry_after) {
             headers.insert(header::RETRY_AFTER, HeaderValue::from(secs));

@@ -16,12 +16,9 @@ pub(crate) mod compat;
 pub(crate) mod ops;
 pub(crate) mod v1;
 
-use std::collections::HashMap;
-use std::sync::LazyLock;
-
 use axum::extract::DefaultBodyLimit;
+use axum::handler::Handler as _;
 use axum::http::{HeaderValue, Method, Uri};
-use axum::middleware;
 use axum::routing::{get, post, MethodRouter};
 use axum::Router;
 use tower::ServiceBuilder;
@@ -91,7 +88,7 @@ macro_rules! route {
     (@method POST) => { post };
 }
 
-/// Every route. `+ slash`: also at the path with a trailing `/`.
+/// Every route, each path once. `+ slash`: also at the path with a trailing `/`.
 pub(crate) static TABLE: &[Route] = &[
     // 1. the docs' Go sample server
     route!(POST "/fetch_rtc_token", Issuing, Any, compat::fetch_rtc_token, doc::fetch_rtc_token),
@@ -131,29 +128,6 @@ pub(crate) static TABLE: &[Route] = &[
     route!(GET "/favicon.svg", Open, None, crate::web::favicon, doc::web_favicon),
 ];
 
-/// The route a matched pattern (`MatchedPath`, with or without its trailing slash) belongs to,
-/// by its index in [`TABLE`].
-static BY_PATTERN: LazyLock<HashMap<String, usize>> = LazyLock::new(|| {
-    let mut map = HashMap::new();
-    for (index, route) in TABLE.iter().enumerate() {
-        map.insert(route.path.to_owned(), index);
-        if route.trailing_slash {
-            map.insert(format!("{}/", route.path), index);
-        }
-    }
-    map
-});
-
-/// The index in [`TABLE`] of the route that matched `pattern` (the `MatchedPath`), if any.
-pub(crate) fn index_of(pattern: Option<&str>) -> Option<usize> {
-    BY_PATTERN.get(pattern?).copied()
-}
-
-/// The route that matched `pattern`.
-pub(crate) fn lookup(pattern: Option<&str>) -> Option<&'static Route> {
-    index_of(pattern).map(|i| &TABLE[i])
-}
-
 /// Builds the router for `state`.
 pub(crate) fn router(state: AppState) -> Router {
     let config = state.config();
@@ -169,25 +143,29 @@ pub(crate) fn router(state: AppState) -> Router {
         }
     };
     let body_limit = config.body_limit;
-
+    let edge = crate::edge::EdgeLayer::new(state.clone(), cors, any_origin);
+    // The layers of one route as one stack (outermost first), each knowing its route: the
+    // body limit, the edge (timeout, metrics, CORS: edge.rs) and, only when configured, the
+    // security layer (authentication context, per-address limit, HSTS: guard.rs). Put on each
+    // route's endpoint (and its 405 fallback) rather than by `Router::layer`, so that no layer
+    // looks the route up again by the request's matched path.
+    let layers = |index: Option<usize>| {
+        let route = index.map(|i| &TABLE[i]);
+        ServiceBuilder::new()
+            .layer(DefaultBodyLimit::max(body_limit))
+            .layer(edge.for_route(index))
+            .option_layer(state.guarded().then(|| crate::guard::GuardLayer::new(state.clone(), route)))
+    };
     let mut router = Router::new();
-    for route in TABLE {
-        router = router.route(route.path, (route.handler)());
+    for (index, route) in TABLE.iter().enumerate() {
+        let endpoint = || (route.handler)().fallback(method_not_allowed).layer(layers(Some(index)));
+        router = router.route(route.path, endpoint());
         if route.trailing_slash {
-            router = router.route(&format!("{}/", route.path), (route.handler)());
+            router = router.route(&format!("{}/", route.path), endpoint());
         }
     }
-    let router = router.fallback(not_found).method_not_allowed_fallback(method_not_allowed);
-    // The layers as one stack (outermost first), given to the router once: `Router::layer`
-    // wraps every route in a boxed, cloned-per-request service per call, so one call costs a
-    // request one wrapper instead of four. Authentication context, per-address limit, HSTS
-    // (`guard`): only when configured (see guard.rs).
-    let guard = state.guarded().then(|| middleware::from_fn_with_state(state.clone(), crate::guard::guard));
-    let layers = ServiceBuilder::new()
-        .layer(DefaultBodyLimit::max(body_limit))
-        .layer(crate::edge::EdgeLayer::new(state.clone(), cors, any_origin))
-        .option_layer(guard);
-    router.layer(layers).with_state(state)
+    let not_found = layers(None).service(not_found.with_state(state.clone()));
+    router.fallback_service(not_found).with_state(state)
 }
 
 async fn not_found(uri: Uri) -> ApiError {
@@ -273,16 +251,12 @@ mod tests {
     }
 
     #[test]
-    fn every_pattern_finds_its_route_and_a_method_is_declared_once_per_path() {
+    fn a_path_is_declared_once() {
+        // Each route's layers carry its index: two entries of one path would be merged by the
+        // router under one of them (and each has its own 405 fallback, which axum refuses).
         let mut seen = std::collections::HashSet::new();
-        for (i, route) in TABLE.iter().enumerate() {
-            assert_eq!(index_of(Some(route.path)), Some(i));
-            if route.trailing_slash {
-                assert_eq!(index_of(Some(&format!("{}/", route.path))), Some(i));
-            }
-            assert!(seen.insert((route.method.clone(), route.path)), "{} {} declared twice", route.method, route.path);
+        for route in TABLE {
+            assert!(seen.insert(route.path), "{} {} declared twice", route.method, route.path);
         }
-        assert_eq!(index_of(Some("/not/a/route")), None);
-        assert_eq!(index_of(None), None);
     }
 }
