@@ -4,14 +4,20 @@
 //! Spring routes, `/token/getNew`'s errors) have no type: they are a string.
 
 use axum::http::{header, HeaderValue, StatusCode};
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use schemars::JsonSchema;
 use serde::Serialize;
 
 /// `answer` as a JSON response with `status`.
 pub(crate) fn json_answer(status: StatusCode, answer: &impl Serialize) -> Response {
-    let text = serde_json::to_string(answer).expect("an answer serializes");
-    let mut r = (status, text).into_response();
+    json_text(status, serde_json::to_string(answer).expect("an answer serializes"))
+}
+
+/// `text`, JSON already, as a response with `status`. Built directly: a `String`'s
+/// `into_response` would insert `Content-Type: text/plain` first, to be replaced.
+pub(crate) fn json_text(status: StatusCode, text: String) -> Response {
+    let mut r = Response::new(axum::body::Body::from(text));
+    *r.status_mut() = status;
     r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
     r
 }
