@@ -183,7 +183,7 @@ impl fmt::Debug for Auth {
         match self {
             Auth::None => f.write_str("None"),
             Auth::ApiKeys(keys) => {
-                f.debug_tuple("ApiKeys").field(&keys.iter().map(|k| &k.name).collect::<Vec<_>>()).finish()
+                f.debug_tuple("ApiKeys").field(&keys.iter().map(ApiKey::name).collect::<Vec<_>>()).finish()
             }
             Auth::Jwt(jwt) => jwt.fmt(f),
         }
@@ -193,10 +193,9 @@ impl fmt::Debug for Auth {
 /// One API key: its name (in logs and policy rules) and the SHA-256 of the key.
 #[derive(Clone)]
 pub struct ApiKey {
-    /// The key's name.
-    pub name: String,
-    /// SHA-256 of the key's text.
-    pub sha256: [u8; 32],
+    sha256: [u8; 32],
+    /// The caller it authenticates (`key:NAME`), made once: every request with the key gets it.
+    caller: Arc<Caller>,
 }
 
 impl ApiKey {
@@ -204,14 +203,32 @@ impl ApiKey {
     pub fn from_hex(name: &str, sha256_hex: &str) -> Result<ApiKey, SettingError> {
         let mut sha256 = [0u8; 32];
         match base16ct::mixed::decode(sha256_hex.trim(), &mut sha256) {
-            Ok(decoded) if decoded.len() == 32 => Ok(ApiKey { name: name.to_owned(), sha256 }),
+            Ok(decoded) if decoded.len() == 32 => Ok(ApiKey::new(name, sha256)),
             _ => Err(SettingError::ApiKeyHash { name: name.to_owned() }),
         }
     }
 
     /// A key from its name and the key itself (tests, embedding).
     pub fn from_key(name: &str, key: &str) -> ApiKey {
-        ApiKey { name: name.to_owned(), sha256: Sha256::digest(key.as_bytes()).into() }
+        ApiKey::new(name, Sha256::digest(key.as_bytes()).into())
+    }
+
+    fn new(name: &str, sha256: [u8; 32]) -> ApiKey {
+        let caller = Caller { id: format!("key:{name}"), kind: CallerKind::ApiKey { name: name.to_owned() } };
+        ApiKey { sha256, caller: Arc::new(caller) }
+    }
+
+    /// The key's name.
+    pub fn name(&self) -> &str {
+        match &self.caller.kind {
+            CallerKind::ApiKey { name } => name,
+            _ => unreachable!("an API key's caller is of kind ApiKey"),
+        }
+    }
+
+    /// SHA-256 of the key's text.
+    pub fn sha256(&self) -> &[u8; 32] {
+        &self.sha256
     }
 }
 
@@ -321,19 +338,19 @@ impl Auth {
     /// The caller these credentials prove, or why not: a 401 (never echoes the credential), or
     /// a 503 while an app's JWT keys from a URL were never fetched ([`AuthError::code`]). `now`
     /// is the server's Unix time (JWT `exp`/`nbf`).
-    pub fn authenticate(&self, credentials: &Credentials<'_>, now: u64) -> Result<Caller, AuthError> {
+    pub fn authenticate(&self, credentials: &Credentials<'_>, now: u64) -> Result<Arc<Caller>, AuthError> {
         match self {
-            Auth::None => Ok(Caller::anonymous()),
+            Auth::None => Ok(Arc::new(Caller::anonymous())),
             Auth::ApiKeys(keys) => api_key_caller(keys, credentials),
             Auth::Jwt(jwt) => {
                 let authorization = credentials.authorization.ok_or(AuthError::BearerRequired)?;
-                jwt.verify(bearer(authorization)?, now)
+                jwt.verify(bearer(authorization)?, now).map(Arc::new)
             }
         }
     }
 }
 
-fn api_key_caller(keys: &[ApiKey], credentials: &Credentials<'_>) -> Result<Caller, AuthError> {
+fn api_key_caller(keys: &[ApiKey], credentials: &Credentials<'_>) -> Result<Arc<Caller>, AuthError> {
     let presented = match (credentials.api_key, credentials.authorization) {
         (Some(key), _) => credential_text(key, "X-Api-Key")?,
         (None, Some(authorization)) => bearer(authorization)?,
@@ -346,9 +363,7 @@ fn api_key_caller(keys: &[ApiKey], credentials: &Credentials<'_>) -> Result<Call
         found.conditional_assign(&(i as u32), key.sha256.ct_eq(&digest));
     }
     match keys.get(found as usize) {
-        Some(key) => {
-            Ok(Caller { id: format!("key:{}", key.name), kind: CallerKind::ApiKey { name: key.name.clone() } })
-        }
+        Some(key) => Ok(key.caller.clone()),
         None => Err(AuthError::UnknownApiKey),
     }
 }
@@ -905,7 +920,7 @@ pub(crate) fn resolve(
                 if name.is_empty() || !name.bytes().all(|b| b.is_ascii_graphic()) {
                     return Err(err(&format!("api_keys[{i}].name"), "must be non-empty, printable, no spaces".into()));
                 }
-                if keys.iter().any(|other| other.name == name) {
+                if keys.iter().any(|other| other.name() == name) {
                     return Err(err(&format!("api_keys[{i}].name"), format!("{name:?} is used twice")));
                 }
                 let key =
@@ -1027,8 +1042,11 @@ mod tests {
         assert_eq!(c.id, "key:ops");
         let c = auth.authenticate(&creds(None, Some("k-one")), 0).unwrap();
         assert_eq!(c.id, "key:backend");
-        let c = auth.authenticate(&creds(Some("bearer   k-one "), None), 0).unwrap();
-        assert_eq!(c.id, "key:backend");
+        let again = auth.authenticate(&creds(Some("bearer   k-one "), None), 0).unwrap();
+        assert_eq!(again.id, "key:backend");
+        assert!(matches!(&again.kind, CallerKind::ApiKey { name } if name == "backend"));
+        // The key's caller is made once, with the key, not per request.
+        assert!(Arc::ptr_eq(&c, &again));
         for (a, k) in [(None, None), (Some("Bearer k-three"), None), (Some("Basic k-one"), None), (None, Some(""))] {
             let e = auth.authenticate(&creds(a, k), 0).unwrap_err();
             assert_eq!(e.code(), ErrorCode::Unauthorized);

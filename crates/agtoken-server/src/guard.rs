@@ -363,7 +363,7 @@ async fn precharge(
     if app.cfg.auth.is_none() {
         return Ok((None, None));
     }
-    let result = app.cfg.auth.authenticate(credentials, state.now().as_secs()).map(Arc::new);
+    let result = app.cfg.auth.authenticate(credentials, state.now().as_secs());
     let authenticated = Some((index, result.clone()));
     let Ok(caller) = result else {
         return Ok((authenticated, None));

@@ -272,7 +272,7 @@ impl AppState {
             let authenticated = match &*cached {
                 Some((i, result)) if *i == index => result.clone(),
                 _ => {
-                    let result = app.cfg.auth.authenticate(&ctx.credentials(), self.now().as_secs()).map(Arc::new);
+                    let result = app.cfg.auth.authenticate(&ctx.credentials(), self.now().as_secs());
                     *cached = Some((index, result.clone()));
                     result
                 }

@@ -367,7 +367,7 @@ pub(crate) fn resolve(
             let Auth::ApiKeys(keys) = auth else {
                 return Err(err("api_keys", "selects API keys but the app's auth is not \"api_key\"".into()));
             };
-            if let Some(unknown) = api_keys.iter().find(|n| !keys.iter().any(|k| &k.name == *n)) {
+            if let Some(unknown) = api_keys.iter().find(|n| !keys.iter().any(|k| k.name() == n.as_str())) {
                 return Err(err("api_keys", format!("no API key is named {unknown:?}")));
             }
         }
