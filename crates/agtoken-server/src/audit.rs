@@ -30,7 +30,7 @@ macro_rules! audit_line {
         if tracing::enabled!(target: "agtoken::audit", tracing::Level::INFO)
             && !crate::logging::write_plain(
                 "agtoken::audit",
-                &[$((stringify!($name), crate::logging::FieldValue::from($name))),+],
+                &[$((concat!(" ", stringify!($name), "="), crate::logging::FieldValue::from($name))),+],
             )
         {
             tracing::info!(target: "agtoken::audit", $($name = $name),+);

@@ -203,6 +203,10 @@ impl From<u16> for FieldValue<'_> {
 /// dispatch, its formatting context and the field visitor's indirect calls (2.8 µs of a demo
 /// token request of about 50 µs; the server README). `false` when nothing was written: emit the
 /// event. The caller checks that the event is enabled.
+///
+/// Each field comes with what precedes its value in the line, ` name=` (made at compile time by
+/// `audit_line!`: `concat!(" ", stringify!(name), "=")`); names are plain identifiers, never
+/// `message` or raw (`r#…`), which `tracing`'s line writes differently.
 pub(crate) fn write_plain(target: &str, fields: &[(&str, FieldValue<'_>)]) -> bool {
     let Some(writer) = PLAIN_TEXT.get() else { return false };
     thread_local! {
@@ -217,14 +221,15 @@ pub(crate) fn write_plain(target: &str, fields: &[(&str, FieldValue<'_>)]) -> bo
     true
 }
 
-/// The line [`TextLine`] writes for an INFO event of `target` with `fields` (and no span).
+/// The line [`TextLine`] writes for an INFO event of `target` with `fields` (and no span);
+/// `fields` as [`write_plain`] takes them (` name=`, value).
 fn plain_line(line: &mut String, now: SystemTime, target: &str, fields: &[(&str, FieldValue<'_>)]) -> fmt::Result {
     write_timestamp(line, now)?;
     line.push_str(level_text(Level::INFO));
     line.push_str(target);
-    line.push_str(": ");
-    for (i, (name, value)) in fields.iter().enumerate() {
-        write_field_name(line, i == 0, name)?;
+    line.push(':');
+    for (before_value, value) in fields {
+        line.push_str(before_value);
         match *value {
             FieldValue::Text(text) => write_text(line, text)?,
             FieldValue::Number(n) => line.push_str(itoa::Buffer::new().format(n)),
@@ -480,19 +485,20 @@ mod tests {
         text
     }
 
-    /// The fields of the first event of the test below, as [`write_plain`] takes them.
+    /// The fields of the first event of the test below, as [`write_plain`] takes them (as
+    /// `audit_line!` makes them: ` name=`).
     const PLAIN_FIELDS: [(&str, FieldValue<'_>); 11] = [
-        ("decision", FieldValue::Text("issued")),
-        ("status", FieldValue::Number(200)),
-        ("caller", FieldValue::Text("key:bench")),
-        ("channel", FieldValue::Text("two words")),
-        ("uid", FieldValue::Text("line\nbreak")),
-        ("client", FieldValue::Text("127.0.0.1")),
-        ("lifetime", FieldValue::Number(3600)),
-        ("role", FieldValue::Text("")),
-        ("quote", FieldValue::Text("say \"hi\"")),
-        ("zero", FieldValue::Number(0)),
-        ("max", FieldValue::Number(u64::MAX)),
+        (" decision=", FieldValue::Text("issued")),
+        (" status=", FieldValue::Number(200)),
+        (" caller=", FieldValue::Text("key:bench")),
+        (" channel=", FieldValue::Text("two words")),
+        (" uid=", FieldValue::Text("line\nbreak")),
+        (" client=", FieldValue::Text("127.0.0.1")),
+        (" lifetime=", FieldValue::Number(3600)),
+        (" role=", FieldValue::Text("")),
+        (" quote=", FieldValue::Text("say \"hi\"")),
+        (" zero=", FieldValue::Number(0)),
+        (" max=", FieldValue::Number(u64::MAX)),
     ];
 
     #[test]
