@@ -229,6 +229,15 @@ fn plain_line(line: &mut String, now: SystemTime, target: &str, fields: &[(&str,
     line.push_str(target);
     line.push(':');
     for (before_value, value) in fields {
+        // The contract of `write_plain`, checked where tests run it: tracing writes a raw
+        // identifier's name without `r#`, and `message` without a name.
+        debug_assert!(
+            before_value.starts_with(' ')
+                && before_value.ends_with('=')
+                && !before_value.starts_with(" r#")
+                && *before_value != " message=",
+            "{before_value:?} is not a plain field name's ` name=`"
+        );
         line.push_str(before_value);
         match *value {
             FieldValue::Text(text) => write_text(line, text)?,
