@@ -152,9 +152,9 @@ fn service_text<'a>(classes: &[&'static str], buf: &'a mut String) -> &'a str {
 }
 
 /// A scope as the line shows it: its text, `any` for a wildcard, `-` when none.
-fn scope_text(scope: Option<&agtoken::Scope>) -> &str {
+fn scope_text<T: AsRef<str>>(scope: Option<&agtoken::Scope<T>>) -> &str {
     match scope {
-        Some(agtoken::Scope::Exact(text) | agtoken::Scope::Pattern(text)) => text,
+        Some(agtoken::Scope::Exact(text) | agtoken::Scope::Pattern(text)) => text.as_ref(),
         Some(agtoken::Scope::Any) => "any",
         None => "-",
     }

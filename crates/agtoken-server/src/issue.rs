@@ -16,10 +16,11 @@
 //!    what it admits (services, channel, user, role, the earliest and the latest end). A refusal
 //!    gets one line, and nothing is counted as issued.
 
+use std::borrow::Cow;
 use std::fmt;
 use std::sync::Arc;
 
-use agtoken::{Grant, Role, SignedToken, Token, UnixTime, VerifiedToken, Version};
+use agtoken::{Grant, Role, Scope, SignedToken, Token, UnixTime, VerifiedToken, Version};
 use axum::http::StatusCode;
 use sha2::{Digest, Sha256};
 use smallvec::SmallVec;
@@ -90,16 +91,29 @@ pub(crate) struct Judged<'a> {
     pub classes: SmallVec<[&'static str; 4]>,
     /// Metrics indices of its services, each once.
     pub services: SmallVec<[usize; 4]>,
-    /// The first channel and user a grant names (none: `-` in the audit line).
-    pub channel: Option<agtoken::Scope>,
-    pub user: Option<agtoken::Scope>,
+    /// The first channel and user a grant names (none: `-` in the audit line), borrowed from
+    /// the token the library signed, or owned when the token was parsed back here.
+    pub channel: Option<Scope<Cow<'a, str>>>,
+    pub user: Option<Scope<Cow<'a, str>>>,
     pub role: Option<&'static str>,
     pub earliest: u64,
     pub latest: u64,
 }
 
 impl<'a> Judged<'a> {
-    fn new(text: &'a str, version: Version, grants: &[Grant], token_end: UnixTime) -> Self {
+    /// `keep` makes a text of the grants one the judgement can keep.
+    fn new<'g>(
+        text: &'a str,
+        version: Version,
+        grants: &[Grant<&'g str>],
+        token_end: UnixTime,
+        keep: impl Fn(&'g str) -> Cow<'a, str>,
+    ) -> Self {
+        let kept = |scope: Scope<&'g str>| match scope {
+            Scope::Exact(text) => Scope::Exact(keep(text)),
+            Scope::Pattern(text) => Scope::Pattern(keep(text)),
+            Scope::Any => Scope::Any,
+        };
         let mut classes = SmallVec::new();
         let mut services = SmallVec::new();
         for g in grants {
@@ -119,8 +133,8 @@ impl<'a> Judged<'a> {
             version,
             classes,
             services,
-            channel: grants.iter().find_map(|g| g.channel.clone()),
-            user: grants.iter().find_map(|g| g.user.clone()),
+            channel: grants.iter().find_map(|g| g.channel).map(kept),
+            user: grants.iter().find_map(|g| g.user).map(kept),
             role: policy::rtc_role(grants),
             earliest,
             latest,
@@ -339,22 +353,36 @@ fn judge<'t>(
     token: &Minted<'t>,
     now: UnixTime,
 ) -> Result<Judged<'t>, Refusal> {
-    let forbidden = |message: String| Refusal::new(ErrorCode::Forbidden, message);
-    let parsed: VerifiedToken;
-    let (text, verified) = match token {
-        Minted::Signed(signed) => (signed.text(), signed.verified()),
+    match token {
+        Minted::Signed(signed) => judge_verified(app, policy, signed.text(), signed.verified(), now, Cow::Borrowed),
         Minted::Text { text, claimed } => {
-            parsed = Token::parse(text)
+            let parsed = Token::parse(text)
                 .and_then(|t| t.verify_claimed(&app.certs, claimed.0, claimed.1))
                 .map_err(|e| forbidden(format!("the token built for this request cannot be judged: {e}")))?;
-            (*text, &parsed)
+            judge_verified(app, policy, text, &parsed, now, |t: &str| Cow::Owned(t.to_owned()))
         }
-    };
+    }
+}
+
+fn forbidden(message: String) -> Refusal {
+    Refusal::new(ErrorCode::Forbidden, message)
+}
+
+/// Judges `verified`, the view of `text`, by its grants (borrowed from it: nothing is allocated
+/// for a token of up to eight grants); `keep` makes the texts the judgement names its own.
+fn judge_verified<'t, 'v>(
+    app: &App,
+    policy: Option<(&Caller, &Rule)>,
+    text: &'t str,
+    verified: &'v VerifiedToken,
+    now: UnixTime,
+    keep: impl Fn(&'v str) -> Cow<'t, str>,
+) -> Result<Judged<'t>, Refusal> {
     if verified.token().app_id() != app.id() {
         return Err(forbidden(format!("the token built for this request is for app {}", verified.token().app_id())));
     }
-    let grants = verified.grants();
-    let judged = Judged::new(text, verified.token().version(), &grants, verified.token().expires_at());
+    let grants: SmallVec<[Grant<&str>; 8]> = verified.borrowed_grants().collect();
+    let judged = Judged::new(text, verified.token().version(), &grants, verified.token().expires_at(), keep);
     let max = u64::from(app.cfg.max_lifetime);
     if let Some(latest) = grants.iter().max_by_key(|g| g.until) {
         let lifetime = latest.until.as_secs().saturating_sub(now.as_secs());

@@ -174,7 +174,7 @@ pub struct Rule {
 
 /// The RTC role a token's grants amount to: `publisher` when it may publish, `admin` when it may
 /// administrate the channel (006), else `subscriber`; `None` without RTC grants.
-pub fn rtc_role(grants: &[Grant]) -> Option<&'static str> {
+pub fn rtc_role<T>(grants: &[Grant<T>]) -> Option<&'static str> {
     let rtc = || grants.iter().filter(|g| g.service == Some(ServiceType::Rtc));
     rtc().next()?;
     Some(if rtc().any(|g| g.capability == Capability::AdministrateChannel) {
@@ -224,7 +224,12 @@ impl Rule {
     /// Whether the rule allows everything `grants` admit, judged at `now`; `Err` says why not
     /// (the caller gets it with the rule's name). The latest end among the grants is compared
     /// with the rule's maximum lifetime, so no grant outlives it.
-    pub fn check(&self, caller: &Caller, grants: &[Grant], now: UnixTime) -> Result<(), PolicyRefusal> {
+    pub fn check<T: AsRef<str>>(
+        &self,
+        caller: &Caller,
+        grants: &[Grant<T>],
+        now: UnixTime,
+    ) -> Result<(), PolicyRefusal> {
         if let Some(max) = self.max_lifetime {
             if let Some(latest) = grants.iter().max_by_key(|g| g.until) {
                 let lifetime = latest.until.as_secs().saturating_sub(now.as_secs());
@@ -239,7 +244,7 @@ impl Rule {
         Ok(())
     }
 
-    fn check_grant(&self, caller: &Caller, grant: &Grant) -> Result<(), PolicyRefusal> {
+    fn check_grant<T: AsRef<str>>(&self, caller: &Caller, grant: &Grant<T>) -> Result<(), PolicyRefusal> {
         let class = grant.class();
         if !self.services.iter().any(|s| s == class) {
             return Err(PolicyRefusal::ServiceNotAllowed { class, allowed: self.services.clone() });
@@ -251,18 +256,18 @@ impl Rule {
         }
         if let Some(channel) = &grant.channel {
             if channel.is_wildcard() && !self.allow_wildcards {
-                return Err(PolicyRefusal::WildcardChannel { class, channel: channel.clone() });
+                return Err(PolicyRefusal::WildcardChannel { class, channel: channel.as_borrowed().into() });
             }
             if !self.channels.is_empty() && !self.channels.iter().any(|p| channel.within(p)) {
                 return Err(PolicyRefusal::ChannelNotAllowed {
-                    channel: channel.clone(),
+                    channel: channel.as_borrowed().into(),
                     allowed: self.channels.clone(),
                 });
             }
         }
         if let Some(user) = &grant.user {
             if user.is_wildcard() && !self.allow_wildcards {
-                return Err(PolicyRefusal::WildcardUser { class, user: user.clone() });
+                return Err(PolicyRefusal::WildcardUser { class, user: user.as_borrowed().into() });
             }
             if let Some(claim) = &self.uid_claim {
                 let Some(expected) = caller.claim(claim).and_then(claim_text) else {
@@ -271,7 +276,7 @@ impl Rule {
                 if user.exact() != Some(expected.as_str()) {
                     return Err(PolicyRefusal::NotCallersUid {
                         class,
-                        user: user.clone(),
+                        user: user.as_borrowed().into(),
                         claim: claim.clone(),
                         expected,
                     });
@@ -651,7 +656,7 @@ mod tests {
 
     #[test]
     fn classes_and_roles_come_from_grants() {
-        let app = Grant {
+        let app: Grant = Grant {
             service_code: 7,
             service: Some(ServiceType::Apaas),
             channel: None,

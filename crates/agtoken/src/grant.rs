@@ -21,6 +21,7 @@
 //! - RTM 2 permission tables are not grants: the RTM 2 service gives its login grant; the table
 //!   is in the structure ([`crate::Service::Rtm2`]).
 
+use std::collections::BTreeMap;
 use std::fmt;
 use std::sync::Arc;
 
@@ -32,37 +33,51 @@ use crate::v007::{
 };
 use crate::wildcard;
 
-/// Which channels, or which users, a grant is for. The text is shared (`Arc<str>`): a token's
-/// grants repeat one holding's channel and user for each privilege.
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
-pub enum Scope {
+/// Which channels, or which users, a grant is for.
+///
+/// `T` holds the text. [`VerifiedToken::grants`](crate::VerifiedToken::grants) shares it
+/// (`Arc<str>`, the default: a token's grants repeat one holding's channel and user for each
+/// privilege); [`VerifiedToken::borrowed_grants`](crate::VerifiedToken::borrowed_grants)
+/// borrows it from the token (`&str`); `.into()` makes such a scope a shared one.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Scope<T = Arc<str>> {
     /// Exactly this one.
-    Exact(Arc<str>),
+    Exact(T),
     /// Every value this `*` pattern matches (e.g. `room-*`).
-    Pattern(Arc<str>),
+    Pattern(T),
     /// Any value (a wildcard token: empty or `*` channel, uid 0).
     Any,
 }
 
-impl Scope {
+impl<'a> Scope<&'a str> {
     /// The scope of an RTC channel or uid (and of the channel-like fields of other services
     /// whose matching the library does not model): `""` and `"*"` are any, a text with `*` a
     /// pattern, anything else exact.
-    pub(crate) fn wildcard_aware(text: &str) -> Scope {
+    pub(crate) fn borrowed_wildcard_aware(text: &'a str) -> Self {
         if wildcard::is_wildcard(text) {
             Scope::Any
         } else if text.contains('*') {
-            Scope::Pattern(text.into())
+            Scope::Pattern(text)
         } else {
-            Scope::Exact(text.into())
+            Scope::Exact(text)
         }
     }
 
+    /// The exact value or the pattern; `""` for any.
+    pub(crate) fn text(self) -> &'a str {
+        match self {
+            Scope::Exact(text) | Scope::Pattern(text) => text,
+            Scope::Any => "",
+        }
+    }
+}
+
+impl<T: AsRef<str>> Scope<T> {
     /// Whether `value` is within this scope.
     pub fn admits(&self, value: &str) -> bool {
         match self {
-            Scope::Exact(text) => **text == *value,
-            Scope::Pattern(pattern) => wildcard::matches(pattern, value),
+            Scope::Exact(text) => text.as_ref() == value,
+            Scope::Pattern(pattern) => wildcard::matches(pattern.as_ref(), value),
             Scope::Any => true,
         }
     }
@@ -72,7 +87,7 @@ impl Scope {
     /// taken literally: every `*` of the scope then falls inside a `*` of `pattern`.)
     pub fn within(&self, pattern: &str) -> bool {
         match self {
-            Scope::Exact(text) | Scope::Pattern(text) => wildcard::matches(pattern, text),
+            Scope::Exact(text) | Scope::Pattern(text) => wildcard::matches(pattern, text.as_ref()),
             Scope::Any => pattern.bytes().all(|b| b == b'*') && !pattern.is_empty(),
         }
     }
@@ -85,17 +100,36 @@ impl Scope {
     /// The exact value, when the scope is one value.
     pub fn exact(&self) -> Option<&str> {
         match self {
-            Scope::Exact(text) => Some(text),
+            Scope::Exact(text) => Some(text.as_ref()),
             _ => None,
+        }
+    }
+
+    /// The same scope, borrowing its text.
+    pub fn as_borrowed(&self) -> Scope<&str> {
+        match self {
+            Scope::Exact(text) => Scope::Exact(text.as_ref()),
+            Scope::Pattern(text) => Scope::Pattern(text.as_ref()),
+            Scope::Any => Scope::Any,
         }
     }
 }
 
-impl fmt::Display for Scope {
+impl From<Scope<&str>> for Scope {
+    fn from(scope: Scope<&str>) -> Scope {
+        match scope {
+            Scope::Exact(text) => Scope::Exact(text.into()),
+            Scope::Pattern(text) => Scope::Pattern(text.into()),
+            Scope::Any => Scope::Any,
+        }
+    }
+}
+
+impl<T: AsRef<str>> fmt::Display for Scope<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Scope::Exact(text) => write!(f, "{text:?}"),
-            Scope::Pattern(pattern) => write!(f, "pattern {pattern:?}"),
+            Scope::Exact(text) => write!(f, "{:?}", text.as_ref()),
+            Scope::Pattern(pattern) => write!(f, "pattern {:?}", pattern.as_ref()),
             Scope::Any => f.write_str("any"),
         }
     }
@@ -240,23 +274,27 @@ impl fmt::Display for Capability {
 }
 
 /// One thing a verified token admits. See the [module docs](self).
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Grant {
+///
+/// `T` holds the channel's and the user's text, as in [`Scope`]: shared (`Arc<str>`, the
+/// default) or borrowed from the token (`&str`, from
+/// [`VerifiedToken::borrowed_grants`](crate::VerifiedToken::borrowed_grants)).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Grant<T = Arc<str>> {
     /// The service type number (`1` RTC, `2` RTM, …; a type this library does not know too).
     pub service_code: u16,
     /// The service, when this library knows its type.
     pub service: Option<ServiceType>,
     /// The channel (or room) it is for, when the service has one.
-    pub channel: Option<Scope>,
+    pub channel: Option<Scope<T>>,
     /// The user it is for, when the service has one (`None` for app-level grants).
-    pub user: Option<Scope>,
+    pub user: Option<Scope<T>>,
     /// What it admits.
     pub capability: Capability,
     /// When it stops admitting (exclusive: admitted while `now < until`).
     pub until: UnixTime,
 }
 
-impl Grant {
+impl<T> Grant<T> {
     /// What a token server's rules call this grant: the service's name (`rtc`, `rtm`, …), its
     /// app-level class for app-level grants (`chat_app`, `apaas_app`), `other` for a service
     /// type this library does not know. [`grant_classes`] lists them all.
@@ -265,6 +303,19 @@ impl Grant {
             Some(kind) if self.capability.is_app_level() => kind.app_class().unwrap_or(kind.name()),
             Some(kind) => kind.name(),
             None => "other",
+        }
+    }
+}
+
+impl From<Grant<&str>> for Grant {
+    fn from(grant: Grant<&str>) -> Grant {
+        Grant {
+            service_code: grant.service_code,
+            service: grant.service,
+            channel: grant.channel.map(Scope::from),
+            user: grant.user.map(Scope::from),
+            capability: grant.capability,
+            until: grant.until,
         }
     }
 }
@@ -280,36 +331,76 @@ pub fn grant_classes() -> Vec<&'static str> {
     out
 }
 
-/// The grants of one service instance (the unit the admission check tries in turn).
-#[derive(Clone, Debug)]
-pub(crate) struct Holding {
+/// The grants of one service instance (the unit the admission check tries in turn),
+/// borrowing from the token: computing them allocates nothing.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Holding<'a> {
     pub service_code: u16,
     pub service: Option<ServiceType>,
-    pub channel: Option<Scope>,
-    pub user: Option<Scope>,
-    /// Capability and its end, in privilege-id order; empty for a service with no privilege.
-    pub capabilities: Vec<(Capability, UnixTime)>,
+    pub channel: Option<Scope<&'a str>>,
+    pub user: Option<Scope<&'a str>>,
+    held: Held<'a>,
 }
 
-impl Holding {
-    /// The end of `capability` in this holding, if it has it.
-    pub fn until(&self, capability: Capability) -> Option<UnixTime> {
-        self.capabilities.iter().find(|(c, _)| *c == capability).map(|(_, until)| *until)
+/// Where a holding's capabilities come from.
+#[derive(Clone, Copy, Debug)]
+enum Held<'a> {
+    /// Every privilege of a 007 service (of a type this library knows: `kind`); a value is
+    /// seconds after `issued_at`, capped by `end`, the token's end.
+    V007 { kind: Option<ServiceType>, privileges: &'a Privileges, issued_at: u32, end: UnixTime },
+    /// The privileges of a 006 token that belong to `service` (RTC, or RTM login); a value is
+    /// an absolute time, capped by `end`, the token's `ts`.
+    V006 { service: ServiceType, privileges: &'a BTreeMap<u16, u32>, end: UnixTime },
+}
+
+impl<'a> Holding<'a> {
+    /// Its capabilities and their ends, in privilege-id order; none for a service with no
+    /// privilege (or of a type this library does not know).
+    pub fn capabilities(&self) -> impl Iterator<Item = (Capability, UnixTime)> + 'a {
+        let held = self.held;
+        let privileges = match held {
+            Held::V007 { privileges, .. } | Held::V006 { privileges, .. } => privileges,
+        };
+        privileges.iter().filter_map(move |(&id, &value)| match held {
+            Held::V007 { kind: None, .. } => None,
+            Held::V007 { kind: Some(kind), issued_at, end, .. } => {
+                let until = if value == 0 { end } else { end.min(UnixTime(u64::from(issued_at) + u64::from(value))) };
+                Some((Capability::of_007(kind, id), until))
+            }
+            Held::V006 { service, end, .. } => {
+                let (of, capability) = Capability::of_006(id);
+                let until = if value == 0 { end } else { end.min(UnixTime(u64::from(value))) };
+                // RTM login in the RTM part, everything else in the RTC part.
+                ((of == ServiceType::Rtm) == (service == ServiceType::Rtm)).then_some((capability, until))
+            }
+        })
     }
 
-    fn push_grants(&self, token_end: UnixTime, out: &mut Vec<Grant>) {
-        let grant = |capability, until| Grant {
+    /// The end of `capability` in this holding, if it has it.
+    pub fn until(&self, capability: Capability) -> Option<UnixTime> {
+        self.capabilities().find(|(c, _)| *c == capability).map(|(_, until)| until)
+    }
+
+    /// The token's end (a grant's end when its privilege has no time of its own).
+    fn end(&self) -> UnixTime {
+        match self.held {
+            Held::V007 { end, .. } | Held::V006 { end, .. } => end,
+        }
+    }
+
+    /// Its grants: one per capability, or one [`Capability::ServiceOnly`] grant until the
+    /// token's end when it has none.
+    pub fn grants(self) -> impl Iterator<Item = Grant<&'a str>> {
+        let mut capabilities = self.capabilities().peekable();
+        let service_only = capabilities.peek().is_none().then_some((Capability::ServiceOnly, self.end()));
+        service_only.into_iter().chain(capabilities).map(move |(capability, until)| Grant {
             service_code: self.service_code,
             service: self.service,
-            channel: self.channel.clone(),
-            user: self.user.clone(),
+            channel: self.channel,
+            user: self.user,
             capability,
             until,
-        };
-        if self.capabilities.is_empty() {
-            out.push(grant(Capability::ServiceOnly, token_end));
-        }
-        out.extend(self.capabilities.iter().map(|&(c, until)| grant(c, until)));
+        })
     }
 }
 
@@ -323,99 +414,94 @@ pub fn token_end_007(issued_at: u32, expire: u32) -> UnixTime {
     UnixTime(u64::from(issued_at) + expire)
 }
 
-fn capabilities_007(
-    service: ServiceType,
-    privileges: &Privileges,
-    issued_at: u32,
-    end: UnixTime,
-) -> Vec<(Capability, UnixTime)> {
-    privileges
-        .iter()
-        .map(|(&id, &value)| {
-            let until = if value == 0 { end } else { end.min(UnixTime(u64::from(issued_at) + u64::from(value))) };
-            (Capability::of_007(service, id), until)
-        })
-        .collect()
+/// The holding of one service of a 007 token that ends at `end` (its [`token_end_007`]).
+fn holding_007<'a>(s: &'a Service, issued_at: u32, end: UnixTime) -> Holding<'a> {
+    let exact = |s: &'a str| Some(Scope::Exact(s));
+    let aware = |s: &'a str| Some(Scope::borrowed_wildcard_aware(s));
+    let service = s.service_type();
+    let (channel, user) = match s {
+        Service::Rtc { channel_name, uid, .. } => (aware(channel_name), aware(uid)),
+        // RTM and Chat compare user ids exactly: no wildcard.
+        Service::Rtm { user_id, .. } | Service::Rtm2 { user_id, .. } => (None, exact(user_id)),
+        Service::Chat { user_id, privileges } => {
+            let app_only = privileges.keys().all(|&id| id == ChatPrivilege::App.id()) && !privileges.is_empty();
+            (None, if app_only && user_id.is_empty() { None } else { exact(user_id) })
+        }
+        Service::Streaming { channel_name, account, .. } | Service::Fcdn { channel_name, account, .. } => {
+            (aware(channel_name), aware(account))
+        }
+        Service::Apaas { room_uuid, user_uuid, privileges, .. } => {
+            let app_only = privileges.keys().all(|&id| id == ApaasPrivilege::App.id()) && !privileges.is_empty();
+            let room = (!room_uuid.is_empty()).then_some(Scope::Exact(room_uuid.as_str()));
+            (room, if app_only && user_uuid.is_empty() { None } else { aware(user_uuid) })
+        }
+        _ => (None, None),
+    };
+    let held = Held::V007 { kind: service, privileges: s.privileges(), issued_at, end };
+    Holding { service_code: s.type_code(), service, channel, user, held }
+}
+
+/// The holdings of a token, in order: a 007 token's services, or a 006 token's RTC and RTM
+/// parts ([`holdings_006`]).
+pub(crate) enum Holdings<'a> {
+    V007 { services: std::slice::Iter<'a, Service>, issued_at: u32, end: UnixTime },
+    V006(std::array::IntoIter<Option<Holding<'a>>, 2>),
+}
+
+impl<'a> Iterator for Holdings<'a> {
+    type Item = Holding<'a>;
+
+    fn next(&mut self) -> Option<Holding<'a>> {
+        match self {
+            Holdings::V007 { services, issued_at, end } => services.next().map(|s| holding_007(s, *issued_at, *end)),
+            Holdings::V006(parts) => parts.by_ref().flatten().next(),
+        }
+    }
 }
 
 /// The holdings of a 007 structure, one per service, in the structure's order.
-pub(crate) fn holdings_007(t: &AccessToken2) -> Vec<Holding> {
-    let end = token_end_007(t.issued_at, t.expire);
-    let exact = |s: &str| Some(Scope::Exact(s.into()));
-    let aware = |s: &str| Some(Scope::wildcard_aware(s));
-    t.services
-        .iter()
-        .map(|s| {
-            let service = s.service_type();
-            let (channel, user) = match s {
-                Service::Rtc { channel_name, uid, .. } => (aware(channel_name), aware(uid)),
-                // RTM and Chat compare user ids exactly: no wildcard.
-                Service::Rtm { user_id, .. } | Service::Rtm2 { user_id, .. } => (None, exact(user_id)),
-                Service::Chat { user_id, privileges } => {
-                    let app_only = privileges.keys().all(|&id| id == ChatPrivilege::App.id()) && !privileges.is_empty();
-                    (None, if app_only && user_id.is_empty() { None } else { exact(user_id) })
-                }
-                Service::Streaming { channel_name, account, .. } | Service::Fcdn { channel_name, account, .. } => {
-                    (aware(channel_name), aware(account))
-                }
-                Service::Apaas { room_uuid, user_uuid, privileges, .. } => {
-                    let app_only =
-                        privileges.keys().all(|&id| id == ApaasPrivilege::App.id()) && !privileges.is_empty();
-                    let room = (!room_uuid.is_empty()).then(|| Scope::Exact(room_uuid.as_str().into()));
-                    (room, if app_only && user_uuid.is_empty() { None } else { aware(user_uuid) })
-                }
-                _ => (None, None),
-            };
-            let capabilities = match service {
-                Some(kind) => capabilities_007(kind, s.privileges(), t.issued_at, end),
-                None => Vec::new(),
-            };
-            Holding { service_code: s.type_code(), service, channel, user, capabilities }
-        })
-        .collect()
+pub(crate) fn holdings_007(t: &AccessToken2) -> Holdings<'_> {
+    Holdings::V007 { services: t.services.iter(), issued_at: t.issued_at, end: token_end_007(t.issued_at, t.expire) }
 }
 
 /// The holdings of a 006 token verified for `channel` and packed `uid`: RTC for them (with
 /// every privilege but RTM login), and RTM login for the account signed as the channel.
-pub(crate) fn holdings_006(t: &ParsedAccessToken006, channel: &str, uid: &str) -> Vec<Holding> {
+pub(crate) fn holdings_006<'a>(t: &'a ParsedAccessToken006, channel: &'a str, uid: &'a str) -> Holdings<'a> {
     let end = UnixTime(u64::from(t.ts()));
-    let mut rtc = Holding {
-        service_code: ServiceType::Rtc.code(),
-        service: Some(ServiceType::Rtc),
-        channel: Some(Scope::wildcard_aware(channel)),
-        user: Some(Scope::wildcard_aware(uid)),
-        capabilities: Vec::new(),
+    let part = |service: ServiceType, channel, user| Holding {
+        service_code: service.code(),
+        service: Some(service),
+        channel,
+        user,
+        held: Held::V006 { service, privileges: t.privileges(), end },
     };
-    let mut rtm: Option<Holding> = None;
-    for (&id, &value) in t.privileges() {
-        let until = if value == 0 { end } else { end.min(UnixTime(u64::from(value))) };
-        match Capability::of_006(id) {
-            (ServiceType::Rtm, capability) => {
-                rtm = Some(Holding {
-                    service_code: ServiceType::Rtm.code(),
-                    service: Some(ServiceType::Rtm),
-                    channel: None,
-                    user: Some(Scope::Exact(channel.into())),
-                    capabilities: vec![(capability, until)],
-                });
-            }
-            (_, capability) => rtc.capabilities.push((capability, until)),
-        }
-    }
+    let rtc = part(
+        ServiceType::Rtc,
+        Some(Scope::borrowed_wildcard_aware(channel)),
+        Some(Scope::borrowed_wildcard_aware(uid)),
+    );
+    let rtm = part(ServiceType::Rtm, None, Some(Scope::Exact(channel)));
+    let has_rtm = rtm.capabilities().next().is_some();
     // An RTM-only 006 token has no RTC part; an empty token is an RTC token without privileges.
-    let mut out = Vec::with_capacity(2);
-    if !rtc.capabilities.is_empty() || rtm.is_none() {
-        out.push(rtc);
-    }
-    out.extend(rtm);
-    out
+    let has_rtc = rtc.capabilities().next().is_some() || !has_rtm;
+    Holdings::V006([has_rtc.then_some(rtc), has_rtm.then_some(rtm)].into_iter())
 }
 
-/// Flattens holdings into grants.
-pub(crate) fn grants_of(holdings: &[Holding], token_end: UnixTime) -> Vec<Grant> {
-    let mut out = Vec::with_capacity(holdings.iter().map(|h| h.capabilities.len().max(1)).sum());
-    for h in holdings {
-        h.push_grants(token_end, &mut out);
+/// The grants of `holdings`, their texts shared: each holding's channel and user are made
+/// once and shared by its grants.
+pub(crate) fn shared_grants<'a>(holdings: impl Iterator<Item = Holding<'a>>) -> Vec<Grant> {
+    let mut out = Vec::new();
+    for holding in holdings {
+        let channel = holding.channel.map(Scope::from);
+        let user = holding.user.map(Scope::from);
+        out.extend(holding.grants().map(|g| Grant {
+            service_code: g.service_code,
+            service: g.service,
+            channel: channel.clone(),
+            user: user.clone(),
+            capability: g.capability,
+            until: g.until,
+        }));
     }
     out
 }
@@ -426,18 +512,74 @@ mod tests {
 
     #[test]
     fn scopes() {
-        assert_eq!(Scope::wildcard_aware(""), Scope::Any);
-        assert_eq!(Scope::wildcard_aware("*"), Scope::Any);
-        assert_eq!(Scope::wildcard_aware("room-*"), Scope::Pattern("room-*".into()));
-        assert_eq!(Scope::wildcard_aware("room-1"), Scope::Exact("room-1".into()));
-        assert!(Scope::Pattern("room-*".into()).admits("room-9"));
-        assert!(!Scope::Pattern("room-*".into()).admits("staff"));
-        assert!(Scope::Pattern("room-a*".into()).within("room-*"));
-        assert!(!Scope::Pattern("*".into()).within("room-*"));
-        assert!(!Scope::Any.within("room-*"));
-        assert!(Scope::Any.within("*"));
-        assert!(Scope::Exact("room-1".into()).within("room-*"));
-        assert!(!Scope::Exact("staff".into()).within("room-*"));
+        assert_eq!(Scope::borrowed_wildcard_aware(""), Scope::Any);
+        assert_eq!(Scope::borrowed_wildcard_aware("*"), Scope::Any);
+        assert_eq!(Scope::borrowed_wildcard_aware("room-*"), Scope::Pattern("room-*"));
+        assert_eq!(Scope::borrowed_wildcard_aware("room-1"), Scope::Exact("room-1"));
+        // Borrowed texts judge as shared ones.
+        for scope in [Scope::Pattern("room-*"), Scope::Exact("room-1"), Scope::Any] {
+            let shared: Scope = scope.into();
+            assert_eq!(shared.as_borrowed(), scope);
+            for value in ["room-1", "room-9", "staff"] {
+                assert_eq!(shared.admits(value), scope.admits(value), "{scope} {value}");
+            }
+        }
+        assert!(Scope::Pattern("room-*").admits("room-9"));
+        assert!(!Scope::Pattern("room-*").admits("staff"));
+        assert!(Scope::Pattern("room-a*").within("room-*"));
+        assert!(!Scope::Pattern("*").within("room-*"));
+        assert!(!Scope::<&str>::Any.within("room-*"));
+        assert!(Scope::<&str>::Any.within("*"));
+        assert!(Scope::Exact("room-1").within("room-*"));
+        assert!(!Scope::Exact("staff").within("room-*"));
+        let shared: Scope = Scope::Pattern("room-*".into());
+        assert!(shared.admits("room-9") && !shared.admits("staff") && shared.is_wildcard());
+        let shared: Scope = Scope::Exact("room-1").into();
+        assert_eq!(shared.exact(), Some("room-1"));
+        assert_eq!(Scope::borrowed_wildcard_aware("room-*").text(), "room-*");
+        assert_eq!(Scope::borrowed_wildcard_aware("*").text(), "");
+    }
+
+    /// A 006 token's parts: RTC (every privilege but RTM login) and RTM login, an RTM-only
+    /// token without an RTC part, an empty token as RTC without privileges.
+    #[test]
+    fn the_parts_of_a_006_token() {
+        let cert = crate::AppCertificate::new("5CFd2fd1755d40ecb72977518be15d3b").unwrap();
+        let parts = |privileges: &[(u16, u32)]| {
+            let t = crate::AccessToken006 {
+                app_id: "970CA35de60c44645bbae8a215061b33".into(),
+                channel_name: "room".into(),
+                uid: "42".into(),
+                salt: 1,
+                ts: 5000,
+                privileges: privileges.iter().copied().collect(),
+            };
+            let parsed = crate::AccessToken006::parse(&t.encode(&cert).unwrap()).unwrap();
+            holdings_006(&parsed, "room", "42")
+                .map(|h| (h.service, h.channel, h.user, h.capabilities().collect::<Vec<_>>()))
+                .map(|(s, c, u, caps)| (s, c.map(|c| c.text().to_owned()), u.map(|u| u.text().to_owned()), caps))
+                .collect::<Vec<_>>()
+        };
+        let rtc = Some(ServiceType::Rtc);
+        let rtm = Some(ServiceType::Rtm);
+        let (room, uid) = (Some("room".to_owned()), Some("42".to_owned()));
+        assert_eq!(
+            parts(&[(1, 0), (2, 3000), (1000, 0)]),
+            vec![
+                (
+                    rtc,
+                    room.clone(),
+                    uid.clone(),
+                    vec![(Capability::JoinChannel, UnixTime(5000)), (Capability::PublishAudio, UnixTime(3000))]
+                ),
+                (rtm, None, room.clone(), vec![(Capability::RtmLogin, UnixTime(5000))]),
+            ]
+        );
+        assert_eq!(
+            parts(&[(1000, 9000)]),
+            vec![(rtm, None, room.clone(), vec![(Capability::RtmLogin, UnixTime(5000))])]
+        );
+        assert_eq!(parts(&[]), vec![(rtc, room, uid, vec![])]);
     }
 
     #[test]
@@ -452,9 +594,9 @@ mod tests {
         let mut t = AccessToken2::new("a", 1000, 600, 1);
         let privileges = Privileges::from([(1, 0), (2, 100), (3, 5000), (9, 0)]);
         t.add_service(Service::Rtc { channel_name: "c".into(), uid: "".into(), privileges });
-        let h = holdings_007(&t);
+        let h: Vec<Holding<'_>> = holdings_007(&t).collect();
         assert_eq!(
-            h[0].capabilities,
+            h[0].capabilities().collect::<Vec<_>>(),
             vec![
                 (Capability::JoinChannel, UnixTime(1600)),
                 (Capability::PublishAudio, UnixTime(1100)),

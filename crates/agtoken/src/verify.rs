@@ -4,7 +4,9 @@
 use std::fmt;
 
 use crate::error::{Error, Result};
-use crate::grant::{grants_of, holdings_006, holdings_007, token_end_007, Capability, Grant, Holding, Scope};
+use crate::grant::{
+    holdings_006, holdings_007, shared_grants, token_end_007, Capability, Grant, Holding, Holdings, Scope,
+};
 use crate::ids::{AppId, CertificateSet, Uid};
 use crate::time::{UnixTime, MAX_LIFETIME_SECS};
 use crate::v006::{AccessToken006, ParsedAccessToken006, Privilege006, VERSION_006};
@@ -301,14 +303,13 @@ impl Token {
     /// token's CRC-32 says `""`, a wildcard, that is used); its times do not depend on them. A
     /// 007 token ignores them.
     pub fn claimed_grants(&self, channel: &str, uid: &str) -> Vec<Grant> {
-        let holdings = match self {
-            Token::V007(t) => holdings_007(t.structure()),
+        match self {
+            Token::V007(t) => shared_grants(holdings_007(t.structure())),
             Token::V006(t) => {
                 let (channel, uid) = claimed_identity_006(t, channel, uid);
-                holdings_006(t, &channel, &uid)
+                shared_grants(holdings_006(t, &channel, &uid))
             }
-        };
-        grants_of(&holdings, self.expires_at())
+        }
     }
 }
 
@@ -461,7 +462,7 @@ impl VerifiedToken {
         self.identity_006.as_ref().map(|(c, u)| (c.as_str(), u.as_str()))
     }
 
-    pub(crate) fn holdings(&self) -> Vec<Holding> {
+    pub(crate) fn holdings(&self) -> Holdings<'_> {
         match &self.token {
             Token::V007(t) => holdings_007(t.structure()),
             Token::V006(t) => {
@@ -474,7 +475,15 @@ impl VerifiedToken {
     /// Everything this token admits: see [`crate::grant`]. The admission check
     /// ([`VerifiedToken::check`]) is built on the same computation.
     pub fn grants(&self) -> Vec<Grant> {
-        grants_of(&self.holdings(), self.token.expires_at())
+        shared_grants(self.holdings())
+    }
+
+    /// The same grants as [`VerifiedToken::grants`], in the same order, computed as they are
+    /// needed and borrowing their channel and user from the token: no allocation. For a server
+    /// that judges each token it issues (`.into()` makes one a [`Grant`] that shares its
+    /// texts).
+    pub fn borrowed_grants(&self) -> impl Iterator<Item = Grant<&str>> + '_ {
+        self.holdings().flat_map(Holding::grants)
     }
 
     /// Whether Agora would admit `action` at `now`, for an app whose id is `app_id`: whether
@@ -491,7 +500,6 @@ impl VerifiedToken {
         if now >= token_expiry {
             return Err(Error::TokenExpired { expired_at: token_expiry, now });
         }
-        let holdings = self.holdings();
         let expires_at = match action {
             Action::JoinChannel { channel, uid } | Action::Publish { channel, uid, .. } => {
                 let needed: &[Capability] = match action {
@@ -501,16 +509,16 @@ impl VerifiedToken {
                     _ => &[Capability::JoinChannel],
                 };
                 let mut first_error = None;
-                let mut rtc = holdings.iter().filter(|h| h.service == Some(ServiceType::Rtc)).peekable();
+                let mut rtc = self.holdings().filter(|h| h.service == Some(ServiceType::Rtc)).peekable();
                 if rtc.peek().is_none() {
                     return Err(self.wrong_service("RTC", uid.to_string(), Product::Rtc));
                 }
                 let mut admitted = None;
                 for holding in rtc {
                     let attempt = (|| {
-                        channel_admits(holding.channel.as_ref(), channel)?;
-                        uid_admits(holding.user.as_ref(), uid)?;
-                        capabilities_live(holding, needed, now)
+                        channel_admits(holding.channel, channel)?;
+                        uid_admits(holding.user, uid)?;
+                        capabilities_live(&holding, needed, now)
                     })();
                     match attempt {
                         Ok(until) => {
@@ -529,33 +537,33 @@ impl VerifiedToken {
                 }
             }
             Action::RtmLogin { user_id } => {
-                let holding = holdings.iter().find(|h| {
+                let holding = self.holdings().find(|h| {
                     matches!(h.service, Some(ServiceType::Rtm | ServiceType::Rtm2))
                         && h.user.as_ref().is_some_and(|u| u.exact() == Some(user_id.as_str()))
                 });
                 let Some(holding) = holding else {
                     return Err(self.wrong_service("RTM", user_id.clone(), Product::Rtm));
                 };
-                capabilities_live(holding, &[Capability::RtmLogin], now)?
+                capabilities_live(&holding, &[Capability::RtmLogin], now)?
             }
             Action::ChatLogin { user_id } => {
-                let holding = holdings.iter().find(|h| {
+                let holding = self.holdings().find(|h| {
                     h.service == Some(ServiceType::Chat)
                         && h.user.as_ref().is_some_and(|u| u.exact() == Some(user_id.as_str()))
                 });
                 let Some(holding) = holding else {
                     return Err(self.wrong_service("Chat user", user_id.clone(), Product::Chat));
                 };
-                capabilities_live(holding, &[Capability::ChatUser], now)?
+                capabilities_live(&holding, &[Capability::ChatUser], now)?
             }
             Action::ChatApp => {
-                let holding = holdings
-                    .iter()
+                let holding = self
+                    .holdings()
                     .find(|h| h.service == Some(ServiceType::Chat) && h.until(Capability::ChatApp).is_some());
                 let Some(holding) = holding else {
                     return Err(self.wrong_service("Chat app", String::new(), Product::Chat));
                 };
-                capabilities_live(holding, &[Capability::ChatApp], now)?
+                capabilities_live(&holding, &[Capability::ChatApp], now)?
             }
         };
         Ok(Admission { certificate_index: self.certificate_index, expires_at })
@@ -624,17 +632,14 @@ fn holds_007(t: &AccessToken2) -> String {
     names.join("; ")
 }
 
-fn scope_text(scope: Option<&Scope>) -> &str {
-    match scope {
-        Some(Scope::Exact(text) | Scope::Pattern(text)) => text,
-        Some(Scope::Any) | None => "",
-    }
+fn scope_text(scope: Option<Scope<&str>>) -> &str {
+    scope.map_or("", Scope::text)
 }
 
 /// Whether the token's uid scope admits the client's uid. The digits of an integer uid and
 /// a string account pack alike, but the SDK tells them apart: a token made for a string that
 /// is not a plain integer cannot admit an integer uid.
-fn uid_admits(scope: Option<&Scope>, client: &Uid) -> Result<()> {
+fn uid_admits(scope: Option<Scope<&str>>, client: &Uid) -> Result<()> {
     let token_uid = match scope {
         Some(Scope::Any) | None => return Ok(()),
         Some(Scope::Pattern(_) | Scope::Exact(_)) => scope_text(scope),
@@ -661,7 +666,7 @@ fn uid_admits(scope: Option<&Scope>, client: &Uid) -> Result<()> {
     }
 }
 
-fn channel_admits(scope: Option<&Scope>, requested: &str) -> Result<()> {
+fn channel_admits(scope: Option<Scope<&str>>, requested: &str) -> Result<()> {
     match scope {
         None => Ok(()),
         Some(scope) if scope.admits(requested) => Ok(()),

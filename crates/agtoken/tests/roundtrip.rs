@@ -23,8 +23,8 @@ use agtoken::v007::ParsedAccessToken2;
 use agtoken::v007::{FcdnPrivilege, StreamingPrivilege};
 use agtoken::{
     AccessToken006, AccessToken2, Action, ApaasToken, AppCertificate, AppId, CertificateSet, ChatToken, Error, Expiry,
-    FcdnToken, FpaToken, Media, Product, Role, RtcToken, Rtm2Permission, Rtm2Permissions, Rtm2Resource, RtmToken,
-    Service, StreamingToken, Token, Uid, UnixTime,
+    FcdnToken, FpaToken, Grant, Media, Product, Role, RtcToken, Rtm2Permission, Rtm2Permissions, Rtm2Resource,
+    RtmToken, Service, StreamingToken, Token, Uid, UnixTime,
 };
 use base64::Engine as _;
 use hmac::{Hmac, KeyInit, Mac};
@@ -290,6 +290,9 @@ proptest! {
         prop_assert_eq!(parsed.clone().verify(&certs(&cert)).unwrap().certificate_index(), 0);
         // What it would admit unverified is what it admits verified (the identity is ignored).
         prop_assert_eq!(parsed.claimed_grants("x", "y"), parsed.clone().verify(&certs(&cert)).unwrap().grants());
+        // The borrowed grants are the same grants, in the same order.
+        let verified = parsed.clone().verify(&certs(&cert)).unwrap();
+        prop_assert_eq!(verified.borrowed_grants().map(Into::into).collect::<Vec<Grant>>(), verified.grants());
         let other = other_than(&cert);
         prop_assert_matches!(parsed.clone().verify(&certs(&other)), Err(Error::InvalidSignature { certificates: 1 }));
         let both = CertificateSet::with_secondary(AppCertificate::unchecked(other), certificate.clone());
@@ -420,6 +423,8 @@ proptest! {
             token_006.claimed_grants(&t.channel_name, &t.uid),
             token_006.clone().verify_claimed(&certs(&cert), &t.channel_name, &t.uid).unwrap().grants()
         );
+        let verified = token_006.clone().verify_claimed(&certs(&cert), &t.channel_name, &t.uid).unwrap();
+        prop_assert_eq!(verified.borrowed_grants().map(Into::into).collect::<Vec<Grant>>(), verified.grants());
         prop_assert_eq!(
             p.verify_signature(&certs(&other_than(&cert)), &t.channel_name, &t.uid),
             Err(Error::InvalidSignature { certificates: 1 })
