@@ -1,0 +1,101 @@
+#!/usr/bin/env python3
+"""CPU per request of several token servers, measured in interleaved rounds.
+
+    scripts/interleave.py ROUNDS SECONDS NAME=COMMAND [NAME=COMMAND ...]
+
+Each COMMAND is a server command line with `{port}` where its port goes (18300, 18301, ...);
+`NAME%VAR:VALUE,VAR:VALUE=COMMAND` sets environment variables for that server only (RUST_LOG is
+`info` unless set so). Every server is started once, pinned to CPU 1, and each round drives every
+one of them in turn (the order rotated each round) with `wrk -t1 -c32` on CPU 0, POST
+/fetch_rtc_token with the body of scripts/bench-server.sh, for SECONDS. A server's cost in a
+round is its CPU time (user + system, from /proc) over the requests completed.
+
+Prints each round, then per server the median user and system time per request, the median of
+its per-round costs and the median (and quartiles) of its per-round ratio to the first server:
+the ratio is taken within a round, so a machine that is slower for a while slows both sides.
+Any non-2xx answer is reported on stderr. Servers are stopped with SIGTERM at the end.
+"""
+import os
+import re
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+BODY = '{"uid":1234,"ChannelName":"bench","role":1}'
+
+
+def ticks(pid):
+    fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
+    return int(fields[11]), int(fields[12])
+
+
+def main():
+    if len(sys.argv) < 4:
+        sys.exit(__doc__)
+    rounds, seconds, specs = int(sys.argv[1]), sys.argv[2], sys.argv[3:]
+    hz = os.sysconf("SC_CLK_TCK")
+    work = tempfile.mkdtemp(prefix="interleave.")
+    script = os.path.join(work, "fetch.lua")
+    with open(script, "w") as f:
+        f.write(f'wrk.method = "POST"\nwrk.body = \'{BODY}\'\nwrk.headers["Content-Type"] = "application/json"\n')
+    base_env = {k: v for k, v in os.environ.items() if k not in ("APP_ID", "APP_CERTIFICATE", "AGTOKEN_CONFIG")}
+    base_env.setdefault("RUST_LOG", "info")
+    servers = []
+    try:
+        for i, spec in enumerate(specs):
+            name, command = spec.split("=", 1)
+            env = dict(base_env)
+            if "%" in name:
+                name, extra = name.split("%", 1)
+                for pair in extra.split(","):
+                    key, value = pair.split(":", 1)
+                    env[key] = value
+            port = 18300 + i
+            stderr = open(os.path.join(work, f"{name}.err"), "w")
+            process = subprocess.Popen(
+                ["taskset", "-c", "1"] + command.format(port=port).split(),
+                stdout=subprocess.DEVNULL, stderr=stderr, env=env, cwd=work,
+            )
+            servers.append((name, port, process))
+        time.sleep(1.5)
+        cost = {name: [] for name, _, _ in servers}
+        split = {name: [] for name, _, _ in servers}
+        for r in range(rounds):
+            shift = r % len(servers)
+            for name, port, process in servers[shift:] + servers[:shift]:
+                user0, sys0 = ticks(process.pid)
+                out = subprocess.run(
+                    ["taskset", "-c", "0", "wrk", "-t1", "-c32", f"-d{seconds}s", "-s", script,
+                     f"http://127.0.0.1:{port}/fetch_rtc_token"],
+                    capture_output=True, text=True, check=True,
+                ).stdout
+                time.sleep(0.2)
+                user1, sys1 = ticks(process.pid)
+                requests = int(re.search(r"(\d+) requests in", out).group(1))
+                refused = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+                if refused:
+                    print(f"{name}: {refused.group(1)} non-2xx answers", file=sys.stderr)
+                us = lambda t: t / hz / requests * 1e6
+                cost[name].append(us(user1 - user0 + sys1 - sys0))
+                split[name].append((us(user1 - user0), us(sys1 - sys0)))
+            print(f"round {r + 1}: " + "  ".join(f"{n} {cost[n][-1]:.1f}" for n, _, _ in servers), flush=True)
+    finally:
+        for _, _, process in servers:
+            process.send_signal(signal.SIGTERM)
+            process.wait()
+    reference = servers[0][0]
+    print(f"us of CPU per request (user, system, total) and the per-round ratio to {reference}:")
+    for name, _, _ in servers:
+        ratios = sorted(a / b for a, b in zip(cost[name], cost[reference]))
+        q = statistics.quantiles(ratios, n=4) if len(ratios) > 1 else [ratios[0]] * 3
+        user = statistics.median(u for u, _ in split[name])
+        system = statistics.median(s for _, s in split[name])
+        print(f"{name:14s} user {user:5.1f}  sys {system:5.1f}  total {statistics.median(cost[name]):5.1f}"
+              f"   ratio {statistics.median(ratios):.3f} (q1 {q[0]:.3f}, q3 {q[2]:.3f})")
+
+
+if __name__ == "__main__":
+    main()
