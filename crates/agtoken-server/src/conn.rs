@@ -10,9 +10,14 @@
 //!   connection is closed. Our own timer: hyper-util's protocol detection (`auto`) reads the
 //!   first bytes with none (hyper issue 3962), and hyper's header-read timer starts after it.
 //! - **Idle** (`idle_timeout`): a connection with no request in flight for that long is closed,
-//!   whatever its protocol (HTTP/1, HTTP/2 with no open stream, either over TLS). HTTP/1 is also
-//!   bound by `header_read_timeout` between requests: hyper 1.x starts that timer as soon as it
-//!   waits for the next head.
+//!   whatever its protocol (HTTP/1, HTTP/2 with no open stream, either over TLS).
+//! - **Heads in time** (`header_read_timeout`, HTTP/1): a request head must be complete within
+//!   it of when the server starts waiting for it, the start of serving (after the first bytes or
+//!   the TLS handshake) for the first request, the end of the previous request for the next; so
+//!   an HTTP/1 connection also idles at most that long. Checked by the connection's own timer,
+//!   the idle one (looked at when it fires, not set again per request), and closed like an idle
+//!   connection; not with hyper's `header_read_timeout`, whose timer hyper 1.x boxes, registers
+//!   in tokio's timer wheel and drops again for every request (`scripts/bench-ablation.sh`).
 //! - **Closing** (idle, or server shutdown): hyper's graceful shutdown (HTTP/1: close when
 //!   idle; HTTP/2: GOAWAY, then a ping). A connection with nothing in flight is dropped at most
 //!   1 s later, so a peer that never answers the ping cannot hold it; one with requests in
@@ -94,6 +99,7 @@ struct Shared {
     builders: Builders,
     first_request_timeout: Duration,
     idle_timeout: Duration,
+    header_read_timeout: Duration,
     request_timeout: Duration,
 }
 
@@ -113,9 +119,8 @@ pub(crate) async fn serve(
     let mut builder = auto::Builder::new(TokioExecutor::new());
     builder
         .http1()
-        .timer(TokioTimer::new())
-        .header_read_timeout(config.header_read_timeout)
-        // See the module's documentation (half-close).
+        // No `header_read_timeout` here: `drive` bounds the wait for a head itself (see the
+        // module's documentation).
         .half_close(true)
         .max_buf_size(MAX_HEADER_BYTES);
     builder
@@ -129,6 +134,7 @@ pub(crate) async fn serve(
         builders: Builders::new(builder),
         first_request_timeout: config.first_request_timeout,
         idle_timeout: config.idle_timeout,
+        header_read_timeout: config.header_read_timeout,
         request_timeout: config.request_timeout,
     });
     let slots = Arc::new(Semaphore::new(max_connections));
@@ -379,10 +385,21 @@ async fn drive<I>(
     I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
     let activity = Arc::new(Activity::new(accepted));
+    // HTTP/1 (and a protocol hyper-util has yet to detect, until a request shows HTTP/2): each
+    // request head must be complete within `header_read_timeout` of when the server starts
+    // waiting for it, the start of serving for the first one, the end of the previous request
+    // for the next. hyper 1.x's own header-read timer starts at the same points, but is a
+    // boxed timer registered and dropped again for every request.
+    let head_limit = (protocol != Protocol::Http2).then_some(shared.header_read_timeout);
+    let serving = Instant::now();
+    let detecting = protocol == Protocol::Detect;
     let peer = axum::extract::ConnectInfo(peer);
     let live = shared.live.clone();
     let tracked = activity.clone();
     let service = hyper::service::service_fn(move |mut req: hyper::Request<hyper::body::Incoming>| {
+        if detecting && req.version() == hyper::Version::HTTP_2 {
+            tracked.http2.store(true, Ordering::Relaxed);
+        }
         // One configuration for the whole request, whatever a reload does meanwhile.
         let generation = live.generation();
         // The security layer and the issuing routes (the audit line's client) read it.
@@ -401,23 +418,27 @@ async fn drive<I>(
     let mut closing: Option<Instant> = None;
     loop {
         let now = Instant::now();
+        let (first, idle) = match head_limit.filter(|_| !activity.http2.load(Ordering::Relaxed)) {
+            Some(limit) => (first_deadline.min(serving + limit), shared.idle_timeout.min(limit)),
+            None => (first_deadline, shared.idle_timeout),
+        };
         let wake = match closing {
-            None => match activity.idle_deadline(first_deadline, shared.idle_timeout) {
+            None => match activity.idle_deadline(first, idle) {
                 Some(deadline) if deadline <= now => {
                     tracing::debug!(
                         served = activity.served(),
-                        "closing an idle connection (first_request_timeout or idle_timeout)"
+                        "closing an idle connection (first_request_timeout, idle_timeout or header_read_timeout)"
                     );
                     connection.as_mut().graceful_shutdown();
                     closing = Some(now);
                     continue;
                 }
                 // Before the first request, `deadline` is the first-request one; a request that
-                // starts and ends meanwhile makes it `idle_timeout` after its end, which is never
-                // before `now + idle_timeout`: looking again by then is soon enough.
-                Some(deadline) => deadline.min(now + shared.idle_timeout),
+                // starts and ends meanwhile makes it `idle` after its end, which is never before
+                // `now + idle`: looking again by then is soon enough.
+                Some(deadline) => deadline.min(now + idle),
                 // Requests in flight: look again later (each ends within request_timeout).
-                None => now + shared.idle_timeout,
+                None => now + idle,
             },
             Some(since) => {
                 let hard = since + shared.request_timeout + CLOSE_GRACE;
@@ -519,6 +540,8 @@ struct Activity {
     /// Milliseconds from `start` to the end of the last request; `u64::MAX` before the first.
     last_end_ms: AtomicU64,
     served: AtomicU64,
+    /// A request came over HTTP/2 (only looked for while hyper-util detects the protocol).
+    http2: AtomicBool,
 }
 
 impl Activity {
@@ -528,6 +551,7 @@ impl Activity {
             in_flight: AtomicUsize::new(0),
             last_end_ms: AtomicU64::new(u64::MAX),
             served: AtomicU64::new(0),
+            http2: AtomicBool::new(false),
         }
     }
 

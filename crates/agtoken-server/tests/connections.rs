@@ -129,6 +129,45 @@ async fn an_idle_keep_alive_connection_is_closed_after_idle_timeout() {
 }
 
 #[tokio::test]
+async fn http1_heads_are_due_within_header_read_timeout_and_http2_is_not_bound_by_it() {
+    let mut cfg = short_timeouts();
+    cfg.first_request_timeout = Duration::from_secs(30);
+    cfg.idle_timeout = Duration::from_secs(30);
+    cfg.header_read_timeout = SECOND;
+    let server = start(cfg).await;
+    let mut tasks = Vec::new();
+    // The first head, begun and never finished; a request served, then half of the next head;
+    // a request served, then nothing (HTTP/1 idles at most header_read_timeout).
+    let cases: [(&str, &[u8], &[u8]); 3] = [
+        ("half of the first head", b"GET /healthz HTTP/1.1\r\nHost: x\r\n", b""),
+        ("half of the second head", b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n", b"GET /healthz HTTP/1.1\r\n"),
+        ("nothing after a request", b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n", b""),
+    ];
+    for (what, first, then) in cases {
+        let mut stream = TcpStream::connect(server.addr).await.unwrap();
+        stream.write_all(first).await.unwrap();
+        if first.ends_with(b"\r\n\r\n") {
+            assert_eq!(read_response(&mut stream).await.status, 200, "{what}");
+        }
+        stream.write_all(then).await.unwrap();
+        tasks.push(tokio::spawn(async move {
+            let took = closed_within(&mut stream, Duration::from_secs(5), &mut Vec::new()).await;
+            // One second, and up to the one-second grace of a closing connection.
+            assert_closed_in(what, took, Duration::from_millis(800), Duration::from_millis(3500));
+        }));
+    }
+    // HTTP/2 after a request: only idle_timeout (30 s) applies.
+    let mut h2 = TcpStream::connect(server.addr).await.unwrap();
+    h2.write_all(&h2_get_healthz()).await.unwrap();
+    let mut seen = h2_answer_on_stream_1(&mut h2).await;
+    for task in tasks {
+        task.await.unwrap();
+    }
+    assert_eq!(closed_within(&mut h2, Duration::from_millis(500), &mut seen).await, None, "h2c closed");
+    server.stop().await.unwrap();
+}
+
+#[tokio::test]
 async fn a_request_in_flight_is_not_idle() {
     let server = start(short_timeouts()).await;
     let body = br#"{"service": "rtc", "channel": "slow", "uid": 5, "role": "publisher"}"#;
