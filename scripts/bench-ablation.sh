@@ -7,14 +7,15 @@
 #
 # The parts are taken out by scripts/ablation.patch, applied to a throwaway worktree of HEAD and
 # built there (release, into target/ablation: the first run builds every dependency once): the
-# variable AGTOKEN_ABLATE=judge+edge+header_timer skips the judging of built tokens (grants,
-# maximum lifetime, and so the audit line and the issued count that need it), the edge layer
-# (CORS headers, metrics, request timeout) and hyper's header-read timer. The audit line is
-# taken out with RUST_LOG=warn. No build of the project has these switches.
+# variable AGTOKEN_ABLATE=judge+edge skips the judging of built tokens (grants, maximum
+# lifetime, and so the audit line and the issued count that need it) and the edge layer (CORS
+# headers, metrics, request timeout). The audit line is taken out with RUST_LOG=warn. No build
+# of the project has these switches. (Until commit 7de37bd the patch also took out hyper's
+# header-read timer, which the server no longer uses.)
 #
-# Servers: minimal; serve (everything on); -audit; -audit -judge; -audit -judge -edge;
-# -audit -judge -edge -header_timer. Prints per server the median user/system µs per request
-# and the median of the per-round ratio to minimal.
+# Servers: minimal; serve (everything on); -audit; -audit -judge; -audit -judge -edge. Prints
+# per server the median user/system µs per request and the median of the per-round ratio to
+# minimal.
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 ROUNDS="${ROUNDS:-20}"
@@ -47,5 +48,4 @@ python3 "$ROOT/scripts/interleave.py" "$ROUNDS" "$ROUND_SECONDS" \
     "serve=$SERVE" \
     "-audit%RUST_LOG:warn=$SERVE" \
     "-judge%RUST_LOG:warn,AGTOKEN_ABLATE:judge=$SERVE" \
-    "-edge%RUST_LOG:warn,AGTOKEN_ABLATE:judge+edge=$SERVE" \
-    "-header_timer%RUST_LOG:warn,AGTOKEN_ABLATE:judge+edge+header_timer=$SERVE"
+    "-edge%RUST_LOG:warn,AGTOKEN_ABLATE:judge+edge=$SERVE"
