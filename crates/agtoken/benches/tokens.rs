@@ -49,6 +49,17 @@ fn benches(c: &mut Criterion) {
             black_box(v.check(&app, &join, now).unwrap())
         })
     });
+    // What a server judging each token it signs pays: the signed view, and its grants.
+    g.bench_function("007 RTC build, signed view (encode_verified)", |b| {
+        let token = builder().build_token().unwrap();
+        b.iter(|| black_box(token.encode_verified(&certs).unwrap()))
+    });
+    let verified = Token::parse(&token).unwrap().verify(&certs).unwrap();
+    g.bench_function("007 RTC grants (shared texts)", |b| b.iter(|| black_box(verified.grants())));
+    g.bench_function("007 RTC grants (borrowed, walked)", |b| {
+        b.iter(|| black_box(verified.borrowed_grants().fold(0u64, |n, g| n + g.until.as_secs())))
+    });
+    g.bench_function("007 RTC admit (verified)", |b| b.iter(|| black_box(verified.check(&app, &join, now).unwrap())));
     g.finish();
 
     let mut g = c.benchmark_group("floor");
