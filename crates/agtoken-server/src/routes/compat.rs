@@ -18,7 +18,7 @@ use std::time::Duration;
 use agtoken::v007::{ApaasPrivilege, ChatPrivilege, FpaPrivilege, Privileges, RtcPrivilege, RtmPrivilege};
 use agtoken::{AccessToken2, ChatToken, Role, RtcToken, RtmToken, Service, SignedToken, Uid, Version};
 use axum::body::Bytes;
-use axum::extract::rejection::{BytesRejection, PathRejection};
+use axum::extract::rejection::PathRejection;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -31,7 +31,7 @@ use super::answers::{
     GenerateToken, Pong, RteTokens, TokenAnswer, TokenData,
 };
 use crate::body::go::{self, Every, FieldError, LateBool, Spelled};
-use crate::body::kind;
+use crate::body::{kind, BodyRejection, Whole};
 use crate::guard::Issuer;
 use crate::issue::{Intent, IssueError, Minted, Refusal};
 use crate::state::{App, AppState};
@@ -301,7 +301,7 @@ impl IntoResponse for FetchError {
 pub(crate) async fn fetch_rtc_token(
     State(state): State<AppState>,
     issuer: Issuer,
-    body: Result<Bytes, BytesRejection>,
+    body: Result<Whole, BodyRejection>,
 ) -> Response {
     let state = issuer.bind(state);
     let request = match fetch_body(&state, body).and_then(|bytes| read_fetch(&bytes)) {
@@ -331,8 +331,8 @@ pub(crate) async fn fetch_rtc_token(
 }
 
 /// The body's bytes, or the Go server's answer to a body over the limit (413) or unreadable.
-fn fetch_body(state: &AppState, body: Result<Bytes, BytesRejection>) -> Result<Bytes, FetchError> {
-    body.map_err(|rejection| {
+fn fetch_body(state: &AppState, body: Result<Whole, BodyRejection>) -> Result<Bytes, FetchError> {
+    body.map(|whole| whole.0).map_err(|rejection| {
         let status = rejection.status();
         let message = if status == StatusCode::PAYLOAD_TOO_LARGE {
             format!("Request body larger than {} bytes.", state.config().body_limit)
@@ -595,7 +595,7 @@ impl IntoResponse for GenerateError {
 pub(crate) async fn token_generate(
     State(state): State<AppState>,
     issuer: Issuer,
-    body: Result<Bytes, BytesRejection>,
+    body: Result<Whole, BodyRejection>,
 ) -> Response {
     let state = issuer.bind(state);
     let result = go_object(&state, body, GenerateError::TooLarge, GenerateError::Params).and_then(|map| {
@@ -617,12 +617,12 @@ pub(crate) async fn token_generate(
 /// A compatibility route's body read as a JSON object; `too_large` and `bad` make its errors.
 fn go_object<E>(
     state: &AppState,
-    body: Result<Bytes, BytesRejection>,
+    body: Result<Whole, BodyRejection>,
     too_large: impl FnOnce(usize) -> E,
     bad: impl FnOnce(String) -> E,
 ) -> Result<Map<String, Value>, E> {
     let bytes = match body {
-        Ok(b) => b,
+        Ok(Whole(b)) => b,
         Err(r) if r.status() == StatusCode::PAYLOAD_TOO_LARGE => return Err(too_large(state.config().body_limit)),
         Err(r) => return Err(bad(r.to_string())),
     };
@@ -1182,7 +1182,7 @@ fn no_cache(mut r: Response) -> Response {
 pub(crate) async fn get_token(
     State(state): State<AppState>,
     issuer: Issuer,
-    body: Result<Bytes, BytesRejection>,
+    body: Result<Whole, BodyRejection>,
 ) -> Response {
     let state = issuer.bind(state);
     token_request(&state, TokenRequestRoute::GetToken, body)
@@ -1193,7 +1193,7 @@ pub(crate) async fn get_token(
 pub(crate) async fn get_new(
     State(state): State<AppState>,
     issuer: Issuer,
-    body: Result<Bytes, BytesRejection>,
+    body: Result<Whole, BodyRejection>,
 ) -> Response {
     let state = issuer.bind(state);
     token_request(&state, TokenRequestRoute::GetNew, body)
@@ -1248,7 +1248,7 @@ impl TokenRequestError {
     }
 }
 
-fn token_request(state: &AppState, route: TokenRequestRoute, body: Result<Bytes, BytesRejection>) -> Response {
+fn token_request(state: &AppState, route: TokenRequestRoute, body: Result<Whole, BodyRejection>) -> Response {
     let result = go_object(state, body, TokenRequestError::TooLarge, TokenRequestError::Bad).and_then(|map| {
         // Go decodes every spelling of a key: each one must make a valid request.
         for variant in go::single_spelling_variants(&map) {

@@ -1,7 +1,7 @@
 //! The route table ([`TABLE`]): one declaration per route, from which the router, the metrics
 //! labels (`metrics.rs`), the security layer's classes (`guard.rs`) and the OpenAPI document
-//! (`openapi.rs`) are derived; and the layers every request goes through (CORS, body limit,
-//! timeout, metrics).
+//! (`openapi.rs`) are derived; and the layers every request goes through (CORS, timeout,
+//! metrics; the body limit is the one of the body extractor, `body::Whole`).
 //!
 //! A new route is one entry in [`TABLE`] (and its handler, and the function that documents it
 //! in `openapi.rs`). Nothing else lists routes.
@@ -16,7 +16,6 @@ pub(crate) mod compat;
 pub(crate) mod ops;
 pub(crate) mod v1;
 
-use axum::extract::DefaultBodyLimit;
 use axum::handler::Handler as _;
 use axum::http::{HeaderValue, Method, Uri};
 use axum::routing::{get, post, MethodRouter};
@@ -142,7 +141,6 @@ pub(crate) fn router(state: AppState) -> Router {
             cors.allow_origin(AllowOrigin::list(list.iter().filter_map(|o| HeaderValue::from_str(o).ok())))
         }
     };
-    let body_limit = config.body_limit;
     let edge = crate::edge::EdgeLayer::new(state.clone(), cors, any_origin);
     // The layers of one route as one stack (outermost first), each knowing its route: the
     // body limit, the edge (timeout, metrics, CORS: edge.rs) and, only when configured, the
@@ -152,7 +150,6 @@ pub(crate) fn router(state: AppState) -> Router {
     let layers = |index: Option<usize>| {
         let route = index.map(|i| &TABLE[i]);
         ServiceBuilder::new()
-            .layer(DefaultBodyLimit::max(body_limit))
             .layer(edge.for_route(index))
             .option_layer(state.guarded().then(|| crate::guard::GuardLayer::new(state.clone(), route)))
     };

@@ -13,8 +13,6 @@ use agtoken::ServiceType;
 use agtoken::{
     AccessToken2, Action, BuiltToken, Expiry, Media, Product, Request, RequestOptions, Token, Uid, UnixTime, Version,
 };
-use axum::body::Bytes;
-use axum::extract::rejection::BytesRejection;
 use axum::extract::State;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -22,7 +20,7 @@ use schemars::JsonSchema;
 use serde::Serialize;
 use serde_json::{json, Map, Value};
 
-use crate::body::{self, kind, Fields};
+use crate::body::{self, kind, BodyRejection, Fields, Whole};
 use crate::error::{ApiError, ErrorCode};
 use crate::guard::Issuer;
 use crate::issue::{Intent, IssueError, Minted, MintedList};
@@ -294,7 +292,7 @@ pub(crate) async fn create(
     State(state): State<AppState>,
     issuer: Issuer,
     headers: HeaderMap,
-    body: Result<Bytes, BytesRejection>,
+    body: Result<Whole, BodyRejection>,
 ) -> ApiResult {
     let state = issuer.bind(state);
     let mut map = body::v1_json(&headers, body, state.config().body_limit)?;
@@ -586,7 +584,7 @@ fn packed_uid(f: &Fields<'_>) -> Result<Option<String>, ApiError> {
 pub(crate) async fn inspect(
     State(state): State<AppState>,
     headers: HeaderMap,
-    body: Result<Bytes, BytesRejection>,
+    body: Result<Whole, BodyRejection>,
 ) -> ApiResult {
     let map = body::v1_json(&headers, body, state.config().body_limit)?;
     let f = Fields::new(&map, &["token", "channel", "uid", "account"])?;
@@ -722,7 +720,7 @@ fn parse_at(f: &Fields<'_>, now: UnixTime) -> Result<UnixTime, ApiError> {
 pub(crate) async fn verify(
     State(state): State<AppState>,
     headers: HeaderMap,
-    body: Result<Bytes, BytesRejection>,
+    body: Result<Whole, BodyRejection>,
 ) -> ApiResult {
     let map = body::v1_json(&headers, body, state.config().body_limit)?;
     let f = Fields::new(&map, &["token", "action", "channel", "uid", "account", "user_id", "at", "app_id"])?;
