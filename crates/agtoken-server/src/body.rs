@@ -49,15 +49,20 @@ impl fmt::Display for BodyRejection {
     }
 }
 
-impl IntoResponse for BodyRejection {
-    fn into_response(self) -> Response {
-        match self {
+impl From<BodyRejection> for ApiError {
+    fn from(rejection: BodyRejection) -> ApiError {
+        match rejection {
             BodyRejection::TooLarge(limit) => ApiError::too_large(limit),
             BodyRejection::Unreadable(_) => {
-                ApiError::new(ErrorCode::InvalidBody, format!("the body could not be read: {self}"))
+                ApiError::new(ErrorCode::InvalidBody, format!("the body could not be read: {rejection}"))
             }
         }
-        .into_response()
+    }
+}
+
+impl IntoResponse for BodyRejection {
+    fn into_response(self) -> Response {
+        ApiError::from(self).into_response()
     }
 }
 
@@ -75,14 +80,8 @@ impl FromRequest<AppState> for Whole {
 }
 
 /// The body as bytes, or the error for a body over the limit (413) or unreadable (400).
-pub(crate) fn bytes(body: Result<Whole, BodyRejection>, limit: usize) -> Result<Bytes, ApiError> {
-    body.map(|whole| whole.0).map_err(|rejection| {
-        if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
-            ApiError::too_large(limit)
-        } else {
-            ApiError::new(ErrorCode::InvalidBody, format!("the body could not be read: {rejection}"))
-        }
-    })
+pub(crate) fn bytes(body: Result<Whole, BodyRejection>) -> Result<Bytes, ApiError> {
+    body.map(|whole| whole.0).map_err(ApiError::from)
 }
 
 /// Whether the request says its body is JSON (`application/json`, `application/*+json`).
@@ -98,12 +97,8 @@ pub(crate) fn is_json(headers: &HeaderMap) -> Result<(), ApiError> {
 }
 
 /// A v1 body: within the limit, declared JSON, a JSON object.
-pub(crate) fn v1_json(
-    headers: &HeaderMap,
-    body: Result<Whole, BodyRejection>,
-    limit: usize,
-) -> Result<Map<String, Value>, ApiError> {
-    let bytes = bytes(body, limit)?;
+pub(crate) fn v1_json(headers: &HeaderMap, body: Result<Whole, BodyRejection>) -> Result<Map<String, Value>, ApiError> {
+    let bytes = bytes(body)?;
     is_json(headers)?;
     if bytes.iter().all(u8::is_ascii_whitespace) {
         return Err(ApiError::invalid_json("the body is empty: send a JSON object"));

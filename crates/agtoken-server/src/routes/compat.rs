@@ -304,7 +304,7 @@ pub(crate) async fn fetch_rtc_token(
     body: Result<Whole, BodyRejection>,
 ) -> Response {
     let state = issuer.bind(state);
-    let request = match fetch_body(&state, body).and_then(|bytes| read_fetch(&bytes)) {
+    let request = match fetch_body(body).and_then(|bytes| read_fetch(&bytes)) {
         Ok(request) => request,
         Err(e) => return e.into_response(),
     };
@@ -331,13 +331,12 @@ pub(crate) async fn fetch_rtc_token(
 }
 
 /// The body's bytes, or the Go server's answer to a body over the limit (413) or unreadable.
-fn fetch_body(state: &AppState, body: Result<Whole, BodyRejection>) -> Result<Bytes, FetchError> {
+fn fetch_body(body: Result<Whole, BodyRejection>) -> Result<Bytes, FetchError> {
     body.map(|whole| whole.0).map_err(|rejection| {
         let status = rejection.status();
-        let message = if status == StatusCode::PAYLOAD_TOO_LARGE {
-            format!("Request body larger than {} bytes.", state.config().body_limit)
-        } else {
-            format!("Bad request. {rejection}")
+        let message = match rejection {
+            BodyRejection::TooLarge(limit) => format!("Request body larger than {limit} bytes."),
+            BodyRejection::Unreadable(_) => format!("Bad request. {rejection}"),
         };
         FetchError { status, message, field: None }
     })
@@ -598,7 +597,7 @@ pub(crate) async fn token_generate(
     body: Result<Whole, BodyRejection>,
 ) -> Response {
     let state = issuer.bind(state);
-    let result = go_object(&state, body, GenerateError::TooLarge, GenerateError::Params).and_then(|map| {
+    let result = go_object(body, GenerateError::TooLarge, GenerateError::Params).and_then(|map| {
         // Go decodes every spelling of a key: each one must make a valid request.
         for variant in go::single_spelling_variants(&map) {
             generate(&state, &go::from_map(&variant)?, true)?;
@@ -616,14 +615,13 @@ pub(crate) async fn token_generate(
 
 /// A compatibility route's body read as a JSON object; `too_large` and `bad` make its errors.
 fn go_object<E>(
-    state: &AppState,
     body: Result<Whole, BodyRejection>,
     too_large: impl FnOnce(usize) -> E,
     bad: impl FnOnce(String) -> E,
 ) -> Result<Map<String, Value>, E> {
     let bytes = match body {
         Ok(Whole(b)) => b,
-        Err(r) if r.status() == StatusCode::PAYLOAD_TOO_LARGE => return Err(too_large(state.config().body_limit)),
+        Err(BodyRejection::TooLarge(limit)) => return Err(too_large(limit)),
         Err(r) => return Err(bad(r.to_string())),
     };
     match serde_json::from_slice::<Value>(&bytes) {
@@ -1249,7 +1247,7 @@ impl TokenRequestError {
 }
 
 fn token_request(state: &AppState, route: TokenRequestRoute, body: Result<Whole, BodyRejection>) -> Response {
-    let result = go_object(state, body, TokenRequestError::TooLarge, TokenRequestError::Bad).and_then(|map| {
+    let result = go_object(body, TokenRequestError::TooLarge, TokenRequestError::Bad).and_then(|map| {
         // Go decodes every spelling of a key: each one must make a valid request.
         for variant in go::single_spelling_variants(&map) {
             token_request_inner(state, route, &go::from_map(&variant)?, true)?;

@@ -295,7 +295,7 @@ pub(crate) async fn create(
     body: Result<Whole, BodyRejection>,
 ) -> ApiResult {
     let state = issuer.bind(state);
-    let mut map = body::v1_json(&headers, body, state.config().body_limit)?;
+    let mut map = body::v1_json(&headers, body)?;
     if map.get("structure").is_some_and(|v| !v.is_null()) {
         if let Some(other) = map.keys().find(|k| !matches!(k.as_str(), "structure" | "app_id")) {
             return Err(ApiError::new(
@@ -586,7 +586,7 @@ pub(crate) async fn inspect(
     headers: HeaderMap,
     body: Result<Whole, BodyRejection>,
 ) -> ApiResult {
-    let map = body::v1_json(&headers, body, state.config().body_limit)?;
+    let map = body::v1_json(&headers, body)?;
     let f = Fields::new(&map, &["token", "channel", "uid", "account"])?;
     let (_, parsed) = parse_token(&f)?;
     let channel = f.str("channel")?;
@@ -722,7 +722,7 @@ pub(crate) async fn verify(
     headers: HeaderMap,
     body: Result<Whole, BodyRejection>,
 ) -> ApiResult {
-    let map = body::v1_json(&headers, body, state.config().body_limit)?;
+    let map = body::v1_json(&headers, body)?;
     let f = Fields::new(&map, &["token", "action", "channel", "uid", "account", "user_id", "at", "app_id"])?;
     // Every field's type is checked, whether or not the action reads it.
     for text in ["channel", "account", "user_id"] {
