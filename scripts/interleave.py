@@ -14,6 +14,11 @@ Prints each round, then per server the median user and system time per request, 
 its per-round costs and the median (and quartiles) of its per-round ratio to the first server:
 the ratio is taken within a round, so a machine that is slower for a while slows both sides.
 Any non-2xx answer is reported on stderr. Servers are stopped with SIGTERM at the end.
+
+FRESH=1: every server is started anew for each round (and warmed up with 1 s of the same load
+before it is measured), so that the round-to-round spread includes what differs between two
+processes of one binary (where its code and data land in memory and in the CPU's caches): one
+process per server for a whole run can be lucky or unlucky by several per cent for the run.
 """
 import os
 import re
@@ -43,7 +48,27 @@ def main():
         f.write(f'wrk.method = "POST"\nwrk.body = \'{BODY}\'\nwrk.headers["Content-Type"] = "application/json"\n')
     base_env = {k: v for k, v in os.environ.items() if k not in ("APP_ID", "APP_CERTIFICATE", "AGTOKEN_CONFIG")}
     base_env.setdefault("RUST_LOG", "info")
+    fresh = os.environ.get("FRESH") == "1"
     servers = []
+
+    def start(name, port, command, env):
+        stderr = open(os.path.join(work, f"{name}.err"), "a")
+        return subprocess.Popen(
+            ["taskset", "-c", "1"] + command.format(port=port).split(),
+            stdout=subprocess.DEVNULL, stderr=stderr, env=env, cwd=work,
+        )
+
+    def load(port, secs):
+        return subprocess.run(
+            ["taskset", "-c", "0", "wrk", "-t1", "-c32", f"-d{secs}s", "-s", script,
+             f"http://127.0.0.1:{port}/fetch_rtc_token"],
+            capture_output=True, text=True, check=True,
+        ).stdout
+
+    def stop(process):
+        process.send_signal(signal.SIGTERM)
+        process.wait()
+
     try:
         for i, spec in enumerate(specs):
             name, command = spec.split("=", 1)
@@ -54,26 +79,25 @@ def main():
                     key, value = pair.split(":", 1)
                     env[key] = value
             port = 18300 + i
-            stderr = open(os.path.join(work, f"{name}.err"), "w")
-            process = subprocess.Popen(
-                ["taskset", "-c", "1"] + command.format(port=port).split(),
-                stdout=subprocess.DEVNULL, stderr=stderr, env=env, cwd=work,
-            )
-            servers.append((name, port, process))
+            servers.append([name, port, None if fresh else start(name, port, command, env), command, env])
         time.sleep(1.5)
-        cost = {name: [] for name, _, _ in servers}
-        split = {name: [] for name, _, _ in servers}
+        cost = {s[0]: [] for s in servers}
+        split = {s[0]: [] for s in servers}
         for r in range(rounds):
             shift = r % len(servers)
-            for name, port, process in servers[shift:] + servers[:shift]:
+            for server in servers[shift:] + servers[:shift]:
+                name, port, process, command, env = server
+                if fresh:
+                    process = server[2] = start(name, port, command, env)
+                    time.sleep(0.5)
+                    load(port, 1)
                 user0, sys0 = ticks(process.pid)
-                out = subprocess.run(
-                    ["taskset", "-c", "0", "wrk", "-t1", "-c32", f"-d{seconds}s", "-s", script,
-                     f"http://127.0.0.1:{port}/fetch_rtc_token"],
-                    capture_output=True, text=True, check=True,
-                ).stdout
+                out = load(port, seconds)
                 time.sleep(0.2)
                 user1, sys1 = ticks(process.pid)
+                if fresh:
+                    stop(process)
+                    server[2] = None
                 requests = int(re.search(r"(\d+) requests in", out).group(1))
                 refused = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
                 if refused:
@@ -81,14 +105,14 @@ def main():
                 us = lambda t: t / hz / requests * 1e6
                 cost[name].append(us(user1 - user0 + sys1 - sys0))
                 split[name].append((us(user1 - user0), us(sys1 - sys0)))
-            print(f"round {r + 1}: " + "  ".join(f"{n} {cost[n][-1]:.1f}" for n, _, _ in servers), flush=True)
+            print(f"round {r + 1}: " + "  ".join(f"{s[0]} {cost[s[0]][-1]:.1f}" for s in servers), flush=True)
     finally:
-        for _, _, process in servers:
-            process.send_signal(signal.SIGTERM)
-            process.wait()
+        for server in servers:
+            if server[2] is not None:
+                stop(server[2])
     reference = servers[0][0]
     print(f"us of CPU per request (user, system, total) and the per-round ratio to {reference}:")
-    for name, _, _ in servers:
+    for name in cost:
         ratios = sorted(a / b for a, b in zip(cost[name], cost[reference]))
         q = statistics.quantiles(ratios, n=4) if len(ratios) > 1 else [ratios[0]] * 3
         user = statistics.median(u for u, _ in split[name])
