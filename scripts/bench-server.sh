@@ -26,10 +26,13 @@
 #
 # Then the comparison with the floor: examples/minimal.rs, a bare axum server that parses the
 # same /fetch_rtc_token body and builds the same token with the same library (no logging, CORS,
-# limits, metrics, auth, policy or parse-back). COMPARE_ROUNDS (default 3) rounds of
-# COMPARE_DURATION (default 10) s each, agtoken serve and minimal interleaved, each measured as
-# CPU time of the server process (user + system, from /proc) per completed request; prints each
-# round and the median ratio. COMPARE_ROUNDS=0 skips it. In the JWT modes the reference is not
+# limits, metrics, auth, policy or parse-back). COMPARE_ROUNDS (default 11) rounds of
+# COMPARE_DURATION (default 3) s each, agtoken serve and minimal interleaved (the order
+# alternating), each a new process every round (warmed up with 1 s of the same load), measured
+# as CPU time of the server process (user + system, from /proc) per completed request; prints
+# each round and the median ratio with its quartiles. COMPARE_ROUNDS=0 skips it. (A new process
+# each round because one process of a binary can be faster or slower than another process of
+# the same binary by up to ~5 % for its whole life: where its code and data land.) In the JWT modes the reference is not
 # minimal but the same server with API-key auth (the local mode's app and rule), interleaved
 # the same way: the ratio is JWT-authenticated over API-key-authenticated issuance.
 set -euo pipefail
@@ -53,8 +56,8 @@ echo "building the server (release)…" >&2
 (cd "$ROOT" && cargo build --release -q -p agtoken-server --example serve --example minimal)
 BIN="$TARGET_DIR/release/examples/serve"
 MINIMAL_BIN="$TARGET_DIR/release/examples/minimal"
-COMPARE_ROUNDS="${COMPARE_ROUNDS:-3}"
-COMPARE_DURATION="${COMPARE_DURATION:-10}"
+COMPARE_ROUNDS="${COMPARE_ROUNDS:-11}"
+COMPARE_DURATION="${COMPARE_DURATION:-3}"
 MINIMAL_PORT="${MINIMAL_PORT:-18088}"
 
 # PIN=1 (the default with 2 or more cores): the server (and the floor) on CPU 1, wrk on CPU 0,
@@ -151,15 +154,24 @@ case "$BENCH_LOG" in
     *) echo "BENCH_LOG must be null, file or off" >&2; exit 2 ;;
 esac
 
-# Demo mode: no app configured anywhere (no env credentials, no .env in the working dir).
-(cd "$WORK" && exec env -u APP_ID -u APP_CERTIFICATE -u AGORA_APP_ID -u AGORA_APP_CERTIFICATE -u AGTOKEN_CONFIG \
-    RUST_LOG="$RUST_LOG_VALUE" ${SERVER_PIN[@]+"${SERVER_PIN[@]}"} "$BIN" --host 127.0.0.1 --port "$PORT" "${CONFIG_ARGS[@]}" >"$LOG_TARGET" 2>"$WORK/stderr.log") &
-SERVER_PID=$!
-for _ in $(seq 1 50); do
-    if curl -fsS "http://127.0.0.1:$PORT/healthz" >/dev/null 2>&1; then break; fi
-    sleep 0.1
-done
-curl -fsS "http://127.0.0.1:$PORT/healthz" >/dev/null
+# start_serve DIR PORT CONFIG_ARGS...: agtoken serve in DIR on PORT (demo mode: no app configured
+# anywhere, no env credentials, no .env in the working dir), its pid in STARTED_PID once it
+# answers /healthz.
+start_serve() {
+    local dir="$1" port="$2"
+    shift 2
+    (cd "$dir" && exec env -u APP_ID -u APP_CERTIFICATE -u AGORA_APP_ID -u AGORA_APP_CERTIFICATE -u AGTOKEN_CONFIG \
+        RUST_LOG="$RUST_LOG_VALUE" ${SERVER_PIN[@]+"${SERVER_PIN[@]}"} "$BIN" --host 127.0.0.1 --port "$port" "$@" \
+        >"$LOG_TARGET" 2>>"$dir/stderr.log") &
+    STARTED_PID=$!
+    for _ in $(seq 1 50); do
+        if curl -fsS "http://127.0.0.1:$port/healthz" >/dev/null 2>&1; then break; fi
+        sleep 0.1
+    done
+    curl -fsS "http://127.0.0.1:$port/healthz" >/dev/null
+}
+start_serve "$WORK" "$PORT" "${CONFIG_ARGS[@]}"
+SERVER_PID=$STARTED_PID
 
 rss_kib() { awk '/^VmRSS/ {print $2}' "/proc/$SERVER_PID/status"; }
 # CPU time (user + system) of a process so far, in clock ticks.
@@ -215,6 +227,12 @@ cpu_per_request() {
     awk -v a="$after" -v b="$before" -v hz="$TICKS" -v n="$requests" -v rps="$rps" \
         'BEGIN {printf "%s %.2f\n", rps, (a - b) / hz / n * 1e6}'
 }
+kill -TERM "$SERVER_PID"
+status=0
+wait "$SERVER_PID" || status=$?
+SERVER_PID=""
+echo "server stopped on SIGTERM, exit status $status"
+
 if ((COMPARE_ROUNDS > 0)); then
     case "$BENCH_LIMITS" in
         jwt-*)
@@ -227,41 +245,62 @@ if ((COMPARE_ROUNDS > 0)); then
             chmod 600 "$WORK/ref/certificate"
             api_key_config "$BENCH_KEY" >"$WORK/ref/agtoken.toml"
             lua_scripts "$WORK/ref" "wrk.headers[\"X-Api-Key\"] = \"$BENCH_KEY\""
-            (cd "$WORK/ref" && exec env -u APP_ID -u APP_CERTIFICATE -u AGORA_APP_ID -u AGORA_APP_CERTIFICATE \
-                -u AGTOKEN_CONFIG RUST_LOG="$RUST_LOG_VALUE" ${SERVER_PIN[@]+"${SERVER_PIN[@]}"} "$BIN" \
-                --host 127.0.0.1 --port "$MINIMAL_PORT" --config "$WORK/ref/agtoken.toml" \
-                >"$LOG_TARGET" 2>"$WORK/ref/stderr.log") &
+            start_ref() { start_serve "$WORK/ref" "$MINIMAL_PORT" --config "$WORK/ref/agtoken.toml"; }
             REF_SCRIPT="$WORK/ref/fetch.lua"
             ;;
         *)
             REF_NAME="minimal"
             REF_TITLE="the floor: agtoken serve vs examples/minimal"
-            ${SERVER_PIN[@]+"${SERVER_PIN[@]}"} "$MINIMAL_BIN" --port "$MINIMAL_PORT" >/dev/null 2>"$WORK/minimal.log" &
+            start_ref() {
+                ${SERVER_PIN[@]+"${SERVER_PIN[@]}"} "$MINIMAL_BIN" --port "$MINIMAL_PORT" >/dev/null 2>>"$WORK/minimal.log" &
+                STARTED_PID=$!
+                for _ in $(seq 1 50); do
+                    if (exec 3<>"/dev/tcp/127.0.0.1/$MINIMAL_PORT") 2>/dev/null; then break; fi
+                    sleep 0.1
+                done
+            }
             REF_SCRIPT="$WORK/fetch.lua"
             ;;
     esac
-    MINIMAL_PID=$!
-    for _ in $(seq 1 50); do
-        if (exec 3<>"/dev/tcp/127.0.0.1/$MINIMAL_PORT") 2>/dev/null; then break; fi
-        sleep 0.1
-    done
-    echo "$REF_TITLE: POST /fetch_rtc_token, $COMPARE_ROUNDS rounds of ${COMPARE_DURATION}s each, CPU per request"
+    # measure_fresh serve|ref: starts a new process of that server, loads it for 1 s (warm-up),
+    # then prints "<req/s> <µs per request>" of COMPARE_DURATION s, and stops it. A new process
+    # every round: where a process's code and data land in memory makes one process of a binary
+    # faster or slower than another by up to ~5 % for its whole life (two processes of the same
+    # binary measured side by side for 10 rounds: 0.96), more than the differences measured here.
+    measure_fresh() {
+        local pid url script
+        if [[ "$1" == serve ]]; then
+            start_serve "$WORK" "$PORT" "${CONFIG_ARGS[@]}"
+            url="http://127.0.0.1:$PORT/fetch_rtc_token" script="$WORK/fetch.lua"
+        else
+            start_ref
+            url="http://127.0.0.1:$MINIMAL_PORT/fetch_rtc_token" script="$REF_SCRIPT"
+        fi
+        pid=$STARTED_PID
+        MINIMAL_PID=$pid
+        ${WRK_PIN[@]+"${WRK_PIN[@]}"} wrk -t1 -c"$CONNECTIONS" -d1s -s "$script" "$url" >/dev/null
+        cpu_per_request "$pid" "$url" "$script"
+        kill -TERM "$pid"
+        wait "$pid" || true
+        MINIMAL_PID=""
+    }
+    echo "$REF_TITLE: POST /fetch_rtc_token, $COMPARE_ROUNDS rounds of ${COMPARE_DURATION}s each (a new process of each server every round, the order alternating), CPU per request"
     ratios=()
     for round in $(seq 1 "$COMPARE_ROUNDS"); do
-        read -r serve_rps serve_us < <(cpu_per_request "$SERVER_PID" "http://127.0.0.1:$PORT/fetch_rtc_token" "$WORK/fetch.lua")
-        read -r min_rps min_us < <(cpu_per_request "$MINIMAL_PID" "http://127.0.0.1:$MINIMAL_PORT/fetch_rtc_token" "$REF_SCRIPT")
+        if ((round % 2)); then
+            read -r serve_rps serve_us < <(measure_fresh serve)
+            read -r min_rps min_us < <(measure_fresh ref)
+        else
+            read -r min_rps min_us < <(measure_fresh ref)
+            read -r serve_rps serve_us < <(measure_fresh serve)
+        fi
         ratio="$(awk -v s="$serve_us" -v m="$min_us" 'BEGIN {printf "%.2f", s / m}')"
         ratios+=("$ratio")
         printf 'round %d: agtoken serve %8.2f us/req (%s req/s)   %s %8.2f us/req (%s req/s)   ratio %s\n' \
             "$round" "$serve_us" "$serve_rps" "$REF_NAME" "$min_us" "$min_rps" "$ratio"
     done
     median="$(printf '%s\n' "${ratios[@]}" | sort -n | awk '{a[NR] = $1} END {print a[int((NR + 1) / 2)]}')"
-    echo "CPU per request, agtoken serve / $REF_NAME (median of $COMPARE_ROUNDS): $median"
+    quartiles="$(printf '%s\n' "${ratios[@]}" | sort -n | awk '{a[NR] = $1} END {print a[int((NR + 3) / 4)] " - " a[int((3 * NR + 3) / 4)]}')"
+    echo "CPU per request, agtoken serve / $REF_NAME (median of $COMPARE_ROUNDS): $median (quartiles $quartiles)"
 fi
-
-kill -TERM "$SERVER_PID"
-status=0
-wait "$SERVER_PID" || status=$?
-SERVER_PID=""
-echo "server stopped on SIGTERM, exit status $status"
 exit "$status"
