@@ -197,20 +197,168 @@ where
 {
     type Response = Response;
     type Error = Infallible;
-    type Future = Pin<Box<dyn Future<Output = Result<Response, Infallible>> + Send>>;
+    type Future = GuardFuture<S::Future>;
 
     fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
-        // Ready when the route is: `guard` waits for it (`oneshot`).
+        // axum's routes are always ready (the waiting path below also waits for it: `oneshot`).
         Poll::Ready(Ok(()))
     }
 
     fn call(&mut self, req: Request) -> Self::Future {
-        let (state, route, inner) = (self.state.clone(), self.route, self.inner.clone());
-        Box::pin(async move { Ok(guard(state, route, req, inner).await) })
+        let tls = self.state.config().tls.is_some();
+        if self.state.limits_store().is_some() || self.state.has_remote_jwks() {
+            // The work may wait (for the shared store, for a refetch of keys): an async block.
+            let (state, route, inner) = (self.state.clone(), self.route, self.inner.clone());
+            return GuardFuture::Waiting { future: Box::pin(guard(state, route, req, inner)), tls };
+        }
+        // Nothing to wait for: every decision is made here, now, without the boxed future of
+        // the waiting path (its allocation and the moves of a large future; ~1k instructions
+        // per request under callgrind, `scripts/callgrind-request.sh key`).
+        match before_route_now(&self.state, self.route, req) {
+            Step::Answer(response) => GuardFuture::Answered { response: Some(response), tls },
+            Step::Route(req, ctx) => GuardFuture::Route { future: self.inner.call(req), ctx, tls },
+        }
     }
 }
 
-/// The security layer's work on one request to `route` (`inner` serves it).
+pin_project_lite::pin_project! {
+    /// [`Guard`]'s future: the route's answer (or the layer's own) with the answer's headers.
+    #[project = GuardProj]
+    pub(crate) enum GuardFuture<F> {
+        /// The route runs, with this context when it issues.
+        Route { #[pin] future: F, ctx: Option<Arc<RequestCtx>>, tls: bool },
+        /// Answered without the route (per-address limit).
+        Answered { response: Option<Response>, tls: bool },
+        /// The path that may wait ([`guard`]).
+        Waiting { future: Pin<Box<dyn Future<Output = Response> + Send>>, tls: bool },
+    }
+}
+
+impl<F: Future<Output = Result<Response, Infallible>>> Future for GuardFuture<F> {
+    type Output = Result<Response, Infallible>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let (mut response, tls) = match self.project() {
+            GuardProj::Route { future, ctx, tls } => {
+                let Ok(mut response) = std::task::ready!(future.poll(cx));
+                if let Some(ctx) = ctx {
+                    ctx.answer_headers(&mut response);
+                }
+                (response, *tls)
+            }
+            GuardProj::Answered { response, tls } => {
+                (response.take().expect("a guard future polled after it completed"), *tls)
+            }
+            GuardProj::Waiting { future, tls } => (std::task::ready!(future.as_mut().poll(cx)), *tls),
+        };
+        if tls {
+            response.headers_mut().insert(header::STRICT_TRANSPORT_SECURITY, HSTS);
+        }
+        Poll::Ready(Ok(response))
+    }
+}
+
+/// What comes before the route: an answer without it, or the request to send it (with the
+/// issuing context when it issues).
+enum Step {
+    Answer(Response),
+    Route(Request, Option<Arc<RequestCtx>>),
+}
+
+/// The security layer's work before `route` when nothing waits: no shared store (limits are
+/// counted here) and no keys from a URL (a JWT never waits for a refetch). The same decisions
+/// as [`guard`] makes in that case.
+fn before_route_now(state: &AppState, route: Option<&'static Route>, mut req: Request) -> Step {
+    let (class, path) = class_of(route);
+    let client = client_of(state, &req);
+    if class != Class::Open {
+        if let (Some(limiter), Some(ip)) = (state.per_ip_limiter(), client) {
+            let verdict = match state.limit_locally(limiter, &ip) {
+                Ok(()) => Verdict::Allowed,
+                Err(wait) => Verdict::Wait(wait),
+            };
+            if let Some(refusal) = refused_by_address(state, limiter, verdict, path, client) {
+                return Step::Answer(refusal);
+            }
+        }
+    }
+    if class != Class::Issuing {
+        return Step::Route(req, None);
+    }
+    let ctx = RequestCtx::new(client, req.headers(), None, None);
+    req.extensions_mut().insert(Issuer::Guarded(ctx.clone()));
+    Step::Route(req, Some(ctx))
+}
+
+/// A route's class (a request that matched no route is open: 404) and path.
+fn class_of(route: Option<&'static Route>) -> (Class, Option<&'static str>) {
+    (route.map_or(Class::Open, |r| r.class), route.map(|r| r.path))
+}
+
+fn client_of(state: &AppState, req: &Request) -> Option<IpAddr> {
+    let peer = req.extensions().get::<ConnectInfo<SocketAddr>>().map(|c| c.0);
+    client_ip(state, req.headers(), peer)
+}
+
+/// The answer to a request the per-address limit refuses (429, or 503 when the shared store gave
+/// no answer and the fallback is `refuse`); `None` when it is allowed.
+fn refused_by_address(
+    state: &AppState,
+    limiter: &crate::limit::Limiter<IpAddr>,
+    verdict: Verdict,
+    route: Option<&str>,
+    client: Option<IpAddr>,
+) -> Option<Response> {
+    match verdict {
+        Verdict::Allowed => None,
+        Verdict::Wait(wait) => {
+            let secs = retry_after_secs(wait);
+            let reason = format!("rate limit of {} per client address exceeded; retry in {secs} s", limiter.rate());
+            crate::audit::refused_early(route.unwrap_or("-"), client, 429, &reason);
+            state.metrics().refused();
+            let mut r = ApiError::new(ErrorCode::RateLimited, reason).into_response();
+            r.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(secs));
+            Some(r)
+        }
+        Verdict::Unavailable => Some(store_unavailable(state, route, client)),
+    }
+}
+
+impl RequestCtx {
+    /// The context of an issuing request from `client` with these headers (its credentials).
+    fn new(
+        client: Option<IpAddr>,
+        headers: &HeaderMap,
+        caller: Authenticated,
+        precharged: Option<Precharged>,
+    ) -> Arc<RequestCtx> {
+        Arc::new(RequestCtx {
+            client,
+            authorization: headers.get(header::AUTHORIZATION).cloned(),
+            api_key: headers.get("x-api-key").cloned(),
+            caller: Mutex::new(caller),
+            charged: AtomicBool::new(false),
+            precharged: Mutex::new(precharged),
+            retry_after: Mutex::new(None),
+            unauthenticated: AtomicBool::new(false),
+        })
+    }
+
+    /// What the issuing left for the answer: `Retry-After`, `WWW-Authenticate`.
+    fn answer_headers(&self, response: &mut Response) {
+        let headers = response.headers_mut();
+        if let Some(secs) = *lock(&self.retry_after) {
+            headers.insert(header::RETRY_AFTER, HeaderValue::from(secs));
+        }
+        if self.unauthenticated.load(Relaxed) {
+            headers.insert(header::WWW_AUTHENTICATE, CHALLENGE);
+        }
+    }
+}
+
+/// The security layer's work on one request to `route` (`inner` serves it) when it may wait:
+/// with a shared store (limits are asked of it) or keys from a URL. HSTS is added by
+/// [`GuardFuture`].
 async fn guard<S>(state: AppState, route: Option<&'static Route>, req: Request, inner: S) -> Response
 where
     S: Service<Request, Response = Response, Error = Infallible>,
@@ -219,85 +367,40 @@ where
         let Ok(response) = inner.oneshot(req).await;
         response
     };
-    // A request that matched no route is open (404).
-    let class = route.map_or(Class::Open, |r| r.class);
-    let route = route.map(|r| r.path);
-    let issuing = class == Class::Issuing;
-    let limited = class != Class::Open;
-    let peer = req.extensions().get::<ConnectInfo<SocketAddr>>().map(|c| c.0);
-    let client = client_ip(&state, req.headers(), peer);
-
-    let mut response = 'answer: {
-        if limited {
-            if let (Some(limiter), Some(ip)) = (state.per_ip_limiter(), client) {
-                match state.limit(limiter, &ip).await {
-                    Verdict::Allowed => {}
-                    Verdict::Wait(wait) => {
-                        let secs = retry_after_secs(wait);
-                        let reason =
-                            format!("rate limit of {} per client address exceeded; retry in {secs} s", limiter.rate());
-                        crate::audit::refused_early(route.unwrap_or("-"), client, 429, &reason);
-                        state.metrics().refused();
-                        let mut r = ApiError::new(ErrorCode::RateLimited, reason).into_response();
-                        r.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(secs));
-                        break 'answer r;
-                    }
-                    Verdict::Unavailable => break 'answer store_unavailable(&state, route, client),
-                }
+    let (class, route) = class_of(route);
+    let client = client_of(&state, &req);
+    if class != Class::Open {
+        if let (Some(limiter), Some(ip)) = (state.per_ip_limiter(), client) {
+            let verdict = state.limit(limiter, &ip).await;
+            if let Some(refusal) = refused_by_address(&state, limiter, verdict, route, client) {
+                return refusal;
             }
         }
-        if !issuing {
-            break 'answer next(req).await;
-        }
-        let authorization = req.headers().get(header::AUTHORIZATION).cloned();
-        let api_key = req.headers().get("x-api-key").cloned();
-        let credentials = Credentials {
-            authorization: authorization.as_ref().map(HeaderValue::as_bytes),
-            api_key: api_key.as_ref().map(HeaderValue::as_bytes),
-        };
-        let (req, app) = if state.limits_store().is_some() || state.has_remote_jwks() {
-            app_of(&state, route, req).await
-        } else {
-            (req, 0)
-        };
-        // Keys from a URL: a JWT of a key id not yet known may wait here for a (rate-limited,
-        // shared) refetch, so that the synchronous check in issue.rs sees a rotation at once.
-        if let crate::auth::Auth::Jwt(jwt) = &state.apps()[app].cfg.auth {
-            jwt.prepare(&credentials).await;
-        }
-        let (req, caller, precharged) = if state.limits_store().is_some() {
-            match precharge(&state, app, &credentials).await {
-                Ok((caller, precharged)) => (req, caller, precharged),
-                Err(()) => break 'answer store_unavailable(&state, route, client),
-            }
-        } else {
-            (req, None, None)
-        };
-        let ctx = Arc::new(RequestCtx {
-            client,
-            authorization,
-            api_key,
-            caller: Mutex::new(caller),
-            charged: AtomicBool::new(false),
-            precharged: Mutex::new(precharged),
-            retry_after: Mutex::new(None),
-            unauthenticated: AtomicBool::new(false),
-        });
-        let mut req = req;
-        req.extensions_mut().insert(Issuer::Guarded(ctx.clone()));
-        let mut response = next(req).await;
-        let headers = response.headers_mut();
-        if let Some(secs) = *lock(&ctx.retry_after) {
-            headers.insert(header::RETRY_AFTER, HeaderValue::from(secs));
-        }
-        if ctx.unauthenticated.load(Relaxed) {
-            headers.insert(header::WWW_AUTHENTICATE, CHALLENGE);
-        }
-        response
-    };
-    if state.config().tls.is_some() {
-        response.headers_mut().insert(header::STRICT_TRANSPORT_SECURITY, HSTS);
     }
+    if class != Class::Issuing {
+        return next(req).await;
+    }
+    let (req, app) = app_of(&state, route, req).await;
+    let ctx = RequestCtx::new(client, req.headers(), None, None);
+    let credentials = ctx.credentials();
+    // Keys from a URL: a JWT of a key id not yet known may wait here for a (rate-limited,
+    // shared) refetch, so that the synchronous check in issue.rs sees a rotation at once.
+    if let crate::auth::Auth::Jwt(jwt) = &state.apps()[app].cfg.auth {
+        jwt.prepare(&credentials).await;
+    }
+    if state.limits_store().is_some() {
+        match precharge(&state, app, &credentials).await {
+            Ok((caller, precharged)) => {
+                *ctx.caller() = caller;
+                *lock(&ctx.precharged) = precharged;
+            }
+            Err(()) => return store_unavailable(&state, route, client),
+        }
+    }
+    let mut req = req;
+    req.extensions_mut().insert(Issuer::Guarded(ctx.clone()));
+    let mut response = next(req).await;
+    ctx.answer_headers(&mut response);
     response
 }
 
