@@ -27,7 +27,7 @@ use std::task::{Context, Poll};
 
 use axum::extract::{ConnectInfo, FromRequestParts, Request};
 use axum::http::request::Parts;
-use axum::http::{header, HeaderMap, HeaderValue};
+use axum::http::{header, HeaderMap, HeaderName, HeaderValue};
 use axum::response::{IntoResponse, Response};
 use tower::{Layer, Service, ServiceExt as _};
 
@@ -133,6 +133,8 @@ impl FromRequestParts<AppState> for Issuer {
     }
 }
 
+/// The API key's header, made once (a name given as text is parsed again for every lookup).
+const X_API_KEY: HeaderName = HeaderName::from_static("x-api-key");
 const HSTS: HeaderValue = HeaderValue::from_static("max-age=31536000");
 const CHALLENGE: HeaderValue = HeaderValue::from_static("Bearer realm=\"agtoken\"");
 
@@ -335,7 +337,7 @@ impl RequestCtx {
         Arc::new(RequestCtx {
             client,
             authorization: headers.get(header::AUTHORIZATION).cloned(),
-            api_key: headers.get("x-api-key").cloned(),
+            api_key: headers.get(&X_API_KEY).cloned(),
             caller: Mutex::new(caller),
             charged: AtomicBool::new(false),
             precharged: Mutex::new(precharged),

@@ -5,6 +5,14 @@
 /// so a hostile pattern like `*a*a*a*…` cannot make it slow.
 pub fn matches(pattern: &str, value: &str) -> bool {
     let (p, v) = (pattern.as_bytes(), value.as_bytes());
+    if !p.contains(&b'*') {
+        // The usual policy pattern: one channel name, compared whole (as `with_stars` would).
+        return p == v;
+    }
+    with_stars(p, v)
+}
+
+fn with_stars(p: &[u8], v: &[u8]) -> bool {
     let (mut pi, mut vi) = (0, 0);
     let mut star: Option<(usize, usize)> = None;
     while vi < v.len() {
@@ -50,6 +58,18 @@ mod tests {
         assert!(matches("a**b", "ab"));
         assert!(matches("*a*a*a*a*a*b", &format!("{}b", "a".repeat(64))));
         assert!(!matches("*a*a*a*a*a*b", &"a".repeat(64)));
+    }
+
+    /// A pattern without `*` takes the short way; the general match gives the same answers.
+    #[test]
+    fn patterns_without_a_star_are_compared_whole() {
+        let texts = ["", "a", "ab", "abc", "abd", "room-7", "room-", "ROOM-7", "é", "a*"];
+        for p in texts.iter().filter(|p| !p.contains('*')) {
+            for v in texts {
+                assert_eq!(matches(p, v), p == &v, "{p:?} {v:?}");
+                assert_eq!(with_stars(p.as_bytes(), v.as_bytes()), p == &v, "{p:?} {v:?}");
+            }
+        }
     }
 
     #[test]
