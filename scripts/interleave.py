@@ -15,6 +15,9 @@ its per-round costs and the median (and quartiles) of its per-round ratio to the
 the ratio is taken within a round, so a machine that is slower for a while slows both sides.
 Any non-2xx answer is reported on stderr. Servers are stopped with SIGTERM at the end.
 
+HEADER="Name: value" adds a request header (e.g. `X-Api-Key: ...` for servers configured with
+that key); minimal ignores it.
+
 FRESH=1: every server is started anew for each round (and warmed up with 1 s of the same load
 before it is measured), so that the round-to-round spread includes what differs between two
 processes of one binary (where its code and data land in memory and in the CPU's caches): one
@@ -46,6 +49,10 @@ def main():
     script = os.path.join(work, "fetch.lua")
     with open(script, "w") as f:
         f.write(f'wrk.method = "POST"\nwrk.body = \'{BODY}\'\nwrk.headers["Content-Type"] = "application/json"\n')
+        # HEADER="Name: value": one more request header (e.g. an API key), for every server.
+        if os.environ.get("HEADER"):
+            name, value = (part.strip() for part in os.environ["HEADER"].split(":", 1))
+            f.write(f'wrk.headers["{name}"] = "{value}"\n')
     base_env = {k: v for k, v in os.environ.items() if k not in ("APP_ID", "APP_CERTIFICATE", "AGTOKEN_CONFIG")}
     base_env.setdefault("RUST_LOG", "info")
     fresh = os.environ.get("FRESH") == "1"
