@@ -89,3 +89,14 @@ wrk.headers["Content-Type"] = "application/json"
 $2
 EOF
 }
+
+# wait_http URL [TRIES]: waits (0.1 s apart, TRIES times, default 50) until URL answers 2xx;
+# fails if it still does not.
+wait_http() {
+    local url="$1" tries="${2:-50}"
+    for _ in $(seq 1 "$tries"); do
+        if curl -fsS "$url" >/dev/null 2>&1; then return 0; fi
+        sleep 0.1
+    done
+    curl -fsS "$url" >/dev/null
+}

@@ -164,11 +164,7 @@ start_serve() {
         RUST_LOG="$RUST_LOG_VALUE" ${SERVER_PIN[@]+"${SERVER_PIN[@]}"} "$BIN" --host 127.0.0.1 --port "$port" "$@" \
         >"$LOG_TARGET" 2>>"$dir/stderr.log") &
     STARTED_PID=$!
-    for _ in $(seq 1 50); do
-        if curl -fsS "http://127.0.0.1:$port/healthz" >/dev/null 2>&1; then break; fi
-        sleep 0.1
-    done
-    curl -fsS "http://127.0.0.1:$port/healthz" >/dev/null
+    wait_http "http://127.0.0.1:$port/healthz"
 }
 start_serve "$WORK" "$PORT" "${CONFIG_ARGS[@]}"
 SERVER_PID=$STARTED_PID

@@ -21,6 +21,8 @@ PORT="${PORT:-18091}"
 PROFILE="${PROFILE:-release}"
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 TARGET_DIR="${CARGO_TARGET_DIR:-$ROOT/target}"
+# shellcheck source=scripts/bench-lib.sh
+. "$ROOT/scripts/bench-lib.sh"
 
 if ! command -v wrk >/dev/null 2>&1; then
     echo "installing wrk (Debian package)…" >&2
@@ -106,11 +108,7 @@ write_config keep revoke
     RUST_LOG=info "$BIN" serve --host 127.0.0.1 --port "$PORT" --config agtoken.toml --log-json \
     >"$WORK/server.log" 2>&1) &
 SERVER_PID=$!
-for _ in $(seq 1 100); do
-    if curl -fsS "http://127.0.0.1:$PORT/readyz" >/dev/null 2>&1; then break; fi
-    sleep 0.1
-done
-curl -fsS "http://127.0.0.1:$PORT/readyz" >/dev/null
+wait_http "http://127.0.0.1:$PORT/readyz" 100
 
 echo "wrk -t1 -c$CONNECTIONS -d${DURATION}s per key, $(nproc) cores; agtoken $PROFILE build" >&2
 wrk -t1 -c"$CONNECTIONS" -d"${DURATION}s" -s "$WORK/keep.lua" "http://127.0.0.1:$PORT/fetch_rtc_token" >"$WORK/keep.txt" &
