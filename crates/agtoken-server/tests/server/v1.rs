@@ -1,6 +1,9 @@
 //! The v1 API: build (builder style and structure), inspect, verify.
 
+use std::sync::Arc;
+
 use agtoken::{Action, Error, Token, Uid};
+use agtoken_server::AppState;
 use serde_json::{json, Value};
 
 use crate::common::*;
@@ -165,7 +168,10 @@ async fn build_from_structure_round_trips_inspect() {
 
 #[tokio::test]
 async fn inspect_reports_times_and_privileges() {
-    let server = start(config()).await;
+    // One instant for building and inspecting: with the system clock a second could tick
+    // between the two, and `expires_in` would be 119.
+    let clock = agtoken::FixedClock(now());
+    let server = start_state(AppState::with_sources(config(), Arc::new(clock), Arc::new(agtoken::FixedSalt(7)))).await;
     let reply = server
         .post_json("/v1/tokens", r#"{"service": "rtc", "channel": "c", "uid": 1, "role": 1, "expire": 120}"#)
         .await;
