@@ -21,10 +21,10 @@ use crate::issue::{Fingerprint, Intent, Judged};
 
 /// Logs an audit line with these fields (`name = value`, or `name` for a variable of that name),
 /// in this order; each value is evaluated once, and only when the line is enabled (with
-/// `RUST_LOG=warn` not even the fingerprint's SHA-256 is computed). With the server's own plain-text log the line is
-/// written straight into it ([`crate::logging::write_plain`], the same line); otherwise (JSON, a
-/// terminal, the subscriber of a test or of a program that embeds the server) it is a `tracing`
-/// event.
+/// `RUST_LOG=warn` not even the fingerprint's SHA-256 is computed). With the server's own
+/// plain-text log the line is written straight into it ([`crate::logging::write_plain`], the
+/// same line); otherwise (JSON, a terminal, the subscriber of a test or of a program that embeds
+/// the server) it is a `tracing` event.
 macro_rules! audit_line {
     ($($name:ident $(= $value:expr)?),+ $(,)?) => {{
         if tracing::enabled!(target: "agtoken::audit", tracing::Level::INFO) {

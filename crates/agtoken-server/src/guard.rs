@@ -27,7 +27,7 @@ use std::task::{Context, Poll};
 
 use axum::extract::{ConnectInfo, FromRequestParts, Request};
 use axum::http::request::Parts;
-use axum::http::{header, HeaderMap, HeaderName, HeaderValue};
+use axum::http::{header, Extensions, HeaderMap, HeaderName, HeaderValue};
 use axum::response::{IntoResponse, Response};
 use tower::{Layer, Service, ServiceExt as _};
 
@@ -128,8 +128,7 @@ impl FromRequestParts<AppState> for Issuer {
         if let Some(issuer) = parts.extensions.get::<Issuer>() {
             return Ok(issuer.clone());
         }
-        let peer = parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|c| c.0);
-        Ok(Issuer::Unguarded(client_ip(state, &parts.headers, peer)))
+        Ok(Issuer::Unguarded(client_of(state, &parts.headers, &parts.extensions)))
     }
 }
 
@@ -273,7 +272,7 @@ enum Step {
 /// as [`guard`] makes in that case.
 fn before_route_now(state: &AppState, route: Option<&'static Route>, mut req: Request) -> Step {
     let (class, path) = class_of(route);
-    let client = client_of(state, &req);
+    let client = client_of(state, req.headers(), req.extensions());
     if class != Class::Open {
         if let (Some(limiter), Some(ip)) = (state.per_ip_limiter(), client) {
             let verdict = match state.limit_locally(limiter, &ip) {
@@ -288,7 +287,7 @@ fn before_route_now(state: &AppState, route: Option<&'static Route>, mut req: Re
     if class != Class::Issuing {
         return Step::Route(req, None);
     }
-    let ctx = RequestCtx::new(client, req.headers(), None, None);
+    let ctx = RequestCtx::new(client, req.headers());
     req.extensions_mut().insert(Issuer::Guarded(ctx.clone()));
     Step::Route(req, Some(ctx))
 }
@@ -298,9 +297,11 @@ fn class_of(route: Option<&'static Route>) -> (Class, Option<&'static str>) {
     (route.map_or(Class::Open, |r| r.class), route.map(|r| r.path))
 }
 
-fn client_of(state: &AppState, req: &Request) -> Option<IpAddr> {
-    let peer = req.extensions().get::<ConnectInfo<SocketAddr>>().map(|c| c.0);
-    client_ip(state, req.headers(), peer)
+/// The client's address ([`client_ip`]) of a request with these headers and extensions (the
+/// peer's address, from the connection).
+fn client_of(state: &AppState, headers: &HeaderMap, extensions: &Extensions) -> Option<IpAddr> {
+    let peer = extensions.get::<ConnectInfo<SocketAddr>>().map(|c| c.0);
+    client_ip(state, headers, peer)
 }
 
 /// The answer to a request the per-address limit refuses (429, or 503 when the shared store gave
@@ -328,20 +329,16 @@ fn refused_by_address(
 }
 
 impl RequestCtx {
-    /// The context of an issuing request from `client` with these headers (its credentials).
-    fn new(
-        client: Option<IpAddr>,
-        headers: &HeaderMap,
-        caller: Authenticated,
-        precharged: Option<Precharged>,
-    ) -> Arc<RequestCtx> {
+    /// The context of an issuing request from `client` with these headers (its credentials);
+    /// nothing decided yet.
+    fn new(client: Option<IpAddr>, headers: &HeaderMap) -> Arc<RequestCtx> {
         Arc::new(RequestCtx {
             client,
             authorization: headers.get(header::AUTHORIZATION).cloned(),
             api_key: headers.get(&X_API_KEY).cloned(),
-            caller: Mutex::new(caller),
+            caller: Mutex::new(None),
             charged: AtomicBool::new(false),
-            precharged: Mutex::new(precharged),
+            precharged: Mutex::new(None),
             retry_after: Mutex::new(None),
             unauthenticated: AtomicBool::new(false),
         })
@@ -371,7 +368,7 @@ where
         response
     };
     let (class, route) = class_of(route);
-    let client = client_of(&state, &req);
+    let client = client_of(&state, req.headers(), req.extensions());
     if class != Class::Open {
         if let (Some(limiter), Some(ip)) = (state.per_ip_limiter(), client) {
             let verdict = state.limit(limiter, &ip).await;
@@ -384,7 +381,7 @@ where
         return next(req).await;
     }
     let (req, app) = app_of(&state, route, req).await;
-    let ctx = RequestCtx::new(client, req.headers(), None, None);
+    let ctx = RequestCtx::new(client, req.headers());
     let credentials = ctx.credentials();
     // Keys from a URL: a JWT of a key id not yet known may wait here for a (rate-limited,
     // shared) refetch, so that the synchronous check in issue.rs sees a rotation at once.

@@ -142,11 +142,11 @@ pub(crate) fn router(state: AppState) -> Router {
         }
     };
     let edge = crate::edge::EdgeLayer::new(state.clone(), cors, any_origin);
-    // The layers of one route as one stack (outermost first), each knowing its route: the
-    // body limit, the edge (timeout, metrics, CORS: edge.rs) and, only when configured, the
-    // security layer (authentication context, per-address limit, HSTS: guard.rs). Put on each
-    // route's endpoint (and its 405 fallback) rather than by `Router::layer`, so that no layer
-    // looks the route up again by the request's matched path.
+    // The layers of one route as one stack (outermost first), each knowing its route: the edge
+    // (timeout, metrics, CORS: edge.rs) and, only when configured, the security layer
+    // (authentication context, per-address limit, HSTS: guard.rs). Put on each route's endpoint
+    // (and its 405 fallback) rather than by `Router::layer`, so that no layer looks the route up
+    // again by the request's matched path. (The body limit is the body extractor's, body.rs.)
     let layers = |index: Option<usize>| {
         let route = index.map(|i| &TABLE[i]);
         ServiceBuilder::new()
