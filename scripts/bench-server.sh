@@ -32,8 +32,8 @@
 # as CPU time of the server process (user + system, from /proc) per completed request; prints
 # each round and the median ratio with its quartiles. COMPARE_ROUNDS=0 skips it. (A new process
 # each round because one process of a binary can be faster or slower than another process of
-# the same binary by up to ~5 % for its whole life: where its code and data land.) In the JWT modes the reference is not
-# minimal but the same server with API-key auth (the local mode's app and rule), interleaved
+# the same binary by up to ~5 % for its whole life: where its code and data land.) In the JWT
+# modes the reference is not minimal but the same server with API-key auth (the local mode's app and rule), interleaved
 # the same way: the ratio is JWT-authenticated over API-key-authenticated issuance.
 set -euo pipefail
 
@@ -258,11 +258,10 @@ if ((COMPARE_ROUNDS > 0)); then
             REF_SCRIPT="$WORK/fetch.lua"
             ;;
     esac
-    # measure_fresh serve|ref: starts a new process of that server, loads it for 1 s (warm-up),
-    # then prints "<req/s> <µs per request>" of COMPARE_DURATION s, and stops it. A new process
-    # every round: where a process's code and data land in memory makes one process of a binary
-    # faster or slower than another by up to ~5 % for its whole life (two processes of the same
-    # binary measured side by side for 10 rounds: 0.96), more than the differences measured here.
+    # measure_fresh serve|ref: starts a new process of that server (see the top of this file for
+    # why), loads it for 1 s (warm-up), then sets RPS and US (µs per request) from
+    # COMPARE_DURATION s, and stops it. Run in this shell, not a subshell, so that cleanup knows
+    # the process (MINIMAL_PID) if the script is stopped meanwhile.
     measure_fresh() {
         local pid url script
         if [[ "$1" == serve ]]; then
@@ -275,7 +274,7 @@ if ((COMPARE_ROUNDS > 0)); then
         pid=$STARTED_PID
         MINIMAL_PID=$pid
         ${WRK_PIN[@]+"${WRK_PIN[@]}"} wrk -t1 -c"$CONNECTIONS" -d1s -s "$script" "$url" >/dev/null
-        cpu_per_request "$pid" "$url" "$script"
+        read -r RPS US < <(cpu_per_request "$pid" "$url" "$script")
         kill -TERM "$pid"
         wait "$pid" || true
         MINIMAL_PID=""
@@ -283,13 +282,12 @@ if ((COMPARE_ROUNDS > 0)); then
     echo "$REF_TITLE: POST /fetch_rtc_token, $COMPARE_ROUNDS rounds of ${COMPARE_DURATION}s each (a new process of each server every round, the order alternating), CPU per request"
     ratios=()
     for round in $(seq 1 "$COMPARE_ROUNDS"); do
-        if ((round % 2)); then
-            read -r serve_rps serve_us < <(measure_fresh serve)
-            read -r min_rps min_us < <(measure_fresh ref)
-        else
-            read -r min_rps min_us < <(measure_fresh ref)
-            read -r serve_rps serve_us < <(measure_fresh serve)
-        fi
+        order=(serve ref)
+        ((round % 2)) || order=(ref serve)
+        for which in "${order[@]}"; do
+            measure_fresh "$which"
+            if [[ "$which" == serve ]]; then serve_rps=$RPS serve_us=$US; else min_rps=$RPS min_us=$US; fi
+        done
         ratio="$(awk -v s="$serve_us" -v m="$min_us" 'BEGIN {printf "%.2f", s / m}')"
         ratios+=("$ratio")
         printf 'round %d: agtoken serve %8.2f us/req (%s req/s)   %s %8.2f us/req (%s req/s)   ratio %s\n' \
