@@ -16,11 +16,20 @@ pub(crate) mod compat;
 pub(crate) mod ops;
 pub(crate) mod v1;
 
-use axum::handler::Handler as _;
-use axum::http::{HeaderValue, Method, Uri};
-use axum::routing::{get, post, MethodRouter};
+use std::convert::Infallible;
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use axum::extract::Request;
+use axum::handler::Handler;
+use axum::http::{header, HeaderValue, Method, Uri};
+use axum::response::{IntoResponse as _, Response};
 use axum::Router;
-use tower::ServiceBuilder;
+use pin_project_lite::pin_project;
+use tower::layer::util::{Identity, Stack};
+use tower::util::Either;
+use tower::{Service, ServiceBuilder};
 use tower_http::cors::{AllowHeaders, AllowOrigin, CorsLayer};
 
 use crate::config::CorsOrigins;
@@ -63,8 +72,8 @@ pub(crate) struct Route {
     pub(crate) class: Class,
     /// How it reads its body.
     pub(crate) body: Body,
-    /// The handler.
-    handler: fn() -> MethodRouter<AppState>,
+    /// Mounts the route's handler on a router ([`Mount::add`]).
+    mount: fn(&Mount, Router, usize) -> Router,
     /// Its OpenAPI operations (one per documented path: one router pattern may serve two APIs).
     pub(crate) doc: fn(&doc::DocSettings) -> Vec<doc::Operation>,
 }
@@ -77,14 +86,12 @@ macro_rules! route {
             trailing_slash: route!(@slash $($slash)?),
             class: Class::$class,
             body: Body::$body,
-            handler: || route!(@method $method)($handler),
+            mount: |mount, router, index| mount.add(router, index, $handler),
             doc: $doc,
         }
     };
     (@slash slash) => { true };
     (@slash) => { false };
-    (@method GET) => { get };
-    (@method POST) => { post };
 }
 
 /// Every route, each path once. `+ slash`: also at the path with a trailing `/`.
@@ -141,36 +148,124 @@ pub(crate) fn router(state: AppState) -> Router {
             cors.allow_origin(AllowOrigin::list(list.iter().filter_map(|o| HeaderValue::from_str(o).ok())))
         }
     };
-    let edge = crate::edge::EdgeLayer::new(state.clone(), cors, any_origin);
-    // The layers of one route as one stack (outermost first), each knowing its route: the edge
-    // (timeout, metrics, CORS: edge.rs) and, only when configured, the security layer
-    // (authentication context, per-address limit, HSTS: guard.rs). Put on each route's endpoint
-    // (and its 405 fallback) rather than by `Router::layer`, so that no layer looks the route up
-    // again by the request's matched path. (The body limit is the body extractor's, body.rs.)
-    let layers = |index: Option<usize>| {
-        let route = index.map(|i| &TABLE[i]);
-        ServiceBuilder::new()
-            .layer(edge.for_route(index))
-            .option_layer(state.guarded().then(|| crate::guard::GuardLayer::new(state.clone(), route)))
-    };
+    let mount = Mount { edge: crate::edge::EdgeLayer::new(state.clone(), cors, any_origin), state };
     let mut router = Router::new();
     for (index, route) in TABLE.iter().enumerate() {
-        let endpoint = || (route.handler)().fallback(method_not_allowed).layer(layers(Some(index)));
-        router = router.route(route.path, endpoint());
+        router = (route.mount)(&mount, router, index);
+    }
+    let not_found = mount.layers(None).service(not_found.with_state(mount.state.clone()));
+    router.fallback_service(not_found)
+}
+
+/// What mounting a route needs: the state its handler gets and the edge every route is behind.
+pub(crate) struct Mount {
+    state: AppState,
+    edge: crate::edge::EdgeLayer,
+}
+
+impl Mount {
+    /// The layers of one route as one stack (outermost first), each knowing its route: the edge
+    /// (timeout, metrics, CORS: edge.rs) and, only when configured, the security layer
+    /// (authentication context, per-address limit, HSTS: guard.rs). Put on each route's endpoint
+    /// rather than by `Router::layer`, so that no layer looks the route up again by the request's
+    /// matched path. (The body limit is the body extractor's, body.rs.)
+    fn layers(&self, index: Option<usize>) -> ServiceBuilder<RouteLayers> {
+        let route = index.map(|i| &TABLE[i]);
+        ServiceBuilder::new()
+            .layer(self.edge.for_route(index))
+            .option_layer(self.state.guarded().then(|| crate::guard::GuardLayer::new(self.state.clone(), route)))
+    }
+
+    /// Adds route `index` of [`TABLE`] to `router`: `handler` behind the route's layers, as one
+    /// service of one concrete type (axum boxes it once; a `MethodRouter` with layers would box
+    /// the layered service and the handler's route inside it, each cloned per request).
+    fn add<H, T>(&self, router: Router, index: usize, handler: H) -> Router
+    where
+        H: Handler<T, AppState>,
+        T: 'static,
+    {
+        let route = &TABLE[index];
+        let endpoint = Endpoint::new(route.method.clone(), handler.with_state(self.state.clone()));
+        let service = self.layers(Some(index)).service(endpoint);
+        let router = router.route_service(route.path, service.clone());
         if route.trailing_slash {
-            router = router.route(&format!("{}/", route.path), endpoint());
+            router.route_service(&format!("{}/", route.path), service)
+        } else {
+            router
         }
     }
-    let not_found = layers(None).service(not_found.with_state(state.clone()));
-    router.fallback_service(not_found).with_state(state)
+}
+
+/// The layers [`Mount::layers`] stacks.
+type RouteLayers = Stack<Either<crate::guard::GuardLayer, Identity>, Stack<crate::edge::EdgeLayer, Identity>>;
+
+/// One route's handler for its method (a `GET` route also answers `HEAD`: axum strips the body),
+/// and the 405 answer, with `Allow`, for any other method.
+#[derive(Clone)]
+struct Endpoint<H> {
+    method: Method,
+    allow: HeaderValue,
+    handler: H,
+}
+
+impl<H> Endpoint<H> {
+    fn new(method: Method, handler: H) -> Self {
+        let allow = if method == Method::GET {
+            HeaderValue::from_static("GET,HEAD")
+        } else {
+            HeaderValue::from_str(method.as_str()).expect("a method is a header value")
+        };
+        Endpoint { method, allow, handler }
+    }
+}
+
+impl<H> Service<Request> for Endpoint<H>
+where
+    H: Service<Request, Response = Response, Error = Infallible>,
+{
+    type Response = Response;
+    type Error = Infallible;
+    type Future = EndpointFuture<H::Future>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        self.handler.poll_ready(cx)
+    }
+
+    fn call(&mut self, req: Request) -> Self::Future {
+        let method = req.method();
+        if *method == self.method || (self.method == Method::GET && *method == Method::HEAD) {
+            return EndpointFuture::Handler { future: self.handler.call(req) };
+        }
+        let mut response = ApiError::method_not_allowed(method.as_str(), req.uri().path()).into_response();
+        response.headers_mut().insert(header::ALLOW, self.allow.clone());
+        EndpointFuture::NotAllowed { response: Some(response) }
+    }
+}
+
+pin_project! {
+    /// [`Endpoint`]'s future: the handler's, or the 405 answer.
+    #[project = EndpointProj]
+    pub(crate) enum EndpointFuture<F> {
+        Handler { #[pin] future: F },
+        NotAllowed { response: Option<Response> },
+    }
+}
+
+impl<F: Future<Output = Result<Response, Infallible>>> Future for EndpointFuture<F> {
+    type Output = Result<Response, Infallible>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        match self.project() {
+            EndpointProj::Handler { future } => future.poll(cx),
+            EndpointProj::NotAllowed { response } => {
+                Poll::Ready(Ok(response.take().expect("an endpoint future polled after it completed")))
+            }
+        }
+    }
 }
 
 async fn not_found(uri: Uri) -> ApiError {
     ApiError::not_found(uri.path())
-}
-
-async fn method_not_allowed(method: Method, uri: Uri) -> ApiError {
-    ApiError::method_not_allowed(method.as_str(), uri.path())
 }
 
 #[cfg(test)]
