@@ -15,6 +15,7 @@
 //! Go decodes every spelling of a key, so each must be valid; a handler that applies rules to
 //! values reads each spelling on its own too, from [`single_spelling_variants`].
 
+use std::borrow::Cow;
 use std::fmt;
 use std::marker::PhantomData;
 
@@ -24,6 +25,7 @@ use serde::de::{
 };
 use serde::Deserialize;
 use serde_json::{Map, Value};
+use smallvec::SmallVec;
 
 use crate::body::{kind, whole_number};
 pub(crate) use crate::error::FieldError;
@@ -122,19 +124,21 @@ pub(crate) fn single_spelling_variants(body: &Map<String, Value>) -> Vec<Map<Str
 /// A value with the field it was read from, as the client spelled it (`serviceRtc.role`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Spelled<T> {
-    /// The field, with its object's path.
-    pub(crate) field: String,
+    /// The field, with its object's path (borrowed when it is a name known in advance, e.g.
+    /// `/fetch_rtc_token`'s `uid` as most clients spell it: nothing allocated per request).
+    pub(crate) field: Cow<'static, str>,
     /// The value.
     pub(crate) value: T,
 }
 
-/// Every value given for a field (one per spelling or repetition of its key), in body order.
+/// Every value given for a field (one per spelling or repetition of its key), in body order;
+/// the one value of a body that gives its key once is kept inline.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct Every<T>(pub(crate) Vec<Spelled<T>>);
+pub(crate) struct Every<T>(pub(crate) SmallVec<[Spelled<T>; 1]>);
 
 impl<T> Default for Every<T> {
     fn default() -> Self {
-        Every(Vec::new())
+        Every(SmallVec::new())
     }
 }
 
@@ -170,7 +174,7 @@ impl<'de, T: Deserialize<'de>> Deserialize<'de> for Every<T> {
                 f.write_str("a field read by body::go")
             }
             fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Every<T>, A::Error> {
-                let mut all = Vec::new();
+                let mut all = SmallVec::new();
                 while let Some(one) = seq.next_element()? {
                     all.push(one);
                 }
@@ -561,9 +565,9 @@ mod tests {
         let (a, b, c, n) = (json!(1), json!(2), json!("x"), Value::Null);
         let entries = [("role", &a), ("ROLE", &b), ("channelname", &c), ("role", &n), ("role", &b)];
         let read: Repeated = from_entries(entries).unwrap();
-        let roles: Vec<(&str, u32)> = read.role.0.iter().map(|s| (s.field.as_str(), s.value)).collect();
+        let roles: Vec<(&str, u32)> = read.role.0.iter().map(|s| (&*s.field, s.value)).collect();
         assert_eq!(roles, [("role", 1), ("ROLE", 2), ("role", 2)]);
-        assert_eq!(read.channel.0, [Spelled { field: "channelname".to_owned(), value: "x".to_owned() }]);
+        assert_eq!(read.channel.0[..], [Spelled { field: "channelname".into(), value: "x".to_owned() }]);
         // A wrong type in any of them is named as spelled.
         let bad = json!("seven");
         let err = from_entries::<Repeated>([("role", &a), ("Role", &bad)]).unwrap_err();

@@ -12,6 +12,7 @@
 //! for every channel when the channel name is missing) or silently wrong (an expired token for
 //! `expiry=0`), these refuse with the original's error shape instead.
 
+use std::borrow::Cow;
 use std::fmt;
 use std::time::Duration;
 
@@ -375,8 +376,18 @@ fn plain_fetch_body(bytes: &[u8]) -> Option<FetchRtcTokenBody> {
                 key: &str,
                 map: &mut A,
             ) -> Result<(), A::Error> {
-                every.0.push(Spelled { field: key.to_owned(), value: map.next_value()? });
+                every.0.push(Spelled { field: spelled(key), value: map.next_value()? });
                 Ok(())
+            }
+            /// The key as given; the usual spellings without an allocation.
+            fn spelled(key: &str) -> Cow<'static, str> {
+                match key {
+                    "uid" => Cow::Borrowed("uid"),
+                    "ChannelName" => Cow::Borrowed("ChannelName"),
+                    "channelName" => Cow::Borrowed("channelName"),
+                    "role" => Cow::Borrowed("role"),
+                    other => Cow::Owned(other.to_owned()),
+                }
             }
             let mut body = FetchRtcTokenBody::default();
             while let Some(key) = map.next_key::<&'de str>()? {
