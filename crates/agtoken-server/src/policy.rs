@@ -186,6 +186,26 @@ pub fn rtc_role<T>(grants: &[Grant<T>]) -> Option<&'static str> {
     })
 }
 
+/// Whether two grants have the same class, channel and user: the very same texts (one
+/// service's grants share them; their addresses are compared, not their contents, so equal
+/// texts from two places are simply judged twice).
+fn same_scopes<T: AsRef<str>>(a: &Grant<T>, b: &Grant<T>) -> bool {
+    fn same<T: AsRef<str>>(a: &Option<Scope<T>>, b: &Option<Scope<T>>) -> bool {
+        match (a, b) {
+            (None, None) | (Some(Scope::Any), Some(Scope::Any)) => true,
+            (Some(Scope::Exact(x)), Some(Scope::Exact(y))) | (Some(Scope::Pattern(x)), Some(Scope::Pattern(y))) => {
+                std::ptr::eq(x.as_ref(), y.as_ref())
+            }
+            _ => false,
+        }
+    }
+    // What the class is made of (`Grant::class`), compared without comparing texts.
+    let same_class = a.service_code == b.service_code
+        && a.service == b.service
+        && a.capability.is_app_level() == b.capability.is_app_level();
+    same_class && same(&a.channel, &b.channel) && same(&a.user, &b.user)
+}
+
 /// The first rule that selects `caller`, with its index.
 pub fn select<'r>(rules: &'r [Rule], caller: &Caller) -> Option<(usize, &'r Rule)> {
     rules.iter().enumerate().find(|(_, r)| r.selects(caller))
@@ -238,15 +258,28 @@ impl Rule {
                 }
             }
         }
+        let mut previous: Option<&Grant<T>> = None;
         for grant in grants {
-            self.check_grant(caller, grant)?;
+            // The grants of one service share its class, channel and user (a publisher token:
+            // four grants of one RTC service): those are judged once.
+            let scopes_judged = previous.is_some_and(|p| same_scopes(p, grant));
+            self.check_grant(caller, grant, scopes_judged)?;
+            previous = Some(grant);
         }
         Ok(())
     }
 
-    fn check_grant<T: AsRef<str>>(&self, caller: &Caller, grant: &Grant<T>) -> Result<(), PolicyRefusal> {
+    /// `scopes_judged`: the grant's class, channel and user passed already (an earlier grant
+    /// had the very same): only its capability is judged. The order of the checks is the same
+    /// either way (service, unnamed privilege, channel, user, RTC role).
+    fn check_grant<T: AsRef<str>>(
+        &self,
+        caller: &Caller,
+        grant: &Grant<T>,
+        scopes_judged: bool,
+    ) -> Result<(), PolicyRefusal> {
         let class = grant.class();
-        if !self.services.iter().any(|s| s == class) {
+        if !scopes_judged && !self.services.iter().any(|s| s == class) {
             return Err(PolicyRefusal::ServiceNotAllowed { class, allowed: self.services.clone() });
         }
         if let Capability::Unnamed(id) = grant.capability {
@@ -254,6 +287,39 @@ impl Rule {
                 return Err(PolicyRefusal::UnnamedPrivilege { class, id });
             }
         }
+        if !scopes_judged {
+            self.check_scopes(caller, grant, class)?;
+        }
+        if grant.service == Some(ServiceType::Rtc) {
+            let allowed = match grant.capability {
+                Capability::JoinChannel => self.allow_subscriber || self.allow_publisher,
+                c if c.is_publish() => self.allow_publisher,
+                Capability::AdministrateChannel => self.allow_admin,
+                _ => true, // unnamed: judged above
+            };
+            if !allowed {
+                let role = match grant.capability {
+                    Capability::AdministrateChannel => "admin",
+                    Capability::JoinChannel => "subscriber",
+                    _ => "publisher",
+                };
+                return Err(PolicyRefusal::RoleNotAllowed {
+                    capability: grant.capability,
+                    role,
+                    allowed: self.role_names(),
+                });
+            }
+        }
+        Ok(())
+    }
+
+    /// The grant's channel and user.
+    fn check_scopes<T: AsRef<str>>(
+        &self,
+        caller: &Caller,
+        grant: &Grant<T>,
+        class: &'static str,
+    ) -> Result<(), PolicyRefusal> {
         if let Some(channel) = &grant.channel {
             if channel.is_wildcard() && !self.allow_wildcards {
                 return Err(PolicyRefusal::WildcardChannel { class, channel: channel.as_borrowed().into() });
@@ -281,26 +347,6 @@ impl Rule {
                         expected,
                     });
                 }
-            }
-        }
-        if grant.service == Some(ServiceType::Rtc) {
-            let allowed = match grant.capability {
-                Capability::JoinChannel => self.allow_subscriber || self.allow_publisher,
-                c if c.is_publish() => self.allow_publisher,
-                Capability::AdministrateChannel => self.allow_admin,
-                _ => true, // unnamed: judged above
-            };
-            if !allowed {
-                let role = match grant.capability {
-                    Capability::AdministrateChannel => "admin",
-                    Capability::JoinChannel => "subscriber",
-                    _ => "publisher",
-                };
-                return Err(PolicyRefusal::RoleNotAllowed {
-                    capability: grant.capability,
-                    role,
-                    allowed: self.role_names(),
-                });
             }
         }
         Ok(())
@@ -652,6 +698,47 @@ mod tests {
         let e = rtm_only.check(&caller, &[join("class-1", "42")], NOW).unwrap_err();
         assert_eq!(e, PolicyRefusal::ServiceNotAllowed { class: "rtc", allowed: vec!["rtm".into()] });
         assert_eq!(e.code(), ErrorCode::Forbidden);
+    }
+
+    #[test]
+    fn the_scopes_one_service_shares_are_judged_once_and_every_other_grant_in_full() {
+        let caller = jwt(r#"{"sub":"42","role":"student"}"#);
+        let publisher = Rule { allow_publisher: true, ..rule() };
+        // One service's grants share their texts (as the library's grants do).
+        let join_shared = join("class-1", "42");
+        let publish_shared = Grant { capability: Capability::PublishAudio, ..join_shared.clone() };
+        assert!(same_scopes(&join_shared, &publish_shared));
+        // Equal texts from two places are not taken as the same (judged again).
+        assert!(!same_scopes(&join_shared, &join("class-1", "42")));
+        assert_eq!(publisher.check(&caller, &[join_shared.clone(), publish_shared.clone()], NOW), Ok(()));
+        // What the shared scopes do not cover is still judged for every grant: the capability.
+        let unnamed = Grant { capability: Capability::Unnamed(9), ..join_shared.clone() };
+        assert_eq!(
+            publisher.check(&caller, &[join_shared.clone(), unnamed], NOW),
+            Err(PolicyRefusal::UnnamedPrivilege { class: "rtc", id: 9 })
+        );
+        assert!(rule().check(&caller, &[join_shared.clone(), publish_shared], NOW).is_err(), "subscriber only");
+        // A later grant with other texts is judged in full.
+        let staff = publisher.check(&caller, &[join_shared, join("staff", "42")], NOW).unwrap_err();
+        assert!(matches!(staff, PolicyRefusal::ChannelNotAllowed { .. }), "{staff}");
+        // The same texts under another class (a Chat user's and the Chat app's grant) are judged
+        // again: the class is part of what is shared.
+        let chat_user = Grant {
+            service_code: 5,
+            service: Some(ServiceType::Chat),
+            channel: None,
+            user: Some(scope("42")),
+            capability: Capability::ChatUser,
+            until: NOW.plus_secs(60),
+        };
+        let chat_app = Grant { capability: Capability::ChatApp, ..chat_user.clone() };
+        assert!(!same_scopes(&chat_user, &chat_app));
+        let chat = Rule { services: vec!["chat".into()], ..rule() };
+        assert_eq!(chat.check(&caller, std::slice::from_ref(&chat_user), NOW), Ok(()));
+        assert_eq!(
+            chat.check(&caller, &[chat_user, chat_app], NOW),
+            Err(PolicyRefusal::ServiceNotAllowed { class: "chat_app", allowed: vec!["chat".into()] })
+        );
     }
 
     #[test]
