@@ -13,6 +13,8 @@ round is its CPU time (user + system, from /proc) over the requests completed.
 Prints each round, then per server the median user and system time per request, the median of
 its per-round costs and the median (and quartiles) of its per-round ratio to the first server:
 the ratio is taken within a round, so a machine that is slower for a while slows both sides.
+With three servers or more, also each one's per-round ratio to the one before it (e.g.
+`minimal`, the server before a change, the server after it: the change's effect).
 Any non-2xx answer is reported on stderr. Servers are stopped with SIGTERM at the end.
 
 HEADER="Name: value" adds a request header (e.g. `X-Api-Key: ...` for servers configured with
@@ -120,12 +122,26 @@ def main():
     reference = servers[0][0]
     print(f"us of CPU per request (user, system, total) and the per-round ratio to {reference}:")
     for name in cost:
-        ratios = sorted(a / b for a, b in zip(cost[name], cost[reference]))
-        q = statistics.quantiles(ratios, n=4) if len(ratios) > 1 else [ratios[0]] * 3
+        median, q1, q3 = ratio_quartiles(cost[name], cost[reference])
         user = statistics.median(u for u, _ in split[name])
         system = statistics.median(s for _, s in split[name])
         print(f"{name:14s} user {user:5.1f}  sys {system:5.1f}  total {statistics.median(cost[name]):5.1f}"
-              f"   ratio {statistics.median(ratios):.3f} (q1 {q[0]:.3f}, q3 {q[2]:.3f})")
+              f"   ratio {median:.3f} (q1 {q1:.3f}, q3 {q3:.3f})")
+    # Two builds of one server, e.g. before and after a change: their ratio within each round is
+    # steadier than either one's ratio to the reference.
+    names = list(cost)
+    if len(names) > 2:
+        print("each server's per-round ratio to the one before it:")
+        for before, name in zip(names[1:], names[2:]):
+            median, q1, q3 = ratio_quartiles(cost[name], cost[before])
+            print(f"{name} / {before}: {median:.3f} (q1 {q1:.3f}, q3 {q3:.3f})")
+
+
+def ratio_quartiles(costs, reference_costs):
+    """The median and quartiles of the per-round ratios of `costs` to `reference_costs`."""
+    ratios = sorted(a / b for a, b in zip(costs, reference_costs))
+    q = statistics.quantiles(ratios, n=4) if len(ratios) > 1 else [ratios[0]] * 3
+    return statistics.median(ratios), q[0], q[2]
 
 
 if __name__ == "__main__":
