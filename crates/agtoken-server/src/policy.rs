@@ -575,6 +575,18 @@ mod tests {
         }
     }
 
+    /// A grant of a service without a channel, for user 42, for a minute.
+    fn user_grant(service: ServiceType, capability: Capability) -> Grant {
+        Grant {
+            service_code: service.code(),
+            service: Some(service),
+            channel: None,
+            user: Some(scope("42")),
+            capability,
+            until: NOW.plus_secs(60),
+        }
+    }
+
     fn join(channel: &str, user: &str) -> Grant {
         rtc(channel, user, Capability::JoinChannel, 600)
     }
@@ -600,14 +612,7 @@ mod tests {
         let r = rule();
         let caller = jwt(r#"{"sub":"42","role":"student"}"#);
         assert_eq!(r.check(&caller, &[join("class-1", "42")], NOW), Ok(()));
-        let rtm = Grant {
-            service_code: 2,
-            service: Some(ServiceType::Rtm),
-            channel: None,
-            user: Some(scope("42")),
-            capability: Capability::RtmLogin,
-            until: NOW.plus_secs(60),
-        };
+        let rtm = user_grant(ServiceType::Rtm, Capability::RtmLogin);
         assert_eq!(r.check(&caller, &[join("class-1", "42"), rtm.clone()], NOW), Ok(()));
         let chat_app = Grant {
             service_code: 5,
@@ -723,14 +728,7 @@ mod tests {
         assert!(matches!(staff, PolicyRefusal::ChannelNotAllowed { .. }), "{staff}");
         // The same texts under another class (a Chat user's and the Chat app's grant) are judged
         // again: the class is part of what is shared.
-        let chat_user = Grant {
-            service_code: 5,
-            service: Some(ServiceType::Chat),
-            channel: None,
-            user: Some(scope("42")),
-            capability: Capability::ChatUser,
-            until: NOW.plus_secs(60),
-        };
+        let chat_user = user_grant(ServiceType::Chat, Capability::ChatUser);
         let chat_app = Grant { capability: Capability::ChatApp, ..chat_user.clone() };
         assert!(!same_scopes(&chat_user, &chat_app));
         let chat = Rule { services: vec!["chat".into()], ..rule() };
