@@ -233,8 +233,11 @@ where
 
     fn call(&mut self, req: Request) -> Self::Future {
         let method = req.method();
-        if *method == self.method || (self.method == Method::GET && *method == Method::HEAD) {
+        if *method == self.method {
             return EndpointFuture::Handler { future: self.handler.call(req) };
+        }
+        if self.method == Method::GET && *method == Method::HEAD {
+            return EndpointFuture::Head { future: self.handler.call(req) };
         }
         let mut response = ApiError::method_not_allowed(method.as_str(), req.uri().path()).into_response();
         response.headers_mut().insert(header::ALLOW, self.allow.clone());
@@ -243,10 +246,12 @@ where
 }
 
 pin_project! {
-    /// [`Endpoint`]'s future: the handler's, or the 405 answer.
+    /// [`Endpoint`]'s future: the handler's, the handler's without its body (`HEAD`), or the
+    /// 405 answer.
     #[project = EndpointProj]
     pub(crate) enum EndpointFuture<F> {
         Handler { #[pin] future: F },
+        Head { #[pin] future: F },
         NotAllowed { response: Option<Response> },
     }
 }
@@ -257,6 +262,17 @@ impl<F: Future<Output = Result<Response, Infallible>>> Future for EndpointFuture
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         match self.project() {
             EndpointProj::Handler { future } => future.poll(cx),
+            EndpointProj::Head { future } => {
+                // As axum's `MethodRouter` answers `HEAD` with a `GET` handler: the `GET`
+                // answer's headers, its `Content-Length` among them, and no body (hyper drops a
+                // HEAD answer's body over HTTP/1 by itself, not over HTTP/2).
+                let Ok(mut response) = std::task::ready!(future.poll(cx));
+                if let Some(length) = axum::body::HttpBody::size_hint(response.body()).exact() {
+                    response.headers_mut().entry(header::CONTENT_LENGTH).or_insert(HeaderValue::from(length));
+                }
+                *response.body_mut() = axum::body::Body::empty();
+                Poll::Ready(Ok(response))
+            }
             EndpointProj::NotAllowed { response } => {
                 Poll::Ready(Ok(response.take().expect("an endpoint future polled after it completed")))
             }
@@ -271,7 +287,7 @@ async fn not_found(uri: Uri) -> ApiError {
 #[cfg(test)]
 mod tests {
     use axum::body::Body as HttpBody;
-    use axum::http::{header, Request as HttpRequest};
+    use axum::http::{header, Request as HttpRequest, StatusCode};
     use http_body_util::BodyExt as _;
     use tower::ServiceExt as _;
 
@@ -340,6 +356,37 @@ mod tests {
         assert_eq!(call(&app, &Method::GET, "/no/such/route").await.0, 404);
         let (_, metrics) = call(&app, &Method::GET, "/metrics").await;
         assert!(metrics.contains("agtoken_http_requests_total{route=\"unmatched\",status=\"404\"} 1"), "{metrics}");
+    }
+
+    /// Each route answers its method (and `HEAD` as its `GET`, without the body) and 405 with
+    /// `Allow` for any other method, counted under its own label.
+    #[tokio::test]
+    async fn a_route_answers_its_method_head_for_get_and_405_with_allow_otherwise() {
+        let app = router(AppState::new(Config::demo()));
+        let send = |method: Method, path: &str| {
+            let request = HttpRequest::builder().method(method).uri(path).body(HttpBody::empty()).unwrap();
+            app.clone().oneshot(request)
+        };
+        let get = send(Method::GET, "/healthz").await.unwrap();
+        let head = send(Method::HEAD, "/healthz").await.unwrap();
+        assert_eq!((get.status(), head.status()), (StatusCode::OK, StatusCode::OK));
+        assert_eq!(head.headers()[header::CONTENT_TYPE], get.headers()[header::CONTENT_TYPE]);
+        let get_body = get.into_body().collect().await.unwrap().to_bytes();
+        assert!(!get_body.is_empty());
+        assert_eq!(head.headers()[header::CONTENT_LENGTH], get_body.len().to_string().as_str());
+        assert!(head.into_body().collect().await.unwrap().to_bytes().is_empty(), "HEAD has no body");
+        for (method, path, allow) in [
+            (Method::POST, "/healthz", "GET,HEAD"),
+            (Method::PUT, "/rtm/bob/", "GET,HEAD"),
+            (Method::HEAD, "/fetch_rtc_token", "POST"),
+            (Method::DELETE, "/v1/tokens", "POST"),
+        ] {
+            let response = send(method.clone(), path).await.unwrap();
+            assert_eq!(response.status(), 405, "{method} {path}");
+            assert_eq!(response.headers()[header::ALLOW], allow, "{method} {path}");
+        }
+        let (_, metrics) = call(&app, &Method::GET, "/metrics").await;
+        assert!(metrics.contains("agtoken_http_requests_total{route=\"/healthz\",status=\"405\"} 1"), "{metrics}");
     }
 
     #[test]
